@@ -1,0 +1,54 @@
+# Blackwell Lab Kit. Quick start: `make lab` (JupyterLab on labs/) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Reinstall only when the pins change: the stamp name carries a hash of pyproject.toml.
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# Some managed machines cap torch through a pip constraints file; the kit pins its own versions.
+export PIP_CONSTRAINT := /dev/null
+export TRITON_DEFAULT_FP_FUSION := 1
+export PYTHONHASHSEED := 0
+NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=900
+LAB_ARGS ?=
+
+.PHONY: venv lab test test-lib test-notebooks lint labs solutions check-labs doctor clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=24"
+	$(BIN)/python -m pip install -e ".[test,dev]"
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+lab: venv
+	$(BIN)/jupyter lab --notebook-dir=labs $(LAB_ARGS)
+
+test: venv lint test-lib test-notebooks
+
+lint: venv
+	$(BIN)/ruff check lib tests
+
+test-lib: venv
+	$(BIN)/python -m pytest tests -q
+
+test-notebooks: venv
+	$(BIN)/python -m pytest -q $(NBVAL_FLAGS) solutions/
+
+labs: venv
+	$(BIN)/bwkit make-labs
+
+check-labs: venv
+	$(BIN)/bwkit make-labs --check
+
+# Re-execute every solution notebook (CPU path, as committed), then regenerate labs/.
+solutions: venv
+	$(BIN)/bwkit execute solutions/[0-9][0-9]_*.ipynb
+	$(BIN)/bwkit make-labs
+
+doctor: venv
+	$(BIN)/bwkit doctor
+
+clean:
+	rm -rf $(VENV) .pytest_cache build lib/*.egg-info

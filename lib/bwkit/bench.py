@@ -1,0 +1,215 @@
+"""Benchmarking: CUDA-event timing with warm-up and L2 flush on a GPU, a host clock (labelled CPU) elsewhere.
+
+    t = bench.time_fn(lambda: torch.matmul(a, b))
+    r = bench.gemm_result("torch.matmul", M, N, K, t, precision="bf16")
+    print(r.summary())                 # "... 742.1 TFLOP/s (75% of H200 bf16 peak) [cuda-events, median of 50]"
+    bench.save_json([r], "results.json")   # with hardware and package metadata
+
+Taught in lab 00 (step 5) and lab 06 (measurement method).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+__all__ = ["Timing", "BenchResult", "time_fn", "gemm_flops", "gemm_result", "percent_of_peak", "metadata",
+           "save_json", "load_json", "spec_for_device"]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Repeated timings of one callable, in milliseconds; `clock` is 'cuda-events' or 'host (CPU)'."""
+
+    median_ms: float
+    p20_ms: float
+    p80_ms: float
+    min_ms: float
+    reps: int
+    clock: str
+    device: str
+
+    @property
+    def spread(self) -> float:
+        """(p80 - p20) / median: a robust relative spread."""
+        return (self.p80_ms - self.p20_ms) / self.median_ms
+
+    @property
+    def is_cpu(self) -> bool:
+        """True when these are host-clock CPU timings (not GPU timings)."""
+        return self.clock != "cuda-events"
+
+
+def _quantile(xs: Sequence[float], q: float) -> float:
+    s = sorted(xs)
+    pos = q * (len(s) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def time_fn(fn: Callable[[], object], *, warmup: int = 10, reps: int = 50, flush_l2: bool = True,
+            device: str | None = None) -> Timing:
+    """Time `fn()` `reps` times after `warmup` calls; median and spread in ms.
+
+    On a GPU (`device` 'cuda' or None with CUDA available): one CUDA event pair per rep, the L2 cache flushed
+    (a 256 MB buffer zeroed) before each rep outside the timed region. Elsewhere: `time.perf_counter`, and the
+    result is labelled 'host (CPU)'. A zero or negative time raises (it would mean nothing was measured).
+    """
+    import torch
+
+    if not callable(fn):
+        raise TypeError(f"time_fn needs a callable, got {type(fn).__name__}")
+    if not isinstance(reps, int) or reps < 1 or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"reps must be an int >= 1 and warmup an int >= 0, got reps={reps!r}, warmup={warmup!r}")
+    use_cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
+    if use_cuda and not torch.cuda.is_available():
+        raise RuntimeError("time_fn(device='cuda') but no CUDA GPU is available here")
+    for _ in range(warmup):
+        fn()
+    times: list[float] = []
+    if use_cuda:
+        torch.cuda.synchronize()
+        flush = torch.empty(256 * 2**20, dtype=torch.uint8, device="cuda") if flush_l2 else None
+        starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+        ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+        for i in range(reps):
+            if flush is not None:
+                flush.zero_()
+            starts[i].record()
+            fn()
+            ends[i].record()
+        torch.cuda.synchronize()
+        times = [s.elapsed_time(e) for s, e in zip(starts, ends, strict=True)]
+        clock, dev = "cuda-events", torch.cuda.get_device_name(0)
+    else:
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1e3)
+        clock, dev = "host (CPU)", f"CPU ({platform.machine()})"
+    if min(times) <= 0:
+        raise RuntimeError(f"time_fn measured a non-positive time ({min(times)} ms): nothing was timed")
+    return Timing(statistics.median(times), _quantile(times, 0.2), _quantile(times, 0.8), min(times), reps, clock,
+                  dev)
+
+
+def gemm_flops(M: int, N: int, K: int) -> int:
+    """FLOPs of one M x N x K matrix multiply (a multiply-add counts 2)."""
+    for nm, v in (("M", M), ("N", N), ("K", K)):
+        if not isinstance(v, int) or v <= 0:
+            raise ValueError(f"gemm_flops: {nm} must be a positive int, got {v!r}")
+    return 2 * M * N * K
+
+
+def spec_for_device(device_name: str):
+    """Best match in `bwkit.hw.SPECS` for a CUDA device name ('NVIDIA H200' -> H200), or None."""
+    from bwkit import hw
+
+    n = device_name.upper()
+    for key in ("GB200", "B200", "H200", "H100", "RTX 5090"):
+        if key in n:
+            return hw.get_spec("H100 SXM" if key == "H100" else key)
+    return None
+
+
+def percent_of_peak(tflops: float, gpu: str, precision: str) -> float:
+    """`tflops` as a percentage of `gpu`'s dense peak at `precision` (from `bwkit.hw`)."""
+    from bwkit import hw
+
+    return 100.0 * tflops * 1e12 / hw.peak_flops(gpu, precision)
+
+
+@dataclass
+class BenchResult:
+    """One benchmark row: what ran, its shape, the timing and the derived TFLOP/s (and % of peak on a GPU)."""
+
+    name: str
+    shape: dict
+    timing: Timing
+    flops: float
+    precision: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def tflops(self) -> float:
+        """Achieved TFLOP/s from the median time."""
+        return self.flops / (self.timing.median_ms * 1e-3) / 1e12
+
+    @property
+    def pct_peak(self) -> float | None:
+        """% of the spec-table dense peak for this GPU and precision; None on CPU or an unknown GPU."""
+        if self.timing.is_cpu or self.precision is None:
+            return None
+        spec = spec_for_device(self.timing.device)
+        if spec is None or self.precision not in spec.peak_tflops:
+            return None
+        return percent_of_peak(self.tflops, spec.name, self.precision)
+
+    def summary(self) -> str:
+        """One line: name, shape, time, TFLOP/s, % of peak and how it was measured."""
+        shape = "x".join(str(v) for v in self.shape.values())
+        pct = f" ({self.pct_peak:.0f}% of peak)" if self.pct_peak is not None else ""
+        label = "CPU timing" if self.timing.is_cpu else self.timing.device
+        return (f"{self.name} {shape}: {self.timing.median_ms:.3f} ms, {self.tflops:.3g} TFLOP/s{pct} "
+                f"[{label}, {self.timing.clock}, median of {self.timing.reps}, spread {self.timing.spread:.1%}]")
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict including derived numbers."""
+        d = asdict(self)
+        d["tflops"] = self.tflops
+        d["pct_peak"] = self.pct_peak
+        return d
+
+
+def gemm_result(name: str, M: int, N: int, K: int, timing: Timing, precision: str | None = None,
+                **extra) -> BenchResult:
+    """A `BenchResult` for an M x N x K GEMM timed as `timing`."""
+    return BenchResult(name, {"M": M, "N": N, "K": K}, timing, gemm_flops(M, N, K), precision, extra)
+
+
+def metadata() -> dict:
+    """Hardware and package versions for a results file."""
+    import torch
+
+    meta = {
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "cuda_runtime": torch.version.cuda,
+    }
+    for pkg in ("triton", "cutlass"):
+        try:
+            meta[pkg] = __import__(pkg).__version__
+        except Exception:  # not installed, or no __version__
+            meta[pkg] = None
+    if torch.cuda.is_available():
+        p = torch.cuda.get_device_properties(0)
+        meta["gpu"] = {"name": p.name, "capability": f"{p.major}.{p.minor}", "sms": p.multi_processor_count,
+                       "memory_gib": round(p.total_memory / 2**30, 1)}
+    else:
+        meta["gpu"] = None
+    return meta
+
+
+def save_json(results: Sequence[BenchResult], path: str | Path) -> Path:
+    """Write results with `metadata()` to `path` (JSON); returns the path."""
+    path = Path(path)
+    rows = [r.to_dict() if isinstance(r, BenchResult) else r for r in results]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"metadata": metadata(), "results": rows}, indent=1))
+    return path
+
+
+def load_json(path: str | Path) -> dict:
+    """Read a results file written by `save_json`."""
+    data = json.loads(Path(path).read_text())
+    if not isinstance(data, dict) or "results" not in data or "metadata" not in data:
+        raise ValueError(f"{path}: not a bwkit results file (needs 'metadata' and 'results')")
+    return data

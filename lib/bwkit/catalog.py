@@ -1,0 +1,108 @@
+"""The labs of the kit and the path each takes on each kind of machine (read by `bwkit doctor`).
+
+Paths: 'native' (runs and is timed on the GPU), 'interpreter' (Triton kernels run in the Triton interpreter on
+the CPU), 'compile-only' (GPU code is compiled and its PTX/SASS read, nothing runs), 'emulated' (number formats
+and models computed bit-exactly in torch on the CPU). A lab usually combines several.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Lab", "LABS", "lab_paths", "get_lab"]
+
+MACHINES = ("cpu", "sm_90a", "sm_100a", "sm_120", "other")
+
+
+@dataclass(frozen=True)
+class Lab:
+    """One lab notebook: number, file stem and the path it takes per machine kind."""
+
+    number: str
+    stem: str
+    title: str
+    paths: dict[str, str]
+
+    @property
+    def filename(self) -> str:
+        """The notebook's file name in labs/ and solutions/."""
+        return f"{self.stem}.ipynb"
+
+
+_CPU_ONLY = {m: "runs everywhere (pure Python / torch on the CPU)" for m in MACHINES}
+
+_TIMED = "native: runs and is timed on the GPU"
+LABS: list[Lab] = [
+    Lab("00", "00_hardware_roofline", "Hardware and roofline", {
+        "cpu": "native (specs, rooflines; PTX compiled for sm_100a; CPU timings labelled as CPU)",
+        "sm_90a": "native (plus a timed bf16 GEMM)",
+        "sm_100a": "native (plus a timed bf16 GEMM)",
+        "sm_120": "native (plus a timed bf16 GEMM; tcgen05 compile-only)",
+        "other": "native (plus a timed GEMM where CUDA works)",
+    }),
+    Lab("01", "01_tensor_cores", "Tensor Cores through the compiler", {
+        "cpu": "compile-only (sm_80/sm_90a/sm_100a/sm_120 PTX+SASS) + emulated tcgen05 model",
+        "sm_90a": "compile-only + emulated; the Triton GEMM runs natively (wgmma)",
+        "sm_100a": "native: the Triton GEMM runs and is timed (tcgen05)",
+        "sm_120": "compile-only for tcgen05 (sm_120 has none); mma.sync GEMM runs natively",
+        "other": "compile-only + emulated",
+    }),
+    Lab("02", "02_number_formats", "FP8/FP6/FP4, MX and NVFP4", {
+        "cpu": "emulated (bit-exact formats) + interpreter (tl.dot_scaled) + compile-only PTX",
+        "sm_90a": "emulated + native Triton (no FP4 Tensor Cores on Hopper)",
+        "sm_100a": "emulated + native tl.dot_scaled",
+        "sm_120": "emulated + native where Triton supports sm_120 block-scaled MMA",
+        "other": "emulated + interpreter",
+    }),
+    Lab("03", "03_triton_gemm", "Triton GEMM ladder", {
+        "cpu": "interpreter (small sizes) + compile-only for sm_90a/sm_100a",
+        "sm_90a": _TIMED + " (wgmma) vs cuBLAS",
+        "sm_100a": _TIMED + " (tcgen05) vs cuBLAS",
+        "sm_120": _TIMED + " (mma.sync)",
+        "other": "interpreter + compile-only",
+    }),
+    Lab("04", "04_block_scaled_gemm", "Block-scaled GEMM (MXFP8/MXFP4/NVFP4)", {
+        "cpu": "interpreter (tl.dot_scaled) + emulated reference + compile-only",
+        "sm_90a": "interpreter-free native run where supported; FP4 explained (no FP4 Tensor Cores)",
+        "sm_100a": _TIMED + " vs cuBLASLt",
+        "sm_120": "compile-only + explanation",
+        "other": "interpreter + compile-only",
+    }),
+    Lab("05", "05_cute_dsl", "CuTe DSL: layouts to a tcgen05 GEMM", {
+        "cpu": "host JIT (layout algebra) + compile-only (sm_100a PTX/SASS)",
+        "sm_90a": "host JIT + compile-only (the kernel needs sm_100a)",
+        "sm_100a": _TIMED + " vs cuBLAS",
+        "sm_120": "host JIT + compile-only",
+        "other": "host JIT + compile-only",
+    }),
+    Lab("06", "06_near_peak", "Near-peak GEMM: method and model", {
+        "cpu": "efficiency model + saved results (not measured here)",
+        "sm_90a": _TIMED + " (cuBLAS, Triton)",
+        "sm_100a": _TIMED + " (cuBLAS, Triton, CuTe)",
+        "sm_120": _TIMED + " (cuBLAS, Triton)",
+        "other": "model only",
+    }),
+    Lab("07", "07_deepseek_moe", "DeepSeek-R1 MoE layer", {
+        "cpu": "emulated (routing, experts, FP8/NVFP4) + interpreter (fused MoE) + gloo expert parallelism",
+        "sm_90a": "native fused MoE timed vs per-expert loop",
+        "sm_100a": "native fused MoE timed vs per-expert loop",
+        "sm_120": "native fused MoE",
+        "other": "emulated + interpreter",
+    }),
+    Lab("08", "08_dgx_b200_inference", "DGX B200 inference model", _CPU_ONLY),
+]
+
+
+def get_lab(number: str) -> Lab:
+    """The lab with this number ('00'..)."""
+    for lab in LABS:
+        if lab.number == number:
+            return lab
+    raise ValueError(f"unknown lab {number!r}; known: {', '.join(lab.number for lab in LABS)}")
+
+
+def lab_paths(machine: str) -> list[tuple[Lab, str]]:
+    """(lab, path) for every lab on a machine kind ('cpu', 'sm_90a', 'sm_100a', 'sm_120', 'other')."""
+    if machine not in MACHINES:
+        raise ValueError(f"unknown machine kind {machine!r}; known: {', '.join(MACHINES)}")
+    return [(lab, lab.paths.get(machine, lab.paths.get("other", "?"))) for lab in LABS]

@@ -1,0 +1,226 @@
+"""Hardware spec table and roofline helpers. Taught in lab 00.
+
+Every figure is dense (no 2:4 sparsity), per GPU, and carries its source in `GPUSpec.sources`. Vendors publish
+many Tensor Core figures "with sparsity"; the dense figure is half of it, and the table says so where that is
+how it was derived.
+
+    >>> from bwkit import hw
+    >>> hw.ridge_point("B200", "fp8")      # FLOP per byte at which B200 stops being bandwidth-bound
+    562.5
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+
+__all__ = [
+    "GPUSpec", "PRECISIONS", "SPECS", "get_spec", "list_gpus", "cpu_spec", "peak_flops",
+    "ridge_point", "attainable_flops", "gemm_intensity", "plot_roofline",
+]
+
+PRECISIONS = ("fp4", "fp8", "bf16", "tf32")
+
+_SRC_DGX_B200 = ("NVIDIA DGX B200 datasheet (8 GPUs: 72 PFLOP/s FP8 and 144 PFLOP/s FP4 with sparsity, "
+                 "1,440 GB HBM3e, 64 TB/s) divided by 8 and halved for dense")
+_SRC_GB200 = ("NVIDIA GB200 NVL72 datasheet (72 GPUs: 1,440 PFLOP/s FP4, 720 FP8, 360 BF16, 180 TF32 with sparsity; "
+              "13.4 TB HBM3e, 576 TB/s) divided by 72 and halved for dense")
+_SRC_H100 = "NVIDIA H100 Tensor Core GPU datasheet, SXM5 column (dense = sparse figure / 2)"
+_SRC_H200 = "NVIDIA H200 Tensor Core GPU datasheet, SXM column (dense = sparse figure / 2)"
+_SRC_5090 = ("NVIDIA GeForce RTX 5090 product page (3,352 AI TOPS = FP4 with sparsity; 838 FP16 TFLOP/s with "
+             "sparsity) halved for dense; GeForce FP32-accumulate rates may be lower")
+_SRC_CUTLASS = "CUTLASS documentation / CUDA programming guide (sm_100: 228 KB shared memory per SM, 148 SMs)"
+_SRC_PTX_TMEM = "PTX ISA, tcgen05 Tensor Memory: 128 lanes x 512 columns x 32 bit per SM"
+_SRC_HOPPER_WP = "NVIDIA Hopper architecture whitepaper (132 SMs on H100 SXM5, 228 KB shared memory per SM)"
+_SRC_RTX_WP = "NVIDIA RTX Blackwell GPU architecture whitepaper (GB202: 170 SMs on RTX 5090, 128 KB L1/SMEM per SM)"
+
+
+@dataclass(frozen=True)
+class GPUSpec:
+    """Published, dense, per-GPU figures of one accelerator; `sources` says where each came from."""
+
+    name: str
+    arch: str                      # "sm_100a", "sm_90a", "sm_120", "cpu"
+    peak_tflops: dict[str, float]  # precision -> dense TFLOP/s (missing = not supported)
+    hbm_gb: float                  # memory capacity, GB (10^9 bytes)
+    hbm_tbps: float                # memory bandwidth, TB/s (10^12 bytes/s)
+    sms: int
+    smem_kb_per_sm: float
+    tmem_kb_per_sm: float          # 0 where there is no Tensor Memory
+    nvlink_tbps: float | None = None   # bidirectional per GPU
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def peak(self, precision: str) -> float:
+        """Dense peak FLOP/s (not TFLOP/s) for `precision`; raises if this GPU has no such Tensor Core mode."""
+        _check_precision(precision)
+        if precision not in self.peak_tflops:
+            have = ", ".join(self.peak_tflops) or "none"
+            raise ValueError(f"{self.name} has no {precision} Tensor Core peak (it has: {have})")
+        return self.peak_tflops[precision] * 1e12
+
+    @property
+    def bandwidth(self) -> float:
+        """Memory bandwidth in bytes/s."""
+        return self.hbm_tbps * 1e12
+
+
+SPECS: dict[str, GPUSpec] = {
+    s.name: s
+    for s in [
+        GPUSpec("B200", "sm_100a", {"fp4": 9000, "fp8": 4500, "bf16": 2250, "tf32": 1125}, 180, 8.0, 148, 228, 256,
+                1.8, {"peak_tflops": _SRC_DGX_B200, "hbm": _SRC_DGX_B200, "sms": _SRC_CUTLASS,
+                      "smem": _SRC_CUTLASS, "tmem": _SRC_PTX_TMEM, "nvlink": "NVIDIA NVLink 5 (1.8 TB/s per GPU)"}),
+        GPUSpec("GB200", "sm_100a", {"fp4": 10000, "fp8": 5000, "bf16": 2500, "tf32": 1250}, 186, 8.0, 148, 228, 256,
+                1.8, {"peak_tflops": _SRC_GB200, "hbm": _SRC_GB200,
+                      "sms": "assumed equal to B200 (same Blackwell die; NVIDIA publishes no GB200 SM count)",
+                      "smem": _SRC_CUTLASS, "tmem": _SRC_PTX_TMEM, "nvlink": "NVIDIA NVLink 5 (1.8 TB/s per GPU)"}),
+        GPUSpec("H100 SXM", "sm_90a", {"fp8": 1979, "bf16": 989, "tf32": 494.5}, 80, 3.35, 132, 228, 0, 0.9,
+                {"peak_tflops": _SRC_H100, "hbm": _SRC_H100, "sms": _SRC_HOPPER_WP, "smem": _SRC_HOPPER_WP,
+                 "tmem": "Hopper has no Tensor Memory", "nvlink": _SRC_H100}),
+        GPUSpec("H200", "sm_90a", {"fp8": 1979, "bf16": 989, "tf32": 494.5}, 141, 4.8, 132, 228, 0, 0.9,
+                {"peak_tflops": _SRC_H200, "hbm": _SRC_H200, "sms": _SRC_HOPPER_WP, "smem": _SRC_HOPPER_WP,
+                 "tmem": "Hopper has no Tensor Memory", "nvlink": _SRC_H200}),
+        GPUSpec("RTX 5090", "sm_120", {"fp4": 1676, "fp8": 838, "bf16": 419, "tf32": 105}, 32, 1.792, 170, 128, 0,
+                None, {"peak_tflops": _SRC_5090, "hbm": _SRC_5090 + " (32 GB GDDR7, 1,792 GB/s)",
+                       "sms": _SRC_RTX_WP, "smem": _SRC_RTX_WP,
+                       "tmem": "consumer Blackwell (sm_120) has no Tensor Memory (PTX ISA: tcgen05 needs sm_100a)"}),
+    ]
+}
+
+_ALIASES = {"h100": "H100 SXM", "h100-sxm": "H100 SXM", "h100 sxm": "H100 SXM", "rtx5090": "RTX 5090",
+            "rtx 5090": "RTX 5090", "5090": "RTX 5090", "b200": "B200", "gb200": "GB200", "h200": "H200"}
+
+
+def _check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
+
+
+def list_gpus() -> list[str]:
+    """Names of the GPUs in the spec table."""
+    return list(SPECS)
+
+
+def get_spec(gpu: str | GPUSpec) -> GPUSpec:
+    """Look up a GPU by name ('B200', 'h100', 'RTX 5090', ...) or 'cpu' for this machine's measured CPU."""
+    if isinstance(gpu, GPUSpec):
+        return gpu
+    if not isinstance(gpu, str):
+        raise TypeError(f"get_spec takes a GPU name (str), got {type(gpu).__name__}")
+    if gpu.lower() in ("cpu", "this cpu"):
+        return cpu_spec()
+    key = gpu if gpu in SPECS else _ALIASES.get(gpu.lower().strip())
+    if key is None:
+        raise ValueError(f"unknown GPU {gpu!r}; known: {', '.join(SPECS)} (or 'cpu')")
+    return SPECS[key]
+
+
+_CPU_CACHE: dict[str, GPUSpec] = {}
+
+
+def cpu_spec(measure: bool = True) -> GPUSpec:
+    """'This CPU' as a spec: fp32 matmul FLOP/s and copy bandwidth *measured here* with torch (CPU timings).
+
+    The fp32 figure is stored under 'tf32' so the roofline helpers apply; `measure=False` returns zeros.
+    """
+    if "cpu" in _CPU_CACHE and measure:
+        return _CPU_CACHE["cpu"]
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    flops = bw = 0.0
+    if measure:
+        import torch
+
+        a = torch.randn(1024, 1024)
+        b = torch.randn(1024, 1024)
+        torch.mm(a, b)
+        t0 = time.perf_counter()
+        reps = 5
+        for _ in range(reps):
+            torch.mm(a, b)
+        flops = 2 * 1024**3 * reps / (time.perf_counter() - t0)
+        x = torch.empty(64 * 2**20 // 4)
+        y = torch.empty_like(x)
+        y.copy_(x)
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            y.copy_(x)
+        bw = 2 * x.numel() * 4 * reps / (time.perf_counter() - t0)
+    src = f"measured here with torch {'' if measure else '(not measured) '}on the CPU: 1024^3 fp32 matmul, 256 MB copy"
+    spec = GPUSpec(f"CPU: {name} ({os.cpu_count()} cores)", "cpu", {"tf32": flops / 1e12}, 0, bw / 1e12,
+                   os.cpu_count() or 1, 0, 0, None, {"peak_tflops": src, "hbm": src})
+    if measure:
+        _CPU_CACHE["cpu"] = spec
+    return spec
+
+
+def peak_flops(gpu: str | GPUSpec, precision: str) -> float:
+    """Dense peak FLOP/s of `gpu` at `precision` ('fp4', 'fp8', 'bf16', 'tf32')."""
+    return get_spec(gpu).peak(precision)
+
+
+def ridge_point(gpu: str | GPUSpec, precision: str) -> float:
+    """Arithmetic intensity (FLOP/byte) where the roofline turns from bandwidth- to compute-bound."""
+    s = get_spec(gpu)
+    return s.peak(precision) / s.bandwidth
+
+
+def attainable_flops(gpu: str | GPUSpec, precision: str, intensity: float) -> float:
+    """Roofline: min(peak, bandwidth x intensity) in FLOP/s for an `intensity` in FLOP/byte."""
+    if not intensity > 0:
+        raise ValueError(f"intensity must be a positive number of FLOP/byte, got {intensity!r}")
+    s = get_spec(gpu)
+    return min(s.peak(precision), s.bandwidth * intensity)
+
+
+def gemm_intensity(M: int, N: int, K: int, a_bytes: float = 2, b_bytes: float | None = None,
+                   c_bytes: float = 2) -> float:
+    """FLOP/byte of C[M,N] = A[M,K] @ B[K,N] when each matrix crosses HBM once (bytes per element given)."""
+    for nm, v in (("M", M), ("N", N), ("K", K)):
+        if not isinstance(v, int) or v <= 0:
+            raise ValueError(f"gemm_intensity: {nm} must be a positive int, got {v!r}")
+    b_bytes = a_bytes if b_bytes is None else b_bytes
+    return 2 * M * N * K / (M * K * a_bytes + K * N * b_bytes + M * N * c_bytes)
+
+
+def plot_roofline(gpus=("B200", "H200", "H100 SXM"), precisions=("fp4", "fp8", "bf16"), points=(), ax=None,
+                  title: str | None = None):
+    """Log-log roofline of each GPU x precision; `points` are (label, intensity) markers. Returns the figure."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 5))
+    else:
+        fig = ax.figure
+    xs = np.logspace(-1, 4, 300)
+    styles = {"fp4": "-", "fp8": "--", "bf16": ":", "tf32": "-."}
+    for i, g in enumerate(gpus):
+        s = get_spec(g)
+        color = f"C{i}"
+        for p in precisions:
+            if p not in s.peak_tflops:
+                continue
+            ys = np.minimum(s.peak(p), s.bandwidth * xs) / 1e12
+            ax.plot(xs, ys, styles.get(p, "-"), color=color, label=f"{s.name} {p}")
+    for label, x in points:
+        ax.axvline(x, color="gray", lw=0.8, alpha=0.6)
+        ax.annotate(label, (x, ax.get_ylim()[0] if ax.get_ylim()[0] > 0 else 1), rotation=90, fontsize=8,
+                    va="bottom", ha="right", color="dimgray")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (FLOP / byte)")
+    ax.set_ylabel("attainable TFLOP/s (dense)")
+    ax.set_title(title or "Roofline (published dense peaks and HBM bandwidth; see bwkit.hw sources)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return fig

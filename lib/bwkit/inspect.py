@@ -1,0 +1,285 @@
+"""Compile-only inspection: build Triton and CuTe DSL kernels for a GPU you don't have and read PTX/SASS.
+
+No GPU is needed: Triton's ahead-of-time compiler and the CuTe DSL both run on a CPU. The SASS view uses the
+``nvdisasm`` that the triton wheel ships. Taught in lab 00 (step 4) and lab 01.
+
+    from bwkit import inspect as bwi
+    k = bwi.compile_triton(matmul_kernel, {"a_ptr": "*fp16", ...}, {"BLOCK_M": 128}, target="sm_100a")
+    bwi.histogram(k.ptx)            # Counter of PTX opcodes: tcgen05.mma..., cp.async.bulk.tensor..., ...
+    print(k.sass()[:2000])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import types
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "TARGETS", "Compiled", "compile_triton", "compile_cute", "disassemble", "histogram", "grep",
+    "find_tool", "compare_histograms",
+]
+
+# target name -> (compute capability as Triton's GPUTarget wants it, generation)
+TARGETS: dict[str, tuple[int, str]] = {
+    "sm_80": (80, "Ampere"),
+    "sm_90a": (90, "Hopper"),
+    "sm_100a": (100, "Blackwell (datacenter)"),
+    "sm_120": (120, "Blackwell (consumer)"),
+}
+
+
+def _target_cc(target: str) -> int:
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; supported targets: {', '.join(TARGETS)}")
+    return TARGETS[target][0]
+
+
+@dataclass
+class Compiled:
+    """A kernel compiled for one target: its PTX text and cubin bytes (plus the compiler's own object)."""
+
+    name: str
+    target: str
+    ptx: str
+    cubin: bytes | None
+    metadata: dict = field(default_factory=dict)
+    _sass: str | None = field(default=None, repr=False)
+
+    def sass(self) -> str:
+        """SASS disassembly of the cubin (cached)."""
+        if self._sass is None:
+            if not self.cubin:
+                raise ValueError(f"{self.name} ({self.target}): no cubin to disassemble")
+            self._sass = disassemble(self.cubin)
+        return self._sass
+
+    def ptx_target(self) -> str:
+        """The `.target` directive of the PTX (e.g. 'sm_100a')."""
+        m = re.search(r"^\s*\.target\s+(\S+)", self.ptx, re.M)
+        return m.group(1).rstrip(",") if m else "?"
+
+    def histogram(self, kind: str = "ptx", depth: int | None = None) -> Counter:
+        """Instruction histogram of the 'ptx' or 'sass' text; `depth` keeps that many dotted parts."""
+        if kind not in ("ptx", "sass"):
+            raise ValueError(f"kind must be 'ptx' or 'sass', got {kind!r}")
+        return histogram(self.ptx if kind == "ptx" else self.sass(), kind=kind, depth=depth)
+
+
+def _unwrap_triton(kernel):
+    """Return a JITFunction for `kernel`, even when the interpreter turned it into an InterpretedFunction."""
+    from triton.runtime.interpreter import InterpretedFunction
+    from triton.runtime.jit import JITFunction
+
+    obj = kernel
+    for _ in range(8):  # autotuner / heuristics wrappers hold the kernel in .fn
+        if isinstance(obj, JITFunction):
+            return obj
+        if isinstance(obj, InterpretedFunction):
+            return _as_jit(obj)
+        obj = getattr(obj, "fn", None)
+        if obj is None:
+            break
+    raise TypeError(f"compile_triton needs a @triton.jit kernel, got {type(kernel).__name__}")
+
+
+def _as_jit(fn):
+    from triton.runtime.jit import JITFunction
+
+    return JITFunction(fn.fn, **getattr(fn, "kwargs", {}))
+
+
+@contextlib.contextmanager
+def _compiler_mode(jit_fn):
+    """Compile even when the Triton interpreter is on.
+
+    With TRITON_INTERPRET=1 at import, every `@triton.jit` function (the kernel's helpers and triton's own
+    standard library, e.g. `tl.zeros`) is an InterpretedFunction; if the code generator calls one it patches
+    the language for the interpreter and compilation breaks. So, while compiling, the interpreter is switched
+    off and each reachable InterpretedFunction is swapped for a JITFunction; everything is restored after.
+    """
+    import triton.experimental.gluon.nvidia  # noqa: F401  (import it in the mode its kernels were made in)
+    from triton.runtime.interpreter import InterpretedFunction
+
+    changes: list[tuple[dict, str, object]] = []
+    seen: set[int] = set()
+    made: dict[int, object] = {}
+
+    def visit(d: dict) -> None:
+        if id(d) in seen:
+            return
+        seen.add(id(d))
+        for key, val in list(d.items()):
+            if isinstance(val, InterpretedFunction):
+                if id(val) not in made:
+                    made[id(val)] = _as_jit(val)
+                changes.append((d, key, val))
+                d[key] = made[id(val)]
+                visit(val.fn.__globals__)
+            elif isinstance(val, types.ModuleType) and val.__name__.startswith("triton.language"):
+                visit(val.__dict__)
+
+    old = os.environ.get("TRITON_INTERPRET")
+    os.environ["TRITON_INTERPRET"] = "0"
+    try:
+        if old not in (None, "", "0"):
+            for name, mod in list(sys.modules.items()):
+                if name.startswith("triton.language") and mod is not None:
+                    visit(mod.__dict__)
+            visit(jit_fn.fn.__globals__)
+        yield
+    finally:
+        for d, key, val in reversed(changes):
+            d[key] = val
+        if old is None:
+            os.environ.pop("TRITON_INTERPRET", None)
+        else:
+            os.environ["TRITON_INTERPRET"] = old
+
+
+def compile_triton(kernel, signature: dict[str, str], constexprs: dict | None = None, target: str = "sm_100a",
+                   num_warps: int = 4, num_stages: int = 3, **options) -> Compiled:
+    """Compile a `@triton.jit` kernel for `target` without a GPU; return PTX, cubin and metadata.
+
+    `signature` maps each runtime argument to a Triton type ('*fp16', '*fp32', 'i32', ...); `constexprs` maps
+    constexpr arguments to values (they are added to the signature as 'constexpr'). Extra `options` go to
+    the compiler (e.g. `maxnreg`).
+    """
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    cc = _target_cc(target)
+    jit_fn = _unwrap_triton(kernel)
+    constexprs = dict(constexprs or {})
+    names = list(jit_fn.arg_names)
+    unknown = [k for k in list(signature) + list(constexprs) if k not in names]
+    if unknown:
+        raise ValueError(f"{jit_fn.__name__} has no argument(s) {unknown}; its arguments are {names}")
+    missing = [n for n in names if n not in signature and n not in constexprs]
+    if missing:
+        raise ValueError(f"{jit_fn.__name__}: give a type (signature) or a value (constexprs) for {missing}")
+    sig = {n: (signature[n] if n in signature else "constexpr") for n in names}
+    src = ASTSource(fn=jit_fn, signature=sig, constexprs=constexprs)
+    opts = {"num_warps": num_warps, "num_stages": num_stages, **options}
+    with _compiler_mode(jit_fn):
+        k = triton.compile(src, target=GPUTarget("cuda", cc, 32), options=opts)
+    meta = {key: getattr(k.metadata, key) for key in ("num_warps", "num_stages", "shared", "name")
+            if hasattr(k.metadata, key)}
+    return Compiled(jit_fn.__name__, target, k.asm["ptx"], k.asm.get("cubin"), meta)
+
+
+def compile_cute(fn, *args, target: str = "sm_100a", **kwargs) -> Compiled:
+    """Compile a CuTe DSL `@cute.jit` function for sm_100a on any machine; return PTX and cubin.
+
+    Uses ``cute.compile[KeepPTX, KeepCUBIN]``. Without a GPU the CuTe DSL targets sm_100a, which is the only
+    target supported here; other targets raise.
+    """
+    if target != "sm_100a":
+        raise ValueError(f"compile_cute supports target 'sm_100a' only (the CuTe DSL default without a GPU); "
+                         f"got {target!r}. Supported targets: sm_100a")
+    import cutlass.cute as cute
+
+    try:
+        from cutlass.cute import KeepCUBIN, KeepPTX
+    except ImportError:  # older layouts of the package
+        from cutlass.base_dsl.compiler import KeepCUBIN, KeepPTX  # type: ignore
+    compiled = cute.compile[KeepPTX, KeepCUBIN](fn, *args, **kwargs)
+    ptx = getattr(compiled, "__ptx__", None) or ""
+    cubin = getattr(compiled, "__cubin__", None)
+    name = getattr(fn, "__name__", "cute_fn")
+    return Compiled(name, target, ptx if isinstance(ptx, str) else ptx.decode(), cubin, {"compiled": compiled})
+
+
+def find_tool(name: str) -> Path:
+    """Path of a CUDA binary utility ('nvdisasm', 'cuobjdump', 'ptxas') from the triton wheel or PATH."""
+    if name not in ("nvdisasm", "cuobjdump", "ptxas", "ptxas-blackwell"):
+        raise ValueError(f"unknown tool {name!r}; known: nvdisasm, cuobjdump, ptxas, ptxas-blackwell")
+    try:
+        import triton
+
+        p = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / name
+        if p.exists():
+            return p
+    except ImportError:
+        pass
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    raise FileNotFoundError(f"{name} not found: it ships in the triton wheel under triton/backends/nvidia/bin")
+
+
+def disassemble(cubin: bytes) -> str:
+    """SASS text of a cubin, via the `cuobjdump -sass` shipped with triton."""
+    if not isinstance(cubin, (bytes, bytearray)) or not cubin:
+        raise ValueError("disassemble needs the cubin as non-empty bytes")
+    with tempfile.TemporaryDirectory() as d:
+        f = Path(d) / "k.cubin"
+        f.write_bytes(bytes(cubin))
+        res = subprocess.run([str(find_tool("cuobjdump")), "-sass", str(f)], capture_output=True, text=True,
+                             timeout=120)
+    if res.returncode != 0:
+        raise RuntimeError(f"cuobjdump failed: {res.stderr.strip()}")
+    return res.stdout
+
+
+_SASS_LINE = re.compile(r"/\*[0-9a-f]{4,}\*/\s+(.*?)\s*;")
+
+
+def _ptx_ops(text: str):
+    for raw in text.splitlines():
+        line = raw.split("//", 1)[0].strip()
+        if not line or line[0] in ".{}()" or line.endswith(":") or line.startswith("$"):
+            continue
+        tok = line.split()
+        if tok and tok[0].startswith("@"):
+            tok = tok[1:]
+        if tok and re.match(r"^[a-z][\w.:]*$", tok[0]):
+            yield tok[0].rstrip(";")
+
+
+def _sass_ops(text: str):
+    for raw in text.splitlines():
+        m = _SASS_LINE.search(raw)
+        if not m:
+            continue
+        tok = m.group(1).split()
+        if tok and tok[0].startswith("@"):
+            tok = tok[1:]
+        if tok:
+            yield tok[0]
+
+
+def histogram(text: str, kind: str = "ptx", depth: int | None = None) -> Counter:
+    """Count instructions in PTX or SASS text. `depth=1` keeps only the base opcode ('tcgen05', 'HMMA')."""
+    if kind not in ("ptx", "sass"):
+        raise ValueError(f"kind must be 'ptx' or 'sass', got {kind!r}")
+    if depth is not None and depth < 1:
+        raise ValueError(f"depth must be >= 1 or None, got {depth}")
+    ops = _ptx_ops(text) if kind == "ptx" else _sass_ops(text)
+    if depth is not None:
+        ops = (".".join(o.split(".")[:depth]) for o in ops)
+    return Counter(ops)
+
+
+def grep(text: str, pattern: str, limit: int = 20) -> list[str]:
+    """Lines of `text` that match the regex `pattern` (stripped), at most `limit` of them."""
+    rx = re.compile(pattern)
+    return [ln.strip() for ln in text.splitlines() if rx.search(ln)][:limit]
+
+
+def compare_histograms(hists: dict[str, Counter], patterns: dict[str, str]) -> dict[str, dict[str, int]]:
+    """Table {row label: {column: count}} of how many opcodes of each histogram match each regex pattern."""
+    table = {}
+    for label, rx in patterns.items():
+        r = re.compile(rx)
+        table[label] = {col: sum(n for op, n in h.items() if r.search(op)) for col, h in hists.items()}
+    return table

@@ -1,0 +1,194 @@
+"""Solutions are the single source: `make_labs` turns `solutions/NN_*.ipynb` into `labs/NN_*.ipynb`.
+
+Conventions (the whole kit follows them; `bwkit make-labs` enforces them):
+
+* An exercise is a set of cells sharing ``metadata["bwkit"]["exercise"] = "NN.k"``:
+  - one or more ``role: "solution"`` cells (code or markdown) whose answer sits between the lines
+    ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (in markdown write them inside ``<!-- -->``); the solution
+    cell carries ``points`` (> 0) and ``title``;
+  - one ``role: "hint"`` markdown cell with a collapsed ``<details>`` block;
+  - exactly one ``role: "check"`` code cell that calls `bwkit.checks`.
+* In the lab, each code block between the markers becomes ``raise NotImplementedError("Exercise NN.k (title):
+  ...")`` at the marker's indentation, each markdown block becomes a prompt, and every output is cleared.
+  Cell ids and metadata are kept, so `bwkit grade` can find exercises by id.
+
+Taught nowhere: this is the instructor's tool (README, "Writing a lab").
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+__all__ = ["LabBuildError", "Exercise", "exercises", "lab_from_solution", "make_labs", "stale_labs",
+           "BEGIN", "END"]
+
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+ROLES = ("solution", "hint", "check")
+
+
+class LabBuildError(ValueError):
+    """A solution notebook breaks the exercise conventions; the message names the notebook and cell."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise of a notebook: id ('00.2'), title, points and the ids of its cells by role."""
+
+    id: str
+    title: str
+    points: float
+    solution_cells: tuple[str, ...]
+    hint_cells: tuple[str, ...]
+    check_cell: str
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("bwkit", {}) or {}
+
+
+def _where(path: str | Path, i: int, cell) -> str:
+    return f"{path}: cell {i} (id {cell.get('id', '?')})"
+
+
+def exercises(nb, path: str | Path = "<notebook>") -> list[Exercise]:
+    """List the exercises of a notebook (in order of first appearance) and validate their cells."""
+    found: dict[str, dict] = {}
+    for i, cell in enumerate(nb.cells):
+        m = _meta(cell)
+        src = cell.get("source", "")
+        has_markers = BEGIN in src or END in src
+        if not m:
+            if has_markers:
+                raise LabBuildError(f"{_where(path, i, cell)} has solution markers but no bwkit exercise metadata")
+            continue
+        ex, role = m.get("exercise"), m.get("role")
+        if not isinstance(ex, str) or not ex:
+            raise LabBuildError(f"{_where(path, i, cell)}: metadata bwkit.exercise must be a non-empty string")
+        if role not in ROLES:
+            raise LabBuildError(f"{_where(path, i, cell)}: bwkit.role is {role!r}; expected one of {ROLES}")
+        e = found.setdefault(ex, {"title": None, "points": None, "solution": [], "hint": [], "check": []})
+        e[role].append(cell.get("id", str(i)))
+        if role == "solution":
+            if not has_markers:
+                raise LabBuildError(f"{_where(path, i, cell)}: a solution cell needs '{BEGIN}' ... '{END}'")
+            if "points" in m:
+                pts = m["points"]
+                if not isinstance(pts, (int, float)) or pts <= 0:
+                    raise LabBuildError(f"{_where(path, i, cell)}: points must be a positive number, got {pts!r}")
+                e["points"] = float(pts)
+                e["title"] = m.get("title") or ex
+        elif has_markers:
+            raise LabBuildError(f"{_where(path, i, cell)}: solution markers in a {role!r} cell")
+        if role == "check" and cell.cell_type != "code":
+            raise LabBuildError(f"{_where(path, i, cell)}: a check cell must be a code cell")
+        if role == "hint" and "<details>" not in src:
+            raise LabBuildError(f"{_where(path, i, cell)}: a hint cell must hold a collapsed <details> block")
+    out = []
+    for ex, e in found.items():
+        for role in ROLES:
+            if not e[role]:
+                raise LabBuildError(f"{path}: exercise {ex} has no {role!r} cell")
+        if len(e["check"]) != 1:
+            raise LabBuildError(f"{path}: exercise {ex} has {len(e['check'])} check cells; expected exactly 1")
+        if e["points"] is None:
+            raise LabBuildError(f"{path}: exercise {ex}: no solution cell carries 'points'")
+        out.append(Exercise(ex, e["title"], e["points"], tuple(e["solution"]), tuple(e["hint"]), e["check"][0]))
+    return out
+
+
+def _strip(src: str, where: str, stub_code: str | None) -> str:
+    """Replace each BEGIN..END block; `stub_code` None means markdown."""
+    out: list[str] = []
+    inside = False
+    for line in src.split("\n"):
+        if BEGIN in line:
+            if inside:
+                raise LabBuildError(f"{where}: '{BEGIN}' inside an open solution block (missing '{END}')")
+            inside = True
+            indent = line[: len(line) - len(line.lstrip())]
+            if stub_code is None:
+                out.append("*Your answer here.*")
+            else:
+                out.append(f"{indent}{stub_code}")
+            continue
+        if END in line:
+            if not inside:
+                raise LabBuildError(f"{where}: '{END}' without a matching '{BEGIN}'")
+            inside = False
+            continue
+        if not inside:
+            out.append(line)
+    if inside:
+        raise LabBuildError(f"{where}: '{BEGIN}' is never closed by '{END}'")
+    return "\n".join(out)
+
+
+def lab_from_solution(nb, path: str | Path = "<notebook>"):
+    """Return the lab version of a solution notebook (a new object): solutions stubbed, outputs cleared."""
+    titles = {e.id: e.title for e in exercises(nb, path)}
+    lab = copy.deepcopy(nb)
+    for i, cell in enumerate(lab.cells):
+        m = _meta(cell)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+            cell.metadata.pop("execution", None)
+        if m.get("role") != "solution":
+            continue
+        ex = m["exercise"]
+        stub = None
+        if cell.cell_type == "code":
+            stub = f'raise NotImplementedError("Exercise {ex} ({titles[ex]}): write your code here")'
+        cell.source = _strip(cell.source, _where(path, i, cell), stub)
+    return lab
+
+
+def _dumps(nb) -> str:
+    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _read(path: Path):
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as e:  # nbformat raises several types for broken JSON
+        raise LabBuildError(f"{path}: not a readable notebook ({e})") from e
+
+
+def make_labs(solutions: str | Path = "solutions", labs: str | Path = "labs") -> list[Path]:
+    """Write `labs/NN_*.ipynb` for every `solutions/NN_*.ipynb`; return the paths written."""
+    solutions, labs = Path(solutions), Path(labs)
+    if not solutions.is_dir():
+        raise FileNotFoundError(f"make-labs: no solutions folder at {solutions}")
+    labs.mkdir(parents=True, exist_ok=True)
+    written = []
+    for src in sorted(solutions.glob("[0-9][0-9]_*.ipynb")):
+        lab = lab_from_solution(_read(src), src)
+        dst = labs / src.name
+        dst.write_text(_dumps(lab), encoding="utf-8")
+        written.append(dst)
+    return written
+
+
+def stale_labs(solutions: str | Path = "solutions", labs: str | Path = "labs") -> list[str]:
+    """Return the problems that make `labs/` differ from what `make_labs` would write (empty when current)."""
+    solutions, labs = Path(solutions), Path(labs)
+    problems = []
+    names = set()
+    for src in sorted(solutions.glob("[0-9][0-9]_*.ipynb")):
+        names.add(src.name)
+        dst = labs / src.name
+        want = _dumps(lab_from_solution(_read(src), src))
+        if not dst.exists():
+            problems.append(f"{dst} is missing")
+        elif dst.read_text(encoding="utf-8") != want:
+            problems.append(f"{dst} differs from what `bwkit make-labs` generates from {src}")
+    for dst in sorted(labs.glob("*.ipynb")):
+        if dst.name not in names:
+            problems.append(f"{dst} has no solution notebook")
+    return problems

@@ -1,0 +1,177 @@
+"""Where a notebook runs and how: GPU detection, the Triton interpreter switch and its known-bug guard.
+
+Every lab's first cell is::
+
+    import bwkit
+    rt = bwkit.setup()        # before `import triton`
+
+`setup()` selects the Triton interpreter when there is no usable GPU (it must happen before triton is
+imported: ``triton.jit`` decides at decoration time whether a kernel is compiled or interpreted), silences
+Triton's FP-fusion warning (nbval compares stderr), seeds the random generators and returns a `Runtime`
+that says which path each kind of cell takes. Taught in lab 00, step 1.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from dataclasses import dataclass
+
+__all__ = [
+    "Runtime",
+    "setup",
+    "detect",
+    "interpreter_active",
+    "guard_dot_dtypes",
+    "InterpreterBugError",
+]
+
+# Hardware path names, used by `bwkit doctor`, the lab catalog and the notebooks.
+NATIVE_BLACKWELL = "sm_100a"
+NATIVE_HOPPER = "sm_90a"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What this machine offers a lab: the GPU (if any) and the path Triton kernels take."""
+
+    gpu_name: str | None
+    capability: tuple[int, int] | None
+    sm_count: int | None
+    memory_gib: float | None
+    interpreter: bool
+
+    @property
+    def has_gpu(self) -> bool:
+        """True when a CUDA GPU is visible to torch."""
+        return self.gpu_name is not None
+
+    @property
+    def arch(self) -> str:
+        """'sm_100a' (datacenter Blackwell), 'sm_90a' (Hopper), 'sm_120' (consumer Blackwell), 'sm_XY' or 'cpu'."""
+        if self.capability is None:
+            return "cpu"
+        major, minor = self.capability
+        if major == 10:
+            return "sm_100a"
+        if major == 9:
+            return "sm_90a"
+        return f"sm_{major}{minor}"
+
+    @property
+    def is_blackwell_dc(self) -> bool:
+        """Datacenter Blackwell (B200/GB200, sm_100a): tcgen05 and TMEM available."""
+        return self.arch == NATIVE_BLACKWELL
+
+    @property
+    def is_hopper(self) -> bool:
+        """Hopper (H100/H200, sm_90a): wgmma and TMA available."""
+        return self.arch == NATIVE_HOPPER
+
+    @property
+    def can_time(self) -> bool:
+        """True when GPU timings are meaningful here (a GPU, kernels compiled, not interpreted)."""
+        return self.has_gpu and not self.interpreter
+
+    @property
+    def triton_path(self) -> str:
+        """How Triton kernels run here: 'native' or 'interpreter'."""
+        return "interpreter" if self.interpreter else "native"
+
+    def describe(self) -> str:
+        """One human line about this machine, for a lab's first cell."""
+        if not self.has_gpu:
+            return ("No CUDA GPU: Triton kernels run in the Triton interpreter (CPU), GPU code is compiled "
+                    "for sm_100a/sm_90a without running, number formats are emulated.")
+        mem = f"{self.memory_gib:.0f} GiB" if self.memory_gib else "?"
+        txt = f"GPU: {self.gpu_name} ({self.arch}, {self.sm_count} SMs, {mem})."
+        if self.interpreter:
+            txt += " Triton interpreter forced (TRITON_INTERPRET=1)."
+        elif self.is_blackwell_dc:
+            txt += " Native Blackwell path: tcgen05 kernels run and are timed."
+        elif self.is_hopper:
+            txt += " Native Hopper path: wgmma kernels run and are timed; tcgen05 code is compiled only."
+        elif self.arch == "sm_120":
+            txt += (" Consumer Blackwell: no tcgen05/TMEM (it uses warp-level mma.sync with block-scaled kinds);"
+                    " tcgen05 code is compiled only.")
+        else:
+            txt += " No wgmma/tcgen05 here: those kernels are compiled only; portable kernels run."
+        return txt
+
+
+def _gpu_facts() -> tuple[str | None, tuple[int, int] | None, int | None, float | None]:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a hard dependency
+        return None, None, None, None
+    if os.environ.get("BWKIT_FORCE_CPU") == "1" or not torch.cuda.is_available():
+        return None, None, None, None
+    props = torch.cuda.get_device_properties(0)
+    return props.name, (props.major, props.minor), props.multi_processor_count, props.total_memory / 2**30
+
+
+def detect() -> Runtime:
+    """Describe this machine without changing anything (`setup` also switches the interpreter on)."""
+    name, cap, sms, mem = _gpu_facts()
+    return Runtime(name, cap, sms, mem, interpreter=interpreter_active())
+
+
+def interpreter_active() -> bool:
+    """True when Triton kernels are (or will be) run by the Triton interpreter."""
+    return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+
+
+def setup(seed: int = 0, *, quiet: bool = False) -> Runtime:
+    """Prepare a lab: interpreter on a GPU-less machine, quiet Triton, seeded RNGs; return the `Runtime`.
+
+    Call it in a notebook's first cell, before `import triton`. `seed` seeds python, numpy and torch.
+    Set BWKIT_FORCE_CPU=1 to take the CPU path on a GPU machine. Taught in lab 00, step 1.
+    """
+    if not isinstance(seed, int):
+        raise TypeError(f"setup(seed=...) takes an int, got {type(seed).__name__}")
+    os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")  # triton 3.9 warns when unset
+    name, cap, sms, mem = _gpu_facts()
+    if name is None and not interpreter_active():
+        if "triton" in sys.modules:
+            raise RuntimeError(
+                "bwkit.setup() must run before `import triton`: there is no GPU here, so Triton kernels need "
+                "the interpreter, and triton.jit picks it when the kernel is defined. Restart the kernel and "
+                "make `import bwkit; bwkit.setup()` the first cell.")
+        os.environ["TRITON_INTERPRET"] = "1"
+    random.seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+    import torch
+
+    torch.manual_seed(seed)
+    rt = Runtime(name, cap, sms, mem, interpreter=interpreter_active())
+    if not quiet:
+        print(rt.describe())
+    return rt
+
+
+class InterpreterBugError(RuntimeError):
+    """A Triton kernel would hit a known wrong-result bug of the Triton interpreter."""
+
+
+def guard_dot_dtypes(*tensors, what: str = "tl.dot") -> None:
+    """Refuse bf16 operands for `tl.dot` under the Triton interpreter (it multiplies raw bit patterns).
+
+    Triton issue 11584 (also 4972): the interpreter's bf16 `tl.dot` gives garbage, silently. Kernel wrappers
+    in bwkit call this before launching; on a GPU it does nothing. Taught in lab 00, step 1.
+    """
+    import torch
+
+    if not interpreter_active():
+        return
+    bad = [i for i, t in enumerate(tensors) if isinstance(t, torch.Tensor) and t.dtype == torch.bfloat16]
+    if bad:
+        raise InterpreterBugError(
+            f"{what}: operand(s) {bad} are bfloat16, and the Triton interpreter computes bf16 dot products "
+            "wrongly (triton issue 11584). On CPU use float16 or float32 operands (bwkit.gemm wrappers convert "
+            "for you); on a GPU bf16 is fine.")
