@@ -126,7 +126,8 @@ def check(
     """Compare `out` with `ref`; print ✅/❌ for exercise `name`; raise `CheckFailure` when wrong.
 
     `atol`/`rtol` follow numpy.isclose. `mistakes` maps a diagnosis to the value a classic wrong answer produces
-    (or to a zero-argument callable returning it); the first one `out` matches is printed. `hint` is printed
+    (or to a zero-argument callable returning it; for a scalar `ref`, a list means any of several values); the
+    first one `out` matches is printed. `hint` is printed
     when no known mistake matches.
     """
     if not isinstance(name, str) or not name:
@@ -134,26 +135,30 @@ def check(
     if atol < 0 or rtol < 0:
         raise ValueError(f"check: tolerances must be >= 0, got atol={atol}, rtol={rtol}")
     if out is None:
-        _fail(name, ["your code returned None: is a `return` missing?"], hint)
+        _fail(name, ["your code returned None: is a `return` missing?"], f"Hint: {hint}" if hint else None)
     ok, lines = _compare(out, ref, atol, rtol)
     if ok:
         print(f"✅ {name}")
         return
+    scalar_ref = isinstance(ref, (int, float)) and not isinstance(ref, bool)
     for diagnosis, wrong in (mistakes or {}).items():
         wrong_value = wrong() if isinstance(wrong, Callable) else wrong
-        try:
-            matched, _ = _compare(out, wrong_value, atol, rtol)
-        except Exception:  # a mistake model that cannot be compared is simply not this mistake
-            matched = False
-        if matched:
-            _fail(name, lines, f"Likely mistake: {diagnosis}")
-    _fail(name, lines, hint)
+        # for a scalar answer, a list of wrong values means "any of these"
+        alternatives = wrong_value if scalar_ref and isinstance(wrong_value, (list, tuple)) else [wrong_value]
+        for alt in alternatives:
+            try:
+                matched, _ = _compare(out, alt, atol, rtol)
+            except Exception:  # a mistake model that cannot be compared is simply not this mistake
+                matched = False
+            if matched:
+                _fail(name, lines, f"Likely mistake: {diagnosis}")
+    _fail(name, lines, f"Hint: {hint}" if hint else None)
 
 
 def _fail(name: str, lines: list[str], hint: str | None) -> None:
     msg = [f"❌ {name}"] + [f"   {ln}" for ln in lines]
     if hint:
-        msg.append(f"   Hint: {hint}")
+        msg.append(f"   {hint}")
     text = "\n".join(msg)
     print(text)
     raise CheckFailure(text)
@@ -174,7 +179,7 @@ def check_choice(
     for opt, text in (explanations or {}).items():
         if norm(opt) == norm(answer):
             why = text
-    _fail(name, [f"you chose {answer!r}"], why)
+    _fail(name, [f"you chose {answer!r}"], f"Why not: {why}" if why else None)
 
 
 def check_true(condition: bool, *, name: str, diagnosis: str) -> None:

@@ -42,3 +42,50 @@ def execute_notebook(path: str | Path, timeout: int = 1200, force_cpu: bool = Tr
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
     nbformat.write(nb, path)
+
+
+def check_lab(path: str | Path, timeout: int = 600) -> list[str]:
+    """Run a generated lab with errors allowed; return problems (empty = it fails only at exercise cells).
+
+    A lab passes when every cell that raises is an exercise 'solution' or 'check' cell, and each exercise's
+    stub raises `NotImplementedError` in its solution or check cell (so the learner sees where to write).
+    Runs the CPU path.
+    """
+    import nbclient
+    import nbformat
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    old = os.environ.get("BWKIT_FORCE_CPU")
+    os.environ["BWKIT_FORCE_CPU"] = "1"
+    try:
+        client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                                         resources={"metadata": {"path": str(path.parent.resolve())}})
+        try:
+            client.execute()
+        except Exception as e:  # dead kernel, timeout
+            return [f"{path}: the lab did not run to the end ({type(e).__name__}: {e})"]
+    finally:
+        if old is None:
+            os.environ.pop("BWKIT_FORCE_CPU", None)
+        else:
+            os.environ["BWKIT_FORCE_CPU"] = old
+    problems = []
+    stubbed: dict[str, bool] = {}
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        meta = cell.metadata.get("bwkit") or {}
+        role = meta.get("role")
+        errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+        if errors and role not in ("solution", "check"):
+            e = errors[0]
+            problems.append(f"{path}: cell {i} (id {cell.get('id')}) is not an exercise cell but raised "
+                            f"{e['ename']}: {e['evalue'][:200]}")
+        if role in ("solution", "check"):
+            hit = any(e["ename"] == "NotImplementedError" for e in errors)
+            stubbed[meta["exercise"]] = stubbed.get(meta["exercise"], False) or hit
+    for ex, hit in stubbed.items():
+        if not hit:
+            problems.append(f"{path}: exercise {ex} never raised NotImplementedError (solution cell or check)")
+    return problems

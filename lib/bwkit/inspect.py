@@ -239,11 +239,11 @@ def _ptx_ops(text: str):
         line = raw.split("//", 1)[0].strip()
         if not line or line[0] in ".{}()" or line.endswith(":") or line.startswith("$"):
             continue
-        tok = line.split()
+        tok = line.replace(";", " ").split()
         if tok and tok[0].startswith("@"):
             tok = tok[1:]
         if tok and re.match(r"^[a-z][\w.:]*$", tok[0]):
-            yield tok[0].rstrip(";")
+            yield tok[0]
 
 
 def _sass_ops(text: str):

@@ -1,0 +1,58 @@
+import json
+
+import pytest
+import torch
+from bwkit import bench
+
+
+def test_cpu_timing_is_labelled():
+    if torch.cuda.is_available():
+        pytest.skip("GPU machine")
+    t = bench.time_fn(lambda: torch.ones(64, 64) @ torch.ones(64, 64), warmup=1, reps=5)
+    assert t.clock == "host (CPU)" and t.is_cpu and t.reps == 5
+    assert 0 < t.min_ms <= t.p20_ms <= t.median_ms <= t.p80_ms
+    r = bench.gemm_result("mm", 64, 64, 64, t, precision="bf16")
+    assert r.pct_peak is None  # never a % of a GPU peak for a CPU timing
+    assert "CPU timing" in r.summary()
+    assert r.flops == 2 * 64**3
+    assert r.tflops == pytest.approx(2 * 64**3 / (t.median_ms * 1e-3) / 1e12)
+
+
+def test_percent_of_peak_and_device_match():
+    assert bench.percent_of_peak(495.0, "H100 SXM", "bf16") == pytest.approx(100 * 495 / 989)
+    assert bench.spec_for_device("NVIDIA H200").name == "H200"
+    assert bench.spec_for_device("NVIDIA H100 80GB HBM3").name == "H100 SXM"
+    assert bench.spec_for_device("NVIDIA B200").name == "B200"
+    assert bench.spec_for_device("Tesla T4") is None
+
+
+def test_gpu_result_pct_peak_from_timing():
+    t = bench.Timing(1.0, 0.9, 1.1, 0.9, 10, "cuda-events", "NVIDIA H200")
+    r = bench.gemm_result("mm", 8192, 8192, 8192, t, precision="bf16")
+    assert r.tflops == pytest.approx(2 * 8192**3 / 1e-3 / 1e12)
+    assert r.pct_peak == pytest.approx(100 * r.tflops / 989)
+    assert t.spread == pytest.approx(0.2)
+
+
+def test_save_and_load_json(tmp_path):
+    t = bench.Timing(2.0, 1.9, 2.1, 1.8, 5, "host (CPU)", "CPU (x86_64)")
+    p = bench.save_json([bench.gemm_result("mm", 8, 8, 8, t)], tmp_path / "r.json")
+    data = bench.load_json(p)
+    assert data["metadata"]["torch"] == torch.__version__
+    assert data["results"][0]["shape"] == {"M": 8, "N": 8, "K": 8}
+    assert data["results"][0]["timing"]["clock"] == "host (CPU)"
+    (tmp_path / "bad.json").write_text(json.dumps({"x": 1}))
+    with pytest.raises(ValueError, match="not a bwkit results file"):
+        bench.load_json(tmp_path / "bad.json")
+
+
+def test_bad_inputs():
+    with pytest.raises(TypeError):
+        bench.time_fn(3)
+    with pytest.raises(ValueError, match="reps"):
+        bench.time_fn(lambda: None, reps=0)
+    with pytest.raises(ValueError, match="K must be"):
+        bench.gemm_flops(1, 1, -1)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA GPU"):
+            bench.time_fn(lambda: None, device="cuda")

@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+import torch
+from bwkit.checks import CheckFailure, check, check_choice, check_true
+
+
+def test_pass_prints_tick(capsys):
+    check(1.0 + 1e-9, 1.0, name="t", rtol=1e-6)
+    assert capsys.readouterr().out.strip() == "✅ t"
+
+
+def test_scalar_failure_names_values(capsys):
+    with pytest.raises(CheckFailure, match="got 2, expected 1"):
+        check(2.0, 1.0, name="t")
+    assert "❌ t" in capsys.readouterr().out
+
+
+def test_known_mistake_is_diagnosed():
+    with pytest.raises(CheckFailure, match="Likely mistake: inverse"):
+        check(0.5, 2.0, name="t", mistakes={"off by ten": 20.0, "inverse": 0.5})
+    # list of wrong values for one diagnosis (e.g. off by 1000 either way)
+    with pytest.raises(CheckFailure, match="units"):
+        check(0.002, 2.0, name="t", mistakes={"units": [2000.0, 0.002]})
+
+
+def test_mistake_as_callable():
+    with pytest.raises(CheckFailure, match="scale"):
+        check(torch.ones(3), 2.5 * torch.ones(3), name="t", mistakes={"missing scale": lambda: torch.ones(3)})
+
+
+def test_tensor_failure_reports_count_first_and_errors():
+    ref = torch.zeros(4, 4)
+    out = ref.clone()
+    out[1, 2] = 1.0
+    out[3, 3] = float("nan")
+    with pytest.raises(CheckFailure) as e:
+        check(out, ref, name="t", atol=1e-3)
+    msg = str(e.value)
+    assert "2 of 16 elements wrong" in msg
+    assert "first wrong element at [1, 2]: got 1, expected 0" in msg
+    assert "1 NaN(s)" in msg
+
+
+def test_shape_mismatch_and_transpose_hint():
+    with pytest.raises(CheckFailure, match="transpose"):
+        check(torch.zeros(2, 3), torch.zeros(3, 2), name="t")
+
+
+def test_none_means_missing_return():
+    with pytest.raises(CheckFailure, match="return"):
+        check(None, 1.0, name="t")
+
+
+def test_integer_and_numpy_inputs():
+    check(np.arange(5), torch.arange(5), name="t")
+    with pytest.raises(CheckFailure, match="1 of 5"):
+        check(np.array([0, 1, 2, 3, 5]), torch.arange(5, dtype=torch.uint8), name="t")
+
+
+def test_hint_printed_when_no_mistake_matches():
+    with pytest.raises(CheckFailure, match="Hint: look again"):
+        check(3.0, 1.0, name="t", hint="look again", mistakes={"x": 7.0})
+
+
+def test_choice_and_true():
+    check_choice("Memory ", "memory", name="c", options=["memory", "compute"])
+    with pytest.raises(CheckFailure, match="weights dominate"):
+        check_choice("compute", "memory", name="c", explanations={"compute": "weights dominate"})
+    with pytest.raises(CheckFailure, match="not one of the options"):
+        check_choice("both", "memory", name="c", options=["memory", "compute"])
+    check_true(True, name="ok", diagnosis="never shown")
+    with pytest.raises(CheckFailure, match="why"):
+        check_true(False, name="no", diagnosis="why")
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="name"):
+        check(1, 1, name="")
+    with pytest.raises(ValueError, match="tolerances"):
+        check(1, 1, name="t", atol=-1)

@@ -1,0 +1,75 @@
+"""The two-command setup: pins agree between pyproject.toml and environment.yml; README and CI use make."""
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(req: str) -> str:
+    return re.split(r"[=<>~!; \[]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _pinned(reqs) -> dict[str, str]:
+    out = {}
+    for r in reqs:
+        r = r.split(";")[0].strip()
+        m = re.match(r"^([A-Za-z0-9_.\-]+)\s*(==|~=)\s*([^\s,]+)$", r)
+        if m:
+            out[_name(m.group(1))] = m.group(2) + m.group(3)
+    return out
+
+
+def test_environment_yml_matches_pyproject():
+    py = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    want = _pinned(py["dependencies"] + py["optional-dependencies"]["test"])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    got = _pinned(pip)
+    assert got, "environment.yml pins nothing"
+    for name, spec in got.items():
+        assert want.get(name) == spec, f"environment.yml pins {name}{spec}, pyproject.toml has {want.get(name)}"
+    for name in ("torch", "triton", "nvidia-cutlass-dsl", "jupyterlab", "nbval"):
+        assert name in got, f"environment.yml does not pin {name}"
+    assert any(p.startswith("-e .") for p in pip), "environment.yml must install the package (-e .)"
+    py_ver = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python"))
+    assert py_ver.split("=")[1] in py["requires-python"] or py_ver == "python=3.11"
+
+
+def test_key_pins():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = _pinned(deps)
+    assert pins["torch"] == "==2.15.0" and pins["triton"] == "==3.9.0"
+    assert pins["nvidia-cutlass-dsl"] == "==4.8.1" and pins["jupyterlab"].startswith("~=4.6")
+
+
+def test_readme_quick_start_is_two_make_commands():
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Quick start", 1)[1].split("```", 2)[1]
+    cmds = [ln.split("#")[0].strip() for ln in block.splitlines()[1:] if ln.strip()]
+    assert cmds == ["make lab", "make test"]
+    make = (ROOT / "Makefile").read_text()
+    assert re.search(r"^lab:", make, re.M) and re.search(r"^test:", make, re.M)
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_installed_versions_match_pins():
+    from importlib.metadata import version
+
+    assert version("torch").split("+")[0] == "2.15.0"
+    assert version("triton") == "3.9.0"
+    assert version("nvidia-cutlass-dsl") == "4.8.1"
+
+
+def test_doctor_runs_without_cuda():
+    env = {"BWKIT_FORCE_CPU": "1", "CUDA_VISIBLE_DEVICES": "", "PATH": "/usr/bin:/bin"}
+    res = subprocess.run([sys.executable, "-m", "bwkit.cli", "doctor"], capture_output=True, text=True,
+                         timeout=300, env=env)
+    assert res.returncode == 0, res.stderr
+    assert "no GPU" in res.stdout and "torch       2.15.0" in res.stdout
+    assert "00 Hardware and roofline" in res.stdout
