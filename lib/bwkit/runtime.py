@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+import tempfile
 from dataclasses import dataclass
 
 __all__ = [
@@ -131,6 +132,8 @@ def setup(seed: int = 0, *, quiet: bool = False) -> Runtime:
     if not isinstance(seed, int):
         raise TypeError(f"setup(seed=...) takes an int, got {type(seed).__name__}")
     os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")  # triton 3.9 warns when unset
+    # CuTe DSL writes kept PTX/CUBIN files to the working directory unless told otherwise (read at its import)
+    os.environ.setdefault("CUTE_DSL_DUMP_DIR", os.path.join(tempfile.gettempdir(), "bwkit-cute"))
     name, cap, sms, mem = _gpu_facts()
     if name is None and not interpreter_active():
         if "triton" in sys.modules:
