@@ -11,7 +11,7 @@ export PYTHONHASHSEED := 0
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=900
 LAB_ARGS ?=
 
-.PHONY: venv lab test test-lib test-notebooks lint labs solutions check-labs doctor clean
+.PHONY: venv lab test test-lib test-notebooks lint labs solutions check-labs doctor slides clean
 
 venv: $(STAMP)
 
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 lab: venv
-	$(BIN)/jupyter lab --notebook-dir=labs $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=labs $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 test: venv lint test-lib test-notebooks
 
@@ -47,8 +47,12 @@ solutions: venv
 	$(BIN)/bwkit execute solutions/[0-9][0-9]_*.ipynb
 	$(BIN)/bwkit make-labs
 
+# Offline reveal.js decks, one per lab, into slides/build/ (needs npm for the vendored assets).
+slides: venv
+	$(BIN)/bwkit slides build
+
 doctor: venv
 	$(BIN)/bwkit doctor
 
 clean:
-	rm -rf $(VENV) .pytest_cache build lib/*.egg-info
+	rm -rf $(VENV) .pytest_cache build lib/*.egg-info slides/build slides/node_modules artifacts

@@ -3,9 +3,9 @@
     python tools/nbsrc.py build SRC.py solutions/NN_topic.ipynb   # percent-format source -> executed notebook
     python tools/nbsrc.py export solutions/NN_topic.ipynb SRC.py  # notebook -> editable percent-format source
 
-`build` converts with jupytext, gives cells stable ids (exercise cells: ex<NN>-<k>-<role>[-i]; others c<index>),
-executes the notebook on the CPU path (`bwkit execute`) and regenerates labs/. The .ipynb in solutions/ stays
-the single source: the .py is a scratch file, not committed.
+`build` converts with jupytext, sets default slide types (bwkit.slides), gives cells stable ids (exercise
+cells: ex<NN>-<k>-<role>[-i]; others c<index>), executes the notebook on the CPU path (`bwkit execute`) and
+regenerates labs/. The .ipynb in solutions/ stays the single source: the .py is a scratch file, not committed.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 import nbformat
+
+from bwkit.slides import default_slide_type
 
 
 def _stable_ids(nb) -> None:
@@ -40,6 +42,9 @@ def build(src: Path, dst: Path, execute: bool = True) -> None:
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     nb.metadata["language_info"] = {"name": "python"}
     _stable_ids(nb)
+    for cell in nb.cells:  # slide types for the decks and RISE (explicit ones in the source win)
+        if "slide_type" not in cell.metadata.get("slideshow", {}):
+            cell.metadata.setdefault("slideshow", {})["slide_type"] = default_slide_type(cell)
     nbformat.validate(nb)
     dst.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, dst)

@@ -117,7 +117,7 @@ def _extensions():
     import importlib
     import importlib.util
 
-    for name in ("bwkit.grading", "bwkit.gemm_bench"):
+    for name in ("bwkit.grading", "bwkit.gemm_bench", "bwkit.slides"):
         if importlib.util.find_spec(name) is None:
             continue
         reg = getattr(importlib.import_module(name), "register_cli", None)

@@ -1,0 +1,199 @@
+"""Slide decks from the solution notebooks: one deck per lab, self-contained, offline.
+
+The notebooks are the single source. Each cell carries the standard `slideshow.slide_type` metadata (the same that
+RISE uses to present live from JupyterLab); `bwkit slides tag` fills it in where it is missing, from the headings:
+`#`/`##` start a slide, `###` a sub-slide, everything else continues the current one. Exercise cells (solution,
+hint, check) never reach a deck, so presenting does not give answers away.
+
+`bwkit slides build` (`make slides`) writes `slides/build/NN_topic.slides.html` plus `slides/build/vendor/`
+(reveal.js, require.js, jQuery and MathJax 2, installed from the npm registry by `slides/package.json`): the
+decks open from disk with no network. Figures are the notebooks' own outputs (made by bwkit), so decks and labs
+show the same pictures. Taught nowhere: this is the instructor's tool (README, "Presenting").
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+
+__all__ = ["SLIDE_TYPES", "SlideBuildError", "default_slide_type", "tag_notebook", "deck_notebook",
+           "build_deck", "build_all", "vendor_assets"]
+
+SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
+_FIGURE_CALL = re.compile(r"plt\.show\(")
+
+
+class SlideBuildError(ValueError):
+    """A notebook cannot become a deck; the message names the notebook and the cell."""
+
+
+def default_slide_type(cell) -> str:
+    """The slide type a cell gets when it has none: from its markdown heading level, else continue ('-')."""
+    if (cell.get("metadata", {}).get("bwkit") or {}).get("role") in ("solution", "hint", "check"):
+        return "skip"
+    if cell.cell_type == "markdown":
+        first = cell.source.lstrip().split("\n", 1)[0]
+        if first.startswith("# ") or first.startswith("## "):
+            return "slide"
+        if first.startswith("### "):
+            return "subslide"
+    return "-"
+
+
+def tag_notebook(path: str | Path) -> int:
+    """Give every cell of `path` without slide metadata its default type; return how many were tagged."""
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    n = 0
+    for cell in nb.cells:
+        if "slide_type" not in cell.metadata.get("slideshow", {}):
+            cell.metadata.setdefault("slideshow", {})["slide_type"] = default_slide_type(cell)
+            n += 1
+    if n:
+        nbformat.write(nb, path)
+    return n
+
+
+def deck_notebook(nb, path: str | Path = "<notebook>"):
+    """The notebook as a deck: validated slide types, exercise cells and 'skip' cells dropped, figures present."""
+    deck = copy.deepcopy(nb)
+    keep = []
+    for i, cell in enumerate(deck.cells):
+        where = f"{path}: cell {i} (id {cell.get('id', '?')})"
+        st = cell.metadata.get("slideshow", {}).get("slide_type", default_slide_type(cell))
+        if st not in SLIDE_TYPES:
+            raise SlideBuildError(f"{where}: unknown slide type {st!r}; known: {', '.join(SLIDE_TYPES)}")
+        role = (cell.metadata.get("bwkit") or {}).get("role")
+        if st == "skip" or role in ("solution", "hint", "check"):
+            continue
+        if cell.cell_type == "code":
+            outs = cell.get("outputs", [])
+            has_fig = any("image/png" in o.get("data", {}) or "image/svg+xml" in o.get("data", {}) for o in outs)
+            fig_repr = any("<Figure size" in str(o.get("data", {}).get("text/plain", "")) for o in outs)
+            if (_FIGURE_CALL.search(cell.source) or fig_repr) and not has_fig:
+                raise SlideBuildError(f"{where}: draws a figure but has no stored image output "
+                                      "(re-execute the notebook: `make solutions`)")
+        cell.metadata.setdefault("slideshow", {})["slide_type"] = st
+        keep.append(cell)
+    if not keep:
+        raise SlideBuildError(f"{path}: no cells left for the deck")
+    first = keep[0].metadata["slideshow"]
+    if first["slide_type"] in ("-", "fragment", "notes"):
+        first["slide_type"] = "slide"
+    deck.cells = keep
+    return deck
+
+
+def vendor_assets(slides_dir: str | Path, out_dir: str | Path) -> Path:
+    """Install the pinned npm packages of `slides/package.json` and copy what decks need into out/vendor."""
+    slides_dir, out_dir = Path(slides_dir), Path(out_dir)
+    nm = slides_dir / "node_modules"
+    if not (nm / "reveal.js" / "dist" / "reveal.js").exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError("building slides needs npm (Node.js) to fetch reveal.js, require.js, jQuery, MathJax")
+        subprocess.run([npm, "install", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=slides_dir,
+                       check=True)
+    vendor = out_dir / "vendor"
+    vendor.mkdir(parents=True, exist_ok=True)
+    for src, dst in [("reveal.js/dist", "reveal.js/dist"), ("reveal.js/plugin", "reveal.js/plugin"),
+                     ("requirejs/require.js", "require.js"), ("jquery/dist/jquery.min.js", "jquery.min.js")]:
+        s, d = nm / src, vendor / dst
+        if s.is_dir():
+            shutil.copytree(s, d, dirs_exist_ok=True)
+        else:
+            d.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(s, d)
+    for css in (vendor / "reveal.js" / "dist" / "theme").glob("*.css"):  # themes @import web fonts: drop them
+        text = css.read_text(encoding="utf-8")
+        offline = re.sub(r"@import url\((['\"]?)https?://[^)]*\1\);?", "", text)
+        if offline != text:
+            css.write_text(offline, encoding="utf-8")
+    mj = nm / "mathjax"
+    dst = vendor / "mathjax"
+    if not (dst / "MathJax.js").exists():
+        shutil.copytree(mj, dst, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("unpacked", "docs", "test", "*.md", "png", "svg", "eot", "otf"))
+    return vendor
+
+
+_STYLE = """<style>
+.reveal { font-size: 24px; }
+.reveal .slides { text-align: left; }
+.reveal h1 { font-size: 1.9em; } .reveal h2 { font-size: 1.5em; } .reveal h3 { font-size: 1.2em; }
+.reveal pre, .reveal code { font-size: 0.8em; }
+</style>
+"""
+
+
+def _exporter():
+    from nbconvert import SlidesExporter
+
+    return SlidesExporter(
+        reveal_url_prefix="vendor/reveal.js",
+        require_js_url="vendor/require.js",
+        jquery_url="vendor/jquery.min.js",
+        mathjax_url="vendor/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
+        # the reveal template imports mermaid as an ES module from a CDN; decks use no diagrams
+        mermaid_js_url="data:text/javascript,export default {initialize() {}};",
+        font_awesome_url="",
+        reveal_scroll=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+
+
+def build_deck(notebook: str | Path, out_dir: str | Path) -> Path:
+    """Write `out_dir/<stem>.slides.html` from a solution notebook (assets expected in out_dir/vendor)."""
+    notebook, out_dir = Path(notebook), Path(out_dir)
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except Exception as e:  # nbformat raises several types for broken JSON
+        raise SlideBuildError(f"{notebook}: not a readable notebook ({e})") from e
+    deck = deck_notebook(nb, notebook)
+    body, _ = _exporter().from_notebook_node(deck, resources={"metadata": {"name": notebook.stem}})
+    body = body.replace("</head>", _STYLE + "</head>", 1)
+    leaks = re.findall(r"(?:src|href)=\"(https?://[^\"]+)\"", body)
+    if leaks:
+        raise SlideBuildError(f"{notebook}: the deck would load {leaks[0]} from the network")
+    out = out_dir / f"{notebook.stem}.slides.html"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out.write_text(body, encoding="utf-8")
+    return out
+
+
+def build_all(solutions: str | Path = "solutions", slides_dir: str | Path = "slides") -> list[Path]:
+    """Vendor the assets once and build one deck per solution notebook into slides/build/."""
+    out_dir = Path(slides_dir) / "build"
+    vendor_assets(slides_dir, out_dir)
+    return [build_deck(nb, out_dir) for nb in sorted(Path(solutions).glob("[0-9][0-9]_*.ipynb"))]
+
+
+def register_cli(sub) -> None:
+    """Add `bwkit slides build|tag` to the bwkit command."""
+    p = sub.add_parser("slides", help="build offline slide decks from the solution notebooks, or tag cells")
+    p.add_argument("action", choices=["build", "tag"])
+    p.add_argument("notebooks", nargs="*", help="for 'tag': notebooks (default: solutions/*.ipynb)")
+    p.set_defaults(func=_cmd)
+
+
+def _cmd(args) -> int:
+    import sys
+
+    try:
+        if args.action == "tag":
+            paths = args.notebooks or sorted(Path("solutions").glob("[0-9][0-9]_*.ipynb"))
+            for p in paths:
+                print(f"{p}: tagged {tag_notebook(p)} cell(s)")
+        else:
+            for p in build_all():
+                print(f"wrote {p}")
+    except SlideBuildError as e:
+        print(f"slides: {e}", file=sys.stderr)
+        return 2
+    return 0
