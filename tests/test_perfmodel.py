@@ -6,6 +6,7 @@ import math
 import random
 
 import pytest
+
 from bwkit import hw
 from bwkit import perfmodel as pm
 from bwkit.moe import DEEPSEEK_V3 as C
