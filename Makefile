@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 # Some managed machines cap torch through a pip constraints file; the kit pins its own versions.
 export PIP_CONSTRAINT := /dev/null
+# uv installs from its cache (~/.cache/uv) by hard links: a second clone sets up in seconds, not minutes.
+UV := $(BIN)/uv
 export TRITON_DEFAULT_FP_FUSION := 1
 export PYTHONHASHSEED := 0
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=900
@@ -17,8 +19,8 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade "pip>=24"
-	$(BIN)/python -m pip install -e ".[test,dev]"
+	@test -x $(UV) || $(BIN)/python -m pip install -q "uv>=0.5"
+	$(UV) pip install --python $(BIN)/python -e ".[test,dev]"
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
