@@ -180,23 +180,26 @@ def compile_triton(kernel, signature: dict[str, str], constexprs: dict | None = 
 def compile_cute(fn, *args, target: str = "sm_100a", **kwargs) -> Compiled:
     """Compile a CuTe DSL `@cute.jit` function for sm_100a on any machine; return PTX and cubin.
 
-    Uses ``cute.compile[KeepPTX, KeepCUBIN]``. Without a GPU the CuTe DSL targets sm_100a, which is the only
-    target supported here; other targets raise.
+    Runs ``cute.compile(fn, *args, options="--keep-ptx --keep-cubin --gpu-arch sm_100a --dump-dir TMP")``: the
+    DSL writes PTX/CUBIN into a private temporary folder and reads them back, and `--gpu-arch` makes a GPU
+    machine that is not a B200 (a Hopper, say) still compile for Blackwell. sm_100a is the only target here.
     """
     if target != "sm_100a":
-        raise ValueError(f"compile_cute supports target 'sm_100a' only (the CuTe DSL default without a GPU); "
-                         f"got {target!r}. Supported targets: sm_100a")
+        raise ValueError(f"compile_cute supports target 'sm_100a' only; got {target!r}. Supported targets: sm_100a")
     import cutlass.cute as cute
 
-    try:
-        from cutlass.cute import KeepCUBIN, KeepPTX
-    except ImportError:  # older layouts of the package
-        from cutlass.base_dsl.compiler import KeepCUBIN, KeepPTX  # type: ignore
-    compiled = cute.compile[KeepPTX, KeepCUBIN](fn, *args, **kwargs)
-    ptx = getattr(compiled, "__ptx__", None) or ""
-    cubin = getattr(compiled, "__cubin__", None)
+    if "options" in kwargs:
+        raise ValueError("compile_cute sets the compile options itself; pass kernel arguments only")
+    with tempfile.TemporaryDirectory(prefix="bwkit-cute-") as d:
+        compiled = cute.compile(fn, *args, options=f"--keep-ptx --keep-cubin --gpu-arch {target} --dump-dir {d}",
+                                **kwargs)
+        ptx = getattr(compiled, "__ptx__", None) or ""
+        cubin = getattr(compiled, "__cubin__", None)
+    ptx = ptx if isinstance(ptx, str) else ptx.decode()
+    if ".target" not in ptx:
+        raise RuntimeError(f"the CuTe DSL returned no PTX text (got {ptx[:100]!r})")
     name = getattr(fn, "__name__", "cute_fn")
-    return Compiled(name, target, ptx if isinstance(ptx, str) else ptx.decode(), cubin, {"compiled": compiled})
+    return Compiled(name, target, ptx, cubin, {"compiled": compiled})
 
 
 def find_tool(name: str) -> Path:

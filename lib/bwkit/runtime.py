@@ -134,6 +134,7 @@ def setup(seed: int = 0, *, quiet: bool = False) -> Runtime:
     os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")  # triton 3.9 warns when unset
     # CuTe DSL writes kept PTX/CUBIN files to the working directory unless told otherwise (read at its import)
     os.environ.setdefault("CUTE_DSL_DUMP_DIR", os.path.join(tempfile.gettempdir(), "bwkit-cute"))
+    os.makedirs(os.environ["CUTE_DSL_DUMP_DIR"], exist_ok=True)
     name, cap, sms, mem = _gpu_facts()
     if name is None and not interpreter_active():
         if "triton" in sys.modules:

@@ -1,0 +1,619 @@
+"""The kit's own Blackwell GEMMs in the CuTe DSL: a dense BF16/FP16 tcgen05 GEMM and an NVFP4 block-scaled one.
+
+Both compute ``C = A · Bᵀ`` with A of shape (M, K) and B of shape (N, K), both K-major (row-major in torch, like an
+``nn.Linear`` weight), and C of shape (M, N) row-major. One CTA of 128 threads (4 warps) computes one
+``TILE_M x TILE_N`` tile of C:
+
+1. **TMA** (warp 0) copies a ``TILE_M x TILE_K`` slice of A and a ``TILE_N x TILE_K`` slice of B into a ring of
+   ``STAGES`` shared-memory buffers; each buffer has a *full* and an *empty* mbarrier (the pipeline over K).
+2. **tcgen05.mma** (warp 1, one elected thread) multiplies the slice in shared memory into an FP32 accumulator
+   that lives in **Tensor Memory** (TMEM: 128 lanes x TILE_N columns), then releases the buffer to warp 0.
+3. **Epilogue** (all 4 warps): each thread reads its accumulator row from TMEM (``tcgen05.ld``) in column chunks
+   of ``EPI_N``, converts to the output type and stores to global memory.
+
+The NVFP4 variant adds scale factors: the UE4M3 scales (one per 16 FP4 values along K) travel by TMA with A and B,
+are copied from shared memory to TMEM (``tcgen05.cp``) and the MMA is ``kind::mxf4nvf4.block_scale.block16``.
+
+Use (compile-only on any machine; running needs a datacenter Blackwell GPU, sm_100a)::
+
+    from bwkit import cute_gemm as cg
+    k = cg.compile_gemm(8192, 8192, 8192)          # bwkit.inspect.Compiled: k.ptx, k.sass()
+    c = cg.gemm_tcgen05(a, b)                      # on a B200: a (M, K), b (N, K) bf16 CUDA tensors
+    k4 = cg.compile_gemm_nvfp4(512, 512, 512)      # PTX shows tcgen05.mma...kind::mxf4nvf4
+
+Constraints (checked before compiling or launching, with a message naming the rule): M % TILE_M == 0,
+N % TILE_N == 0, K % TILE_K == 0 (this kernel does no bounds checks); TILE_M = 128, TILE_N in {64, 128, 256};
+rows 16-byte aligned (implied by K % TILE_K == 0). NVFP4: K % 256 == 0, packed FP4 (two codes a byte).
+
+Taught in lab 05 (steps 4-7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cuda.bindings.driver as cuda_driver
+import cutlass
+import cutlass.cute as cute
+import cutlass.pipeline as pipeline
+import cutlass.utils.blackwell_helpers as sm100_utils
+import cutlass.utils.blockscaled_layout as blockscaled_utils
+from cutlass.cute.nvgpu import cpasync, tcgen05
+from cutlass.cute.runtime import make_ptr
+from cutlass.memory import SmemAllocator, TmemAllocator
+
+__all__ = [
+    "GemmConfig", "DTYPES", "EXPECTED_PTX", "EXPECTED_PTX_NVFP4", "NVFP4_TILE_K", "SF_VEC",
+    "check_gemm_shapes", "check_nvfp4_shapes", "compile_gemm", "compile_gemm_nvfp4",
+    "gemm_host", "gemm_kernel_tcgen05", "gemm_nvfp4_host", "gemm_kernel_nvfp4",
+    "gemm_tcgen05", "gemm_nvfp4", "smem_bytes",
+]
+
+THREADS = 128                  # 4 warps: warp 0 = TMA producer, warp 1 = MMA issuer, all 4 = epilogue
+MMA_K_F16 = 16                 # K of one tcgen05.mma kind::f16 instruction (256 bits of 16-bit data)
+MMA_K_FP4 = 64                 # K of one tcgen05.mma kind::mxf4nvf4 instruction (256 bits of packed FP4)
+SF_VEC = 16                    # NVFP4: one UE4M3 scale per 16 values along K
+NVFP4_TILE_K = 256             # NVFP4 K tile: 4 MMAs of K=64; 128 bytes of packed FP4 per row (one swizzle atom)
+
+# name -> (CuTe element type, bytes per element)
+DTYPES: dict[str, tuple[type, int]] = {"bf16": (cutlass.BFloat16, 2), "fp16": (cutlass.Float16, 2)}
+
+# PTX instructions each kernel must contain (regexes over the PTX text)
+EXPECTED_PTX: dict[str, str] = {
+    "tcgen05.mma kind::f16": r"tcgen05\.mma\.cta_group::1\.kind::f16",
+    "tcgen05.alloc (TMEM)": r"tcgen05\.alloc",
+    "tcgen05.ld (TMEM -> registers)": r"tcgen05\.ld",
+    "tcgen05.commit (MMA done -> mbarrier)": r"tcgen05\.commit",
+    "cp.async.bulk.tensor (TMA load)": r"cp\.async\.bulk\.tensor",
+    "mbarrier (pipeline)": r"mbarrier\.",
+}
+EXPECTED_PTX_NVFP4: dict[str, str] = {
+    "tcgen05.mma kind::mxf4nvf4 block16": r"tcgen05\.mma\.cta_group::1\.kind::mxf4nvf4\.block_scale\.block16",
+    "tcgen05.cp (scales smem -> TMEM)": r"tcgen05\.cp",
+    "tcgen05.alloc (TMEM)": r"tcgen05\.alloc",
+    "tcgen05.ld (TMEM -> registers)": r"tcgen05\.ld",
+    "cp.async.bulk.tensor (TMA load)": r"cp\.async\.bulk\.tensor",
+    "mbarrier (pipeline)": r"mbarrier\.",
+}
+
+
+@dataclass(frozen=True)
+class GemmConfig:
+    """Tile sizes and pipeline depth of the dense kernel: TILE_M x TILE_N of C per CTA, K in TILE_K steps."""
+
+    TILE_M: int = 128
+    TILE_N: int = 256
+    TILE_K: int = 64
+    STAGES: int = 4
+    EPI_N: int = 32            # accumulator columns each epilogue step moves TMEM -> registers -> global
+
+    def __post_init__(self) -> None:
+        if self.TILE_M != 128:
+            raise ValueError(f"TILE_M must be 128 (one CTA, one tcgen05.mma of M=128), got {self.TILE_M}")
+        if self.TILE_N not in (64, 128, 256):
+            raise ValueError(f"TILE_N must be one of 64, 128, 256 (tcgen05 N <= 256), got {self.TILE_N}")
+        if self.TILE_K % 64 != 0 or self.TILE_K <= 0:
+            raise ValueError(f"TILE_K must be a positive multiple of 64 (a 128-byte swizzle row of 16-bit data), "
+                             f"got {self.TILE_K}")
+        if not 2 <= self.STAGES <= 8:
+            raise ValueError(f"STAGES must be between 2 and 8, got {self.STAGES}")
+        if self.EPI_N not in (8, 16, 32, 64) or self.TILE_N % self.EPI_N:
+            raise ValueError(f"EPI_N must be 8, 16, 32 or 64 and divide TILE_N={self.TILE_N}, got {self.EPI_N}")
+
+
+def smem_bytes(config: GemmConfig, elem_bytes: int = 2) -> int:
+    """Shared memory the dense kernel's A/B ring needs: STAGES x (TILE_M + TILE_N) x TILE_K x elem_bytes."""
+    return config.STAGES * (config.TILE_M + config.TILE_N) * config.TILE_K * elem_bytes
+
+
+def check_gemm_shapes(M: int, N: int, K: int, config: GemmConfig = GemmConfig()) -> None:
+    """Raise ValueError naming the rule when (M, N, K) does not fit the dense kernel's tiles."""
+    for name, v in (("M", M), ("N", N), ("K", K)):
+        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    rules = [("M", M, config.TILE_M, "TILE_M"), ("N", N, config.TILE_N, "TILE_N"), ("K", K, config.TILE_K, "TILE_K")]
+    for name, v, tile, tname in rules:
+        if v % tile:
+            raise ValueError(f"{name}={v} is not a multiple of {tname}={tile}: this kernel has no bounds checks, "
+                             f"so M, N, K must be multiples of the tile ({config.TILE_M}, {config.TILE_N}, "
+                             f"{config.TILE_K}); pad the operands")
+    if smem_bytes(config) > 227 * 1024:
+        raise ValueError(f"STAGES={config.STAGES} x tiles need {smem_bytes(config)} bytes of shared memory; "
+                         f"an sm_100a CTA has at most 232448 (227 KiB): lower STAGES or TILE_N")
+
+
+def check_nvfp4_shapes(M: int, N: int, K: int, TILE_N: int = 128) -> None:
+    """Raise ValueError naming the rule when (M, N, K) does not fit the NVFP4 kernel (128 x TILE_N x 256 tiles)."""
+    for name, v in (("M", M), ("N", N), ("K", K)):
+        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if TILE_N not in (128, 256):
+        raise ValueError(f"NVFP4 TILE_N must be 128 or 256, got {TILE_N}")
+    for name, v, tile in (("M", M, 128), ("N", N, TILE_N), ("K", K, NVFP4_TILE_K)):
+        if v % tile:
+            raise ValueError(f"{name}={v} is not a multiple of {tile}: the NVFP4 kernel needs M % 128 == 0, "
+                             f"N % TILE_N({TILE_N}) == 0 and K % {NVFP4_TILE_K} == 0 (K tile = 4 MMAs of K=64; "
+                             f"scale tiles cover 128 rows x 4 scales); pad the operands")
+
+
+# ------------------------------------------------------------------------------------------------ dense kernel
+@cute.kernel
+def gemm_kernel_tcgen05(
+    tiled_mma: cute.TiledMma,
+    tma_a: cute.CopyAtom, mA: cute.Tensor,          # mA: TMA view of A, (M, K)
+    tma_b: cute.CopyAtom, mB: cute.Tensor,          # mB: TMA view of B, (N, K)
+    mC: cute.Tensor,                                # (M, N) row-major
+    sA_layout: cute.ComposedLayout,                 # (MMA, MMA_M, MMA_K, STAGES), swizzled
+    sB_layout: cute.ComposedLayout,                 # (MMA, MMA_N, MMA_K, STAGES), swizzled
+    tile_mnk: cutlass.Constexpr,
+    STAGES: cutlass.Constexpr,
+    EPI_N: cutlass.Constexpr,
+):
+    """One CTA computes one TILE_M x TILE_N tile of C = A·Bᵀ (warp 0 loads, warp 1 multiplies, all store)."""
+    warp = cute.arch.make_warp_uniform(cute.arch.warp_idx())
+    tid, _, _ = cute.arch.thread_idx()
+    pid_m, pid_n, _ = cute.arch.block_idx()
+    io_dtype = mC.element_type
+
+    # --- 1. shared memory: the mbarriers, the TMEM address slot, then the STAGES-deep A and B rings
+    @cute.struct
+    class Barriers:
+        load: cute.struct.MemRange[cutlass.Int64, STAGES * 2]     # full + empty per stage
+        acc: cute.struct.MemRange[cutlass.Int64, 2]               # accumulator full + empty
+        tmem_addr: cutlass.Int32
+
+    smem = SmemAllocator()
+    bars = smem.allocate(Barriers)
+    sA = smem.allocate_tensor(io_dtype, sA_layout.outer, byte_alignment=128, swizzle=sA_layout.inner)
+    sB = smem.allocate_tensor(io_dtype, sB_layout.outer, byte_alignment=128, swizzle=sB_layout.inner)
+
+    # --- 2. the pipelines: TMA -> MMA over K (STAGES buffers), MMA -> epilogue (one accumulator)
+    stage_bytes = cute.size_in_bytes(io_dtype, cute.select(sA_layout, mode=[0, 1, 2])) + \
+        cute.size_in_bytes(io_dtype, cute.select(sB_layout, mode=[0, 1, 2]))
+    load_producer, load_consumer = pipeline.PipelineTmaUmma.create(
+        num_stages=STAGES,
+        producer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread),
+        consumer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread),
+        tx_count=stage_bytes,                       # the full barrier flips when this many bytes have landed
+        barrier_storage=bars.load.data_ptr(),
+    ).make_participants()
+    acc_producer, acc_consumer = pipeline.PipelineUmmaAsync.create(
+        num_stages=1,
+        producer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread),
+        consumer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread, THREADS),
+        barrier_storage=bars.acc.data_ptr(),
+    ).make_participants()
+
+    # --- 3. this CTA's tiles of A, B, C
+    gA = cute.local_tile(mA, tile_mnk, (pid_m, pid_n, None), proj=(1, None, 1))   # (TILE_M, TILE_K, k_tiles)
+    gB = cute.local_tile(mB, tile_mnk, (pid_m, pid_n, None), proj=(None, 1, 1))   # (TILE_N, TILE_K, k_tiles)
+    gC = cute.local_tile(mC, tile_mnk, (pid_m, pid_n, None), proj=(1, 1, None))   # (TILE_M, TILE_N)
+    k_tiles = cute.size(gA, mode=[2])
+
+    # --- 4. MMA views: global tiles as the MMA sees them, smem descriptors, the TMEM accumulator
+    thr_mma = tiled_mma.get_slice(0)
+    tCgA = thr_mma.partition_A(gA)                  # (MMA, MMA_M, MMA_K, k_tiles)
+    tCgB = thr_mma.partition_B(gB)                  # (MMA, MMA_N, MMA_K, k_tiles)
+    tCgC = thr_mma.partition_C(gC)                  # (MMA, MMA_M, MMA_N)
+    tCrA = tiled_mma.make_fragment_A(sA)            # (MMA, MMA_M, MMA_K, STAGES) smem descriptors
+    tCrB = tiled_mma.make_fragment_B(sB)            # (MMA, MMA_N, MMA_K, STAGES)
+    acc_shape = tiled_mma.partition_shape_C(tile_mnk[:2])
+
+    # TMA views: one TMA copy moves a whole (TILE_M, TILE_K) / (TILE_N, TILE_K) stage
+    tAsA, tAgA = cpasync.tma_partition(tma_a, 0, cute.make_layout(1),
+                                       cute.group_modes(sA, 0, 3), cute.group_modes(tCgA, 0, 3))
+    tBsB, tBgB = cpasync.tma_partition(tma_b, 0, cute.make_layout(1),
+                                       cute.group_modes(sB, 0, 3), cute.group_modes(tCgB, 0, 3))
+
+    # --- 5. allocate TILE_N TMEM columns (a 128 x TILE_N FP32 accumulator); warp 0 allocates, all wait
+    tmem = TmemAllocator(bars.tmem_addr.ptr,
+                         barrier_for_retrieve=pipeline.NamedBarrier(barrier_id=1, num_threads=THREADS))
+    tmem.allocate(tile_mnk[1])
+    tmem.wait_for_alloc()
+    acc_ptr = tmem.retrieve_ptr(cutlass.Float32)
+    tCtAcc = cute.make_tensor(acc_ptr, tiled_mma.make_fragment_C(acc_shape).layout)   # (MMA, MMA_M, MMA_N)
+
+    # --- 6a. warp 0: the TMA producer runs up to STAGES tiles ahead of the MMA
+    if warp == 0:
+        cpasync.prefetch_descriptor(tma_a)
+        cpasync.prefetch_descriptor(tma_b)
+        for _k in cutlass.range(k_tiles):
+            slot = load_producer.acquire_and_advance()          # wait until the buffer is empty
+            cute.copy(tma_a, tAgA[(None, slot.count)], tAsA[(None, slot.index)], tma_bar_ptr=slot.barrier)
+            cute.copy(tma_b, tBgB[(None, slot.count)], tBsB[(None, slot.index)], tma_bar_ptr=slot.barrier)
+
+    # --- 6b. warp 1: the MMA issuer; TILE_K / 16 tcgen05.mma per stage, accumulating in TMEM
+    if warp == 1:
+        acc_slot = acc_producer.acquire_and_advance()
+        tiled_mma.set(tcgen05.Field.ACCUMULATE, False)          # the first MMA overwrites the accumulator
+        for _k in cutlass.range(k_tiles):
+            slot = load_consumer.wait_and_advance()             # wait until TMA filled the buffer
+            for kb in cutlass.range_constexpr(cute.size(tCrA, mode=[2])):
+                cute.gemm(tiled_mma, tCtAcc, tCrA[(None, None, kb, slot.index)],
+                          tCrB[(None, None, kb, slot.index)], tCtAcc)
+                tiled_mma.set(tcgen05.Field.ACCUMULATE, True)
+            slot.release()                                      # tcgen05.commit: buffer empty when MMAs finish
+        acc_slot.commit()                                       # tcgen05.commit: accumulator ready
+
+    # --- 7. epilogue (all 4 warps): thread t owns accumulator row t; move EPI_N columns at a time
+    tmem.relinquish_alloc_permit()
+    epi_tile = ((cute.size(tCtAcc, mode=[0, 0]), EPI_N),)
+    tAcc_epi = cute.zipped_divide(tCtAcc, epi_tile)             # ((128, EPI_N), n_chunks)
+    gC_epi = cute.zipped_divide(tCgC, epi_tile)                 # ((128, EPI_N), n_chunks)
+    ld_atom = cute.make_copy_atom(tcgen05.Ld32x32bOp(tcgen05.Repetition(EPI_N)), cutlass.Float32)
+    t2r = tcgen05.make_tmem_copy(ld_atom, tAcc_epi[None, 0]).get_slice(tid)
+    tTR_acc = t2r.partition_S(tAcc_epi)                         # (T2R, T2R_M, n_chunks) in TMEM
+    tTR_gC = t2r.partition_D(gC_epi)                            # (T2R, T2R_M, n_chunks) in global
+    r_acc = cute.make_rmem_tensor(tTR_gC[None, None, 0].shape, cutlass.Float32)
+    r_out = cute.make_rmem_tensor(tTR_gC[None, None, 0].shape, io_dtype)
+
+    acc_ready = acc_consumer.wait_and_advance()
+    for i in cutlass.range(cute.size(tTR_acc, mode=[2])):
+        cute.copy(t2r, tTR_acc[None, None, i], r_acc)           # tcgen05.ld
+        r_out.store(r_acc.load().to(io_dtype))                  # FP32 -> BF16/FP16
+        cute.autovec_copy(r_out, tTR_gC[None, None, i])         # vectorized st.global
+    acc_ready.release()
+
+    pipeline.sync(barrier_id=1)                                 # everyone done reading TMEM
+    tmem.free(acc_ptr)
+
+
+@cute.jit
+def gemm_host(a_ptr: cute.Pointer, b_ptr: cute.Pointer, c_ptr: cute.Pointer,
+              M: cutlass.Int32, N: cutlass.Int32, K: cutlass.Int32, stream: cuda_driver.CUstream,
+              tile_mnk: cutlass.Constexpr, STAGES: cutlass.Constexpr, EPI_N: cutlass.Constexpr):
+    """Host side (runs on the CPU): build layouts, the MMA, the TMA descriptors; launch one CTA per C tile."""
+    io_dtype = a_ptr.dtype
+    # K-major A (M, K), B (N, K); row-major C (M, N). `assume` tells the compiler the dims' divisibility.
+    mA = cute.make_tensor(a_ptr, cute.make_layout((M, cute.assume(K, 64)), stride=(cute.assume(K, 64), 1)))
+    mB = cute.make_tensor(b_ptr, cute.make_layout((N, cute.assume(K, 64)), stride=(cute.assume(K, 64), 1)))
+    mC = cute.make_tensor(c_ptr, cute.make_layout((M, cute.assume(N, 64)), stride=(cute.assume(N, 64), 1)))
+
+    mma_op = tcgen05.MmaF16BF16Op(io_dtype, cutlass.Float32, (tile_mnk[0], tile_mnk[1], MMA_K_F16),
+                                  tcgen05.CtaGroup.ONE, tcgen05.OperandSource.SMEM,
+                                  cute.nvgpu.OperandMajorMode.K, cute.nvgpu.OperandMajorMode.K)
+    tiled_mma = cute.make_tiled_mma(mma_op)
+
+    # shared-memory layouts with the 128-byte swizzle the MMA descriptors expect, STAGES deep
+    sA_layout = sm100_utils.make_smem_layout_a(tiled_mma, tile_mnk, io_dtype, STAGES)
+    sB_layout = sm100_utils.make_smem_layout_b(tiled_mma, tile_mnk, io_dtype, STAGES)
+
+    tma_op = cpasync.CopyBulkTensorTileG2SOp(tcgen05.CtaGroup.ONE)
+    tma_a, tma_mA = cute.nvgpu.make_tiled_tma_atom_A(tma_op, mA, cute.select(sA_layout, mode=[0, 1, 2]),
+                                                     tile_mnk, tiled_mma)
+    tma_b, tma_mB = cute.nvgpu.make_tiled_tma_atom_B(tma_op, mB, cute.select(sB_layout, mode=[0, 1, 2]),
+                                                     tile_mnk, tiled_mma)
+
+    grid = (cute.ceil_div(M, tile_mnk[0]), cute.ceil_div(N, tile_mnk[1]), 1)
+    gemm_kernel_tcgen05(tiled_mma, tma_a, tma_mA, tma_b, tma_mB, mC, sA_layout, sB_layout,
+                        tile_mnk, STAGES, EPI_N).launch(grid=grid, block=(THREADS, 1, 1), stream=stream)
+
+
+def _compile(fn, *args):
+    """`bwkit.inspect.compile_cute`: sm_100a, into a private temporary dump folder."""
+    from bwkit.inspect import compile_cute
+
+    return compile_cute(fn, *args)
+
+
+def _fake_ptr(dtype, address: int = 1 << 20):
+    """A 16-byte-aligned global pointer for compile-only use (nothing is dereferenced on the CPU)."""
+    return make_ptr(dtype, address, cute.AddressSpace.gmem, assumed_align=16)
+
+
+def compile_gemm(M: int = 8192, N: int = 8192, K: int = 8192, dtype: str = "bf16",
+                 config: GemmConfig = GemmConfig()):
+    """Compile the dense kernel for sm_100a (works without a GPU); return a `bwkit.inspect.Compiled`.
+
+    `M, N, K` are checked against the tiles; the compiled kernel takes them at run time. `dtype` is 'bf16'
+    or 'fp16'.
+    """
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
+    check_gemm_shapes(M, N, K, config)
+    cdt = DTYPES[dtype][0]
+    tile = (config.TILE_M, config.TILE_N, config.TILE_K)
+    return _compile(gemm_host, _fake_ptr(cdt), _fake_ptr(cdt), _fake_ptr(cdt), M, N, K,
+                        cuda_driver.CUstream(0), tile, config.STAGES, config.EPI_N)
+
+
+_RUN_CACHE: dict = {}
+
+
+def _check_cuda_operand(name: str, t, shape: tuple[int, int], dtype) -> None:
+    import torch
+
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} has shape {tuple(t.shape)}, expected {shape}")
+    if t.dtype != dtype:
+        raise TypeError(f"{name} has dtype {t.dtype}, expected {dtype}")
+    if not t.is_contiguous():
+        raise ValueError(f"{name} must be contiguous (row-major, K-major for A and B); call .contiguous()")
+
+
+def _check_on_gpu(**tensors) -> None:
+    """After the shape checks: every operand on the GPU, 16-byte aligned, and the GPU an sm_100a."""
+    for name, t in tensors.items():
+        if t.device.type != "cuda":
+            raise ValueError(f"{name} is on {t.device}: gemm_* launches a kernel and needs CUDA tensors on an "
+                             f"sm_100a GPU (on a CPU use compile_gemm / compile_gemm_nvfp4 to read the PTX)")
+        if t.data_ptr() % 16:
+            raise ValueError(f"{name} must be 16-byte aligned for TMA (data_ptr % 16 == 0)")
+    _require_blackwell()
+
+
+def _require_blackwell() -> None:
+    import torch
+
+    if not torch.cuda.is_available() or torch.cuda.get_device_capability(0)[0] != 10:
+        raise RuntimeError("this kernel runs on datacenter Blackwell (sm_100a, e.g. B200) only; here use "
+                           "compile_gemm / compile_gemm_nvfp4 to compile it and read the PTX/SASS")
+
+
+def gemm_tcgen05(a, b, config: GemmConfig = GemmConfig()):
+    """C = a @ b.T on a Blackwell GPU with the kit's tcgen05 kernel; a (M, K), b (N, K) bf16/fp16 CUDA tensors."""
+    import torch
+
+    tdt = {torch.bfloat16: "bf16", torch.float16: "fp16"}
+    if not isinstance(a, torch.Tensor) or a.dtype not in tdt:
+        raise TypeError(f"a must be a bf16 or fp16 torch.Tensor, got {getattr(a, 'dtype', type(a).__name__)}")
+    if a.dim() != 2 or getattr(b, "dim", lambda: 0)() != 2:
+        raise ValueError("a must be (M, K) and b must be (N, K)")
+    M, K = a.shape
+    N = b.shape[0]
+    check_gemm_shapes(M, N, K, config)
+    _check_cuda_operand("a", a, (M, K), a.dtype)
+    _check_cuda_operand("b", b, (N, K), a.dtype)
+    _check_on_gpu(a=a, b=b)
+    c = torch.empty(M, N, dtype=a.dtype, device=a.device)
+    cdt = DTYPES[tdt[a.dtype]][0]
+    ptrs = [make_ptr(cdt, t.data_ptr(), cute.AddressSpace.gmem, assumed_align=16) for t in (a, b, c)]
+    stream = cuda_driver.CUstream(torch.cuda.current_stream().cuda_stream)
+    key = ("dense", tdt[a.dtype], config)
+    if key not in _RUN_CACHE:
+        tile = (config.TILE_M, config.TILE_N, config.TILE_K)
+        _RUN_CACHE[key] = cute.compile(gemm_host, *ptrs, M, N, K, stream, tile, config.STAGES, config.EPI_N)
+    _RUN_CACHE[key](*ptrs, M, N, K, stream)
+    return c
+
+
+# ------------------------------------------------------------------------------------------------ NVFP4 kernel
+@cute.kernel
+def gemm_kernel_nvfp4(
+    tiled_mma: cute.TiledMma,
+    tma_a: cute.CopyAtom, mA: cute.Tensor,          # (M, K, 1) packed FP4
+    tma_b: cute.CopyAtom, mB: cute.Tensor,          # (N, K, 1) packed FP4
+    tma_sfa: cute.CopyAtom, mSFA: cute.Tensor,      # scales of A in the blocked 128 x 4 layout
+    tma_sfb: cute.CopyAtom, mSFB: cute.Tensor,      # scales of B, same layout
+    mC: cute.Tensor,                                # (M, N, 1) row-major
+    sA_layout: cute.ComposedLayout, sB_layout: cute.ComposedLayout,
+    sSFA_layout: cute.Layout, sSFB_layout: cute.Layout,
+    ab_dtype: cutlass.Constexpr, sf_dtype: cutlass.Constexpr,
+    tile_mnk: cutlass.Constexpr,
+    STAGES: cutlass.Constexpr,
+    EPI_N: cutlass.Constexpr,
+):
+    """The dense kernel plus scale factors: TMA brings SFA/SFB with A/B, tcgen05.cp moves them to TMEM."""
+    warp = cute.arch.make_warp_uniform(cute.arch.warp_idx())
+    tid, _, _ = cute.arch.thread_idx()
+    pid_m, pid_n, _ = cute.arch.block_idx()
+    io_dtype = mC.element_type
+
+    @cute.struct
+    class Barriers:
+        load: cute.struct.MemRange[cutlass.Int64, STAGES * 2]
+        acc: cute.struct.MemRange[cutlass.Int64, 2]
+        tmem_addr: cutlass.Int32
+
+    smem = SmemAllocator()
+    bars = smem.allocate(Barriers)
+    sA = smem.allocate_tensor(ab_dtype, sA_layout.outer, byte_alignment=128, swizzle=sA_layout.inner)
+    sB = smem.allocate_tensor(ab_dtype, sB_layout.outer, byte_alignment=128, swizzle=sB_layout.inner)
+    sSFA = smem.allocate_tensor(sf_dtype, sSFA_layout, byte_alignment=128)
+    sSFB = smem.allocate_tensor(sf_dtype, sSFB_layout, byte_alignment=128)
+
+    one = (None, None, None, 0)                     # one stage of a staged layout
+    stage_bytes = cute.size_in_bytes(ab_dtype, cute.slice_(sA_layout, one)) + \
+        cute.size_in_bytes(ab_dtype, cute.slice_(sB_layout, one)) + \
+        cute.size_in_bytes(sf_dtype, cute.slice_(sSFA_layout, one)) + \
+        cute.size_in_bytes(sf_dtype, cute.slice_(sSFB_layout, one))
+    load_producer, load_consumer = pipeline.PipelineTmaUmma.create(
+        num_stages=STAGES,
+        producer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread),
+        consumer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread),
+        tx_count=stage_bytes,
+        barrier_storage=bars.load.data_ptr(),
+    ).make_participants()
+    acc_producer, acc_consumer = pipeline.PipelineUmmaAsync.create(
+        num_stages=1,
+        producer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread),
+        consumer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread, THREADS),
+        barrier_storage=bars.acc.data_ptr(),
+    ).make_participants()
+
+    coord = (pid_m, pid_n, None)
+    gA = cute.local_tile(mA[None, None, 0], tile_mnk, coord, proj=(1, None, 1))       # (TILE_M, TILE_K, k_tiles)
+    gB = cute.local_tile(mB[None, None, 0], tile_mnk, coord, proj=(None, 1, 1))       # (TILE_N, TILE_K, k_tiles)
+    gSFA = cute.local_tile(mSFA[None, None, 0], tile_mnk, coord, proj=(1, None, 1))   # scales of that A tile
+    gSFB = cute.local_tile(mSFB[None, None, 0], tile_mnk, coord, proj=(None, 1, 1))
+    gC = cute.local_tile(mC[None, None, 0], tile_mnk, coord, proj=(1, 1, None))       # (TILE_M, TILE_N)
+    k_tiles = cute.size(gA, mode=[2])
+
+    thr_mma = tiled_mma.get_slice(0)
+    tCgA = thr_mma.partition_A(gA)
+    tCgB = thr_mma.partition_B(gB)
+    tCgSFA = thr_mma.partition_A(gSFA)
+    tCgSFB = thr_mma.partition_B(gSFB)
+    tCgC = thr_mma.partition_C(gC)
+    tCrA = tiled_mma.make_fragment_A(sA)
+    tCrB = tiled_mma.make_fragment_B(sB)
+    acc_shape = tiled_mma.partition_shape_C(tile_mnk[:2])
+
+    tAsA, tAgA = cpasync.tma_partition(tma_a, 0, cute.make_layout(1),
+                                       cute.group_modes(sA, 0, 3), cute.group_modes(tCgA, 0, 3))
+    tBsB, tBgB = cpasync.tma_partition(tma_b, 0, cute.make_layout(1),
+                                       cute.group_modes(sB, 0, 3), cute.group_modes(tCgB, 0, 3))
+    tAsSFA, tAgSFA = cpasync.tma_partition(tma_sfa, 0, cute.make_layout(1),
+                                           cute.group_modes(sSFA, 0, 3), cute.group_modes(tCgSFA, 0, 3))
+    tBsSFB, tBgSFB = cpasync.tma_partition(tma_sfb, 0, cute.make_layout(1),
+                                           cute.group_modes(sSFB, 0, 3), cute.group_modes(tCgSFB, 0, 3))
+    tAsSFA, tAgSFA = cute.filter_zeros(tAsSFA), cute.filter_zeros(tAgSFA)   # broadcast (stride-0) modes out
+    tBsSFB, tBgSFB = cute.filter_zeros(tBsSFB), cute.filter_zeros(tBgSFB)
+
+    # TMEM: accumulator (TILE_N columns), then SFA, then SFB; 512 columns covers all of it
+    tmem = TmemAllocator(bars.tmem_addr.ptr,
+                         barrier_for_retrieve=pipeline.NamedBarrier(barrier_id=1, num_threads=THREADS))
+    tmem.allocate(512)
+    tmem.wait_for_alloc()
+    acc_ptr = tmem.retrieve_ptr(cutlass.Float32)
+    tCtAcc = cute.make_tensor(acc_ptr, tiled_mma.make_fragment_C(acc_shape).layout)
+    sfa_ptr = cute.recast_ptr(acc_ptr + tcgen05.find_tmem_tensor_col_offset(tCtAcc), dtype=sf_dtype)
+    tCtSFA = cute.make_tensor(sfa_ptr, blockscaled_utils.make_tmem_layout_sfa(
+        tiled_mma, tile_mnk, SF_VEC, cute.slice_(sSFA_layout, (None, None, None, 0))))
+    sfb_ptr = cute.recast_ptr(acc_ptr + tcgen05.find_tmem_tensor_col_offset(tCtAcc)
+                              + tcgen05.find_tmem_tensor_col_offset(tCtSFA), dtype=sf_dtype)
+    tCtSFB = cute.make_tensor(sfb_ptr, blockscaled_utils.make_tmem_layout_sfb(
+        tiled_mma, tile_mnk, SF_VEC, cute.slice_(sSFB_layout, (None, None, None, 0))))
+
+    # smem -> TMEM copies of the scales (tcgen05.cp, issued by the MMA warp)
+    cp_atom = cute.make_copy_atom(tcgen05.Cp4x32x128bOp(tcgen05.CtaGroup.ONE), sf_dtype)
+    s2t_sfa = tcgen05.make_s2t_copy(cp_atom, cute.filter_zeros(tCtSFA))
+    s2t_sfb = tcgen05.make_s2t_copy(cp_atom, cute.filter_zeros(tCtSFB))
+    thr_sfa, thr_sfb = s2t_sfa.get_slice(0), s2t_sfb.get_slice(0)
+    sfa_src = tcgen05.get_s2t_smem_desc_tensor(s2t_sfa, thr_sfa.partition_S(cute.filter_zeros(sSFA)))
+    sfb_src = tcgen05.get_s2t_smem_desc_tensor(s2t_sfb, thr_sfb.partition_S(cute.filter_zeros(sSFB)))
+    sfa_dst = thr_sfa.partition_D(cute.filter_zeros(tCtSFA))
+    sfb_dst = thr_sfb.partition_D(cute.filter_zeros(tCtSFB))
+
+    if warp == 0:                                   # TMA producer: A, B and their scales share one barrier
+        for _k in cutlass.range(k_tiles):
+            slot = load_producer.acquire_and_advance()
+            cute.copy(tma_a, tAgA[(None, slot.count)], tAsA[(None, slot.index)], tma_bar_ptr=slot.barrier)
+            cute.copy(tma_b, tBgB[(None, slot.count)], tBsB[(None, slot.index)], tma_bar_ptr=slot.barrier)
+            cute.copy(tma_sfa, tAgSFA[(None, slot.count)], tAsSFA[(None, slot.index)], tma_bar_ptr=slot.barrier)
+            cute.copy(tma_sfb, tBgSFB[(None, slot.count)], tBsSFB[(None, slot.index)], tma_bar_ptr=slot.barrier)
+
+    if warp == 1:                                   # MMA issuer
+        acc_slot = acc_producer.acquire_and_advance()
+        tiled_mma.set(tcgen05.Field.ACCUMULATE, False)
+        for _k in cutlass.range(k_tiles):
+            slot = load_consumer.wait_and_advance()
+            cute.copy(s2t_sfa, sfa_src[(None, None, None, None, slot.index)], sfa_dst)   # tcgen05.cp
+            cute.copy(s2t_sfb, sfb_src[(None, None, None, None, slot.index)], sfb_dst)
+            for kb in cutlass.range_constexpr(cute.size(tCrA, mode=[2])):
+                tiled_mma.set(tcgen05.Field.SFA, tCtSFA[(None, None, kb)].iterator)
+                tiled_mma.set(tcgen05.Field.SFB, tCtSFB[(None, None, kb)].iterator)
+                cute.gemm(tiled_mma, tCtAcc, tCrA[(None, None, kb, slot.index)],
+                          tCrB[(None, None, kb, slot.index)], tCtAcc)
+                tiled_mma.set(tcgen05.Field.ACCUMULATE, True)
+            slot.release()
+        acc_slot.commit()
+
+    # epilogue: identical to the dense kernel
+    tmem.relinquish_alloc_permit()
+    epi_tile = ((cute.size(tCtAcc, mode=[0, 0]), EPI_N),)
+    tAcc_epi = cute.zipped_divide(tCtAcc, epi_tile)
+    gC_epi = cute.zipped_divide(tCgC, epi_tile)
+    ld_atom = cute.make_copy_atom(tcgen05.Ld32x32bOp(tcgen05.Repetition(EPI_N)), cutlass.Float32)
+    t2r = tcgen05.make_tmem_copy(ld_atom, tAcc_epi[None, 0]).get_slice(tid)
+    tTR_acc = t2r.partition_S(tAcc_epi)
+    tTR_gC = t2r.partition_D(gC_epi)
+    r_acc = cute.make_rmem_tensor(tTR_gC[None, None, 0].shape, cutlass.Float32)
+    r_out = cute.make_rmem_tensor(tTR_gC[None, None, 0].shape, io_dtype)
+
+    acc_ready = acc_consumer.wait_and_advance()
+    for i in cutlass.range(cute.size(tTR_acc, mode=[2])):
+        cute.copy(t2r, tTR_acc[None, None, i], r_acc)
+        r_out.store(r_acc.load().to(io_dtype))
+        cute.autovec_copy(r_out, tTR_gC[None, None, i])
+    acc_ready.release()
+
+    pipeline.sync(barrier_id=1)
+    tmem.free(acc_ptr)
+
+
+@cute.jit
+def gemm_nvfp4_host(a_ptr: cute.Pointer, b_ptr: cute.Pointer, sfa_ptr: cute.Pointer, sfb_ptr: cute.Pointer,
+                    c_ptr: cute.Pointer, M: cutlass.Int32, N: cutlass.Int32, K: cutlass.Int32,
+                    stream: cuda_driver.CUstream, tile_mnk: cutlass.Constexpr, STAGES: cutlass.Constexpr,
+                    EPI_N: cutlass.Constexpr):
+    """Host side of the NVFP4 GEMM: A, B packed FP4 (K-major), UE4M3 scales in the blocked layout, C row-major."""
+    ab_dtype, sf_dtype = a_ptr.dtype, sfa_ptr.dtype
+    Ka = cute.assume(K, 32)
+    mA = cute.make_tensor(a_ptr, cute.make_layout((M, Ka, 1), stride=(Ka, 1, M * Ka)))
+    mB = cute.make_tensor(b_ptr, cute.make_layout((N, Ka, 1), stride=(Ka, 1, N * Ka)))
+    mC = cute.make_tensor(c_ptr, cute.make_layout((M, cute.assume(N, 32), 1),
+                                                  stride=(cute.assume(N, 32), 1, M * N)))
+    # the blocked scale layout: 128-row x 4-scale atoms, K-atoms fastest (the cuBLAS / tcgen05 layout)
+    mSFA = cute.make_tensor(sfa_ptr, blockscaled_utils.tile_atom_to_shape_SF(mA.shape, SF_VEC))
+    mSFB = cute.make_tensor(sfb_ptr, blockscaled_utils.tile_atom_to_shape_SF(mB.shape, SF_VEC))
+
+    mma_op = tcgen05.MmaMXF4NVF4Op(sf_dtype, (tile_mnk[0], tile_mnk[1], MMA_K_FP4), tcgen05.CtaGroup.ONE,
+                                   tcgen05.OperandSource.SMEM)
+    tiled_mma = cute.make_tiled_mma(mma_op)
+    sA_layout = sm100_utils.make_smem_layout_a(tiled_mma, tile_mnk, ab_dtype, STAGES)
+    sB_layout = sm100_utils.make_smem_layout_b(tiled_mma, tile_mnk, ab_dtype, STAGES)
+    sSFA_layout = blockscaled_utils.make_smem_layout_sfa(tiled_mma, tile_mnk, SF_VEC, STAGES)
+    sSFB_layout = blockscaled_utils.make_smem_layout_sfb(tiled_mma, tile_mnk, SF_VEC, STAGES)
+
+    tma_op = cpasync.CopyBulkTensorTileG2SOp(tcgen05.CtaGroup.ONE)
+    one = (None, None, None, 0)
+    tma_a, tma_mA = cute.nvgpu.make_tiled_tma_atom_A(tma_op, mA, cute.slice_(sA_layout, one), tile_mnk, tiled_mma)
+    tma_b, tma_mB = cute.nvgpu.make_tiled_tma_atom_B(tma_op, mB, cute.slice_(sB_layout, one), tile_mnk, tiled_mma)
+    # scales travel as 16-bit words (TMA needs >= 2-byte elements)
+    tma_sfa, tma_mSFA = cute.nvgpu.make_tiled_tma_atom_A(tma_op, mSFA, cute.slice_(sSFA_layout, one), tile_mnk,
+                                                         tiled_mma, internal_type=cutlass.Int16)
+    tma_sfb, tma_mSFB = cute.nvgpu.make_tiled_tma_atom_B(tma_op, mSFB, cute.slice_(sSFB_layout, one), tile_mnk,
+                                                         tiled_mma, internal_type=cutlass.Int16)
+
+    grid = (cute.ceil_div(M, tile_mnk[0]), cute.ceil_div(N, tile_mnk[1]), 1)
+    gemm_kernel_nvfp4(tiled_mma, tma_a, tma_mA, tma_b, tma_mB, tma_sfa, tma_mSFA, tma_sfb, tma_mSFB, mC,
+                      sA_layout, sB_layout, sSFA_layout, sSFB_layout, ab_dtype, sf_dtype, tile_mnk, STAGES, EPI_N,
+                      ).launch(grid=grid, block=(THREADS, 1, 1), stream=stream)
+
+
+def compile_gemm_nvfp4(M: int = 8192, N: int = 8192, K: int = 8192, TILE_N: int = 128, STAGES: int = 4,
+                       out_dtype: str = "bf16"):
+    """Compile the NVFP4 block-scaled kernel for sm_100a (no GPU needed); return a `bwkit.inspect.Compiled`."""
+    if out_dtype not in DTYPES:
+        raise ValueError(f"out_dtype must be one of {list(DTYPES)}, got {out_dtype!r}")
+    check_nvfp4_shapes(M, N, K, TILE_N)
+    tile = (128, TILE_N, NVFP4_TILE_K)
+    return _compile(gemm_nvfp4_host, _fake_ptr(cutlass.Float4E2M1FN, 1 << 20),
+                        _fake_ptr(cutlass.Float4E2M1FN, 1 << 21), _fake_ptr(cutlass.Float8E4M3FN, 1 << 22),
+                        _fake_ptr(cutlass.Float8E4M3FN, 1 << 23), _fake_ptr(DTYPES[out_dtype][0], 1 << 24),
+                        M, N, K, cuda_driver.CUstream(0), tile, STAGES, 32)
+
+
+def gemm_nvfp4(a_fp4, b_fp4, sfa, sfb, M: int, N: int, K: int, TILE_N: int = 128, STAGES: int = 4):
+    """NVFP4 C = A·Bᵀ (bf16 out, no global scale applied) on a Blackwell GPU.
+
+    `a_fp4` (M, K//2) and `b_fp4` (N, K//2) are uint8 CUDA tensors of packed E2M1 codes (element 0 in the low
+    nibble); `sfa`/`sfb` are uint8 UE4M3 scale bytes in the blocked 128 x 4 layout (M*K//16 and N*K//16 bytes,
+    see `bwkit.formats`). Multiply the result by the two per-tensor decode scales yourself.
+    """
+    import torch
+
+    check_nvfp4_shapes(M, N, K, TILE_N)
+    _check_cuda_operand("a_fp4", a_fp4, (M, K // 2), torch.uint8)
+    _check_cuda_operand("b_fp4", b_fp4, (N, K // 2), torch.uint8)
+    for name, t, rows in (("sfa", sfa, M), ("sfb", sfb, N)):
+        if not isinstance(t, torch.Tensor) or t.dtype != torch.uint8 or t.numel() != rows * K // SF_VEC:
+            raise ValueError(f"{name} must be a uint8 tensor of {rows}*K/16 = {rows * K // SF_VEC} scale bytes "
+                             f"(blocked layout), got {getattr(t, 'dtype', type(t).__name__)} "
+                             f"with {getattr(t, 'numel', lambda: '?')()} elements")
+        _check_cuda_operand(name, t, tuple(t.shape), torch.uint8)
+    _check_on_gpu(a_fp4=a_fp4, b_fp4=b_fp4, sfa=sfa, sfb=sfb)
+    c = torch.empty(M, N, dtype=torch.bfloat16, device=a_fp4.device)
+    ptrs = [make_ptr(dt, t.data_ptr(), cute.AddressSpace.gmem, assumed_align=16) for dt, t in
+            ((cutlass.Float4E2M1FN, a_fp4), (cutlass.Float4E2M1FN, b_fp4), (cutlass.Float8E4M3FN, sfa),
+             (cutlass.Float8E4M3FN, sfb), (cutlass.BFloat16, c))]
+    stream = cuda_driver.CUstream(torch.cuda.current_stream().cuda_stream)
+    key = ("nvfp4", TILE_N, STAGES)
+    if key not in _RUN_CACHE:
+        _RUN_CACHE[key] = cute.compile(gemm_nvfp4_host, *ptrs, M, N, K, stream, (128, TILE_N, NVFP4_TILE_K),
+                                       STAGES, 32)
+    _RUN_CACHE[key](*ptrs, M, N, K, stream)
+    return c

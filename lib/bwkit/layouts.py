@@ -1,0 +1,382 @@
+"""CuTe layouts on a CPU: evaluate them on every coordinate, draw them, and check layout exercises.
+
+A CuTe layout is a function from coordinates to an index, given by a *shape* and a *stride* (nested int tuples):
+``(4,8):(8,1)`` sends (i, j) to 8*i + j. This module gives you:
+
+* `Layout`: a plain-Python copy of a static CuTe layout (shape, stride, an optional swizzle and offset) that you
+  can call on coordinates without a GPU, a JIT or MLIR: ``Layout((4, 8), (8, 1))((1, 2)) == 10``.
+* `run_cute(builder)`: runs ``builder()`` inside a host ``@cute.jit`` function (on the CPU) and turns the CuTe
+  layout(s) it returns into `Layout` objects. That is how the lab uses CuTe's own algebra (``cute.coalesce``,
+  ``cute.composition``, ``cute.logical_divide``, ...) from plain Python.
+* `table(layout)`: the layout's value at every coordinate as a NumPy array (rows = mode 0, columns = mode 1).
+* `plot_layout` / `plot_tv_layout`: a coloured grid with the index in each cell; a thread-value (TV) layout drawn
+  over the tile it covers, one colour per thread, ``T<thread>/V<value>`` in each cell.
+* `check_layout(answer, expected, name=...)`: compares two layouts on *every* coordinate (with
+  `bwkit.checks.check`, so it prints ✅/❌, diagnoses known mistakes and raises).
+
+    from bwkit import layouts as L
+    import cutlass.cute as cute
+    row = L.Layout((4, 8), (8, 1))
+    tiles = L.run_cute(lambda: cute.zipped_divide(cute.make_layout((8, 8), stride=(8, 1)), (2, 4)))
+    L.plot_layout(tiles, title="zipped_divide((8,8):(8,1), (2,4))")
+
+Coordinates follow CuTe: an integer index into a mode is split colexicographically (the leftmost sub-mode fastest).
+Taught in lab 05 (steps 1-3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Layout", "IntTuple", "run_cute", "from_cute", "table", "plot_layout", "plot_tv_layout",
+           "tv_table", "check_layout", "swizzle", "flatten", "product"]
+
+IntTuple = Any  # an int or a (nested) tuple of ints
+
+
+def flatten(t: IntTuple) -> tuple[int, ...]:
+    """The leaves of a nested int tuple, left to right: flatten(((2, 2), 8)) == (2, 2, 8)."""
+    if isinstance(t, int):
+        return (t,)
+    return tuple(x for s in t for x in flatten(s))
+
+
+def product(t: IntTuple) -> int:
+    """Product of all leaves of a nested int tuple (the number of coordinates of a shape)."""
+    n = 1
+    for x in flatten(t):
+        n *= x
+    return n
+
+
+def _check_int_tuple(t: IntTuple, what: str) -> None:
+    if isinstance(t, bool) or not isinstance(t, (int, tuple)):
+        raise TypeError(f"{what} must be an int or a nested tuple of ints, got {t!r}")
+    if isinstance(t, tuple):
+        if not t:
+            raise ValueError(f"{what} must not contain an empty tuple")
+        for x in t:
+            _check_int_tuple(x, what)
+
+
+def _congruent(a: IntTuple, b: IntTuple) -> bool:
+    if isinstance(a, int) or isinstance(b, int):
+        return isinstance(a, int) and isinstance(b, int)
+    return len(a) == len(b) and all(_congruent(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _dot(coord: IntTuple, shape: IntTuple, stride: IntTuple) -> int:
+    """Index of `coord` (an int or a tuple matching `shape`) under (shape, stride)."""
+    if isinstance(shape, int):
+        if not isinstance(coord, int):
+            raise ValueError(f"coordinate {coord!r} has more modes than the shape {shape}")
+        if not 0 <= coord < shape:
+            raise IndexError(f"coordinate {coord} is outside a mode of size {shape}")
+        return coord * stride
+    if isinstance(coord, int):  # an integer for a nested mode: split it colexicographically
+        if not 0 <= coord < product(shape):
+            raise IndexError(f"index {coord} is outside a mode of size {product(shape)} (shape {shape})")
+        total = 0
+        for s, d in zip(shape, stride, strict=True):
+            n = product(s)
+            total += _dot(coord % n, s, d)
+            coord //= n
+        return total
+    if len(coord) != len(shape):
+        raise ValueError(f"coordinate {coord!r} does not match the shape {shape} (rank {len(shape)})")
+    return sum(_dot(c, s, d) for c, s, d in zip(coord, shape, stride, strict=True))
+
+
+def swizzle(x: int, bits: int, base: int, shift: int) -> int:
+    """CuTe's Swizzle<B, M, S> applied to an index: XOR bits [M, M+B) with bits [M+S, M+S+B)."""
+    if bits < 0 or base < 0:
+        raise ValueError(f"swizzle bits and base must be >= 0, got B={bits}, M={base}")
+    if bits == 0 or shift == 0:
+        return x
+    mask = ((1 << bits) - 1) << base
+    return x ^ ((x >> shift) & mask) if shift > 0 else x ^ ((x << -shift) & mask)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A static CuTe layout in plain Python: index = swizzle(offset + sum(coord_i * stride_i))."""
+
+    shape: IntTuple
+    stride: IntTuple
+    swizzle: tuple[int, int, int] | None = None   # (B, M, S) of CuTe's Swizzle<B,M,S>, applied last
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        _check_int_tuple(self.shape, "shape")
+        _check_int_tuple(self.stride, "stride")
+        if not _congruent(self.shape, self.stride):
+            raise ValueError(f"shape {self.shape} and stride {self.stride} must have the same nesting (congruent)")
+        if any(s <= 0 for s in flatten(self.shape)):
+            raise ValueError(f"every extent of the shape must be >= 1, got {self.shape}")
+        if self.swizzle is not None and len(self.swizzle) != 3:
+            raise ValueError(f"swizzle must be (B, M, S), got {self.swizzle!r}")
+
+    @property
+    def rank(self) -> int:
+        """Number of top-level modes (1 for an int shape)."""
+        return 1 if isinstance(self.shape, int) else len(self.shape)
+
+    @property
+    def size(self) -> int:
+        """Number of coordinates (product of the shape)."""
+        return product(self.shape)
+
+    def mode(self, i: int) -> Layout:
+        """Top-level mode `i` as its own layout (no swizzle)."""
+        if self.rank == 1 and isinstance(self.shape, int):
+            if i != 0:
+                raise IndexError(f"layout of rank 1 has no mode {i}")
+            return Layout(self.shape, self.stride)
+        return Layout(self.shape[i], self.stride[i])
+
+    def __call__(self, *coord: IntTuple) -> int:
+        """Index of a coordinate: L(5), L((1, 2)) or L(1, 2)."""
+        c = coord[0] if len(coord) == 1 else tuple(coord)
+        idx = self.offset + _dot(c, self.shape, self.stride)
+        return swizzle(idx, *self.swizzle) if self.swizzle else idx
+
+    def cosize(self) -> int:
+        """1 + the largest index the layout produces (the span of memory it touches)."""
+        return 1 + max(self(i) for i in range(self.size))
+
+    def __str__(self) -> str:
+        def fmt(t: IntTuple) -> str:
+            return str(t) if isinstance(t, int) else "(" + ",".join(fmt(x) for x in t) + ")"
+
+        base = f"{fmt(self.shape)}:{fmt(self.stride)}"
+        if self.swizzle:
+            b, m, s = self.swizzle
+            return f"S<{b},{m},{s}> o {self.offset} o {base}"
+        return base
+
+
+def from_cute(layout) -> Layout:
+    """Copy a static CuTe `Layout` or swizzled `ComposedLayout` into a plain `Layout` (call inside @cute.jit)."""
+    import cutlass.cute as cute
+
+    if isinstance(layout, Layout):
+        return layout
+    if isinstance(layout, cute.ComposedLayout):
+        inner, outer = layout.inner, layout.outer
+        if not hasattr(inner, "num_bits"):
+            raise TypeError("from_cute: only composed layouts whose inner function is a Swizzle are supported")
+        off = layout.offset
+        return Layout(_as_py(outer.shape), _as_py(outer.stride), (inner.num_bits, inner.num_base, inner.num_shift),
+                      int(off) if isinstance(off, int) else 0)
+    if isinstance(layout, cute.Layout):
+        return Layout(_as_py(layout.shape), _as_py(layout.stride))
+    raise TypeError(f"from_cute needs a cute.Layout or cute.ComposedLayout, got {type(layout).__name__}")
+
+
+def _as_py(t: IntTuple) -> IntTuple:
+    if isinstance(t, tuple):
+        return tuple(_as_py(x) for x in t)
+    if isinstance(t, int):
+        return int(t)
+    raise TypeError(f"the layout is not static (found {t!r} of type {type(t).__name__}); only layouts with "
+                    "compile-time shapes and strides can be copied to plain Python")
+
+
+def run_cute(builder: Callable[[], Any]) -> Any:
+    """Run `builder()` inside a host `@cute.jit` function on the CPU; return its layout(s) as `Layout`s.
+
+    `builder` takes no arguments and returns a CuTe layout, or a tuple/list of them (converted one by one), or
+    any plain Python value (returned as is). Python `print` inside the builder shows CuTe objects; `cute.printf`
+    output may need `sys.stdout.flush()` to appear in a notebook.
+    """
+    import cutlass.cute as cute
+
+    if not callable(builder):
+        raise TypeError(f"run_cute needs a zero-argument callable, got {type(builder).__name__}")
+    box: dict[str, Any] = {}
+
+    def convert(v: Any) -> Any:
+        if isinstance(v, (cute.Layout, cute.ComposedLayout)):
+            return from_cute(v)
+        if isinstance(v, (tuple, list)) and any(isinstance(x, (cute.Layout, cute.ComposedLayout)) for x in v):
+            return type(v)(convert(x) for x in v)
+        return v
+
+    @cute.jit
+    def _host():
+        box["out"] = convert(builder())
+
+    _host(no_cache=True)
+    return box["out"]
+
+
+def _mode_sizes(layout: Layout) -> tuple[int, ...]:
+    if isinstance(layout.shape, int):
+        return (layout.shape,)
+    return tuple(product(s) for s in layout.shape)
+
+
+def table(layout: Layout | Callable[..., int], shape: Sequence[int] | None = None):
+    """NumPy int array of `layout` at every coordinate: a[i, j] = layout((i, j)) for a rank-2 layout.
+
+    `layout` is a `Layout` (its top-level modes give the array's shape; nested modes are indexed by an integer
+    split colexicographically, as in CuTe) or any Python function of integer coordinates, together with `shape`.
+    """
+    import numpy as np
+
+    if isinstance(layout, Layout):
+        dims = _mode_sizes(layout) if shape is None else tuple(shape)
+        if shape is not None and tuple(shape) != _mode_sizes(layout):
+            raise ValueError(f"shape {tuple(shape)} does not match the layout's mode sizes {_mode_sizes(layout)}")
+        fn: Callable[..., int] = layout
+    elif callable(layout):
+        if shape is None:
+            raise ValueError("table(function, shape): give the shape of the coordinate space")
+        dims, fn = tuple(int(s) for s in shape), layout
+    else:
+        raise TypeError(f"table needs a bwkit.layouts.Layout or a function, got {type(layout).__name__} "
+                        "(inside @cute.jit convert CuTe layouts with from_cute, or build them with run_cute)")
+    out = np.empty(dims, dtype=np.int64)
+    for idx in np.ndindex(*dims):
+        v = fn(*idx) if len(idx) > 1 else fn(idx[0])
+        out[idx] = int(v)
+    return out
+
+
+def plot_layout(layout: Layout | Callable[..., int], shape: Sequence[int] | None = None, *, title: str | None = None,
+                ax=None, colors: int = 8, color_by: str = "value"):
+    """Draw a rank-1 or rank-2 layout as a grid: one cell per coordinate, its index written in the cell.
+
+    Cells are coloured by `index % colors` (`color_by='value'`; 8 colours show e.g. which 16-byte chunk or
+    which bank group an element lands in) or by `index // colors` (`color_by='block'`). Returns the axes.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if color_by not in ("value", "block"):
+        raise ValueError(f"color_by must be 'value' or 'block', got {color_by!r}")
+    t = table(layout, shape)
+    if t.ndim == 1:
+        t = t[None, :]
+    if t.ndim != 2:
+        raise ValueError(f"plot_layout draws rank-1 or rank-2 layouts; this one has {t.ndim} modes")
+    rows, cols = t.shape
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(3.0, 0.5 * cols + 1), max(1.5, 0.5 * rows + 1)))
+    key = t % colors if color_by == "value" else t // colors
+    ax.imshow(key, cmap="tab20" if colors > 10 else "Pastel1", aspect="equal",
+              vmin=0, vmax=max(colors - 1, int(key.max())))
+    for i in range(rows):
+        for j in range(cols):
+            ax.text(j, i, str(t[i, j]), ha="center", va="center", fontsize=8 if t.max() < 1000 else 6)
+    ax.set_xticks(np.arange(cols))
+    ax.set_yticks(np.arange(rows))
+    ax.set_xticks(np.arange(cols + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(rows + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="k", linewidth=0.5)
+    ax.tick_params(which="both", length=0, labelsize=7)
+    ax.set_xlabel("mode 1 (column)")
+    ax.set_ylabel("mode 0 (row)")
+    ax.set_title(title if title is not None else (str(layout) if isinstance(layout, Layout) else "layout"))
+    return ax
+
+
+def tv_table(tv: Layout, tile_mn: tuple[int, int]):
+    """Invert a thread-value layout: arrays (thread, value) of shape `tile_mn` saying who owns each element.
+
+    `tv` maps (thread, value) to an element index of an M x N tile stored column-major (index = m + M*n), as
+    CuTe's TV layouts do. Raises when an element is owned twice or an index falls outside the tile.
+    """
+    import numpy as np
+
+    if not isinstance(tv, Layout) or tv.rank != 2:
+        raise ValueError(f"tv must be a rank-2 Layout (thread, value), got {tv}")
+    M, N = tile_mn
+    thr = np.full((M, N), -1, dtype=np.int64)
+    val = np.full((M, N), -1, dtype=np.int64)
+    n_thr, n_val = _mode_sizes(tv)
+    for t in range(n_thr):
+        for v in range(n_val):
+            idx = tv((t, v))
+            if not 0 <= idx < M * N:
+                raise ValueError(f"TV layout sends (thread {t}, value {v}) to {idx}, outside the {M}x{N} tile")
+            m, n = idx % M, idx // M
+            if thr[m, n] >= 0:
+                raise ValueError(f"element ({m}, {n}) is owned by thread {thr[m, n]} and thread {t}")
+            thr[m, n], val[m, n] = t, v
+    return thr, val
+
+
+def plot_tv_layout(tv: Layout, tile_mn: tuple[int, int], *, title: str | None = None, ax=None):
+    """Draw which thread (colour, T#) holds which value (V#) of an M x N tile under a TV layout. Returns axes."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    thr, val = tv_table(tv, tile_mn)
+    M, N = tile_mn
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(3.0, 0.7 * N + 1), max(1.5, 0.5 * M + 1)))
+    shown = np.where(thr >= 0, thr % 20, np.nan)
+    ax.imshow(shown, cmap="tab20", vmin=0, vmax=19, aspect="auto")
+    for i in range(M):
+        for j in range(N):
+            txt = f"T{thr[i, j]}\nV{val[i, j]}" if thr[i, j] >= 0 else "-"
+            ax.text(j, i, txt, ha="center", va="center", fontsize=6)
+    ax.set_xticks(np.arange(N))
+    ax.set_yticks(np.arange(M))
+    ax.set_xticks(np.arange(N + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(M + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="k", linewidth=0.5)
+    ax.tick_params(which="both", length=0, labelsize=7)
+    ax.set_xlabel("n")
+    ax.set_ylabel("m")
+    ax.set_title(title if title is not None else f"TV layout {tv} on a {M}x{N} tile")
+    return ax
+
+
+def check_layout(answer: Layout | Callable[..., int], expected: Layout | Callable[..., int], *, name: str,
+                 shape: Sequence[int] | None = None, mistakes: dict[str, Any] | None = None,
+                 hint: str | None = None) -> None:
+    """Compare two layouts on every coordinate (✅/❌ via `bwkit.checks.check`); raise when they differ.
+
+    Both sides are evaluated with `table` (give `shape` when one of them is a plain function). `mistakes` maps a
+    diagnosis to a wrong layout a learner classically writes (a `Layout`, a function of coordinates, or a
+    zero-argument callable that builds one). A non-layout answer fails with a
+    message saying what was expected.
+    """
+    from bwkit.checks import _fail, check
+
+    ref_shape = shape
+    if ref_shape is None and isinstance(expected, Layout):
+        ref_shape = _mode_sizes(expected)
+    if answer is None:
+        _fail(name, ["your code returned None: is a `return` missing?"], hint)
+    if not isinstance(answer, Layout) and not callable(answer):
+        _fail(name, [f"expected a bwkit.layouts.Layout (or a function of coordinates), got "
+                     f"{type(answer).__name__}: build CuTe layouts with run_cute(...)"], hint)
+    ref = table(expected, ref_shape)
+    if isinstance(answer, Layout) and _mode_sizes(answer) != ref.shape:
+        known = [d for d, w in (mistakes or {}).items() if isinstance(w, Layout) and w == answer]
+        _fail(name, [f"your layout {answer} has mode sizes {_mode_sizes(answer)}, expected {ref.shape}"],
+              f"Likely mistake: {known[0]}" if known else hint)
+
+    def safe_table(w: Any):
+        try:
+            return table(w() if callable(w) and not isinstance(w, Layout) and _takes_no_args(w) else w, ref.shape)
+        except (ValueError, TypeError, IndexError):
+            return None  # a mistake model that cannot be evaluated on this shape is simply not this mistake
+
+    out = table(answer, ref.shape)
+    wrong = {d: (lambda w=w: safe_table(w)) for d, w in (mistakes or {}).items()}
+    check(out, ref, name=name, atol=0, rtol=0, mistakes=wrong, hint=hint)
+
+
+def _takes_no_args(fn: Callable) -> bool:
+    import inspect
+
+    try:
+        return not inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
