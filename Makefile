@@ -30,7 +30,7 @@ lab: venv
 test: venv lint test-lib test-notebooks
 
 lint: venv
-	$(BIN)/ruff check lib tests
+	$(BIN)/ruff check lib tests benchmarks tools
 
 test-lib: venv
 	$(BIN)/python -m pytest tests -q
