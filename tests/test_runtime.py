@@ -4,6 +4,7 @@ import sys
 
 import pytest
 import torch
+
 from bwkit import runtime
 
 
@@ -71,3 +72,26 @@ def test_interpreter_bf16_dot_is_wrong_and_guarded():
     with pytest.raises(runtime.InterpreterBugError, match="11584"):
         runtime.guard_dot_dtypes(torch.ones(2), a)
     runtime.guard_dot_dtypes(a.half(), b.float())  # fine
+
+
+def test_jit_helper_call_does_not_leave_the_language_patched():
+    """Interpreter: a kernel calling a @triton.jit helper (tl.zeros) must not break a later compile."""
+    if not runtime.interpreter_active():
+        pytest.skip("native GPU path: no interpreter")
+    import triton
+    import triton.language as tl
+
+    from bwkit import inspect as bwi
+
+    @triton.jit
+    def fill_kernel(x_ptr, N: tl.constexpr):
+        offs = tl.arange(0, N)
+        tl.store(x_ptr + offs, tl.zeros((N,), tl.float32) + 2.0)
+
+    x = torch.zeros(16)
+    fill_kernel[(1,)](x, N=16)
+    assert torch.equal(x, torch.full((16,), 2.0))
+    k = bwi.compile_triton(fill_kernel, {"x_ptr": "*fp32"}, {"N": 16}, target="sm_100a")
+    assert k.ptx_target() == "sm_100a" and "st.global" in k.ptx
+    fill_kernel[(1,)](x, N=16)  # and the interpreter still runs afterwards
+    assert torch.equal(x, torch.full((16,), 2.0))

@@ -62,7 +62,8 @@ LABS: list[Lab] = [
         "other": "interpreter + compile-only",
     }),
     Lab("04", "04_block_scaled_gemm", "Block-scaled GEMM (MXFP8/MXFP4/NVFP4)", {
-        "cpu": "interpreter (tl.dot_scaled) + emulated reference + compile-only",
+        "cpu": "interpreter (tl.dot_scaled for MXFP8/MXFP4; NVFP4 decoded in registers) + emulated reference "
+               "+ compile-only",
         "sm_90a": "interpreter-free native run where supported; FP4 explained (no FP4 Tensor Cores)",
         "sm_100a": _TIMED + " vs cuBLASLt",
         "sm_120": "compile-only + explanation",

@@ -143,6 +143,8 @@ def setup(seed: int = 0, *, quiet: bool = False) -> Runtime:
                 "the interpreter, and triton.jit picks it when the kernel is defined. Restart the kernel and "
                 "make `import bwkit; bwkit.setup()` the first cell.")
         os.environ["TRITON_INTERPRET"] = "1"
+    if interpreter_active():
+        _fix_interpreter_patch_leak()
     random.seed(seed)
     try:
         import numpy as np
@@ -157,6 +159,32 @@ def setup(seed: int = 0, *, quiet: bool = False) -> Runtime:
     if not quiet:
         print(rt.describe())
     return rt
+
+
+def _fix_interpreter_patch_leak() -> None:
+    """Make the interpreter undo its language patches after a @triton.jit helper call (triton 3.9).
+
+    Under TRITON_INTERPRET=1 a kernel that calls a `@triton.jit` function (`tl.zeros`, `tl.cdiv`, your own
+    helpers) runs `InterpretedFunction.__call__`, which patches `triton.language` for the interpreter and never
+    restores it; every later `bwkit.inspect.compile_triton` in the process then fails. This wraps the call so
+    the patch scope is restored on return, as a kernel launch already does. Idempotent.
+    """
+    from triton.runtime import interpreter as interp
+
+    if getattr(interp.InterpretedFunction.__call__, "_bwkit_fixed", False):
+        return
+
+    def __call__(self, *args, **kwargs):
+        scope = interp._patch_lang(self.fn)
+        try:
+            return self.rewrite()(*args, **kwargs)
+        except Exception as e:
+            raise interp.InterpreterError(repr(e)) from e
+        finally:
+            scope.restore()
+
+    __call__._bwkit_fixed = True
+    interp.InterpretedFunction.__call__ = __call__
 
 
 class InterpreterBugError(RuntimeError):

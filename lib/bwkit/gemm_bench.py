@@ -1,0 +1,287 @@
+"""`bwkit bench gemm`: the lab 03 GEMM ladder (and lab 04's block-scaled kernels) over a size sweep.
+
+    bwkit bench gemm                            # GPU: time every step vs torch.matmul, write JSON + a plot
+    bwkit bench gemm --sizes 1024,4096 --steps grouped,ws --dtype fp16 --out results/gemm.json
+
+On a GPU each ladder step is checked once against torch.matmul, then timed with `bwkit.bench.time_fn` (CUDA
+events, L2 flushed) next to cuBLAS (`torch.matmul`); rows carry TFLOP/s, x cuBLAS and % of the published dense
+peak (`bwkit.hw`). Without a GPU it says so and runs the CPU correctness sweep only (every step, fp32/fp16/fp8/
+bf16, in the Triton interpreter, vs a float64 reference; MXFP8/MXFP4/NVFP4 vs a dequantize-then-matmul
+reference), writing those results to the JSON file instead. On datacenter Blackwell it also times the NVFP4 GEMM
+against cuBLASLt (`torch._scaled_mm`).
+Call `bwkit.setup()` (the CLI does) before importing this module's helpers. Taught in lab 03 (step 7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+__all__ = ["register_cli", "run_gpu_sweep", "run_cpu_sweep", "run_cpu_scaled_sweep", "run_gpu_scaled", "plot_sweep",
+           "format_table", "DEFAULT_SIZES"]
+
+DEFAULT_SIZES = (1024, 2048, 4096, 8192)
+_TIMED_STEPS = ("grouped", "autotuned", "persistent_tma", "ws")   # naive needs K <= 256; kloop = grouped, slower
+_GPU_CONFIG_GROUPED = {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64, "GROUP_M": 8, "num_warps": 8,
+                       "num_stages": 3}
+
+
+def _step_call(name: str, a, b):
+    """Call ladder step `name` on a GPU with a sensible fixed config where the step has no tuner."""
+    from bwkit import gemm
+
+    if name == "grouped":
+        return gemm.matmul_grouped(a, b, **_GPU_CONFIG_GROUPED)
+    if name == "kloop":
+        return gemm.matmul_kloop(a, b, BLOCK_M=128, BLOCK_N=128, BLOCK_K=64)
+    return gemm.ladder_step(name).wrapper(a, b)
+
+
+def _callable(name: str, a, b):
+    """A zero-argument function running kernel `name` ('cublas' or a ladder step) on a @ b."""
+    import torch
+
+    if name != "cublas":
+        return lambda: _step_call(name, a, b)
+    if a.dtype == torch.float8_e4m3fn:
+        one = torch.tensor(1.0, device=a.device)
+        return lambda: torch._scaled_mm(a, b, one, one, out_dtype=torch.bfloat16)
+    return lambda: torch.matmul(a, b)
+
+
+def run_gpu_sweep(sizes=DEFAULT_SIZES, dtype: str = "bf16", steps=_TIMED_STEPS, shapes=None, reps: int = 30,
+                  progress: bool = True) -> list[dict]:
+    """Time `steps` and torch.matmul on square `sizes` (or explicit (M, N, K) `shapes`); return result rows.
+
+    B is passed as `w.t()` of an (N, K) weight (the nn.Linear layout, legal for TMA at any N). Each row:
+    name, M, N, K, ms, tflops, x_cublas, pct_peak, max_rel_err (vs torch.matmul), clock, device.
+    """
+    import torch
+
+    from bwkit import bench, gemm
+
+    if not torch.cuda.is_available():
+        raise RuntimeError("run_gpu_sweep needs a CUDA GPU; use run_cpu_sweep on this machine")
+    dt = gemm.DTYPES[dtype] if isinstance(dtype, str) and dtype in gemm.DTYPES else None
+    if dt is None:
+        raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(gemm.DTYPES)}")
+    for s in steps:
+        gemm.ladder_step(s)
+    shapes = list(shapes) if shapes is not None else [(n, n, n) for n in sizes]
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover
+        tqdm = None
+    jobs = [(shape, s) for shape in shapes for s in ("cublas", *steps)]
+    bar = tqdm(jobs, desc="bench gemm", disable=not progress) if tqdm else jobs
+    prec = {"bf16": "bf16", "fp16": "bf16", "fp8": "fp8", "fp32": "tf32"}[dtype]
+    rows, cublas_tf = [], {}
+    for (M, N, K), name in bar:
+        a = torch.randn(M, K, device="cuda").to(dt)
+        w = torch.randn(N, K, device="cuda").to(dt)
+        b = w.t()
+        fn = _callable(name, a, b)
+        ref = (a.float() @ b.float())
+        err = float(((fn().float() - ref).norm() / ref.norm()).item())
+        t = bench.time_fn(fn, warmup=5, reps=reps)
+        r = bench.gemm_result(name, M, N, K, t, precision=prec)
+        if name == "cublas":
+            cublas_tf[(M, N, K)] = r.tflops
+        rows.append({"name": name, "M": M, "N": N, "K": K, "ms": t.median_ms, "tflops": r.tflops,
+                     "x_cublas": r.tflops / cublas_tf[(M, N, K)], "pct_peak": r.pct_peak, "rel_err": err,
+                     "clock": t.clock, "device": t.device, "dtype": dtype})
+        del a, w, b, ref
+    return rows
+
+
+def run_cpu_sweep(dtypes=("fp32", "fp16", "fp8", "bf16"), shapes=((64, 64, 64), (37, 53, 48)),
+                  steps=None) -> list[dict]:
+    """Interpreter correctness of every ladder step x dtype x shape vs a float64 reference (poisoned output).
+
+    TMA steps get B as `w.t()` (legal for any N). The naive step runs only where its preconditions hold
+    (M, N multiples of 32, K a power of two <= 256).
+    Each row: step, dtype, M, N, K, ok, max_abs_err, err_ratio (error / tolerance, <= 1 passes), note.
+    """
+    from bwkit import gemm
+
+    rows = []
+    for s in (steps or [x.name for x in gemm.LADDER]):
+        step = gemm.ladder_step(s)
+        for dt in dtypes:
+            for M, N, K in shapes:
+                note = ""
+                if s == "naive" and (M % 32 or N % 32 or K & (K - 1)):
+                    continue
+                try:
+                    layout = "nk" if s in ("persistent_tma", "ws") else "kn"   # TMA-legal for any N
+                    r = gemm.check_matmul(step.wrapper, M, N, K, dt, b_layout=layout)
+                    ok, err, ratio = True, r["max_abs_err"], r["err_ratio"]
+                except AssertionError as e:
+                    ok, err, ratio, note = False, math.nan, math.nan, str(e)
+                rows.append({"step": s, "dtype": dt, "M": M, "N": N, "K": K, "ok": ok, "max_abs_err": err,
+                             "err_ratio": ratio, "note": note})
+    return rows
+
+
+def run_cpu_scaled_sweep(shapes=((40, 24, 128), (17, 33, 192))) -> list[dict]:
+    """Interpreter correctness of the block-scaled GEMMs (MXFP8, MXFP4: bwkit.scaled_gemm; NVFP4: bwkit.gemm)
+    against the dequantize-then-matmul reference of `bwkit.formats`. Rows: step, dtype, M, N, K, ok, err_ratio.
+    """
+    import torch
+
+    from bwkit import formats, gemm, scaled_gemm
+
+    kernels = [("mxfp8_e4m3", scaled_gemm.mxfp8_matmul), ("mxfp4", scaled_gemm.mxfp4_matmul),
+               ("nvfp4", gemm.nvfp4_matmul)]
+    rows = []
+    for M, N, K in shapes:
+        if K % 64:
+            raise ValueError(f"run_cpu_scaled_sweep: K={K} must be a multiple of 64 (the interpreter's BLOCK_K)")
+        for scheme, fn in kernels:
+            a_q = formats.quantize(torch.randn(M, K) * 3, scheme)
+            w_q = formats.quantize(torch.randn(N, K), scheme)
+            ref = scaled_gemm.emulated_matmul(a_q, w_q).double()
+            c = fn(a_q, w_q).double()
+            atol = 4 * math.sqrt(K) * 2.0**-24 * float(ref.abs().max())
+            ratio = float(((c - ref).abs() / (atol + 2.0**-20 * ref.abs())).max())
+            rows.append({"step": f"{scheme} GEMM", "dtype": scheme, "M": M, "N": N, "K": K, "ok": ratio <= 1,
+                         "max_abs_err": float((c - ref).abs().max()), "err_ratio": ratio, "note": ""})
+    return rows
+
+
+def run_gpu_scaled(n: int = 8192, reps: int = 30) -> list[dict]:
+    """Datacenter Blackwell only: NVFP4 Triton (`gemm.nvfp4_matmul`) vs cuBLASLt (`torch._scaled_mm`) vs bf16."""
+    import dataclasses
+
+    import torch
+
+    from bwkit import bench, formats, gemm
+
+    if not torch.cuda.is_available() or torch.cuda.get_device_capability()[0] != 10:
+        raise RuntimeError("run_gpu_scaled needs datacenter Blackwell (sm_100): FP4 Tensor Cores")
+    a, w = torch.randn(n, n), torch.randn(n, n)
+    a_q, w_q = (dataclasses.replace(q, codes=q.codes.cuda(), scales=q.scales.cuda(),
+                                    tensor_scale=q.tensor_scale.cuda())
+                for q in (formats.quantize(a, "nvfp4"), formats.quantize(w, "nvfp4")))
+    ab, wb = a.cuda().bfloat16(), w.cuda().bfloat16()
+    fns = {"bf16 torch.matmul": (lambda: ab @ wb.T, "bf16"),
+           "nvfp4 triton": (lambda: gemm.nvfp4_matmul(a_q, w_q), "fp4")}
+    try:
+        ap = formats.pack_fp4(a_q.codes).view(torch.float4_e2m1fn_x2)
+        wp = formats.pack_fp4(w_q.codes).view(torch.float4_e2m1fn_x2)
+        sa = formats.to_blocked_scales(a_q.scales).view(torch.float8_e4m3fn)
+        sw = formats.to_blocked_scales(w_q.scales).view(torch.float8_e4m3fn)
+        torch._scaled_mm(ap, wp.T, sa, sw, out_dtype=torch.bfloat16)
+        fns["nvfp4 cuBLASLt (_scaled_mm)"] = (lambda: torch._scaled_mm(ap, wp.T, sa, sw, out_dtype=torch.bfloat16),
+                                              "fp4")
+    except Exception as e:  # NVFP4 in _scaled_mm depends on the torch build
+        print(f"torch._scaled_mm NVFP4 not available: {type(e).__name__}: {str(e)[:200]}")
+    rows = []
+    for name, (fn, prec) in fns.items():
+        t = bench.time_fn(fn, warmup=5, reps=reps)
+        r = bench.gemm_result(name, n, n, n, t, precision=prec)
+        rows.append({"name": name, "M": n, "N": n, "K": n, "ms": t.median_ms, "tflops": r.tflops,
+                     "pct_peak": r.pct_peak, "clock": t.clock, "device": t.device})
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """Text table of GPU rows: kernel, shape, TFLOP/s, x cuBLAS, % peak."""
+    lines = [f"{'kernel':<16} {'shape (MxNxK)':<20} {'TFLOP/s':>8} {'x cuBLAS':>9} {'% peak':>7} {'rel err':>8}"]
+    for r in rows:
+        pct = f"{r['pct_peak']:.0f}%" if r.get("pct_peak") is not None else "n/a"
+        lines.append(f"{r['name']:<16} {r['M']}x{r['N']}x{r['K']:<10} {r['tflops']:>8.1f} {r['x_cublas']:>9.2f} "
+                     f"{pct:>7} {r['rel_err']:>8.1e}")
+    return "\n".join(lines)
+
+
+def plot_sweep(rows: list[dict], path: str | Path | None = None, ax=None):
+    """TFLOP/s vs size for each kernel, cuBLAS dashed, the published dense peak as a line; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    from bwkit import bench
+
+    if not rows:
+        raise ValueError("plot_sweep: no rows to plot")
+    fig, ax = (plt.subplots(figsize=(7, 4)) if ax is None else (ax.figure, ax))
+    names = list(dict.fromkeys(r["name"] for r in rows))
+    for i, n in enumerate(names):
+        pts = [(r["M"], r["tflops"]) for r in rows if r["name"] == n]
+        ax.plot(*zip(*pts, strict=True), "--" if n == "cublas" else "-o", color=f"C{i}",
+                label="cuBLAS (torch.matmul)" if n == "cublas" else n)
+    dev = rows[0]["device"]
+    spec = bench.spec_for_device(dev)
+    prec = {"bf16": "bf16", "fp16": "bf16", "fp8": "fp8", "fp32": "tf32"}[rows[0].get("dtype", "bf16")]
+    if spec is not None and prec in spec.peak_tflops:
+        ax.axhline(spec.peak_tflops[prec], color="k", lw=1, label=f"{spec.name} dense {prec} peak (datasheet)")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("M (= N = K unless stated)")
+    ax.set_ylabel("TFLOP/s")
+    ax.set_title(f"Triton GEMM ladder vs cuBLAS, {rows[0].get('dtype', 'bf16')} on {dev} (CUDA events)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+    return fig
+
+
+def _cmd_bench_gemm(args: argparse.Namespace) -> int:
+    import bwkit
+
+    rt = bwkit.setup(quiet=True)
+    import json
+
+    from bwkit import bench
+
+    out = Path(args.out)
+    if not rt.can_time:
+        print("bench gemm: no CUDA GPU here, so nothing is timed. Running the CPU correctness sweep only "
+              "(Triton interpreter, small shapes: every ladder step x fp32/fp16/fp8/bf16 vs a float64 reference, "
+              "and the MXFP8/MXFP4/NVFP4 GEMMs vs a dequantize-then-matmul reference).")
+        rows = run_cpu_sweep() + run_cpu_scaled_sweep()
+        for r in rows:
+            mark = "✅" if r["ok"] else "❌"
+            print(f"{mark} {r['step']:<15} {r['dtype']:<5} {r['M']}x{r['N']}x{r['K']}  "
+                  f"max abs err {r['max_abs_err']:.1e}, error/tolerance {r['err_ratio']:.2f} {r['note']}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"metadata": bench.metadata(), "cpu_correctness": rows}, indent=1))
+        print(f"wrote {out}")
+        return 0 if all(r["ok"] for r in rows) else 1
+    sizes = [int(x) for x in args.sizes.split(",")]
+    steps = [s for s in args.steps.split(",") if s]
+    rows = run_gpu_sweep(sizes, args.dtype, steps, progress=True)
+    print(format_table(rows))
+    scaled = []
+    if rt.is_blackwell_dc:
+        scaled = run_gpu_scaled()
+        for r in scaled:
+            print(f"{r['name']:<28} {r['M']}^3 {r['tflops']:>8.1f} TFLOP/s")
+    else:
+        print("block-scaled GEMMs not timed: FP4/MX Tensor Cores need datacenter Blackwell (sm_100)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"metadata": bench.metadata(), "results": rows, "block_scaled": scaled}, indent=1))
+    png = out.with_suffix(".png")
+    plot_sweep(rows, png)
+    print(f"wrote {out} and {png}")
+    return 0
+
+
+def register_cli(subparsers) -> None:
+    """Add `bwkit bench gemm` to the `bwkit` command's subparsers."""
+    bench_p = subparsers.add_parser("bench", help="benchmarks (GPU) or correctness sweeps (CPU)")
+    sub = bench_p.add_subparsers(dest="bench_cmd", required=True)
+    g = sub.add_parser("gemm", help="the lab 03 GEMM ladder vs torch.matmul over a size sweep")
+    g.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="comma-separated M=N=K sizes")
+    g.add_argument("--steps", default=",".join(_TIMED_STEPS), help="comma-separated ladder steps to time")
+    g.add_argument("--dtype", default="bf16", choices=["bf16", "fp16", "fp8", "fp32"])
+    g.add_argument("--out", default="results/gemm.json", help="JSON results path (a .png plot is written beside)")
+    g.set_defaults(func=_cmd_bench_gemm)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from bwkit.cli import main
+
+    sys.exit(main(["bench", "gemm", *sys.argv[1:]]))
