@@ -1,6 +1,17 @@
-"""DeepSeek-V3/R1 Mixture-of-Experts: configuration (and, from lab 07, routing, experts and kernels).
+"""DeepSeek-V3/R1 Mixture-of-Experts: configuration, the exact gate, SwiGLU experts, token permutation and cost.
 
-Values from deepseek-ai/DeepSeek-V3 `inference/configs/config_671B.json` and `inference/model.py`.
+    from bwkit import moe
+    w = moe.init_moe_weights(moe.SMALL)                      # random weights of one scaled-down MoE layer
+    weights, ids = moe.gate(x, w.gate_weight, w.gate_bias, moe.SMALL)   # official DeepSeek-V3 routing
+    y = moe.moe_forward(x, w, moe.SMALL, experts=moe.experts_grouped)  # gate + routed experts + shared expert
+    perm = moe.permute_tokens(ids, moe.SMALL.num_experts, block_m=16)  # expert-contiguous, padded blocks
+    moe.moe_cost(moe.DEEPSEEK_V3, num_tokens=64)             # FLOPs and bytes per token of a real layer
+
+Values from deepseek-ai/DeepSeek-V3 `inference/configs/config_671B.json` and `inference/model.py`; `gate`
+follows that file's `Gate.forward` step by step, `gate_hf` the Hugging Face port (fp32 router, 0.0 group mask).
+Run the full-size config only through the cost functions (one MoE layer is 11.3 G parameters); SMALL and TINY
+keep its structure and run on a CPU in milliseconds. The Triton kernels are in `bwkit.moe_kernels`, expert
+parallelism in `bwkit.moe_ep`, low-precision experts in `experts_lowp`/`quantize_expert_weights` below.
 Taught in lab 07; the full-size config feeds the lab 08 performance model (`bwkit.perfmodel`).
 """
 
@@ -8,7 +19,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-__all__ = ["DeepSeekMoEConfig", "DEEPSEEK_V3", "TINY", "SMALL"]
+__all__ = [
+    "DeepSeekMoEConfig", "DEEPSEEK_V3", "TINY", "SMALL",
+    "gate", "gate_hf", "gate_from_scores", "dense_routing",
+    "MoEWeights", "init_moe_weights", "swiglu", "experts_reference", "experts_naive", "experts_grouped",
+    "moe_forward", "Permutation", "permute_tokens", "combine",
+    "tokens_per_expert", "load_imbalance", "expected_active_experts", "MoECost", "moe_cost",
+    "skewed_router_bias", "LOWP_SCHEMES", "fake_quant_weight", "fake_quant_act", "quantize_expert_weights",
+    "experts_lowp", "relative_error",
+]
 
 
 @dataclass(frozen=True)
@@ -80,3 +99,544 @@ TINY = DEEPSEEK_V3.scaled(hidden=64, num_experts=16, num_groups=4, topk_groups=2
                           dense_inter=128, num_layers=2, num_dense_layers=1, vocab=256, num_heads=2,
                           q_lora_rank=16, kv_lora_rank=16, qk_nope_head_dim=8, qk_rope_head_dim=8, v_head_dim=8,
                           name="DeepSeek-style TINY")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Routing (the gate)
+# ----------------------------------------------------------------------------------------------------------------
+
+def _check_gate_inputs(x, weight, bias, cfg: DeepSeekMoEConfig) -> None:
+    import torch
+
+    if not isinstance(cfg, DeepSeekMoEConfig):
+        raise TypeError(f"cfg must be a DeepSeekMoEConfig, got {type(cfg).__name__}")
+    for name, t in (("x", x), ("weight", weight)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"gate: {name} must be a torch.Tensor, got {type(t).__name__}")
+        if not t.is_floating_point():
+            raise TypeError(f"gate: {name} must be a floating-point tensor, got {t.dtype}")
+    if x.dim() != 2:
+        raise ValueError(f"gate: x must be 2-D [num_tokens, hidden], got shape {list(x.shape)}")
+    if x.shape[1] != cfg.hidden:
+        raise ValueError(f"gate: hidden size mismatch: x has {x.shape[1]} features, cfg.hidden is {cfg.hidden}")
+    if tuple(weight.shape) != (cfg.num_experts, cfg.hidden):
+        raise ValueError(f"gate: weight must be [num_experts, hidden] = [{cfg.num_experts}, {cfg.hidden}], "
+                         f"got {list(weight.shape)}")
+    if bias is not None:
+        if not isinstance(bias, torch.Tensor) or tuple(bias.shape) != (cfg.num_experts,):
+            raise ValueError(f"gate: bias must be None or a tensor of shape [{cfg.num_experts}], "
+                             f"got {getattr(bias, 'shape', type(bias).__name__)}")
+        if cfg.num_groups > 1 and cfg.experts_per_group < 2:
+            raise ValueError("gate: the biased group score sums the top-2 experts of a group, so each group "
+                             f"needs >= 2 experts (cfg has {cfg.experts_per_group})")
+
+
+def _check_finite_logits(logits) -> None:
+    import torch
+
+    bad = torch.isnan(logits).any(dim=-1)
+    if bool(bad.any()):
+        rows = torch.nonzero(bad).flatten()[:8].tolist()
+        raise ValueError(f"gate: NaN router logits for {int(bad.sum())} token(s) (first rows {rows}); a NaN "
+                         "would make top-k pick arbitrary experts, so bwkit refuses to route them. Check the "
+                         "input activations / gate weight for NaN or overflow.")
+
+
+def gate_from_scores(scores, bias, cfg: DeepSeekMoEConfig, *, mask_value: float = float("-inf"),
+                     weights_from: str = "unbiased", normalize: bool = True, route_scale: float | None = None):
+    """Route tokens from their affinity `scores` [T, num_experts] (after sigmoid); return (weights, indices).
+
+    The defaults follow DeepSeek-V3's official `inference/model.py` exactly (see `gate`). The keyword arguments
+    exist to *model mistakes and variants* for the lab's checks: `mask_value=0.0` is the Hugging Face port's
+    group mask, `weights_from="biased"` gathers weights from the biased scores, `normalize=False` skips the
+    division by the sum, `route_scale` overrides cfg.route_scale (1.0 models a forgotten scale).
+    Weights come back in the dtype of `scores`, indices int64 [T, top_k]. Taught in lab 07, step 2.
+    """
+    import torch
+
+    if weights_from not in ("unbiased", "biased"):
+        raise ValueError(f"weights_from must be 'unbiased' or 'biased', got {weights_from!r}")
+    T = scores.shape[0]
+    original = scores
+    biased = scores + bias if bias is not None else scores
+    choice = biased
+    if cfg.num_groups > 1:
+        grouped = biased.view(T, cfg.num_groups, -1)
+        if bias is None:   # the official code: group score = best expert when there is no correction bias
+            group_scores = grouped.amax(dim=-1)
+        else:              # ... and the sum of the two best biased scores with it (DeepSeek-V3/R1)
+            group_scores = grouped.topk(2, dim=-1)[0].sum(dim=-1)
+        keep = group_scores.topk(cfg.topk_groups, dim=-1)[1]
+        drop = torch.ones(T, cfg.num_groups, dtype=torch.bool, device=scores.device).scatter_(1, keep, False)
+        choice = grouped.masked_fill(drop.unsqueeze(-1), mask_value).flatten(1)
+    indices = choice.topk(cfg.top_k, dim=-1)[1]
+    weights = (biased if weights_from == "biased" else original).gather(1, indices)
+    if normalize and cfg.score_func == "sigmoid":
+        weights = weights / weights.sum(dim=-1, keepdim=True)
+    weights = weights * (cfg.route_scale if route_scale is None else route_scale)
+    return weights, indices
+
+
+def gate(x, weight, bias, cfg: DeepSeekMoEConfig):
+    """DeepSeek-V3/R1 routing, as the official `inference/model.py` Gate does it; return (weights, indices).
+
+    x [T, hidden], weight [num_experts, hidden], bias [num_experts] (fp32 correction bias) or None.
+    1. scores = sigmoid(x @ weight.T), computed in x's dtype (bf16 in the official inference code);
+    2. the correction bias is added for *selection only*;
+    3. group score = sum of the two largest biased scores of each group (max when there is no bias);
+    4. the `topk_groups` best groups are kept, the other groups' scores set to -inf;
+    5. the `top_k` experts of the masked biased scores are picked;
+    6. weights = the *unbiased* scores at those experts, divided by their sum, times `route_scale`.
+    Returns weights [T, top_k] in x's dtype and indices [T, top_k] (int64, sorted by biased score).
+    NaN logits raise ValueError (never a silent routing). Taught in lab 07, step 2.
+    """
+    import torch
+
+    _check_gate_inputs(x, weight, bias, cfg)
+    logits = torch.matmul(x, weight.to(x.dtype).T)
+    _check_finite_logits(logits)
+    if cfg.score_func == "softmax":
+        scores = logits.softmax(dim=-1, dtype=torch.float32)
+    else:
+        scores = logits.sigmoid()
+    weights, indices = gate_from_scores(scores, bias, cfg)
+    return weights.type_as(x), indices
+
+
+def gate_hf(x, weight, bias, cfg: DeepSeekMoEConfig):
+    """The Hugging Face transformers port of the same router (`DeepseekV3TopkRouter`); return (weights, indices).
+
+    Two differences from the official code: the router runs in fp32 whatever x's dtype (logits, sigmoid and
+    weights), and dropped groups are masked with 0.0 instead of -inf (it also adds 1e-20 to the denominator).
+    The 0.0 mask changes the choice whenever a biased score inside a kept group is below 0: a masked expert
+    (score 0.0) then beats it. Weights come back in fp32, indices int64. Taught in lab 07, step 2.
+    """
+    import torch
+
+    _check_gate_inputs(x, weight, bias, cfg)
+    logits = torch.matmul(x.float(), weight.float().T)
+    _check_finite_logits(logits)
+    scores = logits.sigmoid()
+    _, indices = gate_from_scores(scores, bias.float() if bias is not None else None, cfg, mask_value=0.0)
+    weights = scores.gather(1, indices)
+    weights = weights / (weights.sum(dim=-1, keepdim=True) + 1e-20) * cfg.route_scale
+    return weights, indices
+
+
+def dense_routing(weights, indices, num_experts: int):
+    """Scatter (weights, indices) [T, top_k] into a dense [T, num_experts] matrix (0 where not routed).
+
+    Order-free comparison of two routings: equal dense matrices mean the same experts and weights.
+    """
+    import torch
+
+    if weights.shape != indices.shape:
+        raise ValueError(f"weights {list(weights.shape)} and indices {list(indices.shape)} must have one shape")
+    out = torch.zeros(weights.shape[0], num_experts, dtype=weights.dtype, device=weights.device)
+    return out.scatter_(1, indices.long(), weights)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Experts and the reference layer
+# ----------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class MoEWeights:
+    """All weights of one MoE layer, in DeepSeek's layout (`w2(silu(w1 x) * w3 x)`).
+
+    gate_weight [E, H], gate_bias [E] (fp32), w1/w3 [E, I, H], w2 [E, H, I], shared_w1/shared_w3 [S*I, H],
+    shared_w2 [H, S*I], with E = num_experts, H = hidden, I = expert_inter, S = num_shared_experts.
+    """
+
+    gate_weight: object
+    gate_bias: object
+    w1: object
+    w3: object
+    w2: object
+    shared_w1: object
+    shared_w3: object
+    shared_w2: object
+
+    def to(self, dtype) -> MoEWeights:
+        """A copy with every weight except the fp32 gate bias cast to `dtype`."""
+        return MoEWeights(*(t if name == "gate_bias" else t.to(dtype)
+                            for name, t in ((f, getattr(self, f)) for f in _WEIGHT_FIELDS)))
+
+    def experts_slice(self, start: int, end: int) -> tuple:
+        """(w1, w3, w2) of routed experts start..end-1 (the experts one EP rank holds)."""
+        return self.w1[start:end], self.w3[start:end], self.w2[start:end]
+
+
+_WEIGHT_FIELDS = ("gate_weight", "gate_bias", "w1", "w3", "w2", "shared_w1", "shared_w3", "shared_w2")
+_MAX_INIT_PARAMS = 300_000_000
+
+
+def init_moe_weights(cfg: DeepSeekMoEConfig, *, seed: int = 0, dtype=None, bias_std: float = 0.05) -> MoEWeights:
+    """Random weights for one MoE layer of `cfg` (normal, std 1/sqrt(fan_in); gate bias normal with `bias_std`).
+
+    For the scaled configs (SMALL, TINY): the full DeepSeek-V3 layer (11.3 G parameters) is refused — use
+    `moe_cost` for it. `dtype` defaults to float32. Taught in lab 07, step 3.
+    """
+    import torch
+
+    dtype = torch.float32 if dtype is None else dtype
+    E, H, I, S = cfg.num_experts, cfg.hidden, cfg.expert_inter, cfg.num_shared_experts
+    n_params = 3 * H * I * (E + S) + E * H
+    if n_params > _MAX_INIT_PARAMS:
+        raise ValueError(f"init_moe_weights: {cfg.name} has {n_params / 1e9:.1f} G parameters per MoE layer; "
+                         "use a scaled config (bwkit.moe.SMALL/TINY) to run it, and moe_cost() for its cost")
+    g = torch.Generator().manual_seed(seed)
+
+    def rnd(*shape, fan_in):
+        return (torch.randn(*shape, generator=g) / fan_in ** 0.5).to(dtype)
+
+    return MoEWeights(
+        gate_weight=rnd(E, H, fan_in=H),
+        gate_bias=torch.randn(E, generator=g) * bias_std,
+        w1=rnd(E, I, H, fan_in=H), w3=rnd(E, I, H, fan_in=H), w2=rnd(E, H, I, fan_in=I),
+        shared_w1=rnd(S * I, H, fan_in=H), shared_w3=rnd(S * I, H, fan_in=H), shared_w2=rnd(H, S * I, fan_in=S * I),
+    )
+
+
+def swiglu(x, w1, w3, w2):
+    """One SwiGLU expert: w2(silu(w1 x) * w3 x) for x [T, H], w1/w3 [I, H], w2 [H, I]. Taught in lab 07, step 3."""
+    import torch.nn.functional as F
+
+    return F.linear(F.silu(F.linear(x, w1)) * F.linear(x, w3), w2)
+
+
+def _check_experts_inputs(x, topk_weights, topk_ids, w1, w3, w2) -> None:
+    import torch
+
+    if x.dim() != 2:
+        raise ValueError(f"x must be 2-D [num_tokens, hidden], got {list(x.shape)}")
+    if w1.dim() != 3 or w3.shape != w1.shape or w2.dim() != 3:
+        raise ValueError(f"w1/w3 must be [num_experts, inter, hidden] (same shape) and w2 [num_experts, hidden, "
+                         f"inter]; got w1 {list(w1.shape)}, w3 {list(w3.shape)}, w2 {list(w2.shape)}")
+    E, I, H = w1.shape
+    if x.shape[1] != H or tuple(w2.shape) != (E, H, I):
+        raise ValueError(f"hidden size mismatch: x {list(x.shape)}, w1 {list(w1.shape)}, w2 {list(w2.shape)}")
+    if topk_ids.shape != topk_weights.shape or topk_ids.dim() != 2 or topk_ids.shape[0] != x.shape[0]:
+        raise ValueError(f"topk_ids and topk_weights must both be [num_tokens={x.shape[0]}, top_k]; got "
+                         f"{list(topk_ids.shape)} and {list(topk_weights.shape)}")
+    if topk_ids.dtype not in (torch.int32, torch.int64):
+        raise TypeError(f"topk_ids must be int32/int64, got {topk_ids.dtype}")
+    if topk_ids.numel() and (int(topk_ids.min()) < 0 or int(topk_ids.max()) >= E):
+        raise ValueError(f"topk_ids must lie in [0, {E}), got range [{int(topk_ids.min())}, {int(topk_ids.max())}]")
+
+
+def experts_reference(x, topk_weights, topk_ids, w1, w3, w2):
+    """Routed experts, as the official code loops: for each expert, its tokens, y += w * expert(x).
+
+    x [T, H], topk_weights/topk_ids [T, top_k], w1/w3 [E, I, H], w2 [E, H, I]; returns y [T, H] in x's dtype.
+    The plain-torch reference every other path is checked against. Taught in lab 07, step 3.
+    """
+    import torch
+
+    _check_experts_inputs(x, topk_weights, topk_ids, w1, w3, w2)
+    y = torch.zeros_like(x)
+    for e in torch.unique(topk_ids).tolist():
+        tok, slot = torch.where(topk_ids == e)
+        y[tok] += swiglu(x[tok], w1[e], w3[e], w2[e]) * topk_weights[tok, slot, None].to(x.dtype)
+    return y
+
+
+def experts_naive(x, topk_weights, topk_ids, w1, w3, w2):
+    """Routed experts one token and one slot at a time (the slow baseline of benchmarks/bench_moe.py)."""
+    import torch
+
+    _check_experts_inputs(x, topk_weights, topk_ids, w1, w3, w2)
+    y = torch.zeros_like(x)
+    ids = topk_ids.tolist()
+    for t in range(x.shape[0]):
+        xt = x[t:t + 1]
+        for k, e in enumerate(ids[t]):
+            y[t] += (swiglu(xt, w1[e], w3[e], w2[e]) * topk_weights[t, k].to(x.dtype))[0]
+    return y
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Token permutation: (token, slot) pairs sorted by expert, padded to BLOCK_M
+# ----------------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Permutation:
+    """Expert-contiguous layout of the (token, slot) pairs of a routing, padded per expert to `block_m` rows.
+
+    sorted_ids [num_padded]: pair ids p = token * top_k + slot, grouped by expert (stable: token order inside an
+    expert), each expert's run padded with the sentinel `num_pairs`; block_expert_ids [num_padded // block_m]:
+    the expert of each block of `block_m` rows; tokens_per_expert [num_experts]. The layout of vLLM's
+    moe_align_block_size / DeepGEMM's contiguous grouped GEMM. Taught in lab 07, step 4.
+    """
+
+    sorted_ids: object
+    block_expert_ids: object
+    tokens_per_expert: object
+    num_pairs: int
+    top_k: int
+    block_m: int
+
+    @property
+    def num_padded(self) -> int:
+        """Rows after padding (a multiple of block_m)."""
+        return int(self.sorted_ids.numel())
+
+    @property
+    def num_blocks(self) -> int:
+        """Blocks of block_m rows (one grouped-GEMM row tile each)."""
+        return int(self.block_expert_ids.numel())
+
+    @property
+    def padding_fraction(self) -> float:
+        """Share of padded rows that are padding (wasted MMA rows)."""
+        return 1.0 - self.num_pairs / max(self.num_padded, 1)
+
+
+def permute_tokens(topk_ids, num_experts: int, block_m: int) -> Permutation:
+    """Sort the (token, slot) pairs of `topk_ids` [T, top_k] by expert and pad each expert's run to `block_m`.
+
+    Experts with no token get no block. Returns a `Permutation`. Taught in lab 07, step 4.
+    """
+    import torch
+
+    if not isinstance(block_m, int) or block_m < 1:
+        raise ValueError(f"block_m must be a positive int, got {block_m!r}")
+    if not isinstance(num_experts, int) or num_experts < 1:
+        raise ValueError(f"num_experts must be a positive int, got {num_experts!r}")
+    if topk_ids.dim() != 2:
+        raise ValueError(f"topk_ids must be [num_tokens, top_k], got {list(topk_ids.shape)}")
+    flat = topk_ids.reshape(-1).long()
+    if flat.numel() and (int(flat.min()) < 0 or int(flat.max()) >= num_experts):
+        raise ValueError(f"topk_ids must lie in [0, {num_experts})")
+    P = flat.numel()
+    counts = torch.bincount(flat, minlength=num_experts)
+    padded = (counts + block_m - 1) // block_m * block_m
+    start_padded = torch.cumsum(padded, 0) - padded
+    start = torch.cumsum(counts, 0) - counts
+    order = torch.argsort(flat, stable=True)
+    expert_of_sorted = flat[order]
+    dest = start_padded[expert_of_sorted] + torch.arange(P, device=flat.device) - start[expert_of_sorted]
+    sorted_ids = torch.full((int(padded.sum()),), P, dtype=torch.int64, device=flat.device)
+    sorted_ids[dest] = order
+    block_expert_ids = torch.repeat_interleave(torch.arange(num_experts, device=flat.device), padded // block_m)
+    return Permutation(sorted_ids, block_expert_ids, counts, P, int(topk_ids.shape[1]), block_m)
+
+
+def combine(pair_out, topk_weights, num_tokens: int):
+    """Back to token order: y[t] = sum over slots k of topk_weights[t, k] * pair_out[t * top_k + k].
+
+    pair_out [num_tokens * top_k, H] holds each (token, slot) pair's expert output in pair-id order.
+    Taught in lab 07, step 4.
+    """
+    if pair_out.shape[0] != topk_weights.numel() or topk_weights.shape[0] != num_tokens:
+        raise ValueError(f"combine: pair_out has {pair_out.shape[0]} rows, topk_weights {list(topk_weights.shape)},"
+                         f" num_tokens {num_tokens}: expected num_tokens * top_k rows")
+    top_k = topk_weights.shape[1]
+    w = topk_weights.to(pair_out.dtype).reshape(num_tokens, top_k, 1)
+    return (pair_out.reshape(num_tokens, top_k, -1) * w).sum(dim=1)
+
+
+def experts_grouped(x, topk_weights, topk_ids, w1, w3, w2):
+    """Routed experts on the permuted layout in plain torch: gather rows by expert, one GEMM chain per expert
+    on a contiguous slice, scatter back with `combine`. Same result as `experts_reference`. Taught in lab 07, step 4.
+    """
+    import torch
+
+    _check_experts_inputs(x, topk_weights, topk_ids, w1, w3, w2)
+    T, top_k = topk_ids.shape
+    flat = topk_ids.reshape(-1).long()
+    order = torch.argsort(flat, stable=True)
+    counts = torch.bincount(flat, minlength=w1.shape[0]).tolist()
+    xs = x[order // top_k]
+    out_sorted = torch.empty_like(xs)
+    s = 0
+    for e, n in enumerate(counts):
+        if n:
+            out_sorted[s:s + n] = swiglu(xs[s:s + n], w1[e], w3[e], w2[e])
+            s += n
+    pair_out = torch.empty_like(out_sorted)
+    pair_out[order] = out_sorted
+    return combine(pair_out, topk_weights, T)
+
+
+def moe_forward(x, w: MoEWeights, cfg: DeepSeekMoEConfig, *, experts=None):
+    """One DeepSeek MoE layer: gate, routed experts (`experts`, default `experts_reference`) plus the shared expert.
+
+    x [..., hidden] -> y [..., hidden]. `experts` is any function with the signature of `experts_reference`
+    (`experts_grouped`, `bwkit.moe_kernels.fused_moe`, ...). Taught in lab 07, step 3.
+    """
+    if x.shape[-1] != cfg.hidden:
+        raise ValueError(f"moe_forward: hidden size mismatch: x has {x.shape[-1]} features, cfg.hidden is "
+                         f"{cfg.hidden}")
+    shape = x.shape
+    x2 = x.reshape(-1, cfg.hidden)
+    weights, indices = gate(x2, w.gate_weight, w.gate_bias, cfg)
+    routed = (experts or experts_reference)(x2, weights, indices, w.w1, w.w3, w.w2)
+    shared = swiglu(x2, w.shared_w1, w.shared_w3, w.shared_w2)
+    return (routed + shared).reshape(shape)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Load and cost
+# ----------------------------------------------------------------------------------------------------------------
+
+def tokens_per_expert(topk_ids, num_experts: int):
+    """How many (token, slot) pairs each expert receives: bincount of `topk_ids`, length num_experts."""
+    import torch
+
+    return torch.bincount(topk_ids.reshape(-1).long(), minlength=num_experts)
+
+
+def load_imbalance(counts) -> float:
+    """max / mean of tokens per expert: 1.0 is perfect balance; the busiest expert sets an MoE layer's time."""
+    c = counts.float()
+    return float(c.max() / c.mean()) if float(c.mean()) > 0 else float("nan")
+
+
+def expected_active_experts(num_tokens: int, cfg: DeepSeekMoEConfig) -> float:
+    """Expected number of distinct routed experts hit by `num_tokens` tokens under uniform routing:
+    E * (1 - (1 - top_k / E) ** num_tokens)."""
+    if num_tokens < 0:
+        raise ValueError(f"num_tokens must be >= 0, got {num_tokens}")
+    E = cfg.num_experts
+    return E * (1.0 - (1.0 - cfg.top_k / E) ** num_tokens)
+
+
+@dataclass(frozen=True)
+class MoECost:
+    """FLOPs and bytes of one MoE layer, per token (see `moe_cost`)."""
+
+    gate_flops: float
+    routed_flops: float
+    shared_flops: float
+    expert_params: int            # parameters of one routed expert (3 * hidden * expert_inter)
+    layer_params: int             # routed + shared + gate parameters of one MoE layer
+    active_params_per_token: int  # top_k routed + shared experts + gate
+    weight_bytes_per_token: float  # weights streamed from memory, amortised over num_tokens (uniform routing)
+    dispatch_bytes_per_token: float  # activations sent to the experts (EP all-to-all, one way)
+    combine_bytes_per_token: float   # expert outputs sent back
+    num_tokens: int
+
+    @property
+    def flops_per_token(self) -> float:
+        """gate + routed + shared FLOPs of one token in one MoE layer."""
+        return self.gate_flops + self.routed_flops + self.shared_flops
+
+    @property
+    def intensity(self) -> float:
+        """FLOPs per weight byte streamed (the roofline x-axis for the expert GEMMs)."""
+        return self.flops_per_token / self.weight_bytes_per_token
+
+
+def moe_cost(cfg: DeepSeekMoEConfig, *, num_tokens: int = 1, weight_bytes: float = 1.0,
+             act_bytes: float = 2.0, dispatch_bytes: float | None = None) -> MoECost:
+    """Per-token FLOPs and bytes of one MoE layer of `cfg` for a batch of `num_tokens` tokens.
+
+    FLOPs count 2 per multiply-add: a SwiGLU expert is 3 GEMMs of hidden x expert_inter, so 6*H*I per token; the
+    gate is 2*H*E. Weight bytes: the distinct experts a batch touches (`expected_active_experts`) plus the shared
+    expert and gate, times `weight_bytes` (1 for FP8, 0.5 + scales for NVFP4), divided by num_tokens.
+    Dispatch: top_k * hidden * `dispatch_bytes` (default act_bytes; DeepSeek dispatches in FP8), combine:
+    top_k * hidden * act_bytes. Taught in lab 07, step 1.
+    """
+    if not isinstance(num_tokens, int) or num_tokens < 1:
+        raise ValueError(f"num_tokens must be a positive int, got {num_tokens!r}")
+    if weight_bytes <= 0 or act_bytes <= 0:
+        raise ValueError("weight_bytes and act_bytes must be > 0")
+    H, I, E, S, k = cfg.hidden, cfg.expert_inter, cfg.num_experts, cfg.num_shared_experts, cfg.top_k
+    expert_params = 3 * H * I
+    layer_params = expert_params * (E + S) + H * E
+    active = expert_params * (k + S) + H * E
+    touched = expected_active_experts(num_tokens, cfg) + S
+    wbytes = (touched * expert_params + H * E) * weight_bytes / num_tokens
+    d = act_bytes if dispatch_bytes is None else dispatch_bytes
+    return MoECost(gate_flops=2.0 * H * E, routed_flops=6.0 * H * I * k, shared_flops=6.0 * H * I * S,
+                   expert_params=expert_params, layer_params=layer_params, active_params_per_token=active,
+                   weight_bytes_per_token=wbytes, dispatch_bytes_per_token=k * H * d,
+                   combine_bytes_per_token=k * H * act_bytes, num_tokens=num_tokens)
+
+
+def skewed_router_bias(cfg: DeepSeekMoEConfig, *, alpha: float = 1.0, seed: int = 0):
+    """Extra logits that make a router skewed (a few popular experts): alpha * log of a Zipf popularity over a
+    random permutation of the experts. Add it to the router logits to model an unbalanced router."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    rank = torch.randperm(cfg.num_experts, generator=g).float() + 1.0
+    return -alpha * torch.log(rank)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Low-precision experts (emulated with bwkit.formats: bit-exact codes and scales, fp32 arithmetic)
+# ----------------------------------------------------------------------------------------------------------------
+
+LOWP_SCHEMES = ("bf16", "fp8_block", "fp8_block_ue8m0", "nvfp4")
+
+
+def _check_scheme(scheme: str) -> None:
+    if scheme not in LOWP_SCHEMES:
+        raise ValueError(f"scheme must be one of {LOWP_SCHEMES}, got {scheme!r}")
+
+
+def fake_quant_weight(w2d, scheme: str):
+    """Quantize then dequantize one expert matrix [N, K] (fp32 out): 'fp8_block' = DeepSeek's 128x128 blocks with
+    fp32 scales, 'fp8_block_ue8m0' the same with power-of-two scales, 'nvfp4' 16-element E2M1 blocks along K."""
+    import torch
+
+    from bwkit import formats
+
+    _check_scheme(scheme)
+    if scheme == "bf16":
+        return w2d.to(torch.bfloat16).float()
+    if scheme.startswith("fp8_block"):
+        return formats.quantize_fp8_weight(w2d, block=128, pow2_scales=scheme.endswith("ue8m0")).dequantize()
+    return formats.quantize(w2d, "nvfp4").dequantize()
+
+
+def fake_quant_act(x, scheme: str):
+    """Quantize then dequantize activations [T, K] as the expert GEMMs see them: FP8 per 1x128 tile for the
+    fp8 schemes, NVFP4 (16-element blocks, per-tensor fp32 scale) for 'nvfp4', bf16 rounding for 'bf16'."""
+    import torch
+
+    from bwkit import formats
+
+    _check_scheme(scheme)
+    if scheme == "bf16":
+        return x.to(torch.bfloat16).float()
+    if scheme.startswith("fp8_block"):
+        return formats.quantize_fp8_act(x, tile=128, pow2_scales=scheme.endswith("ue8m0")).dequantize()
+    return formats.quantize(x, "nvfp4").dequantize()
+
+
+def quantize_expert_weights(w1, w3, w2, scheme: str) -> tuple:
+    """(w1, w3, w2) of all experts after quantize -> dequantize with `scheme` (fp32). Taught in lab 07, step 6."""
+    import torch
+
+    return tuple(torch.stack([fake_quant_weight(m.float(), scheme) for m in t]) for t in (w1, w3, w2))
+
+
+def experts_lowp(x, topk_weights, topk_ids, w1q, w3q, w2q, *, scheme: str):
+    """Routed experts with low-precision GEMM inputs, emulated: weights already fake-quantized
+    (`quantize_expert_weights`), activations fake-quantized before each GEMM (x before w1/w3, h before w2),
+    fp32 accumulation, routing weights applied in fp32. Same signature as `experts_reference` plus `scheme`.
+    Taught in lab 07, step 6."""
+    import torch
+    import torch.nn.functional as F
+
+    _check_scheme(scheme)
+    _check_experts_inputs(x, topk_weights, topk_ids, w1q, w3q, w2q)
+    x = x.float()
+    xq = fake_quant_act(x, scheme)
+    y = torch.zeros_like(x)
+    for e in torch.unique(topk_ids).tolist():
+        tok, slot = torch.where(topk_ids == e)
+        xe = xq[tok]
+        h = F.silu(F.linear(xe, w1q[e])) * F.linear(xe, w3q[e])
+        out = F.linear(fake_quant_act(h, scheme), w2q[e])
+        y.index_add_(0, tok, out * topk_weights[tok, slot, None].float())
+    return y
+
+
+def relative_error(y, ref) -> float:
+    """||y - ref|| / ||ref|| (Frobenius), in float64."""
+    y, ref = y.double(), ref.double()
+    return float((y - ref).norm() / ref.norm())

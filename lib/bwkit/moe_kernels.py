@@ -1,0 +1,205 @@
+"""Fused MoE in Triton: grouped gate/up GEMM with SiLU*mul, grouped down GEMM with the routing weight, combine.
+
+    import bwkit; rt = bwkit.setup()          # first, before triton is imported (interpreter on a CPU)
+    from bwkit import moe, moe_kernels
+    weights, ids = moe.gate(x, w.gate_weight, w.gate_bias, moe.SMALL)
+    y = moe_kernels.fused_moe(x, weights, ids, w.w1, w.w3, w.w2)   # == moe.experts_reference(...)
+
+How it works (the layout of vLLM's fused_moe / DeepGEMM's contiguous grouped GEMM):
+1. `bwkit.moe.permute_tokens` sorts the (token, slot) pairs by expert and pads each expert's run to BLOCK_M rows,
+   so every BLOCK_M-row tile belongs to exactly one expert (`block_expert_ids`);
+2. `moe_gemm_kernel_gate_up`: one program per (row tile, BLOCK_N columns); it reads its expert id, gathers the
+   tile's token rows of x, runs the w1 and w3 GEMMs side by side and writes h = silu(x w1^T) * (x w3^T) for each
+   pair (row = pair id);
+3. `moe_gemm_kernel_down`: the same grouping over h with w2, each row scaled by its routing weight;
+4. `moe_combine_kernel`: y[t] = sum of the top_k pair rows of token t.
+Padding rows (pair id == num_pairs) are masked out; a block whose expert id is -1 (an expert another EP rank
+holds) is skipped. Accumulation is fp32. Constraints: BLOCK_M/N/K powers of two >= 16. Under the Triton
+interpreter (no GPU) bf16 inputs are computed in fp32 (`tl.dot` on bf16 is wrong there, triton issue 11584).
+No autotuning. Taught in lab 07, step 5.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from bwkit.moe import _check_experts_inputs, permute_tokens
+from bwkit.runtime import guard_dot_dtypes, interpreter_active
+
+__all__ = ["moe_gemm_kernel_gate_up", "moe_gemm_kernel_down", "moe_combine_kernel", "fused_moe",
+           "default_blocks"]
+
+
+@triton.jit
+def moe_gemm_kernel_gate_up(
+    # pointers
+    x_ptr, w1_ptr, w3_ptr, h_ptr, sorted_ids_ptr, block_expert_ptr,
+    # sizes: num_pairs = tokens * TOP_K, N = expert_inter, K = hidden
+    num_pairs, N, K,
+    # strides
+    stride_xm, stride_xk, stride_we, stride_wn, stride_wk, stride_hm, stride_hn,
+    # meta-parameters
+    TOP_K: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+):
+    """h[pair, n] = silu(x[tok] . w1[e, n]) * (x[tok] . w3[e, n]) for the BLOCK_M pairs of one expert tile."""
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    expert = tl.load(block_expert_ptr + pid_m).to(tl.int64)
+    if expert < 0:  # an expert held elsewhere (expert parallelism): nothing to do here
+        return
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    pair = tl.load(sorted_ids_ptr + offs_m)
+    valid_m = pair < num_pairs
+    tok = pair // TOP_K
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_k = tl.arange(0, BLOCK_K)
+    a_ptrs = x_ptr + tok[:, None] * stride_xm + offs_k[None, :] * stride_xk
+    b_off = expert * stride_we + offs_n[None, :] * stride_wn + offs_k[:, None] * stride_wk   # [BLOCK_K, BLOCK_N]
+    acc1 = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    acc3 = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k in range(0, tl.cdiv(K, BLOCK_K)):
+        k_ok = offs_k < K - k * BLOCK_K
+        a = tl.load(a_ptrs, mask=valid_m[:, None] & k_ok[None, :], other=0.0)
+        b_mask = k_ok[:, None] & (offs_n[None, :] < N)
+        b1 = tl.load(w1_ptr + b_off, mask=b_mask, other=0.0)
+        b3 = tl.load(w3_ptr + b_off, mask=b_mask, other=0.0)
+        acc1 = tl.dot(a, b1, acc1)
+        acc3 = tl.dot(a, b3, acc3)
+        a_ptrs += BLOCK_K * stride_xk
+        b_off += BLOCK_K * stride_wk
+    h = acc1 * tl.sigmoid(acc1) * acc3
+    h_ptrs = h_ptr + pair[:, None] * stride_hm + offs_n[None, :] * stride_hn
+    tl.store(h_ptrs, h.to(h_ptr.dtype.element_ty), mask=valid_m[:, None] & (offs_n[None, :] < N))
+
+
+@triton.jit
+def moe_gemm_kernel_down(
+    # pointers
+    h_ptr, w2_ptr, out_ptr, sorted_ids_ptr, block_expert_ptr, topk_weights_ptr,
+    # sizes: N = hidden, K = expert_inter
+    num_pairs, N, K,
+    # strides
+    stride_hm, stride_hk, stride_we, stride_wn, stride_wk, stride_om, stride_on,
+    # meta-parameters
+    MUL_ROUTED_WEIGHT: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+):
+    """out[pair, n] = topk_weight[pair] * (h[pair] . w2[e, n]) for the BLOCK_M pairs of one expert tile."""
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    expert = tl.load(block_expert_ptr + pid_m).to(tl.int64)
+    if expert < 0:
+        return
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    pair = tl.load(sorted_ids_ptr + offs_m)
+    valid_m = pair < num_pairs
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_k = tl.arange(0, BLOCK_K)
+    a_ptrs = h_ptr + pair[:, None] * stride_hm + offs_k[None, :] * stride_hk
+    b_ptrs = w2_ptr + expert * stride_we + offs_n[None, :] * stride_wn + offs_k[:, None] * stride_wk
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k in range(0, tl.cdiv(K, BLOCK_K)):
+        k_ok = offs_k < K - k * BLOCK_K
+        a = tl.load(a_ptrs, mask=valid_m[:, None] & k_ok[None, :], other=0.0)
+        b = tl.load(b_ptrs, mask=k_ok[:, None] & (offs_n[None, :] < N), other=0.0)
+        acc = tl.dot(a, b, acc)
+        a_ptrs += BLOCK_K * stride_hk
+        b_ptrs += BLOCK_K * stride_wk
+    if MUL_ROUTED_WEIGHT:
+        rw = tl.load(topk_weights_ptr + pair, mask=valid_m, other=0.0).to(tl.float32)
+        acc = acc * rw[:, None]
+    o_ptrs = out_ptr + pair[:, None] * stride_om + offs_n[None, :] * stride_on
+    tl.store(o_ptrs, acc.to(out_ptr.dtype.element_ty), mask=valid_m[:, None] & (offs_n[None, :] < N))
+
+
+@triton.jit
+def moe_combine_kernel(
+    pair_out_ptr, y_ptr,
+    N,
+    stride_pm, stride_pn, stride_ym, stride_yn,
+    TOP_K: tl.constexpr, BLOCK_N: tl.constexpr,
+):
+    """y[t, n] = sum over k of pair_out[t * TOP_K + k, n] (the weights were applied by the down GEMM)."""
+    t = tl.program_id(0).to(tl.int64)
+    offs_n = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
+    n_ok = offs_n < N
+    acc = tl.zeros((BLOCK_N,), dtype=tl.float32)
+    for k in range(TOP_K):
+        acc += tl.load(pair_out_ptr + (t * TOP_K + k) * stride_pm + offs_n * stride_pn, mask=n_ok,
+                       other=0.0).to(tl.float32)
+    tl.store(y_ptr + t * stride_ym + offs_n * stride_yn, acc.to(y_ptr.dtype.element_ty), mask=n_ok)
+
+
+def default_blocks() -> tuple[int, int, int]:
+    """(BLOCK_M, BLOCK_N, BLOCK_K): few wide programs under the interpreter (its cost is per program), 64s on a GPU."""
+    return (16, 128, 128) if interpreter_active() else (64, 64, 64)
+
+
+def _pow2_at_least_16(name: str, v: int) -> None:
+    if not isinstance(v, int) or v < 16 or v & (v - 1):
+        raise ValueError(f"fused_moe: {name} must be a power of two >= 16 (tl.dot tile), got {v!r}")
+
+
+def fused_moe(x: torch.Tensor, topk_weights: torch.Tensor, topk_ids: torch.Tensor, w1: torch.Tensor,
+              w3: torch.Tensor, w2: torch.Tensor, *, block_m: int | None = None, block_n: int | None = None,
+              block_k: int | None = None, expert_owner: torch.Tensor | None = None) -> torch.Tensor:
+    """Routed experts with the Triton grouped kernels; same signature and result as `moe.experts_reference`.
+
+    x [T, H]; topk_weights, topk_ids [T, top_k]; w1/w3 [E, I, H]; w2 [E, H, I]. `expert_owner` (optional bool
+    [E]) marks the experts computed here: the blocks of other experts are skipped and their pairs contribute 0
+    (how one expert-parallel rank would run it). Returns y [T, H] in x's dtype. Under the Triton interpreter
+    bf16 is computed in fp32. Taught in lab 07, step 5.
+    """
+    _check_experts_inputs(x, topk_weights, topk_ids, w1, w3, w2)
+    dflt = default_blocks()
+    block_m, block_n, block_k = (b if b is not None else d
+                                 for b, d in zip((block_m, block_n, block_k), dflt, strict=True))
+    for name, v in (("block_m", block_m), ("block_n", block_n), ("block_k", block_k)):
+        _pow2_at_least_16(name, v)
+    devices = {t.device for t in (x, topk_weights, topk_ids, w1, w3, w2)}
+    if len(devices) != 1:
+        raise ValueError(f"fused_moe: all tensors must be on one device, got {sorted(map(str, devices))}")
+    if not interpreter_active() and next(iter(devices)).type != "cuda":
+        raise ValueError("fused_moe: the tensors are on the CPU but Triton compiles for the GPU here; move them "
+                         "to 'cuda' (or set TRITON_INTERPRET=1 before importing triton to interpret on the CPU)")
+    out_dtype = x.dtype
+    if interpreter_active():
+        x, w1, w3, w2 = (t.float() if t.dtype == torch.bfloat16 else t for t in (x, w1, w3, w2))
+    guard_dot_dtypes(x, w1, w3, w2, what="fused_moe")
+    w1, w3, w2 = (t.to(x.dtype) for t in (w1, w3, w2))
+    T, top_k = topk_ids.shape
+    E, I, H = w1.shape
+    perm = permute_tokens(topk_ids, E, block_m)
+    block_expert = perm.block_expert_ids
+    if expert_owner is not None:
+        if expert_owner.shape != (E,) or expert_owner.dtype != torch.bool:
+            raise ValueError(f"fused_moe: expert_owner must be a bool tensor of shape [{E}]")
+        block_expert = torch.where(expert_owner.to(block_expert.device)[block_expert], block_expert, -1)
+    num_pairs = T * top_k
+    h = torch.zeros(num_pairs, I, device=x.device, dtype=x.dtype)
+    pair_out = torch.zeros(num_pairs, H, device=x.device, dtype=x.dtype)
+    y = torch.empty(T, H, device=x.device, dtype=out_dtype)
+    if perm.num_blocks == 0:
+        return y.zero_()
+    sorted_ids = perm.sorted_ids.contiguous()
+    block_expert = block_expert.contiguous()
+    rw = topk_weights.reshape(-1).float().contiguous()
+    moe_gemm_kernel_gate_up[(perm.num_blocks, triton.cdiv(I, block_n))](
+        x, w1, w3, h, sorted_ids, block_expert,
+        num_pairs, I, H,
+        x.stride(0), x.stride(1), w1.stride(0), w1.stride(1), w1.stride(2), h.stride(0), h.stride(1),
+        TOP_K=top_k, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k,
+    )
+    moe_gemm_kernel_down[(perm.num_blocks, triton.cdiv(H, block_n))](
+        h, w2, pair_out, sorted_ids, block_expert, rw,
+        num_pairs, H, I,
+        h.stride(0), h.stride(1), w2.stride(0), w2.stride(1), w2.stride(2), pair_out.stride(0), pair_out.stride(1),
+        MUL_ROUTED_WEIGHT=True, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k,
+    )
+    moe_combine_kernel[(T, triton.cdiv(H, block_n))](
+        pair_out, y, H,
+        pair_out.stride(0), pair_out.stride(1), y.stride(0), y.stride(1),
+        TOP_K=top_k, BLOCK_N=block_n,
+    )
+    return y
