@@ -1,0 +1,367 @@
+"""`bwkit grade`: a tiny fixture lab, a class of synthetic submissions (honest, broken and abusive) and exact scores.
+
+The fixture lab (97_fixture) has three exercises worth 1 + 2 + 1 points and imports nothing heavy, so each
+submission runs in a few seconds; the whole class is graded once (module fixture) with 2 workers.
+"""
+
+import copy
+import json
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from bwkit import cli, grading, notebooks
+
+TIMEOUT = 5.0  # per-cell timeout of the class run
+MEMORY_GIB = 3.0
+
+
+def _hint(ex):
+    return new_markdown_cell("<details><summary>Hint</summary>\n\nthink\n</details>",
+                             metadata={"bwkit": {"exercise": ex, "role": "hint"}})
+
+
+def _solution_nb():
+    cells = [
+        new_markdown_cell("# Lab 97: fixture"),
+        new_code_cell("from bwkit.checks import check_choice, check_true\n\nSCALE = 3"),
+        new_code_cell("def area(w, h):\n    ### BEGIN SOLUTION\n    return w * h\n    ### END SOLUTION",
+                      metadata={"bwkit": {"exercise": "97.1", "role": "solution", "points": 1, "title": "area"}}),
+        _hint("97.1"),
+        new_code_cell('check_true(area(3, 4) == 12, name="97.1 area",\n'
+                      '           diagnosis=f"area(3, 4) returned {area(3, 4)!r}, expected 12")',
+                      metadata={"bwkit": {"exercise": "97.1", "role": "check"}}),
+        new_code_cell('print("scale", SCALE)'),
+        new_code_cell("def ridge(peak_tflops, bandwidth_tbps):\n    ### BEGIN SOLUTION\n"
+                      "    return peak_tflops / bandwidth_tbps\n    ### END SOLUTION",
+                      metadata={"bwkit": {"exercise": "97.2", "role": "solution", "points": 2,
+                                          "title": "ridge point"}}),
+        _hint("97.2"),
+        new_code_cell('r = ridge(4500, 8.0)\ninverse = r is not None and abs(r - 8.0 / 4500) < 1e-12\n'
+                      'check_true(r is not None and abs(r - 562.5) < 1e-9, name="97.2 ridge point",\n'
+                      '           diagnosis=f"got {r!r}, expected 562.5"'
+                      ' + (": you divided bandwidth by peak" if inverse else ""))',
+                      metadata={"bwkit": {"exercise": "97.2", "role": "check"}}),
+        new_code_cell('### BEGIN SOLUTION\nanswer = "memory"\n### END SOLUTION',
+                      metadata={"bwkit": {"exercise": "97.3", "role": "solution", "points": 1, "title": "bound"}}),
+        _hint("97.3"),
+        new_code_cell('check_choice(answer, "memory", name="97.3 bound", options=["memory", "compute"],\n'
+                      '             explanations={"compute": "decode GEMMs have a tiny intensity"})',
+                      metadata={"bwkit": {"exercise": "97.3", "role": "check"}}),
+        new_code_cell('print("done")'),
+    ]
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    for i, c in enumerate(nb.cells):
+        m = c.metadata.get("bwkit")
+        c.id = f"ex{m['exercise'].replace('.', '-')}-{m['role']}" if m else f"c{i:03d}"
+    return nb
+
+
+SOL = _solution_nb()
+LAB = notebooks.lab_from_solution(SOL)
+RIGHT = {c.id: c.source for c in SOL.cells}
+
+
+def _student(base=LAB, **edits):
+    """A copy of `base` with cell sources replaced by id (keyword: cell id with '-' written as '_')."""
+    nb = copy.deepcopy(base)
+    for key, src in edits.items():
+        cid = key.replace("_", "-")
+        [cell] = [c for c in nb.cells if c.id == cid]
+        cell.source = src
+    return nb
+
+
+def _solved(**edits):
+    sol = {k.replace("-", "_"): v for k, v in RIGHT.items() if "solution" in k}
+    sol.update(edits)
+    return _student(**sol)
+
+
+def _cell(nb, cid):
+    return next(c for c in nb.cells if c.id == cid)
+
+
+def _write(nb, path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+LOOP = "def area(w, h):\n    return w * h\n\nwhile True:\n    pass"
+STUBBORN = ("import time\n\nwhile True:\n    try:\n        time.sleep(30)\n    except KeyboardInterrupt:\n"
+            "        pass")
+
+
+def _build_class(root: Path, sentinel: Path) -> dict[str, float]:
+    """Write the submissions; return the exact expected totals."""
+    sub = root / "subs"
+    name = "97_fixture.ipynb"
+    expected = {}
+
+    _write(_solved(), sub / "correct" / name)
+    expected["correct"] = 4
+
+    _write(_solved(ex97_2_solution="def ridge(peak_tflops, bandwidth_tbps):\n"
+                                   "    return bandwidth_tbps / peak_tflops"), sub / "partly_wrong" / name)
+    expected["partly_wrong"] = 2
+
+    _write(_solved(ex97_1_solution=LOOP), sub / "infinite_loop" / name)
+    expected["infinite_loop"] = 3
+
+    _write(_solved(ex97_3_solution=STUBBORN), sub / "stubborn_loop" / name)
+    expected["stubborn_loop"] = 3
+
+    _write(_solved(ex97_2_solution="import os\n\nos._exit(3)"), sub / "os_exit" / name)
+    expected["os_exit"] = 2
+
+    _write(_solved(ex97_1_solution="import ctypes\n\nctypes.string_at(0)"), sub / "segfault" / name)
+    expected["segfault"] = 3
+
+    _write(_solved(ex97_1_solution="def area(w, h):\n    return w * h\n\nhog = bytearray(64 * 2**30)"),
+           sub / "memory_hog" / name)
+    expected["memory_hog"] = 3
+
+    nb = _solved(ex97_2_solution="def ridge(peak_tflops, bandwidth_tbps):\n    return 0.0",
+                 ex97_2_check='print("✅ 97.2 ridge point")')
+    _write(nb, sub / "edited_check" / name)
+    expected["edited_check"] = 2
+
+    nb = _solved()
+    nb.cells = [c for c in nb.cells if c.id != "ex97-1-check"]
+    _write(nb, sub / "deleted_check" / name)
+    expected["deleted_check"] = 4
+
+    nb = _solved(ex97_1_solution="# NBVAL_SKIP\ndef area(w, h):\n    return w + h",
+                 ex97_1_check="# NBVAL_RAISES_EXCEPTION\n" + RIGHT["ex97-1-check"],
+                 ex97_2_solution="# NBVAL_RAISES_EXCEPTION\nraise ValueError('no idea')")
+    for cid in ("ex97-1-check", "ex97-2-solution"):
+        _cell(nb, cid).metadata["tags"] = ["raises-exception", "nbval-skip"]
+    _write(nb, sub / "nbval_abuse" / name)
+    expected["nbval_abuse"] = 1
+
+    nb = _student(ex97_3_solution='answer = "memory"')
+    for i, c in enumerate(nb.cells):
+        if c.cell_type == "code":
+            c.execution_count = i + 1
+            ex = (c.metadata.get("bwkit") or {}).get("exercise", "")
+            c.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"✅ {ex} all good\n")]
+        if c.id == "ex97-1-check":
+            c.source = "# NBVAL_CHECK_OUTPUT\n" + c.source
+    _write(nb, sub / "fake_outputs" / name)
+    expected["fake_outputs"] = 1
+
+    (sub / "malformed").mkdir(parents=True)
+    (sub / "malformed" / name).write_text('{"cells": [', encoding="utf-8")
+    expected["malformed"] = 0
+
+    (sub / "missing").mkdir(parents=True)
+    (sub / "missing" / "README.txt").write_text("forgot to upload", encoding="utf-8")
+    expected["missing"] = 0
+
+    # Extra files: a malicious conftest.py, a pytest.ini and a module shadowing bwkit must never be loaded; the
+    # answer to 97.3 is right only when the kernel's folder holds nothing but the grading copy.
+    extra = sub / "extra_files"
+    _write(_solved(ex97_3_solution='import os\n\nanswer = "memory" if os.listdir(".") == ["lab.ipynb"] '
+                                   'else "compute"'), extra / name)
+    _write(_student(), extra / "scratch.ipynb")
+    evil = f"open({str(sentinel)!r}, 'w').write('loaded')\n"
+    (extra / "conftest.py").write_text(evil + "import os\nos._exit(0)\n", encoding="utf-8")
+    (extra / "pytest.ini").write_text("[pytest]\naddopts = -p conftest --nbval-cell-timeout=0.001\n")
+    (extra / "bwkit").mkdir()
+    (extra / "bwkit" / "__init__.py").write_text(evil)
+    (extra / "sitecustomize.py").write_text(evil)
+    expected["extra_files"] = 4
+
+    _write(_solved(ex97_2_solution="from bwkit import hw\n\ndef ridge(peak_tflops, bandwidth_tbps):\n"
+                                   "    return hw.ridge_point('B200', 'fp8')"), sub / "reference_caller" / name)
+    expected["reference_caller"] = 4  # B200 FP8 happens to be 4500/8: flagged, not docked
+
+    nb = _solved(ex97_1_solution="def area(w, h):\n    return _mul(w, h)")
+    i = next(k for k, c in enumerate(nb.cells) if c.id == "ex97-1-solution")
+    helper = new_code_cell("def _mul(a, b):\n    return a * b")
+    helper.id = "student-helper"
+    stray = new_code_cell("raise RuntimeError('scratch cell')")
+    stray.id = "student-stray"
+    nb.cells.insert(i + 1, helper)
+    nb.cells.append(stray)
+    _write(nb, sub / "helper_cell" / name)
+    expected["helper_cell"] = 4
+
+    nb = _solved()  # no cell ids (old nbformat): matched by metadata
+    nb.nbformat_minor = 4
+    for c in nb.cells:
+        del c["id"]
+    (sub / "no_ids").mkdir(parents=True)
+    (sub / "no_ids" / name).write_text(json.dumps(nb), encoding="utf-8")
+    expected["no_ids"] = 4
+
+    _write(LAB, sub / "not_attempted" / name)
+    expected["not_attempted"] = 0
+
+    _write(_solved(), sub / "erin_97_fixture.ipynb")  # file-name layout
+    expected["erin"] = 4
+    return expected
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("grading")
+    sols = root / "solutions"
+    sols.mkdir()
+    nbformat.write(SOL, sols / "97_fixture.ipynb")
+    sentinel = root / "PWNED"
+    expected = _build_class(root, sentinel)
+    t0 = time.monotonic()
+    report = grading.grade(root / "subs", "97", solutions=sols, out=root / "out", workers=2,
+                           options=grading.GradeOptions(timeout=TIMEOUT, memory_gib=MEMORY_GIB, cpu_seconds=60),
+                           progress=False)
+    return dict(root=root, report=report, expected=expected, sentinel=sentinel, seconds=time.monotonic() - t0,
+                by={s.student: s for s in report.students})
+
+
+def _status(graded, student):
+    return {e.id: e.status for e in graded["by"][student].exercises}
+
+
+def _ex(graded, student, ex):
+    return next(e for e in graded["by"][student].exercises if e.id == ex)
+
+
+def test_every_student_gets_a_row_with_the_exact_score(graded):
+    got = {s.student: s.total for s in graded["report"].students}
+    assert got == graded["expected"]
+    rows = (graded["root"] / "out" / "grades.csv").read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "student,97.1,97.2,97.3,total,max,notes"
+    assert len(rows) == 1 + len(graded["expected"])
+    assert rows[1].startswith("correct,1,2,1,4,4,")
+
+
+def test_correct_and_partly_wrong(graded):
+    assert _status(graded, "correct") == {"97.1": "passed", "97.2": "passed", "97.3": "passed"}
+    assert "✅ 97.1 area" in _ex(graded, "correct", "97.1").detail
+    bad = _ex(graded, "partly_wrong", "97.2")
+    assert bad.status == "check failed" and bad.points == 0
+    assert "❌ 97.2 ridge point" in bad.detail and "you divided bandwidth by peak" in bad.detail
+
+
+def test_timeouts_cost_only_their_exercise(graded):
+    assert _status(graded, "infinite_loop") == {"97.1": "timeout", "97.2": "passed", "97.3": "passed"}
+    s = _ex(graded, "stubborn_loop", "97.3")
+    assert s.status == "crashed" and "ignored the timeout's interrupt" in s.detail
+
+
+def test_kernel_deaths_are_diagnosed(graded):
+    assert _status(graded, "os_exit") == {"97.1": "passed", "97.2": "crashed", "97.3": "passed"}
+    assert "exited with code 3" in _ex(graded, "os_exit", "97.2").detail
+    assert "SIGSEGV" in _ex(graded, "segfault", "97.1").detail
+    hog = _ex(graded, "memory_hog", "97.1")
+    assert hog.status == "crashed" and "MemoryError" in hog.detail
+
+
+def test_crash_is_detected_in_seconds_not_after_the_cell_timeout(tmp_path):
+    sub = tmp_path / "s.ipynb"
+    _write(_solved(ex97_1_solution="import os, signal\n\nos.kill(os.getpid(), signal.SIGKILL)"), sub)
+    t0 = time.monotonic()
+    res = grading.grade_submission(grading.Submission("s", sub), SOL, Path("97_fixture.ipynb"),
+                                   grading.GradeOptions(timeout=120, memory_gib=MEMORY_GIB, cpu_seconds=60))
+    took = time.monotonic() - t0
+    assert res.total == 3 and res.runs == 2
+    assert "SIGKILL" in res.exercises[0].detail
+    assert took < 60, f"kernel death took {took:.0f} s to detect (cell timeout 120 s)"
+
+
+def test_restored_and_abused_cells(graded):
+    assert _status(graded, "edited_check")["97.2"] == "check failed"
+    assert any("check cell was edited" in n for n in graded["by"]["edited_check"].notes)
+    assert any("97.1: the check cell was deleted" in n for n in graded["by"]["deleted_check"].notes)
+    assert _status(graded, "nbval_abuse") == {"97.1": "check failed", "97.2": "error", "97.3": "passed"}
+    assert "ValueError: no idea" in _ex(graded, "nbval_abuse", "97.2").detail
+    assert any("97.2: nbval markers/tags in your solution cell were ignored" in n
+               for n in graded["by"]["nbval_abuse"].notes)
+    assert _status(graded, "fake_outputs") == {"97.1": "not attempted", "97.2": "not attempted",
+                                               "97.3": "passed"}
+
+
+def test_unreadable_missing_and_extra_files(graded):
+    assert "not a readable notebook" in graded["by"]["malformed"].notes[0]
+    assert "no notebook" in graded["by"]["missing"].notes[0]
+    assert not graded["sentinel"].exists(), "a student's conftest.py/sitecustomize/bwkit shadow was loaded"
+    notes = graded["by"]["extra_files"].notes
+    assert any("conftest.py" in n and "scratch.ipynb" in n for n in notes)
+    assert graded["by"]["extra_files"].notebook == "97_fixture.ipynb"
+
+
+def test_flags_helper_cells_ids_and_layout(graded):
+    flagged = _ex(graded, "reference_caller", "97.2")
+    assert flagged.points == 2 and any("bwkit.hw.ridge_point" in f for f in flagged.flags)
+    assert not any(e.flags for e in graded["by"]["correct"].exercises)
+    assert any("os._exit" in f for f in _ex(graded, "os_exit", "97.2").flags)
+    assert any("1 code cell(s) you added outside" in n for n in graded["by"]["helper_cell"].notes)
+    assert _status(graded, "not_attempted") == {k: "not attempted" for k in ("97.1", "97.2", "97.3")}
+
+
+def test_reports_are_written(graded):
+    out = graded["root"] / "out"
+    fb = (out / "feedback" / "partly_wrong.md").read_text(encoding="utf-8")
+    assert fb.startswith("# Lab 97: partly_wrong, 2 / 4 points")
+    assert "## 97.2 ridge point: 0 / 2 ❌ (check failed)" in fb and "you divided bandwidth by peak" in fb
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert f"{len(graded['expected'])} submission(s), 4 points available" in summary
+    assert "reference_caller, 97.2" in summary
+    png = (out / "score_distribution.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
+
+
+def test_grading_copy_restores_official_cells_and_never_holds_answers():
+    nb = _solved(ex97_1_solution="# NBVAL_SKIP\ndef area(w, h):\n    return w * h",
+                 c005="print('edited')")
+    nb.cells = [c for c in nb.cells if c.id != "c012"]
+    _cell(nb, "ex97-1-solution").metadata["tags"] = ["raises-exception"]
+    gc = grading.build_grading_copy(nb, SOL)
+    by = {c.id: c for c in gc.nb.cells}
+    assert [c.id for c in gc.nb.cells] == [c.id for c in SOL.cells]
+    assert by["c005"].source == 'print("scale", SCALE)' and by["c012"].source == 'print("done")'
+    assert by["ex97-1-solution"].source == "def area(w, h):\n    return w * h"
+    assert "tags" not in by["ex97-1-solution"].metadata
+    assert gc.cells["ex97-2-check"] == ("97.2", "check") and gc.cells["c005"] == (None, "lab")
+    lab_copy = json.dumps(grading.build_grading_copy(LAB, SOL).nb)
+    assert "BEGIN SOLUTION" not in lab_copy and "peak_tflops / bandwidth_tbps" not in lab_copy
+    assert all(not c.get("outputs") for c in gc.nb.cells if c.cell_type == "code")
+
+
+def test_bad_input_messages(tmp_path, capsys):
+    sols = tmp_path / "solutions"
+    sols.mkdir()
+    nbformat.write(SOL, sols / "97_fixture.ipynb")
+    with pytest.raises(grading.GradingError, match="unknown lab '42'.*97_fixture"):
+        grading.find_lab("42", sols)
+    assert grading.find_lab("97", sols).name == "97_fixture.ipynb"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(grading.GradingError, match="no submissions in"):
+        grading.find_submissions(tmp_path / "empty", "97_fixture")
+    assert cli.main(["grade", str(tmp_path / "empty"), "--lab", "97", "--solutions", str(sols)]) == 2
+    assert "grade: no submissions in" in capsys.readouterr().err
+    assert cli.main(["grade", str(tmp_path / "empty"), "--lab", "42", "--solutions", str(sols)]) == 2
+    assert "unknown lab '42'" in capsys.readouterr().err
+    assert cli.main(["grade", str(tmp_path / "nowhere"), "--lab", "97", "--solutions", str(sols)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="timeout"):
+        grading.GradeOptions(timeout=0)
+
+
+def test_submission_layout(tmp_path):
+    for p in ["zed/work/97_fixture.ipynb", "zed/notes.ipynb", "amy/97_fixture (1).ipynb", "two/a.ipynb",
+              "two/b.ipynb", "bob__final.ipynb", "kim_97_fixture.ipynb", ".hidden/97_fixture.ipynb",
+              "amy/.ipynb_checkpoints/97_fixture-checkpoint.ipynb"]:
+        (tmp_path / p).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / p).write_text("{}")
+    subs = {s.student: s for s in grading.find_submissions(tmp_path, "97_fixture")}
+    assert sorted(subs) == ["amy", "bob", "kim", "two", "zed"]
+    assert subs["zed"].path.name == "97_fixture.ipynb" and subs["zed"].ignored == ["notes.ipynb"]
+    assert subs["amy"].path.name == "97_fixture (1).ipynb"
+    assert subs["two"].path is None and "several notebooks" in subs["two"].problem
+    assert subs["kim"].path.name == "kim_97_fixture.ipynb"
