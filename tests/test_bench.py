@@ -2,6 +2,7 @@ import json
 
 import pytest
 import torch
+
 from bwkit import bench
 
 

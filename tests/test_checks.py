@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+
 from bwkit.checks import CheckFailure, check, check_choice, check_true
 
 

@@ -2,6 +2,7 @@ import pytest
 import torch
 import triton
 import triton.language as tl
+
 from bwkit import inspect as bwi
 
 
