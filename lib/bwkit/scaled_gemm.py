@@ -1,0 +1,203 @@
+"""Block-scaled GEMM with Triton's `tl.dot_scaled`: MXFP4 x MXFP4 and MXFP8 (E4M3/E5M2), E8M0 scales.
+
+    import bwkit; rt = bwkit.setup()                 # first: picks the Triton interpreter on a CPU
+    from bwkit import formats as F, scaled_gemm as sg
+    a_q = F.quantize(a, "mxfp4")                     # a [M, K], blocks of 32 along K
+    b_q = F.quantize(w, "mxfp4")                     # w [N, K] (nn.Linear layout) -> c = a @ w.T
+    c = sg.mxfp4_matmul(a_q, b_q)                    # float32 [M, N]
+    c_ref = sg.emulated_matmul(a_q, b_q)             # the same product from bwkit.formats' decoders
+    k = sg.compile_block_scaled("e2m1", "e2m1")      # PTX/SASS for sm_100a: tcgen05.mma ... kind::mxf4 ...
+
+Operands are `bwkit.formats.Quantized` tensors from `quantize`, blocked along K: `a_q` is [M, K] (axis 1);
+`b_q` is [N, K] blocked along axis 1 (gives a @ b.T) or [K, N] blocked along axis 0 (gives a @ b). K must be a
+multiple of 32 (whole scale blocks). FP4 codes are packed two per byte (element 0 in the low nibble) before the
+launch; scales go in as uint8 E8M0 codes, [M, K/32] and [N, K/32]. The product accumulates in FP32.
+
+Paths: on a CPU the kernel runs in the Triton interpreter (triton 3.9; 3.7 crashes on `tl.dot_scaled`), exact
+against the emulator up to FP32 summation order. On sm_100a it compiles to `tcgen05.mma ... block_scale`; on
+Hopper Triton emulates `dot_scaled` in software (it upcasts to bf16). Lab 04 extends this (NVFP4, tuning).
+Taught in lab 02 (steps 10-11) and lab 04.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from bwkit import runtime
+from bwkit.formats import pack_fp4
+from bwkit.mx import Quantized
+
+__all__ = [
+    "matmul_kernel_block_scaled", "block_scaled_matmul", "mxfp4_matmul", "mxfp8_matmul", "emulated_matmul",
+    "compile_block_scaled", "DOT_FORMATS",
+]
+
+# quantize() scheme -> tl.dot_scaled format string
+DOT_FORMATS = {"mxfp4": "e2m1", "mxfp8_e4m3": "e4m3", "mxfp8_e5m2": "e5m2"}
+
+
+@triton.jit
+def matmul_kernel_block_scaled(
+    # pointers: A codes [M, K/PACK_A], B codes [N, K/PACK_B] (uint8), scales [M, K/32], [N, K/32], C [M, N]
+    a_ptr, b_ptr, a_sf_ptr, b_sf_ptr, c_ptr,
+    # sizes
+    M, N, K,
+    # strides
+    stride_am, stride_ak, stride_bn, stride_bk,
+    stride_asm, stride_ask, stride_bsn, stride_bsk,
+    stride_cm, stride_cn,
+    # meta-parameters
+    A_FORMAT: tl.constexpr, B_FORMAT: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+):
+    """C[M, N] = dequant(A) @ dequant(B)^T, one BLOCK_M x BLOCK_N tile per program; K in steps of BLOCK_K."""
+    PACK_A: tl.constexpr = 2 if A_FORMAT == "e2m1" else 1
+    PACK_B: tl.constexpr = 2 if B_FORMAT == "e2m1" else 1
+    SF_K: tl.constexpr = BLOCK_K // 32
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_ak = tl.arange(0, BLOCK_K // PACK_A)
+    offs_bk = tl.arange(0, BLOCK_K // PACK_B)
+    offs_sk = tl.arange(0, SF_K)
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k in range(0, tl.cdiv(K, BLOCK_K)):
+        k_a = k * (BLOCK_K // PACK_A) + offs_ak
+        k_b = k * (BLOCK_K // PACK_B) + offs_bk
+        k_s = k * SF_K + offs_sk
+        a = tl.load(a_ptr + offs_m[:, None] * stride_am + k_a[None, :] * stride_ak,
+                    mask=(offs_m[:, None] < M) & (k_a[None, :] < K // PACK_A), other=0)
+        # B is stored [N, K]; dot_scaled wants the [K, N] tile
+        b = tl.load(b_ptr + offs_n[None, :] * stride_bn + k_b[:, None] * stride_bk,
+                    mask=(offs_n[None, :] < N) & (k_b[:, None] < K // PACK_B), other=0)
+        a_sf = tl.load(a_sf_ptr + offs_m[:, None] * stride_asm + k_s[None, :] * stride_ask,
+                       mask=(offs_m[:, None] < M) & (k_s[None, :] < K // 32), other=127)
+        b_sf = tl.load(b_sf_ptr + offs_n[:, None] * stride_bsn + k_s[None, :] * stride_bsk,
+                       mask=(offs_n[:, None] < N) & (k_s[None, :] < K // 32), other=127)
+        acc = tl.dot_scaled(a, a_sf, A_FORMAT, b, b_sf, B_FORMAT, acc)
+    c_ptrs = c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn
+    tl.store(c_ptrs, acc, mask=(offs_m[:, None] < M) & (offs_n[None, :] < N))
+
+
+def _operand(q: Quantized, name: str, schemes: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Check one operand; return (codes [rows, K(/2)] uint8, scales [rows, K/32] uint8, dot format)."""
+    if not isinstance(q, Quantized):
+        raise TypeError(f"{name} must be a bwkit.formats.Quantized (from formats.quantize), "
+                        f"got {type(q).__name__}")
+    if q.scheme not in schemes:
+        raise ValueError(f"{name} has scheme {q.scheme!r}; this GEMM takes {', '.join(schemes)} "
+                         f"(quantize with one of those)")
+    if len(q.shape) != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {list(q.shape)}")
+    if q.block_size != 32:
+        raise ValueError(f"{name} was quantized with block_size={q.block_size}; the hardware reads blocks of 32")
+    codes, sf = q.codes, q.scales
+    if name == "b_q" and q.axis == 0:           # B given as [K, N], blocked along K: use its [N, K] view
+        codes, sf = codes.t(), sf.t()
+    elif q.axis != 1:
+        raise ValueError(f"{name} must be blocked along K: axis 1 of a [M, K] (or [N, K]) tensor"
+                         + (", or axis 0 of a [K, N] one" if name == "b_q" else "") + f"; got axis {q.axis}")
+    fmt = DOT_FORMATS[q.scheme]
+    codes = codes.contiguous()
+    if fmt == "e2m1":
+        codes = pack_fp4(codes)
+    return codes, sf.contiguous(), fmt
+
+
+def block_scaled_matmul(a_q: Quantized, b_q: Quantized, *, schemes: tuple[str, ...] = tuple(DOT_FORMATS),
+                        block_m: int | None = None, block_n: int | None = None,
+                        block_k: int | None = None) -> torch.Tensor:
+    """C = A @ B^T (or A @ B, see the module docstring) for MX operands of `schemes`; float32 [M, N].
+
+    Checks the operands (type, scheme, 2-D, blocked along K, K a multiple of 32, matching K), packs FP4
+    codes, allocates C and launches `matmul_kernel_block_scaled`. Tile sizes default to 16x16x64 in the
+    interpreter and 128x128x128 on a GPU.
+    """
+    a, a_sf, a_fmt = _operand(a_q, "a_q", schemes)
+    b, b_sf, b_fmt = _operand(b_q, "b_q", schemes)
+    M, K = a_q.shape
+    N = b_sf.shape[0]
+    Kb = b_sf.shape[1] * 32
+    if K % 32:
+        raise ValueError(f"K = {K} must be a multiple of 32 (one E8M0 scale per 32 elements of K)")
+    if Kb != K:
+        raise ValueError(f"K mismatch: a_q is [M={M}, K={K}], b_q has K={Kb}")
+    if a.device != b.device:
+        raise ValueError(f"operands on different devices: {a.device} and {b.device}")
+    interp = runtime.interpreter_active()
+    if interp and a.device.type != "cpu":
+        raise ValueError(f"the Triton interpreter runs kernels on CPU tensors; the operands are on {a.device}")
+    if not interp and a.device.type != "cuda":
+        raise ValueError(f"compiled Triton kernels need CUDA tensors; the operands are on {a.device}: quantize "
+                         "tensors that live on the GPU (or run bwkit.setup() on a machine without one)")
+    bm = block_m or (16 if interp else 128)
+    bn = block_n or (16 if interp else 128)
+    bk = block_k or (64 if interp else 128)
+    for v, nm in ((bm, "block_m"), (bn, "block_n"), (bk, "block_k")):
+        if v < 16 or v & (v - 1):
+            raise ValueError(f"{nm} must be a power of two >= 16, got {v}")
+    if bk % 64:
+        raise ValueError(f"block_k must be a multiple of 64 (two FP4 scale blocks per packed tile), got {bk}")
+    c = torch.empty((M, N), dtype=torch.float32, device=a.device)
+    grid = (triton.cdiv(M, bm), triton.cdiv(N, bn))
+    matmul_kernel_block_scaled[grid](
+        a, b, a_sf, b_sf, c, M, N, K,
+        a.stride(0), a.stride(1), b.stride(0), b.stride(1),
+        a_sf.stride(0), a_sf.stride(1), b_sf.stride(0), b_sf.stride(1),
+        c.stride(0), c.stride(1),
+        A_FORMAT=a_fmt, B_FORMAT=b_fmt, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk)
+    return c
+
+
+def mxfp4_matmul(a_q: Quantized, b_q: Quantized, **tiles: int) -> torch.Tensor:
+    """MXFP4 x MXFP4 block-scaled GEMM (E2M1 elements, E8M0 scales per 32): float32 [M, N].
+
+    Taught in lab 02, step 11; lab 04 builds on it.
+    """
+    return block_scaled_matmul(a_q, b_q, schemes=("mxfp4",), **tiles)
+
+
+def mxfp8_matmul(a_q: Quantized, b_q: Quantized, **tiles: int) -> torch.Tensor:
+    """MXFP8 block-scaled GEMM (E4M3 or E5M2 elements, E8M0 scales per 32): float32 [M, N]."""
+    return block_scaled_matmul(a_q, b_q, schemes=("mxfp8_e4m3", "mxfp8_e5m2"), **tiles)
+
+
+def emulated_matmul(a_q: Quantized, b_q: Quantized) -> torch.Tensor:
+    """The reference product from the emulator: dequantize both operands, multiply in float64, return fp32."""
+    if not isinstance(a_q, Quantized) or not isinstance(b_q, Quantized):
+        raise TypeError("emulated_matmul takes two bwkit.formats.Quantized operands")
+    a = a_q.dequantize().to(torch.float64)
+    b = b_q.dequantize().to(torch.float64)
+    if len(a_q.shape) != 2 or len(b_q.shape) != 2:
+        raise ValueError("emulated_matmul takes 2-D operands")
+    b = b if b_q.axis == 0 else b.t()
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"K mismatch: {list(a_q.shape)} and {list(b_q.shape)} (axis {b_q.axis})")
+    return (a @ b).to(torch.float32)
+
+
+def compile_block_scaled(a_format: str = "e2m1", b_format: str = "e2m1", target: str = "sm_100a",
+                         block_m: int = 128, block_n: int = 128, block_k: int = 128, num_warps: int = 4,
+                         num_stages: int = 3):
+    """Compile `matmul_kernel_block_scaled` for `target` without a GPU (bwkit.inspect.Compiled: PTX, SASS).
+
+    For sm_100a and e2m1 x e2m1 the PTX holds `tcgen05.mma.cta_group::1.kind::mxf4.block_scale`.
+    """
+    from bwkit.inspect import compile_triton
+
+    valid = set(DOT_FORMATS.values())
+    for f in (a_format, b_format):
+        if f not in valid:
+            raise ValueError(f"unknown dot_scaled format {f!r}; valid: {', '.join(sorted(valid))}")
+    sig = {n: "*u8" for n in ("a_ptr", "b_ptr", "a_sf_ptr", "b_sf_ptr")}
+    sig["c_ptr"] = "*fp32"
+    for n in ("M", "N", "K", "stride_am", "stride_bn", "stride_asm", "stride_bsn", "stride_cm"):
+        sig[n] = "i32"
+    consts = {"stride_ak": 1, "stride_bk": 1, "stride_ask": 1, "stride_bsk": 1, "stride_cn": 1,
+              "A_FORMAT": a_format, "B_FORMAT": b_format, "BLOCK_M": block_m, "BLOCK_N": block_n,
+              "BLOCK_K": block_k}
+    return compile_triton(matmul_kernel_block_scaled, sig, consts, target=target, num_warps=num_warps,
+                          num_stages=num_stages)

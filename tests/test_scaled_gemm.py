@@ -1,0 +1,87 @@
+"""bwkit.scaled_gemm: the tl.dot_scaled GEMM in the Triton interpreter (CPU) against an independent decode, input
+checks, and the sm_100a compile (tcgen05.mma ... kind::mxf4 ... block_scale)."""
+
+import pytest
+import torch
+
+from bwkit import formats as F
+from bwkit import runtime
+from bwkit import scaled_gemm as sg  # tests/conftest.py has run bwkit.setup(): the interpreter on a CPU
+
+DEV = "cpu" if runtime.interpreter_active() else "cuda"   # interpreter: CPU tensors; compiled: GPU tensors
+
+E2M1 = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]   # OCP MX table of E2M1 magnitudes
+
+
+def ref_mxfp4_rows(q) -> torch.Tensor:
+    """Dequantize an MXFP4 [rows, K] operand from its codes, written from the spec (not bwkit.decode)."""
+    codes, sf = q.codes.cpu().to(torch.int64), q.scales.cpu().to(torch.int64)
+    mag = torch.tensor(E2M1, dtype=torch.float64)[codes & 7]
+    val = torch.where((codes & 8) != 0, -mag, mag)
+    scale = torch.pow(torch.tensor(2.0, dtype=torch.float64), (sf - 127).to(torch.float64))
+    return val * scale.repeat_interleave(32, dim=1)
+
+
+def test_mxfp4_matmul_matches_independent_reference():
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(40, 96, generator=gen) * 3
+    w = torch.randn(24, 96, generator=gen) * torch.exp2(torch.randint(-4, 4, (24, 1), generator=gen).float())
+    a_q, w_q = F.quantize(a.to(DEV), "mxfp4"), F.quantize(w.to(DEV), "mxfp4")
+    c = sg.mxfp4_matmul(a_q, w_q)
+    ref = ref_mxfp4_rows(a_q) @ ref_mxfp4_rows(w_q).t()
+    assert c.shape == (40, 24) and c.dtype == torch.float32
+    c = c.cpu()
+    torch.testing.assert_close(c.double(), ref, rtol=1e-6, atol=1e-5)
+    torch.testing.assert_close(c, sg.emulated_matmul(a_q, w_q).cpu(), rtol=1e-6, atol=1e-5)
+    # the product is of the quantized operands, not of the originals: it differs from a @ w.T
+    assert (c - a @ w.t()).abs().max() > 0.1
+
+
+def test_b_as_k_by_n_and_other_tiles():
+    gen = torch.Generator().manual_seed(1)
+    a = torch.randn(16, 64, generator=gen)
+    b = torch.randn(64, 20, generator=gen)                 # [K, N], blocked along axis 0 (K)
+    a_q, b_q = F.quantize(a.to(DEV), "mxfp4"), F.quantize(b.to(DEV), "mxfp4", axis=0)
+    c = sg.mxfp4_matmul(a_q, b_q, block_m=16, block_n=32, block_k=64)
+    ref = a_q.dequantize().double() @ b_q.dequantize().double()
+    torch.testing.assert_close(c.double(), ref, rtol=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("sa,sb", [("mxfp8_e4m3", "mxfp8_e4m3"), ("mxfp8_e4m3", "mxfp8_e5m2")])
+def test_mxfp8_matmul(sa, sb):
+    gen = torch.Generator().manual_seed(2)
+    a, w = torch.randn(20, 64, generator=gen), torch.randn(18, 64, generator=gen)
+    a_q, w_q = F.quantize(a.to(DEV), sa), F.quantize(w.to(DEV), sb)
+    c = sg.mxfp8_matmul(a_q, w_q)
+    ref = a_q.dequantize().double() @ w_q.dequantize().double().t()
+    torch.testing.assert_close(c.double(), ref, rtol=1e-6, atol=1e-5)
+    assert F.sqnr_db(a.double() @ w.double().t(), c.double().cpu()) > 20   # FP8 operands: close to the exact product
+
+
+def test_input_checks():
+    a_q = F.quantize(torch.randn(8, 64, device=DEV), "mxfp4")
+    with pytest.raises(ValueError, match="multiple of 32"):
+        sg.mxfp4_matmul(F.quantize(torch.randn(8, 40), "mxfp4"), F.quantize(torch.randn(8, 40), "mxfp4"))
+    with pytest.raises(ValueError, match="takes mxfp4"):
+        sg.mxfp4_matmul(a_q, F.quantize(torch.randn(8, 64), "nvfp4"))
+    with pytest.raises(ValueError, match="takes mxfp8_e4m3, mxfp8_e5m2"):
+        sg.mxfp8_matmul(a_q, a_q)
+    with pytest.raises(ValueError, match="K mismatch"):
+        sg.mxfp4_matmul(a_q, F.quantize(torch.randn(8, 96), "mxfp4"))
+    with pytest.raises(ValueError, match="blocked along K"):
+        sg.mxfp4_matmul(F.quantize(torch.randn(64, 8), "mxfp4", axis=0), a_q)
+    with pytest.raises(ValueError, match="2-D"):
+        sg.mxfp4_matmul(F.quantize(torch.randn(2, 8, 64), "mxfp4"), a_q)
+    with pytest.raises(TypeError, match="Quantized"):
+        sg.mxfp4_matmul(torch.randn(8, 64), a_q)
+    with pytest.raises(ValueError, match="block_k"):
+        sg.mxfp4_matmul(a_q, a_q, block_k=32)
+    with pytest.raises(ValueError, match="valid: e2m1, e4m3, e5m2"):
+        sg.compile_block_scaled("e3m2", "e2m1")
+
+
+def test_compiles_to_tcgen05_block_scaled_mma_for_sm100a():
+    k = sg.compile_block_scaled("e2m1", "e2m1", target="sm_100a")
+    assert k.ptx_target() == "sm_100a"
+    assert "tcgen05.mma.cta_group::1.kind::mxf4.block_scale.block32" in k.ptx
+    assert k.cubin
