@@ -127,10 +127,13 @@ def setup(seed: int = 0, *, quiet: bool = False) -> Runtime:
     """Prepare a lab: interpreter on a GPU-less machine, quiet Triton, seeded RNGs; return the `Runtime`.
 
     Call it in a notebook's first cell, before `import triton`. `seed` seeds python, numpy and torch.
-    Set BWKIT_FORCE_CPU=1 to take the CPU path on a GPU machine. Taught in lab 00, step 1.
+    Set BWKIT_FORCE_CPU=1 to take the CPU path on a GPU machine (it also hides the GPUs from torch when torch
+    is not imported yet). Taught in lab 00, step 1.
     """
     if not isinstance(seed, int):
         raise TypeError(f"setup(seed=...) takes an int, got {type(seed).__name__}")
+    if os.environ.get("BWKIT_FORCE_CPU") == "1" and "torch" not in sys.modules:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # hide GPUs from everything, not only from bwkit
     os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")  # triton 3.9 warns when unset
     # CuTe DSL writes kept PTX/CUBIN files to the working directory unless told otherwise (read at its import)
     os.environ.setdefault("CUTE_DSL_DUMP_DIR", os.path.join(tempfile.gettempdir(), "bwkit-cute"))
