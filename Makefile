@@ -55,6 +55,7 @@ check-labs: venv
 # Re-execute every solution notebook (CPU path, as committed), then regenerate labs/.
 solutions: venv
 	$(BIN)/bwkit execute solutions/[0-9][0-9]_*.ipynb
+	$(BIN)/bwkit slides tag
 	$(BIN)/bwkit make-labs
 
 # Offline reveal.js decks, one per lab, into slides/build/ (needs npm for the vendored assets).

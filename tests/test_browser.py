@@ -147,6 +147,7 @@ def test_bad_slide_type_and_missing_figure_are_named(tmp_path):
     with pytest.raises(slides.SlideBuildError, match=r"99\.ipynb: cell 1 \(id c1\): unknown slide type 'slidee'"):
         slides.deck_notebook(nb, "solutions/99.ipynb")
     nb.cells[1].metadata["slideshow"] = {"slide_type": "-"}
+    nb.cells[1].metadata["tags"] = ["figure"]
     nb.cells[1].source = "fig = hw.plot_roofline()\nplt.show()"
     with pytest.raises(slides.SlideBuildError, match="cell 1 .* no stored image output"):
         slides.deck_notebook(nb, "solutions/99.ipynb")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from bwkit.slides import default_slide_type
+from bwkit.slides import default_slide_type, tag_notebook
 
 
 def _stable_ids(nb) -> None:
@@ -50,6 +50,7 @@ def build(src: Path, dst: Path, execute: bool = True) -> None:
     nbformat.write(nb, dst)
     if execute:
         subprocess.run([sys.executable, "-m", "bwkit.cli", "execute", str(dst)], check=True)
+        tag_notebook(dst)  # figure tags need the outputs
         subprocess.run([sys.executable, "-m", "bwkit.cli", "make-labs"], check=True)
 
 

@@ -108,7 +108,7 @@ def matmul_kernel_kloop(
     offs_k = tl.arange(0, BLOCK_K)
     a_ptrs = a_ptr + offs_m[:, None] * stride_am + offs_k[None, :] * stride_ak
     b_ptrs = b_ptr + offs_k[:, None] * stride_bk + offs_n[None, :] * stride_bn
-    acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)   # not tl.zeros: see the module docstring
+    acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)   # the fp32 accumulator, all zeros
     for k in range(0, (K + BLOCK_K - 1) // BLOCK_K):
         k_left = K - k * BLOCK_K                                     # ragged last slice
         a = tl.load(a_ptrs, mask=(offs_m[:, None] < M) & (offs_k[None, :] < k_left), other=0.0)
@@ -160,7 +160,7 @@ def matmul_kernel_grouped(
     offs_k = tl.arange(0, BLOCK_K)
     a_ptrs = a_ptr + offs_m[:, None] * stride_am + offs_k[None, :] * stride_ak
     b_ptrs = b_ptr + offs_k[:, None] * stride_bk + offs_n[None, :] * stride_bn
-    acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)   # not tl.zeros: see the module docstring
+    acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)   # the fp32 accumulator, all zeros
     for k in range(0, (K + BLOCK_K - 1) // BLOCK_K):
         k_left = K - k * BLOCK_K
         a = tl.load(a_ptrs, mask=(offs_m[:, None] < M) & (offs_k[None, :] < k_left), other=0.0)
@@ -394,7 +394,7 @@ def matmul_kernel_persistent_tma(
         pid_n = (tile_id % (GROUP_M * num_pid_n)) // group_size_m
         off_m = pid_m * BLOCK_M
         off_n = pid_n * BLOCK_N
-        acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)   # not tl.zeros: see the module docstring
+        acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)   # the fp32 accumulator, all zeros
         for ki in range(k_tiles):
             a = a_desc.load([off_m, ki * BLOCK_K])
             if B_KMAJOR:
@@ -451,7 +451,7 @@ def matmul_kernel_ws(
         pid_n = (tile_id % (GROUP_M * num_pid_n)) // group_size_m
         off_m = pid_m * BLOCK_M
         off_n = pid_n * BLOCK_N
-        acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)   # not tl.zeros: see the module docstring
+        acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)   # the fp32 accumulator, all zeros
         for ki in range(k_tiles):
             a = a_desc.load([off_m, ki * BLOCK_K])
             if B_KMAJOR:

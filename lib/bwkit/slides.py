@@ -25,7 +25,6 @@ __all__ = ["SLIDE_TYPES", "SlideBuildError", "default_slide_type", "tag_notebook
            "build_deck", "build_all", "vendor_assets"]
 
 SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
-_FIGURE_CALL = re.compile(r"plt\.show\(")
 
 
 class SlideBuildError(ValueError):
@@ -46,13 +45,20 @@ def default_slide_type(cell) -> str:
 
 
 def tag_notebook(path: str | Path) -> int:
-    """Give every cell of `path` without slide metadata its default type; return how many were tagged."""
+    """Give cells of `path` their default slide type where missing and tag figure cells `figure`.
+
+    Returns how many tags were added. A `figure` cell whose image goes missing later fails the deck build.
+    """
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     n = 0
     for cell in nb.cells:
         if "slide_type" not in cell.metadata.get("slideshow", {}):
             cell.metadata.setdefault("slideshow", {})["slide_type"] = default_slide_type(cell)
+            n += 1
+        has_fig = any("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
+        if has_fig and "figure" not in cell.metadata.get("tags", []):
+            cell.metadata.setdefault("tags", []).append("figure")
             n += 1
     if n:
         nbformat.write(nb, path)
@@ -75,7 +81,8 @@ def deck_notebook(nb, path: str | Path = "<notebook>"):
             outs = cell.get("outputs", [])
             has_fig = any("image/png" in o.get("data", {}) or "image/svg+xml" in o.get("data", {}) for o in outs)
             fig_repr = any("<Figure size" in str(o.get("data", {}).get("text/plain", "")) for o in outs)
-            if (_FIGURE_CALL.search(cell.source) or fig_repr) and not has_fig:
+            wants_fig = "figure" in cell.metadata.get("tags", []) or fig_repr
+            if wants_fig and not has_fig:
                 raise SlideBuildError(f"{where}: draws a figure but has no stored image output "
                                       "(re-execute the notebook: `make solutions`)")
         cell.metadata.setdefault("slideshow", {})["slide_type"] = st
