@@ -8,12 +8,12 @@ Every efficiency is a named, sourced input in `Factors`; `Factors.naive()` turns
 
     from bwkit import perfmodel as pm
     r = pm.min_latency()            # DGX B200, batch 1, ISL 1K / OSL 2K, TP8 (experts TP4 x EP2), MTP 3
-    print(r.summary())              # model ~337 tok/s/user; published (TensorRT-LLM) 253 (GTC) / 274.7 (docs)
-    pm.max_throughput().tokens_per_s          # model ~71,000 tok/s; published 36,384 at concurrency 3072
+    print(r.summary())              # model ~335 tok/s/user; published (TensorRT-LLM) 253 (GTC) / 274.7 (docs)
+    pm.max_throughput().tokens_per_s          # model ~42,800 tok/s; published 36,384 at concurrency 3072
     pm.waterfall("min_latency")               # the factors added one at a time, each with its source
 
 Constraints: one node (all GPUs on one NVLink switch); decode is modelled in detail, prefill as compute-bound
-work; routing is assumed uniform (independent tokens, no hot experts) — real routing is more skewed.
+work; tokens are routed independently, plus a hot-expert spread across EP ranks measured without EPLB (blog 4).
 Layouts are checked (heads, experts, expert width and GPUs must divide) and configurations are checked against
 HBM; what does not fit raises `ValueError` saying what and by how much. Taught in lab 08.
 """
@@ -34,7 +34,8 @@ __all__ = [
     "Workload", "StepResult",
     "unique_experts", "expected_max_normal", "component_params", "active_params_per_token",
     "weight_bytes_per_gpu", "kv_bytes_per_token", "max_concurrency", "decode_step", "min_latency",
-    "max_throughput", "pareto", "pareto_front", "waterfall", "WATERFALL_STEPS", "KERNELS", "predict_systems",
+    "max_throughput", "pareto", "pareto_front", "waterfall", "WATERFALL_STEPS", "KERNELS", "EP_IMBALANCE_REF",
+    "predict_systems",
 ]
 
 # --------------------------------------------------------------------------------------------------------------
@@ -171,8 +172,15 @@ class Factors:
         (REFERENCE.md) -> 0.90; DeepSeek's FlashMLA reports 3000 of 3350 GB/s on H800 (0.90). Assumed to transfer.
     gemm_frac: achievable fraction of Tensor Core peak for large GEMMs. PUBLISHED: CUTLASS 3.8 on B200
         (NVFP4 88.5 %, FP8 91.2 %, BF16 94.2 %). Assumed to hold for Hopper too.
-    attn_frac: achievable fraction of BF16/FP8 peak in compute-bound MLA decode attention. PUBLISHED: FlashMLA
-        580 of 989 TFLOP/s on H800 (0.59). Assumed to transfer to Blackwell.
+    attn_frac: achievable fraction of BF16/FP8 peak in compute-bound MLA decode attention on Hopper (and any GPU
+        that is not sm_100a). PUBLISHED: FlashMLA dense decode 580 of 989 TFLOP/s on H800 (0.59).
+    attn_frac_sm100: the same on Blackwell (sm_100a). PUBLISHED: FlashMLA README, its MLA decode kernel reaches
+        "up to 350 TFlops on B200" (BF16 math on an FP8 cache, token-sparse; "not really optimized yet" say its
+        authors) -> 350 / 2250 = 0.156, the only published B200 MLA-decode figure found. A dense kernel may be
+        faster: on H800 FlashMLA's dense decode (660) is 1.61x its sparse one (410); lab 08 shows that variant.
+    prefill_attn_frac_sm100: fraction of BF16 peak for prefill (causal MHA) attention on Blackwell. PUBLISHED:
+        FlashMLA README, dense MHA prefill forward 1460 TFLOP/s on B200 "as reported by NVIDIA" -> 0.649.
+        Elsewhere prefill attention uses attn_frac.
     nvlink_frac: achievable fraction of one-direction NVLink bandwidth. PUBLISHED: DeepEP intranode all-to-all
         153-158 GB/s of ~160 GB/s on H800 (0.95).
     kernel_s: fixed cost of one dependent kernel (launch, ramp-up, tail) even under CUDA Graphs. DERIVED from a
@@ -182,6 +190,12 @@ class Factors:
         8-70 MB each, like DeepSeek's per-GPU shards here (6-90 MB). Assumed to transfer to Blackwell.
     comm_latency_s: fixed latency of one NVLink collective beyond its kernel (two synchronisations through the
         NVSwitch). ASSUMED (5 us); no published per-collective figure for B200 was found.
+    ep_imbalance_cv: systematic spread of routed tokens across expert-parallel ranks (hot experts), as a coefficient
+        of variation at EP32 without EPLB. PUBLISHED: TensorRT-LLM blog 4, Table 1 (DeepSeek-R1 on 32 GB200s, no
+        EPLB): std 491.6 of a mean 1,024 tokens per rank -> 0.48 (hottest rank 1.56x more than the mean). For
+        `moe_ep` ranks the model scales it by sqrt(moe_ep / 32) (DERIVED, ASSUMING independent rank loads: an EP8
+        rank holds the experts of 4 EP32 ranks) and adds it to the multinomial noise; the hottest rank of E[max of
+        moe_ep normals] sets the expert FLOPs and the all-to-all. Assumed to transfer from that dataset to others.
     kv_attention / mtp / prefill / kernels / comm: switch the KV-cache reads and attention FLOPs, multi-token
         prediction, in-flight prefill, per-kernel cost and communication on or off (for the waterfall).
     """
@@ -189,9 +203,12 @@ class Factors:
     bw_frac: float = 0.90
     gemm_frac: dict[str, float] = field(default_factory=lambda: {"fp4": 0.885, "fp8": 0.912, "bf16": 0.942})
     attn_frac: float = 0.59
+    attn_frac_sm100: float = 350 / 2250
+    prefill_attn_frac_sm100: float = 1460 / 2250
     nvlink_frac: float = 0.95
     kernel_s: float = 6.5e-6
     comm_latency_s: float = 5e-6
+    ep_imbalance_cv: float = 491.6 / 1024
     kv_attention: bool = True
     mtp: bool = True
     prefill: bool = True
@@ -199,23 +216,23 @@ class Factors:
     comm: bool = True
 
     def __post_init__(self) -> None:
-        for f in ("bw_frac", "attn_frac", "nvlink_frac"):
+        for f in ("bw_frac", "attn_frac", "attn_frac_sm100", "prefill_attn_frac_sm100", "nvlink_frac"):
             v = getattr(self, f)
             if not 0 < v <= 1:
                 raise ValueError(f"Factors.{f} is a fraction of a peak: it must be in (0, 1], got {v!r}")
         for p, v in self.gemm_frac.items():
             if p not in hw.PRECISIONS or not 0 < v <= 1:
                 raise ValueError(f"Factors.gemm_frac[{p!r}]={v!r}: keys must be in {hw.PRECISIONS}, values in (0, 1]")
-        for f in ("kernel_s", "comm_latency_s"):
+        for f in ("kernel_s", "comm_latency_s", "ep_imbalance_cv"):
             if getattr(self, f) < 0:
-                raise ValueError(f"Factors.{f} must be >= 0 seconds, got {getattr(self, f)!r}")
+                raise ValueError(f"Factors.{f} must be >= 0, got {getattr(self, f)!r}")
 
     @classmethod
     def naive(cls) -> Factors:
         """The plain roofline: peak bandwidth and FLOP/s, weights only, no overheads, no MTP, no prefill."""
-        return cls(bw_frac=1.0, gemm_frac={"fp4": 1.0, "fp8": 1.0, "bf16": 1.0}, attn_frac=1.0, nvlink_frac=1.0,
-                   kernel_s=0.0, comm_latency_s=0.0, kv_attention=False, mtp=False, prefill=False, kernels=False,
-                   comm=False)
+        return cls(bw_frac=1.0, gemm_frac={"fp4": 1.0, "fp8": 1.0, "bf16": 1.0}, attn_frac=1.0, attn_frac_sm100=1.0,
+                   prefill_attn_frac_sm100=1.0, nvlink_frac=1.0, kernel_s=0.0, comm_latency_s=0.0, ep_imbalance_cv=0.0,
+                   kv_attention=False, mtp=False, prefill=False, kernels=False, comm=False)
 
     def with_(self, **changes) -> Factors:
         """A copy with some factors changed."""
@@ -407,6 +424,13 @@ def _peak(spec: hw.GPUSpec, fmt: str) -> float:
     return spec.peak(prec)
 
 
+def _attn_frac(spec: hw.GPUSpec, f: Factors, phase: str = "decode") -> float:
+    """Attention-kernel efficiency for `phase` ('decode' or 'prefill'): Blackwell (sm_100a) has its own figures."""
+    if spec.arch == "sm_100a":
+        return f.attn_frac_sm100 if phase == "decode" else f.prefill_attn_frac_sm100
+    return f.attn_frac
+
+
 def _check_recipe(spec: hw.GPUSpec, recipe: Recipe) -> None:
     for f in fields(recipe):
         if f.name in ("name", "kv_cache"):
@@ -536,7 +560,10 @@ def decode_step(system="B200", layout: Layout = LAYOUT_MIN_LATENCY, recipe: Reci
     sd = math.sqrt(cfg.num_experts / ep * p_touch * (1 - p_touch))
     touched_max = min(cfg.num_experts / ep, per_group + expected_max_normal(ep) * sd)
     pairs = t_sys * cfg.top_k / ep
-    pairs_max = pairs + expected_max_normal(ep) * math.sqrt(t_sys * cfg.top_k * (1 / ep) * (1 - 1 / ep))
+    cv_ep = f.ep_imbalance_cv * math.sqrt(ep / EP_IMBALANCE_REF) if ep > 1 else 0.0   # hot-expert spread
+    hot = 1 + expected_max_normal(ep) * cv_ep                       # hottest rank / mean, systematic part
+    pairs_max = pairs + expected_max_normal(ep) * math.sqrt(
+        t_sys * cfg.top_k * (1 / ep) * (1 - 1 / ep) + (cv_ep * pairs) ** 2)
     b = Lm * touched_max * expert_params * recipe.bytes("routed_experts") / layout.moe_tp
     fl = Lm * 2 * pairs_max * expert_params / layout.moe_tp
     nbytes["routed experts"], flops["routed experts"] = b, fl
@@ -549,7 +576,7 @@ def decode_step(system="B200", layout: Layout = LAYOUT_MIN_LATENCY, recipe: Reci
         fl = L * t_group * per_tok
         nbytes["KV cache"], flops["attention core"] = b, fl
         peak_attn = spec.peak("fp8" if recipe.kv_cache == "fp8" and "fp8" in spec.peak_tflops else "bf16")
-        times["KV cache + attention core"] = max(b / bw, fl / (peak_attn * f.attn_frac))
+        times["KV cache + attention core"] = max(b / bw, fl / (peak_attn * _attn_frac(spec, f)))
 
     # fixed cost per dependent kernel (counted from the modules of one layer in TensorRT-LLM blog 1)
     n_kernels = 0
@@ -570,7 +597,7 @@ def decode_step(system="B200", layout: Layout = LAYOUT_MIN_LATENCY, recipe: Reci
             remote = (G - 1) * (1 - (1 - 1 / G) ** cfg.top_k)          # distinct remote GPUs per token
             disp = t_group * remote * cfg.hidden * STORAGE_BYTES[recipe.routed_experts]
             comb = t_group * remote * cfg.hidden * 2
-            t += Lm * (2 * f.comm_latency_s + (disp + comb) / nvl)
+            t += Lm * (2 * f.comm_latency_s + hot * (disp + comb) / nvl)   # the hottest rank receives most
             if tp > 1:
                 t += Lm * (f.comm_latency_s + (tp - 1) * ar_bytes / nvl)
         else:                                                          # tokens replicated: all-reduce MoE out
@@ -593,7 +620,7 @@ def decode_step(system="B200", layout: Layout = LAYOUT_MIN_LATENCY, recipe: Reci
             kv_fl = reqs_per_group * 2 * (cfg.num_heads / tp) * ctx * (2 * cfg.kv_lora_rank + cfg.qk_rope_head_dim)
             b_pass += kv_b
             fl_pass += kv_fl
-            t_pass += max(kv_b / bw, kv_fl / (spec.peak("bf16") * f.attn_frac))
+            t_pass += max(kv_b / bw, kv_fl / (spec.peak("bf16") * _attn_frac(spec, f)))
         if f.kernels:
             t_pass += (KERNELS["attention"] + KERNELS["moe"] + KERNELS["head"] + 2) * f.kernel_s
         if f.comm and G > 1:
@@ -620,6 +647,9 @@ def decode_step(system="B200", layout: Layout = LAYOUT_MIN_LATENCY, recipe: Reci
 # MoE = router GEMM, top-k, expert FC1 (+ activation), FC2, fused reduce + all-reduce + RMSNorm (5; the shared
 # expert overlaps on a second stream); dense FFN = FC1, FC2, fused all-reduce + norm (3); head = norm, GEMM,
 # sampling (3); all-to-all = dispatch + combine (2) when attention is data-parallel.
+# EP size at which Factors.ep_imbalance_cv was measured (TensorRT-LLM blog 4, Table 1: EP32, no EPLB).
+EP_IMBALANCE_REF = 32
+
 KERNELS: dict[str, int] = {"attention": 9, "moe": 5, "dense_ffn": 3, "head": 3, "all_to_all": 2}
 
 
@@ -651,7 +681,7 @@ def _prefill_time(spec, layout, recipe, cfg, workload, f: Factors) -> float:
     t = c(2 * n * p["attention"] / tp, recipe.attention)
     causal = cfg.num_layers * 2 * (cfg.num_heads / tp) * (n * n / 2) * (
         cfg.qk_nope_head_dim + cfg.qk_rope_head_dim + cfg.v_head_dim)
-    t += causal / (spec.peak("bf16") * f.attn_frac)
+    t += causal / (spec.peak("bf16") * _attn_frac(spec, f, "prefill"))
     t += c(2 * n * (p["dense_ffn"] + p["shared_expert"]) / tp, recipe.dense_ffn)
     t += c(2 * n * cfg.num_moe_layers * cfg.top_k * expert_params / G, recipe.routed_experts)
     return t
@@ -717,13 +747,19 @@ WATERFALL_STEPS: list[tuple[str, dict, str]] = [
     ("achievable HBM and Tensor Core fractions", {"bw_frac": 0.90,
                                                   "gemm_frac": {"fp4": 0.885, "fp8": 0.912, "bf16": 0.942}},
      "measured H200 copy 4.3/4.8 TB/s; CUTLASS 3.8 B200 GEMM % of peak"),
-    ("KV-cache reads + MLA attention FLOPs", {"kv_attention": True, "attn_frac": 0.59},
-     "MLA: 61 x 576 elements/token; FlashMLA 580/989 TFLOP/s (H800)"),
+    ("KV-cache reads + MLA attention FLOPs", {"kv_attention": True, "attn_frac": 0.59, "attn_frac_sm100": 0.59,
+                                              "prefill_attn_frac_sm100": 0.59},
+     "MLA: 61 x 576 elements/token; FlashMLA 580/989 TFLOP/s (H800), assumed to transfer"),
     ("fixed cost per dependent kernel", {"kernels": True, "kernel_s": 6.5e-6},
      "Hazy Research 'No Bubbles' (H100, derived 6.5 us); kernel list of TRT-LLM blog 1"),
     ("NVLink all-reduce / all-to-all", {"comm": True, "nvlink_frac": 0.95, "comm_latency_s": 5e-6},
      "NVLink 5 1.8 TB/s bidir; DeepEP 0.95 of link; 5 us latency assumed"),
+    ("expert-load imbalance without EPLB", {"ep_imbalance_cv": 491.6 / 1024},
+     "TRT-LLM blog 4 Table 1 (EP32: std 491.6/1024), scaled to EP size"),
     ("in-flight prefill (slowest group sets the pace)", {"prefill": True}, "ISL 1K once per request; blog 10"),
+    ("MLA kernels measured on B200 (not H800)",
+     {"attn_frac_sm100": 350 / 2250, "prefill_attn_frac_sm100": 1460 / 2250},
+     "FlashMLA README: decode 350, prefill 1460 TFLOP/s on B200"),
     ("multi-token prediction (3 drafts, 2.82 accepted)", {"mtp": True}, "TensorRT-LLM blog 1 MTP table"),
 ]
 
