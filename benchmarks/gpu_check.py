@@ -17,16 +17,17 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CHECKS = [  # (script, extra args, time limit in s)
-    ("gpu_check_gemm.py", [], 150),
-    ("gpu_check_near_peak.py", [], 90),
-    ("gpu_check_cute.py", [], 60),
+    ("gpu_check_gemm.py", [], 160),
+    ("gpu_check_near_peak.py", [], 70),
+    ("gpu_check_cute.py", [], 30),
+    ("gpu_check_kernel_cost.py", [], 40),
 ]
 
 
 def main() -> int:
     """Run the checks sequentially with per-check limits; return non-zero if any check failed."""
     env = {**os.environ, "PYTHONPATH": str(HERE.parent / "lib") + os.pathsep + os.environ.get("PYTHONPATH", ""),
-           "PYTHONUNBUFFERED": "1", "TRITON_DEFAULT_FP_FUSION": "1"}
+           "PYTHONUNBUFFERED": "1", "TRITON_DEFAULT_FP_FUSION": "1", "BWKIT_GEMM_BUDGET_S": "130"}
     print(f"python {sys.version.split()[0]}", flush=True)
     subprocess.run([sys.executable, "-c", "import torch, triton; print('torch', torch.__version__, '| triton', "
                     "triton.__version__, '| cuda', torch.version.cuda, '| gpu', torch.cuda.get_device_name(0) "
