@@ -245,6 +245,22 @@ def table(layout: Layout | Callable[..., int], shape: Sequence[int] | None = Non
     return out
 
 
+def _cell_grid(ax, rows: int, cols: int, xlabel: str, ylabel: str, title: str):
+    """Draw cell borders and labels on an imshow of a rows x cols grid; return `ax`."""
+    import numpy as np
+
+    ax.set_xticks(np.arange(cols))
+    ax.set_yticks(np.arange(rows))
+    ax.set_xticks(np.arange(cols + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(rows + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="k", linewidth=0.5)
+    ax.tick_params(which="both", length=0, labelsize=7)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return ax
+
+
 def plot_layout(layout: Layout | Callable[..., int], shape: Sequence[int] | None = None, *, title: str | None = None,
                 ax=None, colors: int = 8, color_by: str = "value"):
     """Draw a rank-1 or rank-2 layout as a grid: one cell per coordinate, its index written in the cell.
@@ -253,7 +269,6 @@ def plot_layout(layout: Layout | Callable[..., int], shape: Sequence[int] | None
     which bank group an element lands in) or by `index // colors` (`color_by='block'`). Returns the axes.
     """
     import matplotlib.pyplot as plt
-    import numpy as np
 
     if color_by not in ("value", "block"):
         raise ValueError(f"color_by must be 'value' or 'block', got {color_by!r}")
@@ -271,16 +286,8 @@ def plot_layout(layout: Layout | Callable[..., int], shape: Sequence[int] | None
     for i in range(rows):
         for j in range(cols):
             ax.text(j, i, str(t[i, j]), ha="center", va="center", fontsize=8 if t.max() < 1000 else 6)
-    ax.set_xticks(np.arange(cols))
-    ax.set_yticks(np.arange(rows))
-    ax.set_xticks(np.arange(cols + 1) - 0.5, minor=True)
-    ax.set_yticks(np.arange(rows + 1) - 0.5, minor=True)
-    ax.grid(which="minor", color="k", linewidth=0.5)
-    ax.tick_params(which="both", length=0, labelsize=7)
-    ax.set_xlabel("mode 1 (column)")
-    ax.set_ylabel("mode 0 (row)")
-    ax.set_title(title if title is not None else (str(layout) if isinstance(layout, Layout) else "layout"))
-    return ax
+    return _cell_grid(ax, rows, cols, "mode 1 (column)", "mode 0 (row)",
+                      title if title is not None else (str(layout) if isinstance(layout, Layout) else "layout"))
 
 
 def tv_table(tv: Layout, tile_mn: tuple[int, int]):
@@ -324,16 +331,7 @@ def plot_tv_layout(tv: Layout, tile_mn: tuple[int, int], *, title: str | None = 
         for j in range(N):
             txt = f"T{thr[i, j]}\nV{val[i, j]}" if thr[i, j] >= 0 else "-"
             ax.text(j, i, txt, ha="center", va="center", fontsize=6)
-    ax.set_xticks(np.arange(N))
-    ax.set_yticks(np.arange(M))
-    ax.set_xticks(np.arange(N + 1) - 0.5, minor=True)
-    ax.set_yticks(np.arange(M + 1) - 0.5, minor=True)
-    ax.grid(which="minor", color="k", linewidth=0.5)
-    ax.tick_params(which="both", length=0, labelsize=7)
-    ax.set_xlabel("n")
-    ax.set_ylabel("m")
-    ax.set_title(title if title is not None else f"TV layout {tv} on a {M}x{N} tile")
-    return ax
+    return _cell_grid(ax, M, N, "n", "m", title if title is not None else f"TV layout {tv} on a {M}x{N} tile")
 
 
 def check_layout(answer: Layout | Callable[..., int], expected: Layout | Callable[..., int], *, name: str,
