@@ -188,10 +188,88 @@ def test_times_add_up_and_factors_only_slow_down():
 
 
 def test_kernel_cost_counts_dependent_kernels():
-    base = pm.min_latency(mtp_drafts=0, factors=pm.Factors(kernel_s=0.0))
-    more = pm.min_latency(mtp_drafts=0, factors=pm.Factors(kernel_s=1e-5))
     n = 61 * 9 + 58 * 5 + 3 * 3 + 3
+    base = pm.min_latency(mtp_drafts=0, factors=pm.Factors(kernel_s_sm100=0.0))
+    more = pm.min_latency(mtp_drafts=0, factors=pm.Factors(kernel_s_sm100=1e-5))
     assert more.step_s - base.step_s == pytest.approx(n * 1e-5)
+    # B200 uses the sm_100a figure, Hopper the H100-derived one
+    assert pm.min_latency(mtp_drafts=0, factors=pm.Factors(kernel_s=1.0)).step_s == pytest.approx(base.step_s
+                                                                                                   + n * 8.28e-6)
+    h0 = pm.min_latency("H200", pm.RECIPE_FP8, mtp_drafts=0, factors=pm.Factors(kernel_s=0.0))
+    h1 = pm.min_latency("H200", pm.RECIPE_FP8, mtp_drafts=0, factors=pm.Factors(kernel_s=1e-5, kernel_s_sm100=1.0))
+    assert h1.step_s - h0.step_s == pytest.approx(n * 1e-5)
+
+
+def test_b200_kernel_cost_is_derived_from_the_published_no_mtp_run():
+    # The stored constant is what derive_kernel_s() computes from blog 1's 111 tok/s/user with the other factors.
+    assert pm.derive_kernel_s() == pytest.approx(pm.KERNEL_S_B200, rel=0.005)
+    assert pm.min_latency(mtp_drafts=0).tokens_per_s_user == pytest.approx(111, rel=0.005)
+    # linear in the published speed: a slower run means a larger per-kernel cost
+    assert pm.derive_kernel_s(100.0) > pm.derive_kernel_s(111.0) > pm.derive_kernel_s(130.0)
+    with pytest.raises(ValueError, match="faster than the model"):
+        pm.derive_kernel_s(10_000.0)
+    with pytest.raises(ValueError, match="must be > 0"):
+        pm.derive_kernel_s(0.0)
+
+
+def test_mtp_table_is_predicted_not_fitted():
+    # Only the no-MTP point is used for the fit; the five MTP points of blog 1 are predictions within +12 %.
+    for d, pub in pm.PUBLISHED_MTP_B200.items():
+        got = pm.min_latency(mtp_drafts=d).tokens_per_s_user
+        assert 0.97 < got / pub < 1.12, (d, got, pub)
+
+
+def test_deepgemm_efficiencies_from_the_published_table():
+    # Byte-weighted bandwidth over the six M=64 rows and FLOP-weighted compute over the six M=4096 rows (H800).
+    rows = pm.DEEPGEMM_H800["decode"]
+    b = [m * k + n * k + 2 * m * n for m, n, k, _ in rows]
+    t = [x / (r * 1e9) for x, (_, _, _, r) in zip(b, rows, strict=True)]
+    assert pm.deepgemm_efficiency("decode") == pytest.approx(sum(b) / sum(t) / 3.35e12)
+    assert 1688 / 3350 < pm.deepgemm_efficiency("decode") < 2668 / 3350       # between the worst and best row
+    assert 590 / 1979 < pm.deepgemm_efficiency("prefill") < 1358 / 1979
+    assert pm.deepgemm_efficiency("prefill") == pytest.approx(0.572, abs=1e-3)
+    with pytest.raises(ValueError, match="kind"):
+        pm.deepgemm_efficiency("train")
+
+
+def test_weights_stream_at_the_gemm_fraction_and_the_cache_at_bw_frac():
+    # Batch 1, no MTP, everything else off: the step is weight bytes / (gemm_bw_frac x 8 TB/s).
+    f = pm.Factors.naive().with_(gemm_bw_frac=0.5)
+    lay = pm.Layout(8, 8, 8, 1)
+    wl = pm.Workload(1024, 2048, 0)
+    naive = pm.decode_step("B200", lay, pm.RECIPE_NVFP4, 1, wl, pm.Factors.naive())
+    half = pm.decode_step("B200", lay, pm.RECIPE_NVFP4, 1, wl, f)
+    assert half.step_s == pytest.approx(2 * naive.step_s)
+    # the KV-cache read uses bw_frac, not gemm_bw_frac
+    kv = pm.Factors.naive().with_(kv_attention=True)
+    a = pm.decode_step("B200", pm.LAYOUT_MAX_THROUGHPUT, pm.RECIPE_NVFP4, 8, wl, kv.with_(gemm_bw_frac=0.5))
+    b = pm.decode_step("B200", pm.LAYOUT_MAX_THROUGHPUT, pm.RECIPE_NVFP4, 8, wl, kv)
+    assert a.times["KV cache + attention core"] == b.times["KV cache + attention core"]
+    with pytest.raises(ValueError, match="gemm_bw_frac"):
+        pm.Factors(gemm_bw_frac=0.0)
+
+
+def test_adp_schedules_bracket_the_published_throughputs():
+    # lockstep (no waiting) > random arrivals > measured round-robin balance, which divides the lockstep step by
+    # blog 10's 25,664 / 39,552.
+    runs = {s: pm.max_throughput(concurrency=3072, factors=pm.Factors(adp_schedule=s)) for s in pm.ADP_SCHEDULES}
+    lock, rand, meas = (runs[s].tokens_per_s for s in ("lockstep", "random", "measured"))
+    assert lock > rand > meas
+    assert meas == pytest.approx(lock * 25664 / 39552, rel=1e-9)
+    assert meas < 36384 < lock                                   # the documented run lies inside the bracket
+    assert 0.85 < pm.max_throughput().tokens_per_s / 30000 < 1.15   # the seed's figure, default factors
+    # batch-1 TP layouts have one attention group: the schedule changes nothing
+    assert len({pm.min_latency(factors=pm.Factors(adp_schedule=s)).step_s for s in pm.ADP_SCHEDULES}) == 1
+    with pytest.raises(ValueError, match="adp_schedule"):
+        pm.Factors(adp_schedule="fifo")
+
+
+def test_seed_targets_within_15_percent():
+    lat = pm.min_latency().tokens_per_s_user
+    thr = pm.max_throughput().tokens_per_s
+    gtc = pm.PUBLISHED["B200 min latency (GTC)"]["tokens_per_s_user"]
+    assert abs(lat / 250 - 1) < 0.15 and abs(lat / gtc - 1) < 0.1
+    assert abs(thr / 30000 - 1) < 0.15
 
 
 def test_mtp_touches_more_experts_and_helps_latency():

@@ -4,12 +4,13 @@ The model adds up, per GPU and per decode step, the bytes each kernel reads from
 precision, the MLA latent KV cache), the FLOPs it does (linear layers, absorbed MLA attention over the context),
 the NVLink traffic (tensor-parallel all-reduce, expert-parallel all-to-all), a fixed cost per dependent kernel,
 the context (prefill) work that in-flight batching mixes into decode steps, and multi-token prediction (MTP).
-Every efficiency is a named, sourced input in `Factors`; `Factors.naive()` turns them all off (the roofline).
+Every efficiency is a named, sourced input in `Factors`; `Factors.naive()` turns them all off (the roofline). One
+input, the B200 per-kernel cost, is derived from a published serving run (batch 1 without MTP), not a target.
 
     from bwkit import perfmodel as pm
-    r = pm.min_latency()            # DGX B200, batch 1, ISL 1K / OSL 2K, TP8 (experts TP4 x EP2), MTP 3
-    print(r.summary())              # model ~335 tok/s/user; published (TensorRT-LLM) 253 (GTC) / 274.7 (docs)
-    pm.max_throughput().tokens_per_s          # model ~42,800 tok/s; published 36,384 at concurrency 3072
+    r = pm.min_latency()            # DGX B200, batch 1, ISL 1K / OSL 2K, TP8 (experts EP4 x TP2), MTP 3
+    print(r.summary())              # model ~265 tok/s/user; published (TensorRT-LLM) 253 at GTC 2025
+    pm.max_throughput().tokens_per_s          # model ~30,100 tok/s; NVIDIA's GTC 2025 claim: over 30,000
     pm.waterfall("min_latency")               # the factors added one at a time, each with its source
 
 Constraints: one node (all GPUs on one NVLink switch); decode is modelled in detail, prefill as compute-bound
@@ -29,8 +30,11 @@ from bwkit import hw
 from bwkit.moe import DEEPSEEK_V3, DeepSeekMoEConfig
 
 __all__ = [
-    "STORAGE_BYTES", "KV_BYTES", "MATH_PRECISION", "MTP_ACCEPTED", "PUBLISHED",
-    "Recipe", "RECIPE_NVFP4", "RECIPE_FP8", "Layout", "LAYOUT_MIN_LATENCY", "LAYOUT_MAX_THROUGHPUT", "Factors",
+    "STORAGE_BYTES", "KV_BYTES", "MATH_PRECISION", "MTP_ACCEPTED", "PUBLISHED", "PUBLISHED_MTP_B200",
+    "DEEPGEMM_H800", "deepgemm_efficiency", "KERNEL_S_B200", "derive_kernel_s", "ADP_SCHEDULES",
+    "ADP_ROUND_ROBIN_BALANCE",
+    "Recipe", "RECIPE_NVFP4", "RECIPE_FP8", "Layout", "LAYOUT_MIN_LATENCY", "LAYOUT_MIN_LATENCY_DOCS",
+    "LAYOUT_MAX_THROUGHPUT", "Factors",
     "Workload", "StepResult",
     "unique_experts", "expected_max_normal", "component_params", "active_params_per_token",
     "weight_bytes_per_gpu", "kv_bytes_per_token", "max_concurrency", "decode_step", "min_latency",
@@ -52,21 +56,64 @@ KV_BYTES: dict[str, float] = {"bf16": 2.0, "fp8": 1.0}
 # Which Tensor Core peak (bwkit.hw precision) a stored format computes at.
 MATH_PRECISION: dict[str, str] = {"bf16": "bf16", "fp8": "fp8", "nvfp4": "fp4", "mxfp4": "fp4"}
 
+# DeepSeek's DeepGEMM README ("Performance": FP8 GEMMs with fine-grained scaling on DeepSeek-V3/R1's own layer shapes,
+# measured on H800, whose HBM is 3.35 TB/s and FP8 dense peak 1,979 TFLOP/s). Decode-sized rows (M = 64 tokens) are
+# (M, N, K, GB/s); prefill-sized rows (M = 4,096 tokens) are (M, N, K, TFLOP/s). Each time includes the kernel's own
+# ramp-up and tail, so skinny real shapes reach less than a device copy (bandwidth) or a large square GEMM (FLOPs).
+DEEPGEMM_H800: dict[str, list[tuple[int, int, int, float]]] = {
+    "decode": [(64, 2112, 7168, 1688), (64, 24576, 1536, 2455), (64, 32768, 512, 2143),
+               (64, 7168, 16384, 2668), (64, 4096, 7168, 2320), (64, 7168, 2048, 2470)],
+    "prefill": [(4096, 2112, 7168, 1058), (4096, 24576, 1536, 990), (4096, 32768, 512, 590),
+                (4096, 7168, 16384, 1358), (4096, 4096, 7168, 1304), (4096, 7168, 2048, 1025)],
+}
+H800_HBM_BYTES_S = 3.35e12
+H800_FP8_FLOPS = 1979e12
+
+
+def deepgemm_efficiency(kind: str) -> float:
+    """Fraction of peak that DeepGEMM reaches on DeepSeek's layer shapes, over its whole published table.
+
+    'decode': total bytes (FP8 A and B, BF16 C) / total time / HBM peak — the bandwidth a weight-streaming GEMM
+    really gets at decode batch sizes. 'prefill': total FLOPs / total time / FP8 peak. Taught in lab 08, step 5.
+    """
+    if kind not in DEEPGEMM_H800:
+        raise ValueError(f"deepgemm_efficiency: kind must be one of {sorted(DEEPGEMM_H800)}, got {kind!r}")
+    work = time = 0.0
+    for m, n, k, rate in DEEPGEMM_H800[kind]:
+        w = (m * k + n * k + 2 * m * n) if kind == "decode" else 2 * m * n * k
+        work += w
+        time += w / (rate * (1e9 if kind == "decode" else 1e12))
+    peak = H800_HBM_BYTES_S if kind == "decode" else H800_FP8_FLOPS
+    return work / time / peak
+
+
 # Accepted tokens per step vs number of MTP draft tokens, DeepSeek-R1 on 8xB200 (TensorRT-LLM tech blog 1,
 # "Autoregressive MTP layers" table: 1.00 / 1.92 / 2.58 / 2.82 / 2.99 / 3.01; strict acceptance, real dataset).
 MTP_ACCEPTED: dict[int, float] = {0: 1.0, 1: 1.92, 2: 2.58, 3: 2.82, 4: 2.99, 5: 3.01}
 
-# Published serving figures (TensorRT-LLM docs: Best_perf_practice_on_DeepSeek-R1_in_TensorRT-LLM.md and tech blog 1),
-# ISL 1K / OSL 2K. Per-user figures there include the time to first token.
+# Published serving figures, ISL 1K / OSL 2K. Per-user figures include the time to first token. The seed's two numbers
+# are NVIDIA's GTC 2025 claims ("over 250 tokens per second per user or a maximum throughput of over 30,000 tokens
+# per second", NVIDIA blog "Blackwell Delivers World-Record DeepSeek-R1 Inference Performance", quoted in the
+# TensorRT-LLM doc Best_perf_practice_on_DeepSeek-R1_in_TensorRT-LLM.md); the others are later runs of that doc.
 PUBLISHED: dict[str, dict] = {
-    "B200 min latency": {"tokens_per_s_user": 274.7, "also": "253 at GTC 2025 (blog 1); 111 without MTP",
-                         "setup": "batch 1, TP8 EP2, MTP 3, NVFP4 MoE, BF16 attention"},
-    "B200 max throughput": {"tokens_per_s": 36384.0, "concurrency": 3072,
+    "B200 min latency (GTC)": {"tokens_per_s_user": 253.0, "source": "TensorRT-LLM tech blog 1",
+                               "setup": "batch 1, TP8, experts EP4xTP2, MTP 3 (2.82 accepted), NVFP4 FFNs"},
+    "B200 max throughput (GTC)": {"tokens_per_s": 30000.0, "source": "NVIDIA GTC 2025 claim ('over 30,000')",
+                                  "setup": "ADP8 EP8, NVFP4 MoE (concurrency not stated)"},
+    "B200 min latency": {"tokens_per_s_user": 274.7, "source": "TensorRT-LLM docs (trtllm-bench)",
+                         "setup": "batch 1, TP8, experts EP2xTP4, TRTLLM MoE backend, MTP 3"},
+    "B200 max throughput": {"tokens_per_s": 36384.0, "concurrency": 3072, "source": "TensorRT-LLM docs",
                             "setup": "ADP8 EP8, no MTP, NVFP4 MoE, BF16 KV cache, max_batch_size 384 per GPU"},
     "H200 min latency": {"tokens_per_s_user": 158.1, "setup": "batch 1, TP8 EP4, MTP 3, FP8 checkpoint"},
     "H200 max throughput": {"tokens_per_s": 11489.0, "concurrency": 1024,
                             "setup": "ADP8 EP8, no MTP, FP8 checkpoint, max_batch_size 128 per GPU"},
 }
+for _d in PUBLISHED.values():
+    _d.setdefault("source", "TensorRT-LLM docs (trtllm-bench)")
+
+# Blog 1's MTP table, B200 at GTC 2025 (TP8, experts EP4xTP2): tokens/s/user against draft tokens (acceptance in
+# MTP_ACCEPTED). The no-MTP point derives KERNEL_S_B200; the other five test the model.
+PUBLISHED_MTP_B200: dict[int, float] = {0: 111.0, 1: 198.0, 2: 250.0, 3: 253.0, 4: 245.0, 5: 239.0}
 
 
 @dataclass(frozen=True)
@@ -160,18 +207,37 @@ class Layout:
         return f"{att} attention, {moe} experts"
 
 
-LAYOUT_MIN_LATENCY = Layout(8, attn_tp=8, moe_tp=4, moe_ep=2, name="TP8EP2 (blog 1 / docs min-latency)")
+# The GTC 2025 min-latency run (blog 1: "Introduce EP4TP2 ... 253" tok/s/user): attention TP8, experts EP4 x TP2.
+LAYOUT_MIN_LATENCY = Layout(8, attn_tp=8, moe_tp=2, moe_ep=4, name="TP8, experts EP4xTP2 (blog 1, GTC 2025)")
+# The later documented run (274.7 tok/s/user, TRTLLM MoE backend): experts EP2 x TP4.
+LAYOUT_MIN_LATENCY_DOCS = Layout(8, attn_tp=8, moe_tp=4, moe_ep=2, name="TP8, experts EP2xTP4 (docs)")
 LAYOUT_MAX_THROUGHPUT = Layout(8, attn_tp=1, moe_tp=1, moe_ep=8, name="ADP8 EP8 (blog 3 / docs max-throughput)")
+
+
+# Fixed cost per dependent kernel on B200 in TensorRT-LLM, derived from its published batch-1 figure without MTP
+# (blog 1: 111 tok/s/user). `derive_kernel_s()` recomputes it from the other factors; a test keeps the two equal.
+KERNEL_S_B200 = 8.28e-6
+# Attention-DP scheduling models (Factors.adp_schedule) and blog 10's measured balance of round-robin scheduling.
+ADP_SCHEDULES = ("random", "lockstep", "measured")
+ADP_ROUND_ROBIN_BALANCE = 25664 / 39552
 
 
 @dataclass(frozen=True)
 class Factors:
     """Every efficiency and overhead of the model, each with its source. `naive()` switches all of them off.
 
-    bw_frac: achievable fraction of peak HBM bandwidth. MEASURED here on an H200: device copy ~4.3 of 4.8 TB/s
-        (REFERENCE.md) -> 0.90; DeepSeek's FlashMLA reports 3000 of 3350 GB/s on H800 (0.90). Assumed to transfer.
+    bw_frac: achievable fraction of peak HBM bandwidth for streaming kernels (the KV-cache reads of attention).
+        MEASURED here on an H200: device copy ~4.3 of 4.8 TB/s (REFERENCE.md) -> 0.90; PUBLISHED: DeepSeek's
+        FlashMLA decode kernel reads its cache at 3000 of 3350 GB/s on H800 (0.90). Assumed to transfer.
+    gemm_bw_frac: fraction of peak HBM bandwidth that a weight-streaming GEMM reaches at decode batch sizes.
+        PUBLISHED: DeepGEMM README, FP8 GEMMs on DeepSeek-V3's six layer shapes at M = 64 on H800: 1688-2668 of
+        3350 GB/s, 0.73 over the table (`deepgemm_efficiency('decode')`); the time includes each kernel's own
+        ramp-up and tail. Assumed to transfer to Blackwell.
     gemm_frac: achievable fraction of Tensor Core peak for large GEMMs. PUBLISHED: CUTLASS 3.8 on B200
-        (NVFP4 88.5 %, FP8 91.2 %, BF16 94.2 %). Assumed to hold for Hopper too.
+        (NVFP4 88.5 %, FP8 91.2 %, BF16 94.2 %). Assumed to hold for Hopper too. Sets the compute roof of decode GEMMs.
+    prefill_gemm_frac: fraction of Tensor Core peak that GEMMs reach on DeepSeek's shapes at prefill size.
+        PUBLISHED: DeepGEMM README, the same six shapes at M = 4,096 on H800: 590-1358 of 1979 TFLOP/s, 0.57 over
+        the table (`deepgemm_efficiency('prefill')`). Assumed to transfer to Blackwell and to BF16/NVFP4.
     attn_frac: achievable fraction of BF16/FP8 peak in compute-bound MLA decode attention on Hopper (and any GPU
         that is not sm_100a). PUBLISHED: FlashMLA dense decode 580 of 989 TFLOP/s on H800 (0.59).
     attn_frac_sm100: the same on Blackwell (sm_100a). PUBLISHED: FlashMLA README, its MLA decode kernel reaches
@@ -183,11 +249,14 @@ class Factors:
         Elsewhere prefill attention uses attn_frac.
     nvlink_frac: achievable fraction of one-direction NVLink bandwidth. PUBLISHED: DeepEP intranode all-to-all
         153-158 GB/s of ~160 GB/s on H800 (0.95).
-    kernel_s: fixed cost of one dependent kernel (launch, ramp-up, tail) even under CUDA Graphs. DERIVED from a
-        published H100 measurement (Hazy Research, "Look Ma, No Bubbles", 2025: vLLM/SGLang reach at most 50 % of
-        HBM bandwidth decoding Llama-3.2-1B, 2.47 GB of BF16 weights, in "around a hundred" kernels per token:
-        (2.47 GB / (0.50 x 3.35 TB/s) - 2.47 GB / (0.90 x 3.35 TB/s)) / 100 = 6.5 us). Their kernels read
-        8-70 MB each, like DeepSeek's per-GPU shards here (6-90 MB). Assumed to transfer to Blackwell.
+    kernel_s: fixed cost of one dependent kernel (launch, ramp-up, tail) even under CUDA Graphs, on GPUs other than
+        sm_100a. DERIVED from a published H100 measurement (Hazy Research, "Look Ma, No Bubbles", 2025: vLLM/SGLang
+        reach at most 50 % of HBM bandwidth decoding Llama-3.2-1B, 2.47 GB of BF16 weights, in "around a hundred"
+        kernels per token: (2.47 GB / (0.50 x 3.35 TB/s) - 2.47 GB / (0.90 x 3.35 TB/s)) / 100 = 6.5 us).
+    kernel_s_sm100: the same on Blackwell (sm_100a). DERIVED from a published B200 measurement: TensorRT-LLM
+        blog 1's batch-1 run without MTP (111 tok/s/user, same software and layout as its 253 tok/s/user GTC run)
+        -> (1/111 s - everything else this model counts) / 851 kernels = `KERNEL_S_B200` (`derive_kernel_s()`).
+        It is the one input fitted to a serving measurement, and to a point that is not one of the targets.
     comm_latency_s: fixed latency of one NVLink collective beyond its kernel (two synchronisations through the
         NVSwitch). ASSUMED (5 us); no published per-collective figure for B200 was found.
     ep_imbalance_cv: systematic spread of routed tokens across expert-parallel ranks (hot experts), as a coefficient
@@ -196,19 +265,29 @@ class Factors:
         `moe_ep` ranks the model scales it by sqrt(moe_ep / 32) (DERIVED, ASSUMING independent rank loads: an EP8
         rank holds the experts of 4 EP32 ranks) and adds it to the multinomial noise; the hottest rank of E[max of
         moe_ep normals] sets the expert FLOPs and the all-to-all. Assumed to transfer from that dataset to others.
+    adp_schedule: how prefills land on attention-DP groups. 'random': each group starts new requests at random
+        (Poisson) and a step waits for the group with the most prefills (DERIVED). 'lockstep': all groups
+        prefill in the same steps, as fixed-length synthetic requests started together do (no waiting).
+        'measured' (default): lockstep work, then the step divided by 0.649 — PUBLISHED: TensorRT-LLM blog 10,
+        DeepSeek-V3 on 8 GB200s, ADP8 EP8, round-robin scheduling on a real (long-tail) dataset reached 25,664
+        of 39,552 tok/s, its perfectly balanced speed ("SOL TPS"). Only matters when attention is data-parallel.
     kv_attention / mtp / prefill / kernels / comm: switch the KV-cache reads and attention FLOPs, multi-token
         prediction, in-flight prefill, per-kernel cost and communication on or off (for the waterfall).
     """
 
     bw_frac: float = 0.90
+    gemm_bw_frac: float = field(default_factory=lambda: round(deepgemm_efficiency("decode"), 3))
     gemm_frac: dict[str, float] = field(default_factory=lambda: {"fp4": 0.885, "fp8": 0.912, "bf16": 0.942})
+    prefill_gemm_frac: float = field(default_factory=lambda: round(deepgemm_efficiency("prefill"), 3))
     attn_frac: float = 0.59
     attn_frac_sm100: float = 350 / 2250
     prefill_attn_frac_sm100: float = 1460 / 2250
     nvlink_frac: float = 0.95
     kernel_s: float = 6.5e-6
+    kernel_s_sm100: float = KERNEL_S_B200
     comm_latency_s: float = 5e-6
     ep_imbalance_cv: float = 491.6 / 1024
+    adp_schedule: str = "measured"
     kv_attention: bool = True
     mtp: bool = True
     prefill: bool = True
@@ -216,23 +295,28 @@ class Factors:
     comm: bool = True
 
     def __post_init__(self) -> None:
-        for f in ("bw_frac", "attn_frac", "attn_frac_sm100", "prefill_attn_frac_sm100", "nvlink_frac"):
+        for f in ("bw_frac", "gemm_bw_frac", "prefill_gemm_frac", "attn_frac", "attn_frac_sm100",
+                  "prefill_attn_frac_sm100", "nvlink_frac"):
             v = getattr(self, f)
             if not 0 < v <= 1:
                 raise ValueError(f"Factors.{f} is a fraction of a peak: it must be in (0, 1], got {v!r}")
         for p, v in self.gemm_frac.items():
             if p not in hw.PRECISIONS or not 0 < v <= 1:
                 raise ValueError(f"Factors.gemm_frac[{p!r}]={v!r}: keys must be in {hw.PRECISIONS}, values in (0, 1]")
-        for f in ("kernel_s", "comm_latency_s", "ep_imbalance_cv"):
+        if self.adp_schedule not in ADP_SCHEDULES:
+            raise ValueError(f"Factors.adp_schedule must be one of {', '.join(ADP_SCHEDULES)}, "
+                             f"got {self.adp_schedule!r}")
+        for f in ("kernel_s", "kernel_s_sm100", "comm_latency_s", "ep_imbalance_cv"):
             if getattr(self, f) < 0:
                 raise ValueError(f"Factors.{f} must be >= 0, got {getattr(self, f)!r}")
 
     @classmethod
     def naive(cls) -> Factors:
         """The plain roofline: peak bandwidth and FLOP/s, weights only, no overheads, no MTP, no prefill."""
-        return cls(bw_frac=1.0, gemm_frac={"fp4": 1.0, "fp8": 1.0, "bf16": 1.0}, attn_frac=1.0, attn_frac_sm100=1.0,
-                   prefill_attn_frac_sm100=1.0, nvlink_frac=1.0, kernel_s=0.0, comm_latency_s=0.0, ep_imbalance_cv=0.0,
-                   kv_attention=False, mtp=False, prefill=False, kernels=False, comm=False)
+        return cls(bw_frac=1.0, gemm_bw_frac=1.0, gemm_frac={"fp4": 1.0, "fp8": 1.0, "bf16": 1.0},
+                   prefill_gemm_frac=1.0, attn_frac=1.0, attn_frac_sm100=1.0, prefill_attn_frac_sm100=1.0,
+                   nvlink_frac=1.0, kernel_s=0.0, kernel_s_sm100=0.0, comm_latency_s=0.0, ep_imbalance_cv=0.0,
+                   adp_schedule="lockstep", kv_attention=False, mtp=False, prefill=False, kernels=False, comm=False)
 
     def with_(self, **changes) -> Factors:
         """A copy with some factors changed."""
@@ -431,6 +515,19 @@ def _attn_frac(spec: hw.GPUSpec, f: Factors, phase: str = "decode") -> float:
     return f.attn_frac
 
 
+def _attn_flops(spec: hw.GPUSpec, recipe: Recipe, f: Factors) -> float:
+    """FLOP/s of MLA decode attention. On sm_100a the published figure (FlashMLA, 350 TFLOP/s) was measured with an
+    FP8 cache and BF16 math, so it is a fraction of the BF16 peak whatever the cache; elsewhere an FP8 cache computes
+    at the FP8 peak times the same fraction."""
+    fp8 = recipe.kv_cache == "fp8" and "fp8" in spec.peak_tflops and spec.arch != "sm_100a"
+    return spec.peak("fp8" if fp8 else "bf16") * _attn_frac(spec, f)
+
+
+def _kernel_s(spec: hw.GPUSpec, f: Factors) -> float:
+    """Fixed cost per dependent kernel: the B200-derived figure on sm_100a, the H100-derived one elsewhere."""
+    return f.kernel_s_sm100 if spec.arch == "sm_100a" else f.kernel_s
+
+
 def _check_recipe(spec: hw.GPUSpec, recipe: Recipe) -> None:
     for f in fields(recipe):
         if f.name in ("name", "kv_cache"):
@@ -516,7 +613,9 @@ def decode_step(system="B200", layout: Layout = LAYOUT_MIN_LATENCY, recipe: Reci
                          f"has {free / 1e9:.1f} GB; short by {(kv_need - free) / 1e9:.1f} GB "
                          f"(max concurrency {cap})")
 
-    bw = spec.bandwidth * f.bw_frac
+    bw = spec.bandwidth * f.bw_frac                                 # streaming reads (KV cache)
+    wbw = spec.bandwidth * f.gemm_bw_frac                           # weight-streaming GEMMs at decode sizes
+    kernel_s = _kernel_s(spec, f)
     nvl = (spec.nvlink_tbps or 0) * 1e12 / 2 * f.nvlink_frac        # one direction per GPU
     p = component_params(cfg)
     tp, dp, G = layout.attn_tp, layout.attn_dp, layout.num_gpus
@@ -533,7 +632,7 @@ def decode_step(system="B200", layout: Layout = LAYOUT_MIN_LATENCY, recipe: Reci
 
     def gemm_time(b: float, fl: float, fmt: str) -> float:
         frac = f.gemm_frac[MATH_PRECISION[fmt]]
-        return max(b / bw, fl / (_peak(spec, fmt) * frac))
+        return max(b / wbw, fl / (_peak(spec, fmt) * frac))
 
     # attention-side linears (split over attn_tp; every group computes its own tokens). The Fuse_A GEMM
     # (wq_a + wkv_a) is replicated on every GPU of a TP group, as in TensorRT-LLM blog 1 ("Fuse_A GEMM: DP8").
@@ -575,8 +674,7 @@ def decode_step(system="B200", layout: Layout = LAYOUT_MIN_LATENCY, recipe: Reci
         per_tok = 2 * (cfg.num_heads / tp) * ctx * (2 * cfg.kv_lora_rank + cfg.qk_rope_head_dim)
         fl = L * t_group * per_tok
         nbytes["KV cache"], flops["attention core"] = b, fl
-        peak_attn = spec.peak("fp8" if recipe.kv_cache == "fp8" and "fp8" in spec.peak_tflops else "bf16")
-        times["KV cache + attention core"] = max(b / bw, fl / (peak_attn * _attn_frac(spec, f)))
+        times["KV cache + attention core"] = max(b / bw, fl / _attn_flops(spec, recipe, f))
 
     # fixed cost per dependent kernel (counted from the modules of one layer in TensorRT-LLM blog 1)
     n_kernels = 0
@@ -584,7 +682,7 @@ def decode_step(system="B200", layout: Layout = LAYOUT_MIN_LATENCY, recipe: Reci
         n_kernels = L * KERNELS["attention"] + Lm * KERNELS["moe"] + Ld * KERNELS["dense_ffn"] + KERNELS["head"]
         if dp > 1:
             n_kernels += Lm * KERNELS["all_to_all"]
-        times["kernel fixed cost"] = n_kernels * f.kernel_s
+        times["kernel fixed cost"] = n_kernels * kernel_s
 
     # NVLink communication
     if f.comm and G > 1:
@@ -620,9 +718,9 @@ def decode_step(system="B200", layout: Layout = LAYOUT_MIN_LATENCY, recipe: Reci
             kv_fl = reqs_per_group * 2 * (cfg.num_heads / tp) * ctx * (2 * cfg.kv_lora_rank + cfg.qk_rope_head_dim)
             b_pass += kv_b
             fl_pass += kv_fl
-            t_pass += max(kv_b / bw, kv_fl / (spec.peak("bf16") * _attn_frac(spec, f)))
+            t_pass += max(kv_b / bw, kv_fl / _attn_flops(spec, recipe, f))
         if f.kernels:
-            t_pass += (KERNELS["attention"] + KERNELS["moe"] + KERNELS["head"] + 2) * f.kernel_s
+            t_pass += (KERNELS["attention"] + KERNELS["moe"] + KERNELS["head"] + 2) * kernel_s
         if f.comm and G > 1:
             t_pass += 2 * (f.comm_latency_s + (G - 1) * reqs_per_group * cfg.hidden * 2 / nvl)
         nbytes["MTP draft passes"] = drafts * b_pass
@@ -633,7 +731,12 @@ def decode_step(system="B200", layout: Layout = LAYOUT_MIN_LATENCY, recipe: Reci
     if f.prefill:
         t_ctx = _prefill_time(spec, layout, recipe, cfg, workload, f)
         lam = concurrency * accepted / workload.osl                   # new requests per step (steady state)
-        times["prefill share"] = t_ctx * _expected_max_poisson(lam / dp, dp)
+        if f.adp_schedule == "random" or dp == 1:
+            times["prefill share"] = t_ctx * _expected_max_poisson(lam / dp, dp)
+        else:                                                       # every group prefills in the same steps
+            times["prefill share"] = t_ctx * lam / dp
+        if f.adp_schedule == "measured" and dp > 1:                 # blog 10: round-robin reached 64.9 % of balance
+            times["ADP imbalance (measured)"] = sum(times.values()) * (1 / ADP_ROUND_ROBIN_BALANCE - 1)
 
     weights_gb = sum(weight_bytes_per_gpu(layout, recipe, cfg, include_mtp=drafts > 0).values()) / 1e9
     notes = [f"{n_kernels} dependent kernels per step" if f.kernels else "kernel cost off"]
@@ -676,7 +779,7 @@ def _prefill_time(spec, layout, recipe, cfg, workload, f: Factors) -> float:
     expert_params = 3 * cfg.hidden * cfg.expert_inter
 
     def c(fl: float, fmt: str) -> float:
-        return fl / (_peak(spec, fmt) * f.gemm_frac[MATH_PRECISION[fmt]])
+        return fl / (_peak(spec, fmt) * f.prefill_gemm_frac)
 
     t = c(2 * n * p["attention"] / tp, recipe.attention)
     causal = cfg.num_layers * 2 * (cfg.num_heads / tp) * (n * n / 2) * (
@@ -691,6 +794,27 @@ def min_latency(system="B200", recipe: Recipe = RECIPE_NVFP4, layout: Layout = L
                 mtp_drafts: int = 3, factors: Factors = Factors(), **kw) -> StepResult:
     """Minimum-latency point: concurrency 1, ISL 1K / OSL 2K, TP layout, MTP drafts (default 3)."""
     return decode_step(system, layout, recipe, 1, Workload(1024, 2048, mtp_drafts), factors, **kw)
+
+
+def derive_kernel_s(tokens_per_s_user: float = PUBLISHED_MTP_B200[0], system="B200",
+                    layout: Layout = LAYOUT_MIN_LATENCY, factors: Factors | None = None) -> float:
+    """Per-kernel fixed cost (seconds) at which the batch-1, no-MTP model step matches a published tok/s/user.
+
+    The step time is linear in it: step = rest + n_kernels x kernel_s, so kernel_s = (1/tps - rest) / n_kernels.
+    Raises ValueError if the published figure is faster than the model without any kernel cost (nothing to fit).
+    Taught in lab 08, step 5.
+    """
+    if not tokens_per_s_user > 0:
+        raise ValueError(f"derive_kernel_s: tokens_per_s_user must be > 0, got {tokens_per_s_user!r}")
+    f = (factors or Factors()).with_(kernel_s=0.0, kernel_s_sm100=0.0, kernels=True)
+    r = min_latency(system, layout=layout, mtp_drafts=0, factors=f)
+    one = f.with_(kernel_s=1e-6, kernel_s_sm100=1e-6)
+    n = round((min_latency(system, layout=layout, mtp_drafts=0, factors=one).step_s - r.step_s) / 1e-6)
+    gap = 1.0 / tokens_per_s_user - r.step_s
+    if gap <= 0:
+        raise ValueError(f"derive_kernel_s: {tokens_per_s_user} tok/s/user is faster than the model without kernel "
+                         f"costs ({r.tokens_per_s_user:.1f}); there is no per-kernel cost to derive")
+    return gap / n
 
 
 def max_throughput(system="B200", recipe: Recipe = RECIPE_NVFP4, layout: Layout = LAYOUT_MAX_THROUGHPUT,
@@ -747,16 +871,22 @@ WATERFALL_STEPS: list[tuple[str, dict, str]] = [
     ("achievable HBM and Tensor Core fractions", {"bw_frac": 0.90,
                                                   "gemm_frac": {"fp4": 0.885, "fp8": 0.912, "bf16": 0.942}},
      "measured H200 copy 4.3/4.8 TB/s; CUTLASS 3.8 B200 GEMM % of peak"),
+    ("GEMMs on DeepSeek's real shapes (decode and prefill sizes)",
+     {"gemm_bw_frac": round(deepgemm_efficiency("decode"), 3),
+      "prefill_gemm_frac": round(deepgemm_efficiency("prefill"), 3)},
+     "DeepGEMM README, H800: M=64 at 0.73 of HBM, M=4096 at 0.57 of FP8 peak"),
     ("KV-cache reads + MLA attention FLOPs", {"kv_attention": True, "attn_frac": 0.59, "attn_frac_sm100": 0.59,
                                               "prefill_attn_frac_sm100": 0.59},
      "MLA: 61 x 576 elements/token; FlashMLA 580/989 TFLOP/s (H800), assumed to transfer"),
-    ("fixed cost per dependent kernel", {"kernels": True, "kernel_s": 6.5e-6},
-     "Hazy Research 'No Bubbles' (H100, derived 6.5 us); kernel list of TRT-LLM blog 1"),
+    ("fixed cost per dependent kernel", {"kernels": True, "kernel_s": 6.5e-6, "kernel_s_sm100": KERNEL_S_B200},
+     "derived from blog 1's B200 run without MTP (111 tok/s/user); H100: Hazy Research; kernel list of blog 1"),
     ("NVLink all-reduce / all-to-all", {"comm": True, "nvlink_frac": 0.95, "comm_latency_s": 5e-6},
      "NVLink 5 1.8 TB/s bidir; DeepEP 0.95 of link; 5 us latency assumed"),
     ("expert-load imbalance without EPLB", {"ep_imbalance_cv": 491.6 / 1024},
      "TRT-LLM blog 4 Table 1 (EP32: std 491.6/1024), scaled to EP size"),
-    ("in-flight prefill (slowest group sets the pace)", {"prefill": True}, "ISL 1K once per request; blog 10"),
+    ("in-flight prefill (spread evenly over the steps)", {"prefill": True}, "ISL 1K once per request"),
+    ("attention-DP imbalance (round-robin scheduler)", {"adp_schedule": "measured"},
+     "TRT-LLM blog 10: 8 GB200s, ADP8 EP8, 64.9 % of balanced speed"),
     ("MLA kernels measured on B200 (not H800)",
      {"attn_frac_sm100": 350 / 2250, "prefill_attn_frac_sm100": 1460 / 2250},
      "FlashMLA README: decode 350, prefill 1460 TFLOP/s on B200"),
