@@ -104,12 +104,11 @@ PUBLISHED: dict[str, dict] = {
                          "setup": "batch 1, TP8, experts EP2xTP4, TRTLLM MoE backend, MTP 3"},
     "B200 max throughput": {"tokens_per_s": 36384.0, "concurrency": 3072, "source": "TensorRT-LLM docs",
                             "setup": "ADP8 EP8, no MTP, NVFP4 MoE, BF16 KV cache, max_batch_size 384 per GPU"},
-    "H200 min latency": {"tokens_per_s_user": 158.1, "setup": "batch 1, TP8 EP4, MTP 3, FP8 checkpoint"},
-    "H200 max throughput": {"tokens_per_s": 11489.0, "concurrency": 1024,
+    "H200 min latency": {"tokens_per_s_user": 158.1, "source": "TensorRT-LLM docs (trtllm-bench)",
+                         "setup": "batch 1, TP8 EP4, MTP 3, FP8 checkpoint"},
+    "H200 max throughput": {"tokens_per_s": 11489.0, "concurrency": 1024, "source": "TensorRT-LLM docs (trtllm-bench)",
                             "setup": "ADP8 EP8, no MTP, FP8 checkpoint, max_batch_size 128 per GPU"},
 }
-for _d in PUBLISHED.values():
-    _d.setdefault("source", "TensorRT-LLM docs (trtllm-bench)")
 
 # Blog 1's MTP table, B200 at GTC 2025 (TP8, experts EP4xTP2): tokens/s/user against draft tokens (acceptance in
 # MTP_ACCEPTED). The no-MTP point derives KERNEL_S_B200; the other five test the model.
@@ -866,19 +865,20 @@ def pareto_front(results: list[StepResult]) -> list[StepResult]:
 
 
 # The waterfall: factors switched on one at a time, each with its source (lab 08, step 5).
+_DEFAULT = Factors()
 WATERFALL_STEPS: list[tuple[str, dict, str]] = [
     ("naive roofline (weights at peak HBM, no overheads)", {}, "bwkit.hw datasheet peaks"),
     ("achievable HBM and Tensor Core fractions", {"bw_frac": 0.90, "gemm_bw_frac": 0.90,
                                                   "gemm_frac": {"fp4": 0.885, "fp8": 0.912, "bf16": 0.942}},
      "measured H200 copy 4.3/4.8 TB/s; CUTLASS 3.8 B200 GEMM % of peak"),
     ("GEMMs on DeepSeek's own shapes (DeepGEMM)",
-     {"gemm_bw_frac": round(deepgemm_efficiency("decode"), 3),
-      "prefill_gemm_frac": round(deepgemm_efficiency("prefill"), 3)},
+     {"gemm_bw_frac": _DEFAULT.gemm_bw_frac, "prefill_gemm_frac": _DEFAULT.prefill_gemm_frac},
      "DeepGEMM README, H800: M=64 at 0.73 of HBM, M=4096 at 0.57 of FP8 peak"),
     ("KV-cache reads + MLA attention FLOPs", {"kv_attention": True, "attn_frac": 0.59, "attn_frac_sm100": 0.59,
                                               "prefill_attn_frac_sm100": 0.59},
      "MLA: 61 x 576 elements/token; FlashMLA 580/989 TFLOP/s (H800), assumed to transfer"),
-    ("fixed cost per dependent kernel", {"kernels": True, "kernel_s": 6.5e-6, "kernel_s_sm100": KERNEL_S_B200},
+    ("fixed cost per dependent kernel", {"kernels": True, "kernel_s": _DEFAULT.kernel_s,
+                                         "kernel_s_sm100": _DEFAULT.kernel_s_sm100},
      "derived from blog 1's B200 run without MTP (111 tok/s/user); H100: Hazy Research; kernel list of blog 1"),
     ("NVLink all-reduce / all-to-all", {"comm": True, "nvlink_frac": 0.95, "comm_latency_s": 5e-6},
      "NVLink 5 1.8 TB/s bidir; DeepEP 0.95 of link; 5 us latency assumed"),
