@@ -17,6 +17,12 @@ from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+from bwkit import bench, perfmodel  # noqa: E402
+
+# The model's per-kernel costs, read from bwkit so that this script and lab 08 cannot disagree.
+MODEL_US = f"{perfmodel.Factors().kernel_s * 1e6:.1f} us Hopper, {perfmodel.KERNEL_S_B200 * 1e6:.2f} us B200"
+
 CHAIN = 64
 SIZES_MB = (8, 32, 64)
 
@@ -68,8 +74,8 @@ def _chain_time(n_dim: int) -> float:
 def main() -> int:
     """Run the measurement (GPU only) and print the table."""
     if not torch.cuda.is_available():
-        print("gpu_check_kernel_cost: no CUDA GPU here; nothing measured "
-              "(lab 08 keeps its derived figures: 6.5 us Hopper, 8.3 us B200)")
+        print(f"gpu_check_kernel_cost: no CUDA GPU here; nothing measured (lab 08 keeps its derived figures: "
+              f"{MODEL_US})")
         return 0
     name = torch.cuda.get_device_name(0)
     print(f"{name} | torch {torch.__version__} | CUDA {torch.version.cuda}")
@@ -83,10 +89,8 @@ def main() -> int:
         ideal = n_dim * n_dim * 2 / bw
         rows.append({"weights_mb": mb, "n": n_dim, "s_per_kernel": t, "ideal_s": ideal, "fixed_s": t - ideal})
         print(f"{mb:>12} MB{t * 1e6:>11.2f}{ideal * 1e6:>10.2f}{(t - ideal) * 1e6:>10.2f}")
-    print("lab 08 uses 6.5 us per kernel on Hopper (derived from an H100 measurement) and 8.3 us on B200 "
-          "(derived from TensorRT-LLM blog 1); compare with the 'fixed us' column")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-    from bwkit import bench
+    print(f"lab 08 uses {MODEL_US} per kernel (derived from an H100 measurement and from TensorRT-LLM blog 1's "
+          f"B200 run); compare with the 'fixed us' column")
 
     out = Path(__file__).resolve().parents[1] / "results" / f"kernel_cost_{name.replace(' ', '_')}.json"
     bench.save_json([{"name": "dependent bf16 GEMV chain (CUDA graph)", "copy_bw_Bps": bw, "rows": rows}], out)
