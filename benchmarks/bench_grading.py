@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-from bwkit import grading, notebooks
+from bwkit.kit import grading, notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 

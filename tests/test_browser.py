@@ -29,7 +29,7 @@ if CHROMIUM is None:
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from bwkit import slides  # noqa: E402
+from bwkit.kit import slides  # noqa: E402
 
 
 @pytest.fixture(scope="module")

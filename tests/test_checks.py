@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from bwkit.checks import CheckFailure, check, check_choice, check_true
+from bwkit.kit.checks import CheckFailure, check, check_choice, check_true
 
 
 def test_pass_prints_tick(capsys):

@@ -1,4 +1,4 @@
-"""bwkit.formats / bwkit.mx: element formats against ml_dtypes and torch, block schemes against a scalar spec model.
+"""bwkit.formats: element formats against ml_dtypes and torch, block schemes against a scalar spec model.
 
 The scalar references below are written from the specs (OCP MX v1.0, NVIDIA's NVFP4 recipe, DeepSeek-V3) with
 Python floats, `fractions.Fraction` and numpy float32 where the recipe says FP32; they share no code with bwkit.
@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from bwkit import formats as F
-from bwkit import mx
+from bwkit.formats import mx
 
 ELEMENT = ["e2m1", "e2m3", "e3m2", "e4m3", "e5m2"]
 ALL = ELEMENT + ["ue4m3", "ue8m0"]

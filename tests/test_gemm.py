@@ -6,8 +6,9 @@ import re
 import pytest
 import torch
 
-from bwkit import gemm, gemm_bench, runtime
+from bwkit import gemm, gemm_bench
 from bwkit.inspect import _unwrap_triton
+from bwkit.kit import runtime
 
 TMA_STEPS = ("persistent_tma", "ws")
 # independent tolerances: |c - ref| <= ATOL * sqrt(K) + RTOL * |ref| (C rounded to fp16/bf16/fp32)
@@ -190,7 +191,7 @@ def test_compile_only_shows_tensor_core_and_tma_instructions():
 
 
 def test_bench_cli_cpu_sweep(tmp_path, capsys):
-    from bwkit.cli import main
+    from bwkit.kit.cli import main
 
     rows = gemm_bench.run_cpu_sweep(dtypes=("fp16",), shapes=((32, 32, 32),), steps=["kloop", "ws"])
     assert [r["ok"] for r in rows] == [True, True]

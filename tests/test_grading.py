@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from bwkit import cli, grading, notebooks
+from bwkit.kit import cli, grading, notebooks
 
 TIMEOUT = 5.0  # per-cell timeout of the class run
 MEMORY_GIB = 3.0
@@ -27,7 +27,7 @@ def _hint(ex):
 def _solution_nb():
     cells = [
         new_markdown_cell("# Lab 97: fixture"),
-        new_code_cell("from bwkit.checks import check_choice, check_true\n\nSCALE = 3"),
+        new_code_cell("from bwkit.kit.checks import check_choice, check_true\n\nSCALE = 3"),
         new_code_cell("def area(w, h):\n    ### BEGIN SOLUTION\n    return w * h\n    ### END SOLUTION",
                       metadata={"bwkit": {"exercise": "97.1", "role": "solution", "points": 1, "title": "area"}}),
         _hint("97.1"),

@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import cutlass.cute as cute  # noqa: E402
 
 from bwkit import layouts as L  # noqa: E402
-from bwkit.checks import CheckFailure  # noqa: E402
+from bwkit.kit.checks import CheckFailure  # noqa: E402
 
 
 def test_row_and_column_major_by_hand():

@@ -6,8 +6,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from bwkit import notebooks
-from bwkit.execute import check_lab
+from bwkit.kit import notebooks
+from bwkit.kit.execute import check_lab
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,7 +17,7 @@ def _ex(ex="01.1", body="    return 42\n", points=2):
                         metadata={"bwkit": {"exercise": ex, "role": "solution", "points": points, "title": "answer"}})
     hint = new_markdown_cell("<details><summary>Hint</summary>\n\n42\n</details>",
                              metadata={"bwkit": {"exercise": ex, "role": "hint"}})
-    chk = new_code_cell("from bwkit.checks import check\ncheck(f(), 42, name='answer')",
+    chk = new_code_cell("from bwkit.kit.checks import check\ncheck(f(), 42, name='answer')",
                         metadata={"bwkit": {"exercise": ex, "role": "check"}})
     return [sol, hint, chk]
 
@@ -90,7 +90,7 @@ def test_make_labs_and_staleness(tmp_path):
 
 
 def test_cli_make_labs_reports_errors(tmp_path, capsys):
-    from bwkit.cli import main
+    from bwkit.kit.cli import main
 
     sol = tmp_path / "s"
     sol.mkdir()

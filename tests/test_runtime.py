@@ -5,7 +5,7 @@ import sys
 import pytest
 import torch
 
-from bwkit import runtime
+from bwkit.kit import runtime
 
 
 def test_cpu_path_uses_interpreter():

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from bwkit import formats as F
-from bwkit import runtime
 from bwkit import scaled_gemm as sg  # tests/conftest.py has run bwkit.setup(): the interpreter on a CPU
+from bwkit.kit import runtime
 
 DEV = "cpu" if runtime.interpreter_active() else "cuda"   # interpreter: CPU tensors; compiled: GPU tensors
 

@@ -68,7 +68,7 @@ def test_installed_versions_match_pins():
 
 def test_doctor_runs_without_cuda():
     env = {"BWKIT_FORCE_CPU": "1", "CUDA_VISIBLE_DEVICES": "", "PATH": "/usr/bin:/bin"}
-    res = subprocess.run([sys.executable, "-m", "bwkit.cli", "doctor"], capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-m", "bwkit.kit.cli", "doctor"], capture_output=True, text=True,
                          timeout=300, env=env)
     assert res.returncode == 0, res.stderr
     assert "no GPU" in res.stdout and "torch       2.15.0" in res.stdout

@@ -2,7 +2,7 @@
 
 import sys
 
-from bwkit.execute import check_lab
+from bwkit.kit.execute import check_lab
 
 if __name__ == "__main__":
     bad = 0

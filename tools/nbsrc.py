@@ -3,7 +3,7 @@
     python tools/nbsrc.py build SRC.py solutions/NN_topic.ipynb   # percent-format source -> executed notebook
     python tools/nbsrc.py export solutions/NN_topic.ipynb SRC.py  # notebook -> editable percent-format source
 
-`build` converts with jupytext, sets default slide types (bwkit.slides), gives cells stable ids (exercise
+`build` converts with jupytext, sets default slide types (bwkit.kit.slides), gives cells stable ids (exercise
 cells: ex<NN>-<k>-<role>[-i]; others c<index>), executes the notebook on the CPU path (`bwkit execute`) and
 regenerates labs/. The .ipynb in solutions/ stays the single source: the .py is a scratch file, not committed.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from bwkit.slides import default_slide_type, tag_notebook
+from bwkit.kit.slides import default_slide_type, tag_notebook
 
 
 def _stable_ids(nb) -> None:
@@ -49,9 +49,9 @@ def build(src: Path, dst: Path, execute: bool = True) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, dst)
     if execute:
-        subprocess.run([sys.executable, "-m", "bwkit.cli", "execute", str(dst)], check=True)
+        subprocess.run([sys.executable, "-m", "bwkit.kit.cli", "execute", str(dst)], check=True)
         tag_notebook(dst)  # figure tags need the outputs
-        subprocess.run([sys.executable, "-m", "bwkit.cli", "make-labs"], check=True)
+        subprocess.run([sys.executable, "-m", "bwkit.kit.cli", "make-labs"], check=True)
 
 
 def export(src: Path, dst: Path) -> None:

@@ -10,7 +10,7 @@ Modules are named by what they teach (the lab that teaches each in brackets):
 Importing bwkit imports neither triton nor torch: call `bwkit.setup()` first in every lab.
 """
 
-from bwkit.runtime import setup
+from bwkit.kit.runtime import setup
 
 __version__ = "0.1.0"
 __all__ = ["setup", "__version__"]

@@ -30,7 +30,7 @@ import torch
 import triton
 import triton.language as tl
 
-from bwkit import runtime
+from bwkit.kit import runtime
 
 __all__ = [
     "matmul_kernel_naive", "matmul_naive",
@@ -820,8 +820,7 @@ def matmul_kernel_nvfp4(
 
 def _nvfp4_operand(q, name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Check one NVFP4 operand (bwkit.formats.Quantized); return (packed codes, e4m3 scales, tensor scale)."""
-    from bwkit.formats import pack_fp4
-    from bwkit.mx import Quantized
+    from bwkit.formats import Quantized, pack_fp4
 
     if not isinstance(q, Quantized):
         raise TypeError(f"nvfp4_matmul: {name} must be a bwkit.formats.Quantized (formats.quantize(x, 'nvfp4')), "

@@ -282,6 +282,6 @@ def register_cli(subparsers) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from bwkit.cli import main
+    from bwkit.kit.cli import main
 
     sys.exit(main(["bench", "gemm", *sys.argv[1:]]))

@@ -12,7 +12,7 @@ A CuTe layout is a function from coordinates to an index, given by a *shape* and
 * `plot_layout` / `plot_tv_layout`: a coloured grid with the index in each cell; a thread-value (TV) layout drawn
   over the tile it covers, one colour per thread, ``T<thread>/V<value>`` in each cell.
 * `check_layout(answer, expected, name=...)`: compares two layouts on *every* coordinate (with
-  `bwkit.checks.check`, so it prints ✅/❌, diagnoses known mistakes and raises).
+  `bwkit.kit.checks.check`, so it prints ✅/❌, diagnoses known mistakes and raises).
 
     from bwkit import layouts as L
     import cutlass.cute as cute
@@ -337,14 +337,14 @@ def plot_tv_layout(tv: Layout, tile_mn: tuple[int, int], *, title: str | None = 
 def check_layout(answer: Layout | Callable[..., int], expected: Layout | Callable[..., int], *, name: str,
                  shape: Sequence[int] | None = None, mistakes: dict[str, Any] | None = None,
                  hint: str | None = None) -> None:
-    """Compare two layouts on every coordinate (✅/❌ via `bwkit.checks.check`); raise when they differ.
+    """Compare two layouts on every coordinate (✅/❌ via `bwkit.kit.checks.check`); raise when they differ.
 
     Both sides are evaluated with `table` (give `shape` when one of them is a plain function). `mistakes` maps a
     diagnosis to a wrong layout a learner classically writes (a `Layout`, a function of coordinates, or a
     zero-argument callable that builds one). A non-layout answer fails with a
     message saying what was expected.
     """
-    from bwkit.checks import _fail, check
+    from bwkit.kit.checks import _fail, check
 
     ref_shape = shape
     if ref_shape is None and isinstance(expected, Layout):

@@ -25,8 +25,8 @@ import torch
 import triton
 import triton.language as tl
 
+from bwkit.kit.runtime import guard_dot_dtypes, interpreter_active
 from bwkit.moe import _check_experts_inputs, permute_tokens
-from bwkit.runtime import guard_dot_dtypes, interpreter_active
 
 __all__ = ["moe_gemm_kernel_gate_up", "moe_gemm_kernel_down", "moe_combine_kernel", "fused_moe",
            "default_blocks"]

@@ -25,9 +25,8 @@ import torch
 import triton
 import triton.language as tl
 
-from bwkit import runtime
-from bwkit.formats import pack_fp4
-from bwkit.mx import Quantized
+from bwkit.formats import Quantized, pack_fp4
+from bwkit.kit import runtime
 
 __all__ = [
     "matmul_kernel_block_scaled", "block_scaled_matmul", "mxfp4_matmul", "mxfp8_matmul", "emulated_matmul",

@@ -1,11 +1,11 @@
-"""Narrow number formats, bit-exact: FP8 (E4M3, E5M2), FP6 (E2M3, E3M2), FP4 (E2M1) and the scale formats.
+"""Element formats, bit-exact (`bwkit.formats.elements`, re-exported by `bwkit.formats`): FP8, FP6, FP4, scales.
 
     from bwkit import formats as F
     codes = F.encode(torch.tensor([0.3, -5.0, 100.0]), "e2m1")    # 0x1 (0.5), 0xE (-4: tie to even), 0x7 (6)
     F.decode(codes, "e2m1")                                       # float32 values those codes mean
     F.FORMATS["e4m3"].max                                         # 448.0 (also F.FORMATS["e4m3"]["max"])
-    q = F.quantize(x, "mxfp4")            # block-scaled schemes (MX, NVFP4) and DeepSeek FP8 live in bwkit.mx
-    x_hat = q.dequantize()                # and are re-exported here
+    q = F.quantize(x, "mxfp4")            # block-scaled schemes (MX, NVFP4) and DeepSeek FP8: bwkit.formats.mx
+    x_hat = q.dequantize()
 
 Element formats (`fmt`): ``e2m1`` (FP4), ``e2m3``/``e3m2`` (FP6), ``e4m3`` (FP8 "fn"), ``e5m2`` (FP8), and the
 scale formats ``ue8m0`` (MX: a power of two 2^-127..2^127) and ``ue4m3`` (NVFP4: E4M3 without its sign bit).
@@ -48,9 +48,6 @@ import torch
 
 __all__ = [
     "FormatSpec", "FORMATS", "encode", "decode", "round_to_format", "value_table", "pack_fp4", "unpack_fp4",
-    # block-scaled quantizers, defined in bwkit.mx and re-exported here
-    "Quantized", "SchemeSpec", "SCHEMES", "quantize", "to_blocked_scales",  # noqa: F822
-    "from_blocked_scales", "FP8Blockwise", "quantize_fp8_act", "quantize_fp8_weight", "sqnr_db",  # noqa: F822
 ]
 
 
@@ -172,17 +169,10 @@ def _as_float_tensor(x: Any, what: str) -> torch.Tensor:
 
 
 def _float_parts(a: torch.Tensor):
-    """(int view, exponent shift, bias, mantissa width) of a float32/float64 tensor's bit layout."""
+    """(int view, mantissa bits = exponent shift, exponent bias, exponent mask) of a float32/float64 tensor."""
     if a.dtype == torch.float64:
         return a.view(torch.int64), 52, 1023, 0x7FF
     return a.view(torch.int32), 23, 127, 0xFF
-
-
-def _pow2(k: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Exact 2^k for integer tensor k, built from bits (k must stay in the normal range of `dtype`)."""
-    if dtype == torch.float64:
-        return ((k.to(torch.int64) + 1023) << 52).view(torch.float64)
-    return ((k.to(torch.int32) + 127) << 23).view(torch.float32)
 
 
 _TORCH_FP8 = {"e4m3": torch.float8_e4m3fn, "e5m2": torch.float8_e5m2}
@@ -322,20 +312,3 @@ def unpack_fp4(packed: torch.Tensor) -> torch.Tensor:
         raise ValueError("unpack_fp4 needs at least one dimension")
     out = torch.stack([packed & 0xF, packed >> 4], dim=-1)
     return out.reshape(*packed.shape[:-1], packed.shape[-1] * 2)
-
-
-_MX_NAMES = {"Quantized", "SchemeSpec", "SCHEMES", "quantize", "to_blocked_scales", "from_blocked_scales",
-             "FP8Blockwise", "quantize_fp8_act", "quantize_fp8_weight", "sqnr_db"}
-
-
-def __getattr__(name: str) -> Any:
-    # The block-scaled half lives in bwkit.mx (which imports this module); re-export it lazily.
-    if name in _MX_NAMES:
-        from bwkit import mx
-
-        return getattr(mx, name)
-    raise AttributeError(f"module 'bwkit.formats' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | _MX_NAMES)

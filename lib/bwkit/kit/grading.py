@@ -15,7 +15,7 @@ Student layout (``SUBMISSIONS_DIR``)
 
 What happens to each submission
     1. A *grading copy* is built from the official lab (generated from ``solutions/NN_*.ipynb`` with
-       `bwkit.notebooks.lab_from_solution`): every non-exercise cell, hint and check cell is the official one
+       `bwkit.kit.notebooks.lab_from_solution`): every non-exercise cell, hint and check cell is the official one
        (matched by stable cell id: edited cells are replaced, deleted ones re-inserted in place); each exercise's
        solution cell is the student's (matched by cell id, then by ``metadata.bwkit`` exercise/role), with nbval
        comment markers (``# NBVAL_*``) removed and no tags (``raises-exception``, ``nbval-*``) kept; a missing
@@ -88,7 +88,7 @@ from pathlib import Path
 
 import nbformat
 
-from bwkit import notebooks
+from bwkit.kit import notebooks
 
 __all__ = [
     "GradingError",
@@ -412,7 +412,7 @@ _MACHINERY = re.compile(r"\b(bwkit\.checks|CheckFailure|builtins|sys\.modules|__
 def _flags_for(student_src: str, official_src: str, aliases: dict[str, str]) -> list[str]:
     flags = []
     extra = sorted(_bwkit_names(student_src, aliases) - _bwkit_names(official_src, aliases))
-    extra = [n for n in extra if not n.startswith("bwkit.checks")]
+    extra = [n for n in extra if not n.startswith("bwkit.kit.checks")]
     if extra:
         flags.append(f"uses {', '.join(extra)}, which the official solution does not: check that the answer "
                      "is the student's own work (no points were taken off)")
@@ -1134,7 +1134,7 @@ def _make_plugin(fd: int, hard_limit: float):
 
 # jsonschema (via nbformat) imports the optional rfc3987_syntax, whose grammar takes ~1.5 s CPU to build;
 # nbformat's schema never uses it, so the worker blocks it: a third of each run's start-up cost.
-_WORKER_BOOT = ("import sys; sys.modules['rfc3987_syntax'] = None; from bwkit.grading import _worker_main; "
+_WORKER_BOOT = ("import sys; sys.modules['rfc3987_syntax'] = None; from bwkit.kit.grading import _worker_main; "
                 "sys.exit(_worker_main(sys.argv[1:]))")
 
 

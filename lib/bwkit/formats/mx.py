@@ -1,6 +1,6 @@
 """Block-scaled quantization, bit-exact: OCP MX (MXFP8/MXFP6/MXFP4/MXINT8), NVIDIA NVFP4, DeepSeek-V3 FP8.
 
-    from bwkit import formats as F          # everything here is re-exported by bwkit.formats
+    from bwkit import formats as F          # bwkit.formats re-exports everything here
     q = F.quantize(x, "mxfp4")              # blocks of 32 along the last axis, one E8M0 scale each
     q.codes, q.scales                       # uint8 element codes (x's shape), uint8 scale codes
     x_hat = q.dequantize()                  # float32, x's shape
@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as tnf
 
-from bwkit.formats import FORMATS, _as_float_tensor, decode, encode, value_table
+from bwkit.formats.elements import FORMATS, _as_float_tensor, decode, encode, value_table
 
 __all__ = [
     "SchemeSpec", "SCHEMES", "Quantized", "quantize", "to_blocked_scales", "from_blocked_scales",

@@ -28,7 +28,7 @@ def _version(pkg: str) -> str:
 
 def doctor_report() -> str:
     """The text `bwkit doctor` prints: versions, GPU facts and each lab's path on this machine."""
-    from bwkit import catalog, runtime
+    from bwkit.kit import catalog, runtime
 
     lines = ["Blackwell Lab Kit doctor", "", f"Python      {platform.python_version()} ({platform.platform()})"]
     for pkg in PACKAGES:
@@ -62,7 +62,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_make_labs(args: argparse.Namespace) -> int:
-    from bwkit import notebooks
+    from bwkit.kit import notebooks
 
     try:
         if args.check:
@@ -83,7 +83,7 @@ def _cmd_make_labs(args: argparse.Namespace) -> int:
 
 
 def _cmd_execute(args: argparse.Namespace) -> int:
-    from bwkit import execute
+    from bwkit.kit import execute
 
     for nb in args.notebooks:
         execute.execute_notebook(Path(nb), timeout=args.timeout)
@@ -117,7 +117,7 @@ def _extensions():
     import importlib
     import importlib.util
 
-    for name in ("bwkit.grading", "bwkit.gemm_bench", "bwkit.slides"):
+    for name in ("bwkit.kit.grading", "bwkit.gemm_bench", "bwkit.kit.slides"):
         if importlib.util.find_spec(name) is None:
             continue
         reg = getattr(importlib.import_module(name), "register_cli", None)

@@ -7,7 +7,7 @@ Conventions (the whole kit follows them; `bwkit make-labs` enforces them):
     ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (in markdown write them inside ``<!-- -->``); the solution
     cell carries ``points`` (> 0) and ``title``;
   - one ``role: "hint"`` markdown cell with a collapsed ``<details>`` block;
-  - exactly one ``role: "check"`` code cell that calls `bwkit.checks`.
+  - exactly one ``role: "check"`` code cell that calls `bwkit.kit.checks`.
 * In the lab, each code block between the markers becomes ``raise NotImplementedError("Exercise NN.k (title):
   ...")`` at the marker's indentation, each markdown block becomes a prompt, and every output is cleared.
   Cell ids and metadata are kept, so `bwkit grade` can find exercises by id.
