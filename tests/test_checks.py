@@ -7,13 +7,14 @@ from bwkit.kit.checks import CheckFailure, check, check_choice, check_true
 
 def test_pass_prints_tick(capsys):
     check(1.0 + 1e-9, 1.0, name="t", rtol=1e-6)
-    assert capsys.readouterr().out.strip() == "✅ t"
+    assert capsys.readouterr().out.strip() == "PASS ✅ t"
 
 
 def test_scalar_failure_names_values(capsys):
-    with pytest.raises(CheckFailure, match="got 2, expected 1"):
+    with pytest.raises(CheckFailure, match="got 2, expected 1") as e:
         check(2.0, 1.0, name="t")
-    assert "❌ t" in capsys.readouterr().out
+    assert capsys.readouterr().out == ""                    # shown once: as the exception, not printed too
+    assert e.value._render_traceback_()[0] == "FAIL ❌ t"   # IPython renders the diagnosis, no traceback
 
 
 def test_known_mistake_is_diagnosed():
@@ -79,3 +80,30 @@ def test_bad_arguments():
         check(1, 1, name="")
     with pytest.raises(ValueError, match="tolerances"):
         check(1, 1, name="t", atol=-1)
+
+
+def test_answers_in_other_forms_pass():
+    check(np.int64(394), 394, name="t")
+    check(np.float32(0.1), 0.1, name="t", rtol=1e-9)                       # float32 gets a float32 tolerance
+    check(torch.full((4,), 0.672628, dtype=torch.float32), torch.full((4,), 0.672628, dtype=torch.float64),
+          name="t", rtol=1e-12)
+    check([1, 2, 3], torch.tensor([1, 2, 3]), name="t")
+    check((4, "x"), (4, "x"), name="t")
+    check({"a": np.float64(1.0)}, {"a": 1.0}, name="t")
+
+
+def test_wrong_types_say_what_to_convert():
+    with pytest.raises(CheckFailure, match="drop the quotes"):
+        check("5", 5.0, name="t")
+    with pytest.raises(CheckFailure, match="call it"):
+        check(lambda: 5, 5.0, name="t")
+    with pytest.raises(CheckFailure, match=r"expected shape \[3\]"):
+        check(torch.zeros(4), torch.zeros(3), name="t")
+    with pytest.raises(CheckFailure, match="keys differ"):
+        check({"a": 1}, {"b": 1}, name="t")
+
+
+def test_no_nonsense_relative_error_against_zero():
+    with pytest.raises(CheckFailure) as e:
+        check(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 0.0]), name="t")
+    assert "e+29" not in str(e.value) and "e+30" not in str(e.value) and "undefined" in str(e.value)

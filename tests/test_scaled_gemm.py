@@ -1,5 +1,5 @@
-"""bwkit.scaled_gemm: the tl.dot_scaled GEMM in the Triton interpreter (CPU) against an independent decode, input
-checks, and the sm_100a compile (tcgen05.mma ... kind::mxf4 ... block_scale)."""
+"""bwkit.scaled_gemm: the MX (tl.dot_scaled) and NVFP4 GEMMs in the Triton interpreter (CPU) against an independent
+decode, input checks, and the sm_100a compiles (tcgen05.mma ... kind::mxf4 / kind::mxf4nvf4 ... block_scale)."""
 
 import pytest
 import torch
@@ -85,3 +85,66 @@ def test_compiles_to_tcgen05_block_scaled_mma_for_sm100a():
     assert k.ptx_target() == "sm_100a"
     assert "tcgen05.mma.cta_group::1.kind::mxf4.block_scale.block32" in k.ptx
     assert k.cubin
+
+
+# ---------------------------------------------------------------------------------------------------------
+# NVFP4: E2M1 elements, UE4M3 scales per 16, an FP32 tensor scale (lab 04)
+# ---------------------------------------------------------------------------------------------------------
+def _nvfp4_dequant_reference(q):
+    """Independent decode: E2M1 by table, UE4M3 through torch's float8_e4m3fn, times the tensor scale."""
+    codes = q.codes.to(torch.int64)
+    mag = torch.tensor(E2M1, dtype=torch.float64)[codes & 7]
+    val = torch.where((codes & 8) != 0, -mag, mag)
+    sf = q.scales.view(torch.float8_e4m3fn).to(torch.float64).repeat_interleave(16, dim=1)
+    return val * sf * float(q.tensor_scale)
+
+
+def test_nvfp4_matmul_matches_dequantized_reference():
+    a = torch.randn(40, 128) * 3
+    w = torch.randn(24, 128)
+    a_q, w_q = F.quantize(a, "nvfp4"), F.quantize(w, "nvfp4")
+    c = sg.nvfp4_matmul(a_q, w_q)
+    ref = _nvfp4_dequant_reference(a_q) @ _nvfp4_dequant_reference(w_q).T
+    assert c.dtype == torch.float32 and c.shape == (40, 24)
+    # products are exact (fp16-representable); only fp32 accumulation and the final tensor-scale multiply round
+    assert torch.allclose(c.double(), ref, rtol=1e-5, atol=1e-5 * float(ref.abs().max()))
+    # and it is a quantized product: close to, but not equal to, the fp32 product
+    exact = a.double() @ w.double().T
+    rel = float((c.double() - exact).norm() / exact.norm())
+    assert 0.01 < rel < 0.2
+
+
+def test_nvfp4_bad_inputs():
+    a_q = F.quantize(torch.randn(16, 64), "nvfp4")
+    with pytest.raises(ValueError, match="scheme 'mxfp4'"):
+        sg.nvfp4_matmul(a_q, F.quantize(torch.randn(16, 64), "mxfp4"))
+    with pytest.raises(ValueError, match="K mismatch"):
+        sg.nvfp4_matmul(a_q, F.quantize(torch.randn(16, 128), "nvfp4"))
+    with pytest.raises(ValueError, match="multiple of BLOCK_K"):
+        sg.nvfp4_matmul(F.quantize(torch.randn(16, 96), "nvfp4"), F.quantize(torch.randn(16, 96), "nvfp4"))
+    with pytest.raises(TypeError, match="Quantized"):
+        sg.nvfp4_matmul(torch.randn(16, 64), a_q)
+    with pytest.raises(runtime.InterpreterBugError):
+        sg.nvfp4_matmul(a_q, a_q, dequant=False)
+
+
+def test_compile_nvfp4_after_a_kernel_that_calls_a_jit_helper():
+    """`tl.zeros` is a @triton.jit helper; under the interpreter, calling one used to leave the language patched
+    and break later compiles (bwkit.setup() fixes that). Compiling and the scaled sweep must still work."""
+    import triton
+    import triton.language as tl
+
+    from bwkit import gemm_bench
+
+    @triton.jit
+    def leaky(x_ptr, N: tl.constexpr):
+        offs = tl.arange(0, N)
+        tl.store(x_ptr + offs, tl.zeros((N,), tl.float32) + 1.0)
+
+    x = torch.zeros(16)
+    leaky[(1,)](x, N=16)
+    assert torch.equal(x, torch.ones(16))
+    k = sg.compile_nvfp4("sm_100a")
+    assert sum(n for op, n in k.histogram().items() if "kind::mxf4nvf4.block_scale.block16" in op) > 0
+    rows = gemm_bench.run_cpu_scaled_sweep(shapes=((24, 16, 128),))
+    assert [(r["dtype"], r["ok"]) for r in rows] == [("mxfp8_e4m3", True), ("mxfp4", True), ("nvfp4", True)]

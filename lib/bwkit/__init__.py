@@ -1,11 +1,16 @@
 """bwkit: the Blackwell Lab Kit helper library.
 
-Modules are named by what they teach (the lab that teaches each in brackets):
-`runtime` (interpreter switch) [00], `hw` (specs, rooflines) [00], `inspect` (compile-only PTX/SASS) [00, 01],
-`bench` (timing) [00, 06], `checks` (exercise checks) [all], `tensorcores`, `pipeline` [01], `formats`, `mx`,
-`scaled_gemm` [02], `gemm` [03, 04], `layouts`, `cute_gemm` [05], `efficiency` [06], `moe`, `moe_kernels`,
-`moe_ep` [07], `perfmodel` [08]. Instructor tools: `notebooks` (solutions -> labs), `execute`, `grading`,
-`slides`, `catalog`, `cli`.
+What the labs teach lives in modules named by topic (the lab that teaches each in brackets):
+
+    hw (specs, rooflines) [00]        inspect (compile-only PTX/SASS) [00, 01]   bench (honest timing) [00, 06]
+    tensorcores, pipeline [01]        formats (elements, mx: FP8/FP6/FP4, MX, NVFP4, DeepSeek FP8) [02]
+    gemm (the Triton ladder) [03]     gemm_bench (`bwkit bench gemm`) [03]      scaled_gemm (MXFP8/MXFP4/NVFP4) [04]
+    layouts, cute_common, cute_gemm (CuTe DSL) [05]                              efficiency [06]
+    moe, moe_kernels, moe_ep (DeepSeek-R1 MoE) [07]                              perfmodel (DGX B200 serving) [08]
+
+The kit's machinery sits apart, in `bwkit.kit`: `runtime` (the interpreter switch behind `bwkit.setup()`),
+`checks` and `exercises` (every exercise's check, defined once), `kernel` (a Jupyter kernel driven cell by cell),
+`notebooks` (solutions -> labs), `execute`, `grading` (`bwkit grade`), `slides`, `catalog` and `cli`.
 
 Importing bwkit imports neither triton nor torch: call `bwkit.setup()` first in every lab.
 """

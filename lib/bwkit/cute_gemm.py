@@ -13,6 +13,9 @@ Both compute ``C = A · Bᵀ`` with A of shape (M, K) and B of shape (N, K), bot
 
 The NVFP4 variant adds scale factors: the UE4M3 scales (one per 16 FP4 values along K) travel by TMA with A and B,
 are copied from shared memory to TMEM (``tcgen05.cp``) and the MMA is ``kind::mxf4nvf4.block_scale.block16``.
+What the two kernels share (smem ring and TMA setup, pipelines, TMEM allocation, the TMA and MMA loops over K,
+the epilogue) is in `bwkit.cute_common`; each kernel here is a ``@cute.kernel``, launched by a ``@cute.jit``
+host function, compiled or run by a plain Python ``compile_*`` / ``gemm_*`` function.
 
 Use (compile-only on any machine; running needs a datacenter Blackwell GPU, sm_100a)::
 
@@ -35,12 +38,12 @@ from dataclasses import dataclass
 import cuda.bindings.driver as cuda_driver
 import cutlass
 import cutlass.cute as cute
-import cutlass.pipeline as pipeline
-import cutlass.utils.blackwell_helpers as sm100_utils
 import cutlass.utils.blockscaled_layout as blockscaled_utils
 from cutlass.cute.nvgpu import cpasync, tcgen05
 from cutlass.cute.runtime import make_ptr
-from cutlass.memory import SmemAllocator, TmemAllocator
+from cutlass.memory import SmemAllocator
+
+from bwkit import cute_common as cc
 
 __all__ = [
     "GemmConfig", "DTYPES", "EXPECTED_PTX", "EXPECTED_PTX_NVFP4", "NVFP4_TILE_K", "SF_VEC",
@@ -149,40 +152,25 @@ def gemm_kernel_tcgen05(
     STAGES: cutlass.Constexpr,
     EPI_N: cutlass.Constexpr,
 ):
-    """One CTA computes one TILE_M x TILE_N tile of C = A·Bᵀ (warp 0 loads, warp 1 multiplies, all store)."""
+    """One CTA computes one TILE_M x TILE_N tile of C = A·Bᵀ (warp 0 loads, warp 1 multiplies, all store).
+
+    The steps it shares with the NVFP4 kernel are `bwkit.cute_common` helpers (``cc.``).
+    """
     warp = cute.arch.make_warp_uniform(cute.arch.warp_idx())
     tid, _, _ = cute.arch.thread_idx()
     pid_m, pid_n, _ = cute.arch.block_idx()
     io_dtype = mC.element_type
 
     # --- 1. shared memory: the mbarriers, the TMEM address slot, then the STAGES-deep A and B rings
-    @cute.struct
-    class Barriers:
-        load: cute.struct.MemRange[cutlass.Int64, STAGES * 2]     # full + empty per stage
-        acc: cute.struct.MemRange[cutlass.Int64, 2]               # accumulator full + empty
-        tmem_addr: cutlass.Int32
-
     smem = SmemAllocator()
-    bars = smem.allocate(Barriers)
-    sA = smem.allocate_tensor(io_dtype, sA_layout.outer, byte_alignment=128, swizzle=sA_layout.inner)
-    sB = smem.allocate_tensor(io_dtype, sB_layout.outer, byte_alignment=128, swizzle=sB_layout.inner)
+    bars = cc.allocate_barriers(smem, STAGES)                   # .load (full + empty per stage), .acc, .tmem_addr
+    sA = cc.allocate_smem_operand(smem, io_dtype, sA_layout)    # (MMA, MMA_M, MMA_K, STAGES)
+    sB = cc.allocate_smem_operand(smem, io_dtype, sB_layout)    # (MMA, MMA_N, MMA_K, STAGES)
 
     # --- 2. the pipelines: TMA -> MMA over K (STAGES buffers), MMA -> epilogue (one accumulator)
-    stage_bytes = cute.size_in_bytes(io_dtype, cute.select(sA_layout, mode=[0, 1, 2])) + \
-        cute.size_in_bytes(io_dtype, cute.select(sB_layout, mode=[0, 1, 2]))
-    load_producer, load_consumer = pipeline.PipelineTmaUmma.create(
-        num_stages=STAGES,
-        producer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread),
-        consumer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread),
-        tx_count=stage_bytes,                       # the full barrier flips when this many bytes have landed
-        barrier_storage=bars.load.data_ptr(),
-    ).make_participants()
-    acc_producer, acc_consumer = pipeline.PipelineUmmaAsync.create(
-        num_stages=1,
-        producer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread),
-        consumer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread, THREADS),
-        barrier_storage=bars.acc.data_ptr(),
-    ).make_participants()
+    tx_bytes = cc.stage_bytes((io_dtype, sA_layout), (io_dtype, sB_layout))    # the full barrier's byte count
+    load_producer, load_consumer = cc.make_load_pipeline(bars.load.data_ptr(), STAGES, tx_bytes)
+    acc_producer, acc_consumer = cc.make_acc_pipeline(bars.acc.data_ptr(), THREADS)
 
     # --- 3. this CTA's tiles of A, B, C
     gA = cute.local_tile(mA, tile_mnk, (pid_m, pid_n, None), proj=(1, None, 1))   # (TILE_M, TILE_K, k_tiles)
@@ -190,72 +178,37 @@ def gemm_kernel_tcgen05(
     gC = cute.local_tile(mC, tile_mnk, (pid_m, pid_n, None), proj=(1, 1, None))   # (TILE_M, TILE_N)
     k_tiles = cute.size(gA, mode=[2])
 
-    # --- 4. MMA views: global tiles as the MMA sees them, smem descriptors, the TMEM accumulator
+    # --- 4. MMA views: global tiles as the MMA sees them, smem descriptors; TMA views
     thr_mma = tiled_mma.get_slice(0)
     tCgA = thr_mma.partition_A(gA)                  # (MMA, MMA_M, MMA_K, k_tiles)
     tCgB = thr_mma.partition_B(gB)                  # (MMA, MMA_N, MMA_K, k_tiles)
     tCgC = thr_mma.partition_C(gC)                  # (MMA, MMA_M, MMA_N)
     tCrA = tiled_mma.make_fragment_A(sA)            # (MMA, MMA_M, MMA_K, STAGES) smem descriptors
     tCrB = tiled_mma.make_fragment_B(sB)            # (MMA, MMA_N, MMA_K, STAGES)
-    acc_shape = tiled_mma.partition_shape_C(tile_mnk[:2])
-
-    # TMA views: one TMA copy moves a whole (TILE_M, TILE_K) / (TILE_N, TILE_K) stage
-    tAsA, tAgA = cpasync.tma_partition(tma_a, 0, cute.make_layout(1),
-                                       cute.group_modes(sA, 0, 3), cute.group_modes(tCgA, 0, 3))
-    tBsB, tBgB = cpasync.tma_partition(tma_b, 0, cute.make_layout(1),
-                                       cute.group_modes(sB, 0, 3), cute.group_modes(tCgB, 0, 3))
+    # one TMA copy moves a whole (TILE_M, TILE_K) / (TILE_N, TILE_K) stage
+    tAsA, tAgA = cc.tma_partition_stages(tma_a, sA, tCgA)      # (TMA, STAGES), (TMA, k_tiles)
+    tBsB, tBgB = cc.tma_partition_stages(tma_b, sB, tCgB)
 
     # --- 5. allocate TILE_N TMEM columns (a 128 x TILE_N FP32 accumulator); warp 0 allocates, all wait
-    tmem = TmemAllocator(bars.tmem_addr.ptr,
-                         barrier_for_retrieve=pipeline.NamedBarrier(barrier_id=1, num_threads=THREADS))
-    tmem.allocate(tile_mnk[1])
-    tmem.wait_for_alloc()
-    acc_ptr = tmem.retrieve_ptr(cutlass.Float32)
-    tCtAcc = cute.make_tensor(acc_ptr, tiled_mma.make_fragment_C(acc_shape).layout)   # (MMA, MMA_M, MMA_N)
+    tmem, acc_ptr = cc.alloc_tmem(bars.tmem_addr.ptr, tile_mnk[1], THREADS)
+    tCtAcc = cc.make_tmem_accumulator(tiled_mma, tile_mnk, acc_ptr)           # (MMA, MMA_M, MMA_N)
 
-    # --- 6a. warp 0: the TMA producer runs up to STAGES tiles ahead of the MMA
+    # --- 6a. warp 0: the TMA producer runs up to STAGES K tiles ahead of the MMA
     if warp == 0:
         cpasync.prefetch_descriptor(tma_a)
         cpasync.prefetch_descriptor(tma_b)
-        for _k in cutlass.range(k_tiles):
-            slot = load_producer.acquire_and_advance()          # wait until the buffer is empty
-            cute.copy(tma_a, tAgA[(None, slot.count)], tAsA[(None, slot.index)], tma_bar_ptr=slot.barrier)
-            cute.copy(tma_b, tBgB[(None, slot.count)], tBsB[(None, slot.index)], tma_bar_ptr=slot.barrier)
+        cc.tma_load_loop(load_producer, k_tiles, ((tma_a, tAgA, tAsA), (tma_b, tBgB, tBsB)))
 
-    # --- 6b. warp 1: the MMA issuer; TILE_K / 16 tcgen05.mma per stage, accumulating in TMEM
+    # --- 6b. warp 1: the MMA issuer; per K tile TILE_K / 16 tcgen05.mma, accumulating in TMEM
     if warp == 1:
         acc_slot = acc_producer.acquire_and_advance()
-        tiled_mma.set(tcgen05.Field.ACCUMULATE, False)          # the first MMA overwrites the accumulator
-        for _k in cutlass.range(k_tiles):
-            slot = load_consumer.wait_and_advance()             # wait until TMA filled the buffer
-            for kb in cutlass.range_constexpr(cute.size(tCrA, mode=[2])):
-                cute.gemm(tiled_mma, tCtAcc, tCrA[(None, None, kb, slot.index)],
-                          tCrB[(None, None, kb, slot.index)], tCtAcc)
-                tiled_mma.set(tcgen05.Field.ACCUMULATE, True)
-            slot.release()                                      # tcgen05.commit: buffer empty when MMAs finish
+        tiled_mma = cc.mma_loop(tiled_mma, tCtAcc, tCrA, tCrB, load_consumer, k_tiles)
         acc_slot.commit()                                       # tcgen05.commit: accumulator ready
 
-    # --- 7. epilogue (all 4 warps): thread t owns accumulator row t; move EPI_N columns at a time
+    # --- 7. epilogue (all 4 warps): thread t owns accumulator row t; tcgen05.ld EPI_N columns at a time
     tmem.relinquish_alloc_permit()
-    epi_tile = ((cute.size(tCtAcc, mode=[0, 0]), EPI_N),)
-    tAcc_epi = cute.zipped_divide(tCtAcc, epi_tile)             # ((128, EPI_N), n_chunks)
-    gC_epi = cute.zipped_divide(tCgC, epi_tile)                 # ((128, EPI_N), n_chunks)
-    ld_atom = cute.make_copy_atom(tcgen05.Ld32x32bOp(tcgen05.Repetition(EPI_N)), cutlass.Float32)
-    t2r = tcgen05.make_tmem_copy(ld_atom, tAcc_epi[None, 0]).get_slice(tid)
-    tTR_acc = t2r.partition_S(tAcc_epi)                         # (T2R, T2R_M, n_chunks) in TMEM
-    tTR_gC = t2r.partition_D(gC_epi)                            # (T2R, T2R_M, n_chunks) in global
-    r_acc = cute.make_rmem_tensor(tTR_gC[None, None, 0].shape, cutlass.Float32)
-    r_out = cute.make_rmem_tensor(tTR_gC[None, None, 0].shape, io_dtype)
-
-    acc_ready = acc_consumer.wait_and_advance()
-    for i in cutlass.range(cute.size(tTR_acc, mode=[2])):
-        cute.copy(t2r, tTR_acc[None, None, i], r_acc)           # tcgen05.ld
-        r_out.store(r_acc.load().to(io_dtype))                  # FP32 -> BF16/FP16
-        cute.autovec_copy(r_out, tTR_gC[None, None, i])         # vectorized st.global
-    acc_ready.release()
-
-    pipeline.sync(barrier_id=1)                                 # everyone done reading TMEM
-    tmem.free(acc_ptr)
+    cc.epilogue_tmem_to_gmem(tCtAcc, tCgC, acc_consumer, tid, EPI_N)
+    cc.free_tmem(tmem, acc_ptr)                                 # after a barrier: everyone done reading TMEM
 
 
 @cute.jit
@@ -275,14 +228,10 @@ def gemm_host(a_ptr: cute.Pointer, b_ptr: cute.Pointer, c_ptr: cute.Pointer,
     tiled_mma = cute.make_tiled_mma(mma_op)
 
     # shared-memory layouts with the 128-byte swizzle the MMA descriptors expect, STAGES deep
-    sA_layout = sm100_utils.make_smem_layout_a(tiled_mma, tile_mnk, io_dtype, STAGES)
-    sB_layout = sm100_utils.make_smem_layout_b(tiled_mma, tile_mnk, io_dtype, STAGES)
-
-    tma_op = cpasync.CopyBulkTensorTileG2SOp(tcgen05.CtaGroup.ONE)
-    tma_a, tma_mA = cute.nvgpu.make_tiled_tma_atom_A(tma_op, mA, cute.select(sA_layout, mode=[0, 1, 2]),
-                                                     tile_mnk, tiled_mma)
-    tma_b, tma_mB = cute.nvgpu.make_tiled_tma_atom_B(tma_op, mB, cute.select(sB_layout, mode=[0, 1, 2]),
-                                                     tile_mnk, tiled_mma)
+    sA_layout, sB_layout = cc.make_smem_layouts_ab(tiled_mma, tile_mnk, io_dtype, STAGES)
+    # TMA descriptors: one copy fills one stage of sA / sB
+    tma_a, tma_mA = cc.make_tma_load("A", mA, sA_layout, tile_mnk, tiled_mma)
+    tma_b, tma_mB = cc.make_tma_load("B", mB, sB_layout, tile_mnk, tiled_mma)
 
     grid = (cute.ceil_div(M, tile_mnk[0]), cute.ceil_div(N, tile_mnk[1]), 1)
     gemm_kernel_tcgen05(tiled_mma, tma_a, tma_mA, tma_b, tma_mB, mC, sA_layout, sB_layout,
@@ -399,39 +348,19 @@ def gemm_kernel_nvfp4(
     warp = cute.arch.make_warp_uniform(cute.arch.warp_idx())
     tid, _, _ = cute.arch.thread_idx()
     pid_m, pid_n, _ = cute.arch.block_idx()
-    io_dtype = mC.element_type
-
-    @cute.struct
-    class Barriers:
-        load: cute.struct.MemRange[cutlass.Int64, STAGES * 2]
-        acc: cute.struct.MemRange[cutlass.Int64, 2]
-        tmem_addr: cutlass.Int32
 
     smem = SmemAllocator()
-    bars = smem.allocate(Barriers)
-    sA = smem.allocate_tensor(ab_dtype, sA_layout.outer, byte_alignment=128, swizzle=sA_layout.inner)
-    sB = smem.allocate_tensor(ab_dtype, sB_layout.outer, byte_alignment=128, swizzle=sB_layout.inner)
-    sSFA = smem.allocate_tensor(sf_dtype, sSFA_layout, byte_alignment=128)
-    sSFB = smem.allocate_tensor(sf_dtype, sSFB_layout, byte_alignment=128)
+    bars = cc.allocate_barriers(smem, STAGES)
+    sA = cc.allocate_smem_operand(smem, ab_dtype, sA_layout)       # (MMA, MMA_M, MMA_K, STAGES)
+    sB = cc.allocate_smem_operand(smem, ab_dtype, sB_layout)       # (MMA, MMA_N, MMA_K, STAGES)
+    sSFA = cc.allocate_smem_operand(smem, sf_dtype, sSFA_layout)   # scales of the A stages, blocked layout
+    sSFB = cc.allocate_smem_operand(smem, sf_dtype, sSFB_layout)
 
-    one = (None, None, None, 0)                     # one stage of a staged layout
-    stage_bytes = cute.size_in_bytes(ab_dtype, cute.slice_(sA_layout, one)) + \
-        cute.size_in_bytes(ab_dtype, cute.slice_(sB_layout, one)) + \
-        cute.size_in_bytes(sf_dtype, cute.slice_(sSFA_layout, one)) + \
-        cute.size_in_bytes(sf_dtype, cute.slice_(sSFB_layout, one))
-    load_producer, load_consumer = pipeline.PipelineTmaUmma.create(
-        num_stages=STAGES,
-        producer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread),
-        consumer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread),
-        tx_count=stage_bytes,
-        barrier_storage=bars.load.data_ptr(),
-    ).make_participants()
-    acc_producer, acc_consumer = pipeline.PipelineUmmaAsync.create(
-        num_stages=1,
-        producer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread),
-        consumer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread, THREADS),
-        barrier_storage=bars.acc.data_ptr(),
-    ).make_participants()
+    # A, B and their scales share one full barrier per stage
+    tx_bytes = cc.stage_bytes((ab_dtype, sA_layout), (ab_dtype, sB_layout),
+                              (sf_dtype, sSFA_layout), (sf_dtype, sSFB_layout))
+    load_producer, load_consumer = cc.make_load_pipeline(bars.load.data_ptr(), STAGES, tx_bytes)
+    acc_producer, acc_consumer = cc.make_acc_pipeline(bars.acc.data_ptr(), THREADS)
 
     coord = (pid_m, pid_n, None)
     gA = cute.local_tile(mA[None, None, 0], tile_mnk, coord, proj=(1, None, 1))       # (TILE_M, TILE_K, k_tiles)
@@ -442,40 +371,31 @@ def gemm_kernel_nvfp4(
     k_tiles = cute.size(gA, mode=[2])
 
     thr_mma = tiled_mma.get_slice(0)
-    tCgA = thr_mma.partition_A(gA)
-    tCgB = thr_mma.partition_B(gB)
-    tCgSFA = thr_mma.partition_A(gSFA)
-    tCgSFB = thr_mma.partition_B(gSFB)
-    tCgC = thr_mma.partition_C(gC)
-    tCrA = tiled_mma.make_fragment_A(sA)
-    tCrB = tiled_mma.make_fragment_B(sB)
-    acc_shape = tiled_mma.partition_shape_C(tile_mnk[:2])
+    tCgA = thr_mma.partition_A(gA)                  # (MMA, MMA_M, MMA_K, k_tiles)
+    tCgB = thr_mma.partition_B(gB)                  # (MMA, MMA_N, MMA_K, k_tiles)
+    tCgSFA = thr_mma.partition_A(gSFA)              # (MMA, MMA_M, MMA_K, k_tiles) of scales
+    tCgSFB = thr_mma.partition_B(gSFB)              # (MMA, MMA_N, MMA_K, k_tiles) of scales
+    tCgC = thr_mma.partition_C(gC)                  # (MMA, MMA_M, MMA_N)
+    tCrA = tiled_mma.make_fragment_A(sA)            # (MMA, MMA_M, MMA_K, STAGES) smem descriptors
+    tCrB = tiled_mma.make_fragment_B(sB)            # (MMA, MMA_N, MMA_K, STAGES)
 
-    tAsA, tAgA = cpasync.tma_partition(tma_a, 0, cute.make_layout(1),
-                                       cute.group_modes(sA, 0, 3), cute.group_modes(tCgA, 0, 3))
-    tBsB, tBgB = cpasync.tma_partition(tma_b, 0, cute.make_layout(1),
-                                       cute.group_modes(sB, 0, 3), cute.group_modes(tCgB, 0, 3))
-    tAsSFA, tAgSFA = cpasync.tma_partition(tma_sfa, 0, cute.make_layout(1),
-                                           cute.group_modes(sSFA, 0, 3), cute.group_modes(tCgSFA, 0, 3))
-    tBsSFB, tBgSFB = cpasync.tma_partition(tma_sfb, 0, cute.make_layout(1),
-                                           cute.group_modes(sSFB, 0, 3), cute.group_modes(tCgSFB, 0, 3))
+    tAsA, tAgA = cc.tma_partition_stages(tma_a, sA, tCgA)                # (TMA, STAGES), (TMA, k_tiles)
+    tBsB, tBgB = cc.tma_partition_stages(tma_b, sB, tCgB)
+    tAsSFA, tAgSFA = cc.tma_partition_stages(tma_sfa, sSFA, tCgSFA)
+    tBsSFB, tBgSFB = cc.tma_partition_stages(tma_sfb, sSFB, tCgSFB)
     tAsSFA, tAgSFA = cute.filter_zeros(tAsSFA), cute.filter_zeros(tAgSFA)   # broadcast (stride-0) modes out
     tBsSFB, tBgSFB = cute.filter_zeros(tBsSFB), cute.filter_zeros(tBgSFB)
 
     # TMEM: accumulator (TILE_N columns), then SFA, then SFB; 512 columns covers all of it
-    tmem = TmemAllocator(bars.tmem_addr.ptr,
-                         barrier_for_retrieve=pipeline.NamedBarrier(barrier_id=1, num_threads=THREADS))
-    tmem.allocate(512)
-    tmem.wait_for_alloc()
-    acc_ptr = tmem.retrieve_ptr(cutlass.Float32)
-    tCtAcc = cute.make_tensor(acc_ptr, tiled_mma.make_fragment_C(acc_shape).layout)
+    tmem, acc_ptr = cc.alloc_tmem(bars.tmem_addr.ptr, 512, THREADS)
+    tCtAcc = cc.make_tmem_accumulator(tiled_mma, tile_mnk, acc_ptr)      # (MMA, MMA_M, MMA_N)
     sfa_ptr = cute.recast_ptr(acc_ptr + tcgen05.find_tmem_tensor_col_offset(tCtAcc), dtype=sf_dtype)
     tCtSFA = cute.make_tensor(sfa_ptr, blockscaled_utils.make_tmem_layout_sfa(
-        tiled_mma, tile_mnk, SF_VEC, cute.slice_(sSFA_layout, (None, None, None, 0))))
+        tiled_mma, tile_mnk, SF_VEC, cc.one_stage(sSFA_layout)))
     sfb_ptr = cute.recast_ptr(acc_ptr + tcgen05.find_tmem_tensor_col_offset(tCtAcc)
                               + tcgen05.find_tmem_tensor_col_offset(tCtSFA), dtype=sf_dtype)
     tCtSFB = cute.make_tensor(sfb_ptr, blockscaled_utils.make_tmem_layout_sfb(
-        tiled_mma, tile_mnk, SF_VEC, cute.slice_(sSFB_layout, (None, None, None, 0))))
+        tiled_mma, tile_mnk, SF_VEC, cc.one_stage(sSFB_layout)))
 
     # smem -> TMEM copies of the scales (tcgen05.cp, issued by the MMA warp)
     cp_atom = cute.make_copy_atom(tcgen05.Cp4x32x128bOp(tcgen05.CtaGroup.ONE), sf_dtype)
@@ -488,50 +408,20 @@ def gemm_kernel_nvfp4(
     sfb_dst = thr_sfb.partition_D(cute.filter_zeros(tCtSFB))
 
     if warp == 0:                                   # TMA producer: A, B and their scales share one barrier
-        for _k in cutlass.range(k_tiles):
-            slot = load_producer.acquire_and_advance()
-            cute.copy(tma_a, tAgA[(None, slot.count)], tAsA[(None, slot.index)], tma_bar_ptr=slot.barrier)
-            cute.copy(tma_b, tBgB[(None, slot.count)], tBsB[(None, slot.index)], tma_bar_ptr=slot.barrier)
-            cute.copy(tma_sfa, tAgSFA[(None, slot.count)], tAsSFA[(None, slot.index)], tma_bar_ptr=slot.barrier)
-            cute.copy(tma_sfb, tBgSFB[(None, slot.count)], tBsSFB[(None, slot.index)], tma_bar_ptr=slot.barrier)
+        cc.tma_load_loop(load_producer, k_tiles, ((tma_a, tAgA, tAsA), (tma_b, tBgB, tBsB),
+                                                  (tma_sfa, tAgSFA, tAsSFA), (tma_sfb, tBgSFB, tBsSFB)))
 
-    if warp == 1:                                   # MMA issuer
+    if warp == 1:                                   # MMA issuer: tcgen05.cp the stage's scales, then its MMAs
         acc_slot = acc_producer.acquire_and_advance()
-        tiled_mma.set(tcgen05.Field.ACCUMULATE, False)
-        for _k in cutlass.range(k_tiles):
-            slot = load_consumer.wait_and_advance()
-            cute.copy(s2t_sfa, sfa_src[(None, None, None, None, slot.index)], sfa_dst)   # tcgen05.cp
-            cute.copy(s2t_sfb, sfb_src[(None, None, None, None, slot.index)], sfb_dst)
-            for kb in cutlass.range_constexpr(cute.size(tCrA, mode=[2])):
-                tiled_mma.set(tcgen05.Field.SFA, tCtSFA[(None, None, kb)].iterator)
-                tiled_mma.set(tcgen05.Field.SFB, tCtSFB[(None, None, kb)].iterator)
-                cute.gemm(tiled_mma, tCtAcc, tCrA[(None, None, kb, slot.index)],
-                          tCrB[(None, None, kb, slot.index)], tCtAcc)
-                tiled_mma.set(tcgen05.Field.ACCUMULATE, True)
-            slot.release()
+        tiled_mma = cc.mma_loop(tiled_mma, tCtAcc, tCrA, tCrB, load_consumer, k_tiles,
+                                s2t_copies=((s2t_sfa, sfa_src, sfa_dst), (s2t_sfb, sfb_src, sfb_dst)),
+                                tCtSFA=tCtSFA, tCtSFB=tCtSFB)
         acc_slot.commit()
 
-    # epilogue: identical to the dense kernel
+    # epilogue: the dense kernel's
     tmem.relinquish_alloc_permit()
-    epi_tile = ((cute.size(tCtAcc, mode=[0, 0]), EPI_N),)
-    tAcc_epi = cute.zipped_divide(tCtAcc, epi_tile)
-    gC_epi = cute.zipped_divide(tCgC, epi_tile)
-    ld_atom = cute.make_copy_atom(tcgen05.Ld32x32bOp(tcgen05.Repetition(EPI_N)), cutlass.Float32)
-    t2r = tcgen05.make_tmem_copy(ld_atom, tAcc_epi[None, 0]).get_slice(tid)
-    tTR_acc = t2r.partition_S(tAcc_epi)
-    tTR_gC = t2r.partition_D(gC_epi)
-    r_acc = cute.make_rmem_tensor(tTR_gC[None, None, 0].shape, cutlass.Float32)
-    r_out = cute.make_rmem_tensor(tTR_gC[None, None, 0].shape, io_dtype)
-
-    acc_ready = acc_consumer.wait_and_advance()
-    for i in cutlass.range(cute.size(tTR_acc, mode=[2])):
-        cute.copy(t2r, tTR_acc[None, None, i], r_acc)
-        r_out.store(r_acc.load().to(io_dtype))
-        cute.autovec_copy(r_out, tTR_gC[None, None, i])
-    acc_ready.release()
-
-    pipeline.sync(barrier_id=1)
-    tmem.free(acc_ptr)
+    cc.epilogue_tmem_to_gmem(tCtAcc, tCgC, acc_consumer, tid, EPI_N)
+    cc.free_tmem(tmem, acc_ptr)
 
 
 @cute.jit
@@ -553,20 +443,15 @@ def gemm_nvfp4_host(a_ptr: cute.Pointer, b_ptr: cute.Pointer, sfa_ptr: cute.Poin
     mma_op = tcgen05.MmaMXF4NVF4Op(sf_dtype, (tile_mnk[0], tile_mnk[1], MMA_K_FP4), tcgen05.CtaGroup.ONE,
                                    tcgen05.OperandSource.SMEM)
     tiled_mma = cute.make_tiled_mma(mma_op)
-    sA_layout = sm100_utils.make_smem_layout_a(tiled_mma, tile_mnk, ab_dtype, STAGES)
-    sB_layout = sm100_utils.make_smem_layout_b(tiled_mma, tile_mnk, ab_dtype, STAGES)
+    sA_layout, sB_layout = cc.make_smem_layouts_ab(tiled_mma, tile_mnk, ab_dtype, STAGES)
     sSFA_layout = blockscaled_utils.make_smem_layout_sfa(tiled_mma, tile_mnk, SF_VEC, STAGES)
     sSFB_layout = blockscaled_utils.make_smem_layout_sfb(tiled_mma, tile_mnk, SF_VEC, STAGES)
 
-    tma_op = cpasync.CopyBulkTensorTileG2SOp(tcgen05.CtaGroup.ONE)
-    one = (None, None, None, 0)
-    tma_a, tma_mA = cute.nvgpu.make_tiled_tma_atom_A(tma_op, mA, cute.slice_(sA_layout, one), tile_mnk, tiled_mma)
-    tma_b, tma_mB = cute.nvgpu.make_tiled_tma_atom_B(tma_op, mB, cute.slice_(sB_layout, one), tile_mnk, tiled_mma)
+    tma_a, tma_mA = cc.make_tma_load("A", mA, sA_layout, tile_mnk, tiled_mma)
+    tma_b, tma_mB = cc.make_tma_load("B", mB, sB_layout, tile_mnk, tiled_mma)
     # scales travel as 16-bit words (TMA needs >= 2-byte elements)
-    tma_sfa, tma_mSFA = cute.nvgpu.make_tiled_tma_atom_A(tma_op, mSFA, cute.slice_(sSFA_layout, one), tile_mnk,
-                                                         tiled_mma, internal_type=cutlass.Int16)
-    tma_sfb, tma_mSFB = cute.nvgpu.make_tiled_tma_atom_B(tma_op, mSFB, cute.slice_(sSFB_layout, one), tile_mnk,
-                                                         tiled_mma, internal_type=cutlass.Int16)
+    tma_sfa, tma_mSFA = cc.make_tma_load("A", mSFA, sSFA_layout, tile_mnk, tiled_mma, internal_type=cutlass.Int16)
+    tma_sfb, tma_mSFB = cc.make_tma_load("B", mSFB, sSFB_layout, tile_mnk, tiled_mma, internal_type=cutlass.Int16)
 
     grid = (cute.ceil_div(M, tile_mnk[0]), cute.ceil_div(N, tile_mnk[1]), 1)
     gemm_kernel_nvfp4(tiled_mma, tma_a, tma_mA, tma_b, tma_mB, tma_sfa, tma_mSFA, tma_sfb, tma_mSFB, mC,

@@ -126,15 +126,15 @@ def run_cpu_sweep(dtypes=("fp32", "fp16", "fp8", "bf16"), shapes=((64, 64, 64), 
 
 
 def run_cpu_scaled_sweep(shapes=((40, 24, 128), (17, 33, 192))) -> list[dict]:
-    """Interpreter correctness of the block-scaled GEMMs (MXFP8, MXFP4: bwkit.scaled_gemm; NVFP4: bwkit.gemm)
+    """Interpreter correctness of the block-scaled GEMMs of bwkit.scaled_gemm (MXFP8, MXFP4, NVFP4)
     against the dequantize-then-matmul reference of `bwkit.formats`. Rows: step, dtype, M, N, K, ok, err_ratio.
     """
     import torch
 
-    from bwkit import formats, gemm, scaled_gemm
+    from bwkit import formats, scaled_gemm
 
     kernels = [("mxfp8_e4m3", scaled_gemm.mxfp8_matmul), ("mxfp4", scaled_gemm.mxfp4_matmul),
-               ("nvfp4", gemm.nvfp4_matmul)]
+               ("nvfp4", scaled_gemm.nvfp4_matmul)]
     rows = []
     for M, N, K in shapes:
         if K % 64:
@@ -152,12 +152,12 @@ def run_cpu_scaled_sweep(shapes=((40, 24, 128), (17, 33, 192))) -> list[dict]:
 
 
 def run_gpu_scaled(n: int = 8192, reps: int = 30) -> list[dict]:
-    """Datacenter Blackwell only: NVFP4 Triton (`gemm.nvfp4_matmul`) vs cuBLASLt (`torch._scaled_mm`) vs bf16."""
+    """Datacenter Blackwell only: NVFP4 Triton (`scaled_gemm.nvfp4_matmul`) vs cuBLASLt (`torch._scaled_mm`) vs bf16."""
     import dataclasses
 
     import torch
 
-    from bwkit import bench, formats, gemm
+    from bwkit import bench, formats, scaled_gemm
 
     if not torch.cuda.is_available() or torch.cuda.get_device_capability()[0] != 10:
         raise RuntimeError("run_gpu_scaled needs datacenter Blackwell (sm_100): FP4 Tensor Cores")
@@ -167,7 +167,7 @@ def run_gpu_scaled(n: int = 8192, reps: int = 30) -> list[dict]:
                 for q in (formats.quantize(a, "nvfp4"), formats.quantize(w, "nvfp4")))
     ab, wb = a.cuda().bfloat16(), w.cuda().bfloat16()
     fns = {"bf16 torch.matmul": (lambda: ab @ wb.T, "bf16"),
-           "nvfp4 triton": (lambda: gemm.nvfp4_matmul(a_q, w_q), "fp4")}
+           "nvfp4 triton": (lambda: scaled_gemm.nvfp4_matmul(a_q, w_q), "fp4")}
     try:
         ap = formats.pack_fp4(a_q.codes).view(torch.float4_e2m1fn_x2)
         wp = formats.pack_fp4(w_q.codes).view(torch.float4_e2m1fn_x2)

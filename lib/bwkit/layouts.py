@@ -344,7 +344,8 @@ def check_layout(answer: Layout | Callable[..., int], expected: Layout | Callabl
     zero-argument callable that builds one). A non-layout answer fails with a
     message saying what was expected.
     """
-    from bwkit.kit.checks import _fail, check
+    from bwkit.kit.checks import check
+    from bwkit.kit.checks import failed as _fail
 
     ref_shape = shape
     if ref_shape is None and isinstance(expected, Layout):

@@ -33,6 +33,16 @@ __all__ = ["moe_gemm_kernel_gate_up", "moe_gemm_kernel_down", "moe_combine_kerne
 
 
 @triton.jit
+def _expert_tile(sorted_ids_ptr, num_pairs, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    """The tile of program (row block, column block) in both grouped GEMMs: its BLOCK_M pair ids, which of them
+    are real pairs (not padding), its column offsets and the K offsets of one slice."""
+    offs_m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    pair = tl.load(sorted_ids_ptr + offs_m)
+    offs_n = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
+    return pair, pair < num_pairs, offs_n, tl.arange(0, BLOCK_K)
+
+
+@triton.jit
 def moe_gemm_kernel_gate_up(
     # pointers
     x_ptr, w1_ptr, w3_ptr, h_ptr, sorted_ids_ptr, block_expert_ptr,
@@ -44,17 +54,11 @@ def moe_gemm_kernel_gate_up(
     TOP_K: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
 ):
     """h[pair, n] = silu(x[tok] . w1[e, n]) * (x[tok] . w3[e, n]) for the BLOCK_M pairs of one expert tile."""
-    pid_m = tl.program_id(0)
-    pid_n = tl.program_id(1)
-    expert = tl.load(block_expert_ptr + pid_m).to(tl.int64)
+    expert = tl.load(block_expert_ptr + tl.program_id(0)).to(tl.int64)
     if expert < 0:  # an expert held elsewhere (expert parallelism): nothing to do here
         return
-    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    pair = tl.load(sorted_ids_ptr + offs_m)
-    valid_m = pair < num_pairs
+    pair, valid_m, offs_n, offs_k = _expert_tile(sorted_ids_ptr, num_pairs, BLOCK_M, BLOCK_N, BLOCK_K)
     tok = pair // TOP_K
-    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    offs_k = tl.arange(0, BLOCK_K)
     a_ptrs = x_ptr + tok[:, None] * stride_xm + offs_k[None, :] * stride_xk
     b_off = expert * stride_we + offs_n[None, :] * stride_wn + offs_k[:, None] * stride_wk   # [BLOCK_K, BLOCK_N]
     acc1 = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
@@ -86,16 +90,10 @@ def moe_gemm_kernel_down(
     MUL_ROUTED_WEIGHT: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
 ):
     """out[pair, n] = topk_weight[pair] * (h[pair] . w2[e, n]) for the BLOCK_M pairs of one expert tile."""
-    pid_m = tl.program_id(0)
-    pid_n = tl.program_id(1)
-    expert = tl.load(block_expert_ptr + pid_m).to(tl.int64)
+    expert = tl.load(block_expert_ptr + tl.program_id(0)).to(tl.int64)
     if expert < 0:
         return
-    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    pair = tl.load(sorted_ids_ptr + offs_m)
-    valid_m = pair < num_pairs
-    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    offs_k = tl.arange(0, BLOCK_K)
+    pair, valid_m, offs_n, offs_k = _expert_tile(sorted_ids_ptr, num_pairs, BLOCK_M, BLOCK_N, BLOCK_K)
     a_ptrs = h_ptr + pair[:, None] * stride_hm + offs_k[None, :] * stride_hk
     b_ptrs = w2_ptr + expert * stride_we + offs_n[None, :] * stride_wn + offs_k[:, None] * stride_wk
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)

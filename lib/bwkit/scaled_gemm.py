@@ -1,4 +1,4 @@
-"""Block-scaled GEMM with Triton's `tl.dot_scaled`: MXFP4 x MXFP4 and MXFP8 (E4M3/E5M2), E8M0 scales.
+"""Block-scaled GEMMs with Triton's `tl.dot_scaled`: MXFP4 and MXFP8 (E4M3/E5M2, E8M0 scales), and NVFP4.
 
     import bwkit; rt = bwkit.setup()                 # first: picks the Triton interpreter on a CPU
     from bwkit import formats as F, scaled_gemm as sg
@@ -7,6 +7,7 @@
     c = sg.mxfp4_matmul(a_q, b_q)                    # float32 [M, N]
     c_ref = sg.emulated_matmul(a_q, b_q)             # the same product from bwkit.formats' decoders
     k = sg.compile_block_scaled("e2m1", "e2m1")      # PTX/SASS for sm_100a: tcgen05.mma ... kind::mxf4 ...
+    c4 = sg.nvfp4_matmul(F.quantize(a, "nvfp4"), F.quantize(w, "nvfp4"))   # NVFP4 (lab 04): float32 [M, N]
 
 Operands are `bwkit.formats.Quantized` tensors from `quantize`, blocked along K: `a_q` is [M, K] (axis 1);
 `b_q` is [N, K] blocked along axis 1 (gives a @ b.T) or [K, N] blocked along axis 0 (gives a @ b). K must be a
@@ -15,8 +16,11 @@ launch; scales go in as uint8 E8M0 codes, [M, K/32] and [N, K/32]. The product a
 
 Paths: on a CPU the kernel runs in the Triton interpreter (triton 3.9; 3.7 crashes on `tl.dot_scaled`), exact
 against the emulator up to FP32 summation order. On sm_100a it compiles to `tcgen05.mma ... block_scale`; on
-Hopper Triton emulates `dot_scaled` in software (it upcasts to bf16). Lab 04 extends this (NVFP4, tuning).
-Taught in lab 02 (steps 10-11) and lab 04.
+Hopper Triton emulates `dot_scaled` in software (it upcasts to bf16).
+
+NVFP4 (lab 04: `matmul_kernel_nvfp4`, `nvfp4_matmul`, `compile_nvfp4`): E2M1 codes with UE4M3 scales per 16 along
+K and one FP32 tensor scale per operand; `a_q` [M, K] and `b_q` [N, K], both blocked along axis 1; K a multiple
+of BLOCK_K. Taught in lab 02 (steps 10-11) and lab 04.
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ import triton
 import triton.language as tl
 
 from bwkit.formats import Quantized, pack_fp4
+from bwkit.gemm.kernels import _blocks
 from bwkit.kit import runtime
 
 __all__ = [
     "matmul_kernel_block_scaled", "block_scaled_matmul", "mxfp4_matmul", "mxfp8_matmul", "emulated_matmul",
-    "compile_block_scaled", "DOT_FORMATS",
+    "compile_block_scaled", "DOT_FORMATS", "matmul_kernel_nvfp4", "nvfp4_matmul", "compile_nvfp4",
 ]
 
 # quantize() scheme -> tl.dot_scaled format string
@@ -185,18 +190,164 @@ def compile_block_scaled(a_format: str = "e2m1", b_format: str = "e2m1", target:
 
     For sm_100a and e2m1 x e2m1 the PTX holds `tcgen05.mma.cta_group::1.kind::mxf4.block_scale`.
     """
-    from bwkit.inspect import compile_triton
-
     valid = set(DOT_FORMATS.values())
     for f in (a_format, b_format):
         if f not in valid:
             raise ValueError(f"unknown dot_scaled format {f!r}; valid: {', '.join(sorted(valid))}")
-    sig = {n: "*u8" for n in ("a_ptr", "b_ptr", "a_sf_ptr", "b_sf_ptr")}
-    sig["c_ptr"] = "*fp32"
+    sig = dict.fromkeys(("a_ptr", "b_ptr", "a_sf_ptr", "b_sf_ptr"), "*u8")
+    consts = {"A_FORMAT": a_format, "B_FORMAT": b_format, "BLOCK_M": block_m, "BLOCK_N": block_n,
+              "BLOCK_K": block_k}
+    return _compile(matmul_kernel_block_scaled, sig, consts, target, num_warps, num_stages)
+
+
+def _compile(kernel, sig: dict, consts: dict, target: str, num_warps: int, num_stages: int):
+    """Compile a kernel of this module with `bwkit.inspect.compile_triton`: `sig` and `consts` complete the
+    shared layout (i32 sizes and row strides, unit strides along K and for C's columns, fp32 C)."""
+    from bwkit.inspect import compile_triton
+
+    sig = {**sig, "c_ptr": "*fp32"}
     for n in ("M", "N", "K", "stride_am", "stride_bn", "stride_asm", "stride_bsn", "stride_cm"):
         sig[n] = "i32"
-    consts = {"stride_ak": 1, "stride_bk": 1, "stride_ask": 1, "stride_bsk": 1, "stride_cn": 1,
-              "A_FORMAT": a_format, "B_FORMAT": b_format, "BLOCK_M": block_m, "BLOCK_N": block_n,
-              "BLOCK_K": block_k}
-    return compile_triton(matmul_kernel_block_scaled, sig, consts, target=target, num_warps=num_warps,
-                          num_stages=num_stages)
+    consts = {"stride_ak": 1, "stride_bk": 1, "stride_ask": 1, "stride_bsk": 1, "stride_cn": 1, **consts}
+    return compile_triton(kernel, sig, consts, target=target, num_warps=num_warps, num_stages=num_stages)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# NVFP4 (lab 04): E2M1 elements, UE4M3 scales per 16 along K, an FP32 tensor scale per operand
+# ----------------------------------------------------------------------------------------------------------
+@triton.jit
+def matmul_kernel_nvfp4(
+    # pointers: A codes [M, K/2] and B codes [N, K/2] (uint8, two E2M1 per byte, element 0 low), UE4M3 scales
+    # [M, K/16] and [N, K/16] (as float8_e4m3fn), C [M, N] fp32
+    a_ptr, b_ptr, a_sf_ptr, b_sf_ptr, c_ptr,
+    M, N, K,
+    stride_am, stride_ak, stride_bn, stride_bk,
+    stride_asm, stride_ask, stride_bsn, stride_bsk,
+    stride_cm, stride_cn,
+    tensor_scale,                       # fp32: product of the two per-tensor decode scales
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, DEQUANT: tl.constexpr,
+):
+    """C = (dequant(A) @ dequant(B)^T) * tensor_scale; K a multiple of BLOCK_K (whole 16-blocks).
+
+    DEQUANT False: `tl.dot_scaled(..., "e2m1", ...)` with UE4M3 scales (sm_100a: tcgen05.mma kind::mxf4nvf4
+    block16; sm_90a, which has no FP4 Tensor Cores: Triton's software emulation, a decode to bf16 for wgmma).
+    DEQUANT True: decode E2M1 and UE4M3 in registers to fp16 (exact: at most 5 significant bits) and `tl.dot`
+    them. `nvfp4_matmul` picks DEQUANT True only in the triton 3.9 interpreter (it reads dot_scaled scales as
+    E8M0 only) and DEQUANT False on every GPU, Hopper included.
+    """
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_kp = tl.arange(0, BLOCK_K // 2)
+    offs_s = tl.arange(0, BLOCK_K // 16)
+    m_ok = offs_m < M
+    n_ok = offs_n < N
+    acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)
+    for k in range(0, K // BLOCK_K):
+        kp = k * (BLOCK_K // 2) + offs_kp
+        ks = k * (BLOCK_K // 16) + offs_s
+        a = tl.load(a_ptr + offs_m[:, None] * stride_am + kp[None, :] * stride_ak, mask=m_ok[:, None], other=0)
+        a_sf = tl.load(a_sf_ptr + offs_m[:, None] * stride_asm + ks[None, :] * stride_ask, mask=m_ok[:, None],
+                       other=0.0)
+        b_sf = tl.load(b_sf_ptr + offs_n[:, None] * stride_bsn + ks[None, :] * stride_bsk, mask=n_ok[:, None],
+                       other=0.0)
+        if DEQUANT:
+            b = tl.load(b_ptr + offs_n[:, None] * stride_bn + kp[None, :] * stride_bk, mask=n_ok[:, None],
+                        other=0)
+            # unpack two E2M1 codes per byte (element 0 in the low nibble) and decode them:
+            # |value| = 0.5*m if e == 0 else (1 + 0.5*m) * 2^(e-1), from the 2 exponent bits e and mantissa bit m
+            ca = tl.join(a & 0xF, a >> 4).reshape(BLOCK_M, BLOCK_K).to(tl.int32)
+            cb = tl.join(b & 0xF, b >> 4).reshape(BLOCK_N, BLOCK_K).to(tl.int32)
+            ea = (ca & 7) >> 1
+            eb = (cb & 7) >> 1
+            ma = (ca & 1).to(tl.float32)
+            mb = (cb & 1).to(tl.float32)
+            a_val = tl.where(ea == 0, 0.5 * ma, (1.0 + 0.5 * ma) * (1 << tl.maximum(ea - 1, 0)).to(tl.float32))
+            b_val = tl.where(eb == 0, 0.5 * mb, (1.0 + 0.5 * mb) * (1 << tl.maximum(eb - 1, 0)).to(tl.float32))
+            a_val = tl.where((ca & 8) != 0, -a_val, a_val)
+            b_val = tl.where((cb & 8) != 0, -b_val, b_val)
+            # apply the UE4M3 block scales (one per 16 elements of K)
+            a_val = a_val.reshape(BLOCK_M, BLOCK_K // 16, 16) * a_sf.to(tl.float32)[:, :, None]
+            b_val = b_val.reshape(BLOCK_N, BLOCK_K // 16, 16) * b_sf.to(tl.float32)[:, :, None]
+            a16 = a_val.reshape(BLOCK_M, BLOCK_K).to(tl.float16)
+            b16 = b_val.reshape(BLOCK_N, BLOCK_K).to(tl.float16)
+            acc = tl.dot(a16, tl.trans(b16), acc)
+        else:
+            b = tl.load(b_ptr + offs_n[None, :] * stride_bn + kp[:, None] * stride_bk, mask=n_ok[None, :],
+                        other=0)                                                            # (BLOCK_K/2, BLOCK_N)
+            acc = tl.dot_scaled(a, a_sf, "e2m1", b, b_sf, "e2m1", acc)
+    acc = acc * tensor_scale
+    tl.store(c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn, acc,
+             mask=m_ok[:, None] & n_ok[None, :])
+
+
+def _nvfp4_operand(q, name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Check one NVFP4 operand (bwkit.formats.Quantized); return (packed codes, e4m3 scales, tensor scale)."""
+    if not isinstance(q, Quantized):
+        raise TypeError(f"nvfp4_matmul: {name} must be a bwkit.formats.Quantized (formats.quantize(x, 'nvfp4')), "
+                        f"got {type(q).__name__}")
+    if q.scheme != "nvfp4":
+        raise ValueError(f"nvfp4_matmul: {name} has scheme {q.scheme!r}; quantize with 'nvfp4' "
+                         "(use bwkit.scaled_gemm.mxfp4_matmul / mxfp8_matmul for MX schemes)")
+    if len(q.shape) != 2 or q.axis != 1:
+        raise ValueError(f"nvfp4_matmul: {name} must be 2-D and blocked along K (axis 1 of [rows, K]); got shape "
+                         f"{list(q.shape)}, axis {q.axis}")
+    if q.block_size != 16:
+        raise ValueError(f"nvfp4_matmul: {name} has block_size {q.block_size}; NVFP4 hardware reads blocks of 16")
+    codes = pack_fp4(q.codes.contiguous())
+    return codes, q.scales.contiguous().view(torch.float8_e4m3fn), q.tensor_scale.to(torch.float32)
+
+
+def nvfp4_matmul(a_q, b_q, *, dequant: bool | None = None, BLOCK_M: int | None = None, BLOCK_N: int | None = None,
+                 BLOCK_K: int | None = None) -> torch.Tensor:
+    """NVFP4 GEMM: C = dequant(a_q) @ dequant(b_q)^T in fp32, from `formats.quantize(a, 'nvfp4')` ([M, K]) and
+    `formats.quantize(w, 'nvfp4')` ([N, K], the nn.Linear layout).
+
+    `dequant` None: `tl.dot_scaled` (DEQUANT False) on any GPU, the in-register decode (True) in the interpreter.
+    K must be a multiple of BLOCK_K (default 64 in the interpreter, 128 on a GPU; itself a multiple of 32).
+    Taught in lab 04.
+    """
+    a, a_sf, a_ts = _nvfp4_operand(a_q, "a_q")
+    b, b_sf, b_ts = _nvfp4_operand(b_q, "b_q")
+    (M, K), N = a_q.shape, b_q.shape[0]
+    if b_q.shape[1] != K:
+        raise ValueError(f"nvfp4_matmul: K mismatch, a_q is {list(a_q.shape)} and b_q is {list(b_q.shape)} "
+                         "(b_q is [N, K])")
+    if a.device != b.device:
+        raise ValueError(f"nvfp4_matmul: operands on {a.device} and {b.device}")
+    interp = runtime.interpreter_active()
+    if dequant is None:
+        dequant = interp
+    if interp and not dequant:
+        raise runtime.InterpreterBugError("nvfp4_matmul(dequant=False): the triton 3.9 interpreter reads "
+                                          "tl.dot_scaled scales as E8M0 only, so UE4M3 scales would be decoded "
+                                          "wrongly; use dequant=True on the CPU (or compile the kernel)")
+    bm = BLOCK_M or (16 if interp else 128)
+    bn = BLOCK_N or (16 if interp else 128)
+    bk = BLOCK_K or (64 if interp else 128)
+    _blocks(bm, bn, bk, "nvfp4_matmul")
+    if bk % 32:
+        raise ValueError(f"nvfp4_matmul: BLOCK_K must be a multiple of 32, got {bk}")
+    if K % bk:
+        raise ValueError(f"nvfp4_matmul: K = {K} must be a multiple of BLOCK_K = {bk} (whole 16-element scale "
+                         "blocks per K step)")
+    c = torch.empty((M, N), dtype=torch.float32, device=a.device)
+    ts = float(a_ts) * float(b_ts)
+    grid = (triton.cdiv(M, bm), triton.cdiv(N, bn))
+    matmul_kernel_nvfp4[grid](a, b, a_sf, b_sf, c, M, N, K, a.stride(0), a.stride(1), b.stride(0), b.stride(1),
+                              a_sf.stride(0), a_sf.stride(1), b_sf.stride(0), b_sf.stride(1), c.stride(0),
+                              c.stride(1), ts, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, DEQUANT=bool(dequant))
+    return c
+
+
+def compile_nvfp4(target: str = "sm_100a", dequant: bool = False, BLOCK_M: int = 128, BLOCK_N: int = 128,
+                  BLOCK_K: int = 128, num_warps: int = 4, num_stages: int = 3):
+    """Compile `matmul_kernel_nvfp4` for `target` on any machine; a `bwkit.inspect.Compiled`.
+
+    On sm_100a with `dequant=False` the PTX holds `tcgen05.mma.cta_group::1.kind::mxf4nvf4.block_scale.block16`.
+    Taught in lab 04.
+    """
+    sig = {"a_ptr": "*u8", "b_ptr": "*u8", "a_sf_ptr": "*fp8e4nv", "b_sf_ptr": "*fp8e4nv", "tensor_scale": "fp32"}
+    consts = {"BLOCK_M": BLOCK_M, "BLOCK_N": BLOCK_N, "BLOCK_K": BLOCK_K, "DEQUANT": dequant}
+    return _compile(matmul_kernel_nvfp4, sig, consts, target, num_warps, num_stages)

@@ -1,14 +1,16 @@
-"""Exercise checks: one primitive, `check`, that prints ✅ or ❌ with a diagnosis and raises on a wrong answer.
+"""Comparing an answer with a reference, and the one verdict a check prints: ``PASS ✅ name`` or ``FAIL ❌ name``.
 
-A check compares the learner's answer with a reference (a number, a tensor, an array or a string). On a wrong
-answer it prints what differs (shapes, dtypes, max abs/rel error against the tolerance, how many elements are
-wrong and the first one) and, when the answer matches one of the *known mistakes* passed in, the diagnosis for
-that mistake — then raises `AssertionError`, so nbval and `bwkit grade` see the failure.
+`compare(out, ref, atol=..., rtol=...)` is the primitive every exercise check uses (through
+`bwkit.kit.exercises`): it accepts an answer in any reasonable form (a torch tensor, a NumPy array or scalar, a
+list, a tuple, a dict, a Python number or string) and, when it differs, says how in a few lines: shapes and dtypes,
+max abs/rel error against the tolerance, how many elements are wrong and the first one, NaNs, or the type it got
+and what to convert. A float32/float16 answer compared with a float64 reference gets a tolerance that fits its own
+precision.
 
-    check(my_ridge, 281.25, name="00.2 ridge point", rtol=1e-3,
-          mistakes={"you divided bandwidth by FLOP/s (the inverse)": 1 / 281.25})
-
-Taught in lab 00 (every exercise ends with one).
+A failing check raises `CheckFailure`. In Jupyter it renders as its diagnosis alone (no traceback into this
+module: IPython calls ``_render_traceback_``), so the learner reads the verdict once; nbval and the grader see an
+error. `check`, `check_choice` and `check_true` are thin wrappers for checks that are not exercises (e.g.
+`bwkit.layouts.check_layout`). Taught in lab 00 (every exercise ends with a check).
 """
 
 from __future__ import annotations
@@ -17,174 +19,269 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["check", "check_choice", "check_true", "CheckFailure"]
+__all__ = ["check", "check_choice", "check_true", "compare", "CheckFailure", "NotAnswered", "passed", "failed",
+           "PASS", "FAIL", "describe_value"]
+
+PASS = "PASS ✅"
+FAIL = "FAIL ❌"
 
 
 class CheckFailure(AssertionError):
-    """Raised by a failing check; its message is the full diagnosis."""
+    """Raised by a failing check; its message is the whole diagnosis (rendered without a traceback)."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows these lines instead of a traceback
+        return str(self).split("\n")
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        if math.isnan(v) or math.isinf(v):
-            return str(v)
-        return f"{v:.6g}"
-    return repr(v)
+class NotAnswered(CheckFailure, NotImplementedError):
+    """The exercise still holds its stub (or the answer is not defined): a failure that is not a wrong answer."""
+
+
+def passed(name: str, note: str = "") -> None:
+    """Print the one-line verdict of a passing check."""
+    print(f"{PASS} {name}" + (f" ({note})" if note else ""))
+
+
+def failed(name: str, lines: Sequence[str], hint: str | None = None, *, cls: type[CheckFailure] = CheckFailure):
+    """Raise the verdict of a failing check: ``FAIL ❌ name`` then the indented diagnosis lines and the hint."""
+    msg = [f"{FAIL} {name}"] + [f"   {ln}" for ln in lines if ln]
+    if hint:
+        msg.append(f"   {hint}")
+    raise cls("\n".join(msg))
+
+
+def _fmt(v: float) -> str:
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return str(v)
+    if isinstance(v, float) and v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    return f"{v:.6g}"
+
+
+def describe_value(x: Any, width: int = 60) -> str:
+    """A short description of any value for a diagnosis: 'a str ('5')', 'a float32 tensor [4, 4]', ..."""
+    name = type(x).__name__
+    shape = getattr(x, "shape", None)
+    dtype = getattr(x, "dtype", None)
+    if shape is not None and dtype is not None:
+        return f"a {str(dtype).replace('torch.', '')} {name} of shape {list(shape)}"
+    text = repr(x)
+    if len(text) > width:
+        text = text[: width - 3] + "..."
+    return f"a {name} ({text})"
+
+
+_FLOAT_EPS = {"float16": 9.8e-4, "bfloat16": 7.8e-3, "float32": 1.2e-7}
 
 
 def _to_array(x: Any):
-    """Return (numpy float64/complex array or None, dtype string, shape) for tensors, arrays and numbers."""
+    """(float64/complex numpy array or None, dtype name, shape) for tensors, arrays, numbers and sequences."""
     import numpy as np
 
     try:
         import torch
-    except ImportError:  # pragma: no cover
+    except ImportError:  # pragma: no cover - torch is a dependency
         torch = None
     if torch is not None and isinstance(x, torch.Tensor):
         t = x.detach().cpu()
         dtype = str(t.dtype).replace("torch.", "")
-        if t.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool):
-            arr = t.to(torch.int64).numpy().astype(np.float64)
-        elif t.is_floating_point():
+        if t.is_complex():
+            return None, dtype, tuple(t.shape)
+        try:
             arr = t.to(torch.float64).numpy()
-        else:
-            try:
-                arr = t.to(torch.float64).numpy()
-            except (RuntimeError, TypeError):
-                return None, dtype, tuple(t.shape)
+        except (RuntimeError, TypeError):
+            return None, dtype, tuple(t.shape)
         return arr, dtype, tuple(t.shape)
     if isinstance(x, np.ndarray):
         if x.dtype.kind in "biuf":
             return x.astype(np.float64), str(x.dtype), x.shape
         return None, str(x.dtype), x.shape
+    if isinstance(x, np.generic) and x.dtype.kind in "biuf":
+        return np.asarray(float(x)), str(x.dtype), ()
     if isinstance(x, bool):
         return np.asarray(float(x)), "bool", ()
     if isinstance(x, (int, float)):
         return np.asarray(float(x)), type(x).__name__, ()
-    if isinstance(x, Sequence) and not isinstance(x, str):
+    if isinstance(x, Sequence) and not isinstance(x, (str, bytes)):
         try:
-            arr = np.asarray(x, dtype=np.float64)
+            arr = np.asarray([_scalar(v) for v in x] if all(_is_scalar(v) for v in x) else x, dtype=np.float64)
             return arr, "list", arr.shape
         except (TypeError, ValueError):
             return None, type(x).__name__, ()
     return None, type(x).__name__, ()
 
 
-def _compare(out: Any, ref: Any, atol: float, rtol: float) -> tuple[bool, list[str]]:
-    """Return (ok, lines describing the difference)."""
+def _is_scalar(v: Any) -> bool:
     import numpy as np
 
-    a, adt, ashape = _to_array(out)
-    b, bdt, bshape = _to_array(ref)
-    if b is None:  # non-numeric reference: exact equality
-        ok = out == ref
-        ok = bool(ok) if not hasattr(ok, "all") else bool(ok.all())
+    return isinstance(v, (int, float, bool, np.generic)) or (getattr(v, "shape", None) == ())
+
+
+def _scalar(v: Any) -> float:
+    return float(v.item()) if hasattr(v, "item") else float(v)
+
+
+def _effective_tol(adt: str, bdt: str, atol: float, rtol: float, scale: float) -> tuple[float, float]:
+    """Widen the tolerance to the answer's precision when it is narrower than the reference's."""
+    eps_a, eps_b = _FLOAT_EPS.get(adt), _FLOAT_EPS.get(bdt, 0.0 if bdt in ("float64", "float", "list") else None)
+    if eps_a is None or eps_b is None or eps_a <= eps_b or (atol == 0 and rtol == 0):
+        return atol, rtol  # exact checks stay exact: rounding there is the point of the exercise
+    return max(atol, 8 * eps_a * scale), max(rtol, 8 * eps_a)
+
+
+def _is_text(x: Any) -> bool:
+    return isinstance(x, str)
+
+
+def compare(out: Any, ref: Any, *, atol: float = 0.0, rtol: float = 1e-6) -> tuple[bool, list[str]]:
+    """Return (ok, lines saying how `out` differs from `ref`); never raises on a badly typed `out`."""
+    import numpy as np
+
+    if callable(out) and not callable(ref) and not hasattr(out, "shape"):
+        return False, [f"got a function ({getattr(out, '__name__', type(out).__name__)}), expected a value: "
+                       "call it, or assign its result rather than the function"]
+    if isinstance(ref, Mapping):
+        return _compare_mapping(out, ref, atol, rtol)
+    if _is_text(ref):
+        if not isinstance(out, str):
+            return False, [f"got {describe_value(out)}, expected the text {ref!r}"]
+        ok = out.strip().lower() == ref.strip().lower()
         return ok, [] if ok else [f"got {out!r}, expected {ref!r}"]
+    if isinstance(ref, (list, tuple)) and any(isinstance(r, (str, Mapping, list, tuple)) for r in ref):
+        return _compare_items(out, ref, atol, rtol)
+    b, bdt, bshape = _to_array(ref)
+    if b is None:  # a reference that is not numeric: exact equality
+        try:
+            ok = bool(out == ref)
+        except Exception:  # noqa: BLE001 - an answer whose == raises is simply not equal
+            ok = False
+        return ok, [] if ok else [f"got {describe_value(out)}, expected {describe_value(ref)}"]
+    if out is None:
+        return False, ["got None: is a `return` missing (or the variable not assigned)?"]
+    if isinstance(out, str):
+        return False, [f"got a str ({out!r}), expected a number{'' if not bshape else ' array'}: "
+                       "convert it (float(...), int(...)) or drop the quotes"]
+    a, adt, ashape = _to_array(out)
     if a is None:
-        return False, [f"got a {type(out).__name__} ({out!r:.80}), expected a number/tensor like {bdt}{list(bshape)}"]
-    if ashape != bshape:
-        lines = [f"shape {list(ashape)} ({adt}), expected {list(bshape)} ({bdt})"]
-        if len(ashape) == 2 and tuple(ashape) == tuple(bshape)[::-1]:
-            lines.append("the shape is the transpose of the expected one")
-        return False, lines
+        want = "a number" if not bshape else f"a tensor/array/list of shape {list(bshape)}"
+        return False, [f"got {describe_value(out)}, expected {want}"]
+    if tuple(ashape) != tuple(bshape):
+        if a.size == 1 and b.size == 1:
+            a, b = a.reshape(()), b.reshape(())
+        else:
+            lines = [f"got shape {list(ashape)} ({adt}), expected shape {list(bshape)} ({bdt})"]
+            if len(ashape) == 2 and tuple(ashape) == tuple(bshape)[::-1]:
+                lines.append("the shape is the transpose of the expected one")
+            return False, lines
+    finite_b = np.isfinite(b)
+    scale = float(np.abs(b[finite_b]).max()) if finite_b.any() else 1.0
+    atol, rtol = _effective_tol(adt, bdt, atol, rtol, scale)
     nan_out, nan_ref = np.isnan(a), np.isnan(b)
     close = np.isclose(a, b, atol=atol, rtol=rtol, equal_nan=True)
     if close.all():
         return True, []
     wrong = ~close
-    n_wrong, n = int(wrong.sum()), a.size
-    finite = ~(nan_out | nan_ref) & np.isfinite(a) & np.isfinite(b)
-    diff = np.abs(a - b)
-    lines = []
+    tol = f"atol {atol:g}, rtol {rtol:g}"
     if a.ndim == 0:
-        lines.append(f"got {_fmt(float(a))}, expected {_fmt(float(b))} (atol {atol:g}, rtol {rtol:g})")
-    else:
-        max_abs = float(diff[finite].max()) if finite.any() else float("nan")
-        rel = diff / np.maximum(np.abs(b), 1e-300)
-        max_rel = float(rel[finite].max()) if finite.any() else float("nan")
-        first = tuple(int(i) for i in np.argwhere(wrong)[0])
-        lines.append(f"{n_wrong} of {n} elements wrong (atol {atol:g}, rtol {rtol:g}); shape {list(ashape)}, "
-                     f"dtype {adt} vs reference {bdt}")
-        lines.append(f"max abs error {_fmt(max_abs)}, max rel error {_fmt(max_rel)}")
-        lines.append(f"first wrong element at {list(first)}: got {_fmt(float(a[first]))}, "
-                     f"expected {_fmt(float(b[first]))}")
+        return False, [f"got {_fmt(float(a))}, expected {_fmt(float(b))} ({tol})"]
+    both = np.isfinite(a) & np.isfinite(b)
+    diff = np.abs(a - b)
+    lines = [f"{int(wrong.sum())} of {a.size} elements wrong ({tol}); shape {list(ashape)}, dtype {adt} "
+             f"(reference {bdt})"]
+    if both.any():
+        max_abs = float(diff[both].max())
+        nonzero = both & (b != 0)
+        rel = f"max rel error {_fmt(float((diff[nonzero] / np.abs(b[nonzero])).max()))}" if nonzero.any() else \
+            "rel error undefined (the reference is 0 there)"
+        lines.append(f"max abs error {_fmt(max_abs)}, {rel}")
+    first = tuple(int(i) for i in np.argwhere(wrong)[0])
+    lines.append(f"first wrong element at {list(first)}: got {_fmt(float(a[first]))}, expected "
+                 f"{_fmt(float(b[first]))}")
     if nan_out.any() and not nan_ref.any():
         lines.append(f"your answer has {int(nan_out.sum())} NaN(s) where the reference has none")
     return False, lines
 
 
-def check(
-    out: Any,
-    ref: Any,
-    *,
-    name: str,
-    atol: float = 0.0,
-    rtol: float = 1e-6,
-    mistakes: Mapping[str, Any] | None = None,
-    hint: str | None = None,
-) -> None:
-    """Compare `out` with `ref`; print ✅/❌ for exercise `name`; raise `CheckFailure` when wrong.
+def _compare_mapping(out: Any, ref: Mapping, atol: float, rtol: float) -> tuple[bool, list[str]]:
+    if not isinstance(out, Mapping):
+        return False, [f"got {describe_value(out)}, expected a dict with keys {sorted(map(str, ref))}"]
+    missing = [k for k in ref if k not in out]
+    extra = [k for k in out if k not in ref]
+    if missing or extra:
+        return False, [f"keys differ: missing {missing}" + (f", unexpected {extra}" if extra else "")]
+    lines = []
+    for k in ref:
+        ok, sub = compare(out[k], ref[k], atol=atol, rtol=rtol)
+        if not ok:
+            lines.append(f"[{k!r}] " + "; ".join(sub))
+    return not lines, lines
 
-    `atol`/`rtol` follow numpy.isclose. `mistakes` maps a diagnosis to the value a classic wrong answer produces
-    (or to a zero-argument callable returning it; for a scalar `ref`, a list means any of several values); the
-    first one `out` matches is printed. `hint` is printed
-    when no known mistake matches.
+
+def _compare_items(out: Any, ref: Sequence, atol: float, rtol: float) -> tuple[bool, list[str]]:
+    if not isinstance(out, (list, tuple)) or len(out) != len(ref):
+        return False, [f"got {describe_value(out)}, expected {len(ref)} items like {describe_value(ref)}"]
+    lines = []
+    for i, (o, r) in enumerate(zip(out, ref, strict=True)):
+        ok, sub = compare(o, r, atol=atol, rtol=rtol)
+        if not ok:
+            lines.append(f"item {i}: " + "; ".join(sub))
+    return not lines, lines
+
+
+def check(out: Any, ref: Any, *, name: str, atol: float = 0.0, rtol: float = 1e-6,
+          mistakes: Mapping[str, Any] | None = None, hint: str | None = None) -> None:
+    """Compare `out` with `ref`; print ``PASS ✅ name`` or raise `CheckFailure` with the diagnosis.
+
+    `mistakes` maps a diagnosis to the value a classic wrong answer produces (or a zero-argument callable returning
+    it; for a scalar `ref` a list means any of several values): the first one `out` matches is named. `hint` is
+    shown when none matches.
     """
     if not isinstance(name, str) or not name:
         raise ValueError("check(..., name=...) needs a non-empty exercise name")
     if atol < 0 or rtol < 0:
         raise ValueError(f"check: tolerances must be >= 0, got atol={atol}, rtol={rtol}")
-    if out is None:
-        _fail(name, ["your code returned None: is a `return` missing?"], f"Hint: {hint}" if hint else None)
-    ok, lines = _compare(out, ref, atol, rtol)
+    ok, lines = compare(out, ref, atol=atol, rtol=rtol)
     if ok:
-        print(f"✅ {name}")
+        passed(name)
         return
     scalar_ref = isinstance(ref, (int, float)) and not isinstance(ref, bool)
     for diagnosis, wrong in (mistakes or {}).items():
-        wrong_value = wrong() if isinstance(wrong, Callable) else wrong
-        # for a scalar answer, a list of wrong values means "any of these"
+        try:
+            wrong_value = wrong() if isinstance(wrong, Callable) else wrong
+        except Exception:  # noqa: BLE001 - a mistake model that cannot be built is simply not this mistake
+            continue
         alternatives = wrong_value if scalar_ref and isinstance(wrong_value, (list, tuple)) else [wrong_value]
         for alt in alternatives:
             try:
-                matched, _ = _compare(out, alt, atol, rtol)
-            except Exception:  # a mistake model that cannot be compared is simply not this mistake
+                matched, _ = compare(out, alt, atol=atol, rtol=rtol)
+            except Exception:  # noqa: BLE001
                 matched = False
             if matched:
-                _fail(name, lines, f"Likely mistake: {diagnosis}")
-    _fail(name, lines, f"Hint: {hint}" if hint else None)
+                failed(name, lines, f"Likely mistake: {diagnosis}")
+    failed(name, lines, f"Hint: {hint}" if hint else None)
 
 
-def _fail(name: str, lines: list[str], hint: str | None) -> None:
-    msg = [f"❌ {name}"] + [f"   {ln}" for ln in lines]
-    if hint:
-        msg.append(f"   {hint}")
-    text = "\n".join(msg)
-    print(text)
-    raise CheckFailure(text)
-
-
-def check_choice(
-    answer: Any, expected: Any, *, name: str, options: Sequence[Any] | None = None,
-    explanations: Mapping[Any, str] | None = None,
-) -> None:
+def check_choice(answer: Any, expected: Any, *, name: str, options: Sequence[Any] | None = None,
+                 explanations: Mapping[Any, str] | None = None) -> None:
     """Check a multiple-choice answer (a string or number); `explanations` maps each wrong option to why."""
-    norm = (lambda v: v.strip().lower()) if isinstance(expected, str) else (lambda v: v)
+    def norm(v: Any) -> Any:
+        return v.strip().lower() if isinstance(v, str) else v
+
+    if isinstance(expected, str) and not isinstance(answer, str):
+        failed(name, [f"got {describe_value(answer)}, expected one of the options {list(options or [expected])} "
+                      "as a string"])
     if options is not None and norm(answer) not in [norm(o) for o in options]:
-        _fail(name, [f"{answer!r} is not one of the options {list(options)}"], None)
+        failed(name, [f"{answer!r} is not one of the options {list(options)}"])
     if norm(answer) == norm(expected):
-        print(f"✅ {name}")
+        passed(name)
         return
-    why = None
-    for opt, text in (explanations or {}).items():
-        if norm(opt) == norm(answer):
-            why = text
-    _fail(name, [f"you chose {answer!r}"], f"Why not: {why}" if why else None)
+    why = next((text for opt, text in (explanations or {}).items() if norm(opt) == norm(answer)), None)
+    failed(name, [f"you chose {answer!r}"], f"Why not: {why}" if why else None)
 
 
 def check_true(condition: bool, *, name: str, diagnosis: str) -> None:
-    """Pass when `condition` holds; otherwise print ❌ with `diagnosis` and raise."""
+    """Pass when `condition` holds; otherwise fail with `diagnosis`."""
     if bool(condition):
-        print(f"✅ {name}")
+        passed(name)
         return
-    _fail(name, [diagnosis], None)
+    failed(name, [diagnosis])

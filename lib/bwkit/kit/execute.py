@@ -48,7 +48,8 @@ def check_lab(path: str | Path, timeout: int = 600) -> list[str]:
     """Run a generated lab with errors allowed; return problems (empty = it fails only at exercise cells).
 
     A lab passes when every cell that raises is an exercise 'solution' or 'check' cell, and each exercise's
-    stub raises `NotImplementedError` in its solution or check cell (so the learner sees where to write).
+    stub raises `NotImplementedError` in its solution cell or its check says `NotAnswered` (so the learner sees
+    where to write).
     Runs the CPU path.
     """
     import nbclient
@@ -83,7 +84,7 @@ def check_lab(path: str | Path, timeout: int = 600) -> list[str]:
             problems.append(f"{path}: cell {i} (id {cell.get('id')}) is not an exercise cell but raised "
                             f"{e['ename']}: {e['evalue'][:200]}")
         if role in ("solution", "check"):
-            hit = any(e["ename"] == "NotImplementedError" for e in errors)
+            hit = any(e["ename"] in ("NotImplementedError", "NotAnswered") for e in errors)
             stubbed[meta["exercise"]] = stubbed.get(meta["exercise"], False) or hit
     for ex, hit in stubbed.items():
         if not hit:

@@ -11,6 +11,10 @@ Conventions (the whole kit follows them; `bwkit make-labs` enforces them):
 * In the lab, each code block between the markers becomes ``raise NotImplementedError("Exercise NN.k (title):
   ...")`` at the marker's indentation, each markdown block becomes a prompt, and every output is cleared.
   Cell ids and metadata are kept, so `bwkit grade` can find exercises by id.
+* In the lab, every exercise code cell (solution and check) is tagged ``raises-exception``: JupyterLab's Run All
+  then goes on past an unsolved exercise (it sends those cells with ``stop_on_error`` off), so every other cell
+  runs and every plot appears. Solutions carry no such tag (strict nbval still fails on a failing check), and
+  `bwkit grade` strips student tags.
 
 Taught nowhere: this is the instructor's tool (README, "Writing a lab").
 """
@@ -25,11 +29,12 @@ from pathlib import Path
 import nbformat
 
 __all__ = ["LabBuildError", "Exercise", "exercises", "lab_from_solution", "make_labs", "stale_labs",
-           "BEGIN", "END"]
+           "BEGIN", "END", "RUN_ALL_TAG"]
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 ROLES = ("solution", "hint", "check")
+RUN_ALL_TAG = "raises-exception"   # JupyterLab's Run All does not stop at a cell with this tag
 
 
 class LabBuildError(ValueError):
@@ -139,6 +144,10 @@ def lab_from_solution(nb, path: str | Path = "<notebook>"):
             cell.outputs = []
             cell.execution_count = None
             cell.metadata.pop("execution", None)
+            if m.get("role") in ("solution", "check"):
+                tags = list(cell.metadata.get("tags", []))
+                if RUN_ALL_TAG not in tags:
+                    cell.metadata["tags"] = tags + [RUN_ALL_TAG]
         if m.get("role") != "solution":
             continue
         ex = m["exercise"]

@@ -1,30 +1,7 @@
-"""The Triton GEMM ladder: one problem, C = A @ B, solved by kernels that each add one idea.
+"""The ladder's kernels and their wrappers (steps 1-6), see `bwkit.gemm` for the overview."""
 
-    import bwkit; rt = bwkit.setup()           # first: picks the Triton interpreter on a GPU-less machine
-    from bwkit import gemm
-    c = gemm.matmul_kloop(a, b)                 # a: (M, K), b: (K, N), fp32 / fp16 / bf16 / fp8-e4m3
-    for step in gemm.LADDER: ...                # (name, kernel, wrapper, default constexprs), in order
-
-The steps (taught in lab 03, one per step): 1 `naive` (one output tile per program, the whole K strip loaded
-at once), 2 `kloop` (a loop over K with masks for ragged edges), 3 `grouped` (L2-friendly program order), 4
-`autotuned` (block shapes, warps and stages chosen by `triton.autotune` on a GPU, only when called; a fixed
-config on the interpreter), 5 `persistent_tma` (one program per SM looping over tiles, operands loaded through
-TMA tensor descriptors), 6 `ws` (step 5 with a warp-specialized, software-pipelined K loop for Blackwell).
-
-Constraints: operands are 2-D CUDA (or, under the interpreter, CPU) tensors of the same dtype; accumulation is
-fp32; C is fp32 for fp32 inputs, fp16 for fp16 and fp8 inputs, bf16 for bf16 inputs (override with
-`out_dtype`). Under the interpreter bf16 operands are converted to fp32 exactly before the launch (the
-interpreter's bf16 `tl.dot` is wrong, triton issue 11584). On a GPU fp32 operands use TF32 Tensor Cores
-(Triton's default). TMA steps need one unit stride per operand and 16-byte-aligned other strides; pass a
-weight stored as (N, K) as `w.t()`.
-
-"""
 
 from __future__ import annotations
-
-import math
-from collections.abc import Callable
-from typing import NamedTuple
 
 import torch
 import triton
@@ -39,10 +16,7 @@ __all__ = [
     "matmul_autotuned", "autotune_configs",
     "matmul_kernel_persistent_tma", "matmul_persistent_tma",
     "matmul_kernel_ws", "matmul_ws",
-    "LadderStep", "LADDER", "ladder_step",
-    "gemm_signature", "compile_step", "reference_matmul", "gemm_tolerance", "random_operands", "check_matmul",
     "grouped_pid", "DTYPES", "TRITON_TYPES",
-    "matmul_kernel_nvfp4", "nvfp4_matmul", "compile_nvfp4",
 ]
 
 # torch dtype name -> torch dtype, for the dtypes the ladder accepts.
@@ -124,11 +98,9 @@ def matmul_kernel_kloop(
 # ----------------------------------------------------------------------------------------------------------
 # Step 3: grouped program order: GROUP_M row-tiles share each B column-tile while it is in L2
 # ----------------------------------------------------------------------------------------------------------
-def grouped_pid(tile_id: int, num_pid_m: int, num_pid_n: int, GROUP_M: int) -> tuple[int, int]:
-    """(pid_m, pid_n) of linear tile `tile_id` in grouped order: GROUP_M row-tiles walked down each column.
-
-    The same arithmetic as the grouped kernels (written inline there). Taught in lab 03, step 3.
-    """
+@triton.jit
+def _grouped_pid(tile_id, num_pid_m, num_pid_n, GROUP_M: tl.constexpr):
+    """(pid_m, pid_n) of linear tile `tile_id` in grouped order; called by every grouped kernel (steps 3-6)."""
     num_pid_in_group = GROUP_M * num_pid_n
     group_id = tile_id // num_pid_in_group
     first_pid_m = group_id * GROUP_M
@@ -136,6 +108,14 @@ def grouped_pid(tile_id: int, num_pid_m: int, num_pid_n: int, GROUP_M: int) -> t
     pid_m = first_pid_m + (tile_id % num_pid_in_group) % group_size_m
     pid_n = (tile_id % num_pid_in_group) // group_size_m
     return pid_m, pid_n
+
+
+def grouped_pid(tile_id: int, num_pid_m: int, num_pid_n: int, GROUP_M: int) -> tuple[int, int]:
+    """(pid_m, pid_n) of linear tile `tile_id` in grouped order: GROUP_M row-tiles walked down each column.
+
+    Runs the kernels' own @triton.jit helper `_grouped_pid` as plain Python on ints. Taught in lab 03, step 3.
+    """
+    return _grouped_pid.fn(tile_id, num_pid_m, num_pid_n, GROUP_M)
 
 
 @triton.jit
@@ -148,13 +128,8 @@ def matmul_kernel_grouped(
     """Step 2's kernel on a 1-D grid whose program ids are re-ordered in groups of GROUP_M row-tiles."""
     num_pid_m = (M + BLOCK_M - 1) // BLOCK_M
     num_pid_n = (N + BLOCK_N - 1) // BLOCK_N
-    pid = tl.program_id(0)
     # grouped order (see grouped_pid): GROUP_M row-tiles walked down each column of tiles
-    group_id = pid // (GROUP_M * num_pid_n)
-    first_pid_m = group_id * GROUP_M
-    group_size_m = min(num_pid_m - first_pid_m, GROUP_M)
-    pid_m = first_pid_m + (pid % (GROUP_M * num_pid_n)) % group_size_m
-    pid_n = (pid % (GROUP_M * num_pid_n)) // group_size_m
+    pid_m, pid_n = _grouped_pid(tl.program_id(0), num_pid_m, num_pid_n, GROUP_M)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     offs_k = tl.arange(0, BLOCK_K)
@@ -311,8 +286,11 @@ _TUNED: dict[str, object] = {}   # step name -> autotuned kernel, built on first
 def autotune_configs(step: str = "autotuned") -> list:
     """The `triton.Config` list a step tunes over on a GPU ('autotuned', 'persistent_tma' or 'ws').
 
-    Block shapes of 64-256 x 64-256 x 32-128, 4 or 8 warps, 3-5 stages: the region where Hopper wgmma and
-    Blackwell tcgen05 tiles are fed without spilling shared memory. Taught in lab 03, step 4.
+    Block shapes of 64-256 x 64-256 x 64-128, 4 or 8 warps, 3-5 stages: tiles large enough for Hopper wgmma
+    and Blackwell tcgen05. They are not sized against shared memory for every dtype: a pipelined config needs
+    about num_stages x (BLOCK_M + BLOCK_N) x BLOCK_K x element bytes, and with fp32 operands that is more than
+    the 227 KiB an sm_90a CTA may use (`triton.autotune` times a config that runs out of resources as
+    infinitely slow). Taught in lab 03, step 4.
     """
     if step not in ("autotuned", "persistent_tma", "ws"):
         raise ValueError(f"autotune_configs: unknown step {step!r}; "
@@ -387,11 +365,7 @@ def matmul_kernel_persistent_tma(
     k_tiles = (K + BLOCK_K - 1) // BLOCK_K
     for tile_id in tl.range(tl.program_id(0), num_tiles, NUM_SMS, flatten=True):
         # grouped order (see grouped_pid): GROUP_M row-tiles walked down each column of tiles
-        group_id = tile_id // (GROUP_M * num_pid_n)
-        first_pid_m = group_id * GROUP_M
-        group_size_m = min(num_pid_m - first_pid_m, GROUP_M)
-        pid_m = first_pid_m + (tile_id % (GROUP_M * num_pid_n)) % group_size_m
-        pid_n = (tile_id % (GROUP_M * num_pid_n)) // group_size_m
+        pid_m, pid_n = _grouped_pid(tile_id, num_pid_m, num_pid_n, GROUP_M)
         off_m = pid_m * BLOCK_M
         off_n = pid_n * BLOCK_N
         acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)   # the fp32 accumulator, all zeros
@@ -444,11 +418,7 @@ def matmul_kernel_ws(
     for tile_id in tl.range(tl.program_id(0), num_tiles, NUM_SMS, flatten=False,
                             warp_specialize=WARP_SPECIALIZE):
         # grouped order (see grouped_pid): GROUP_M row-tiles walked down each column of tiles
-        group_id = tile_id // (GROUP_M * num_pid_n)
-        first_pid_m = group_id * GROUP_M
-        group_size_m = min(num_pid_m - first_pid_m, GROUP_M)
-        pid_m = first_pid_m + (tile_id % (GROUP_M * num_pid_n)) % group_size_m
-        pid_n = (tile_id % (GROUP_M * num_pid_n)) // group_size_m
+        pid_m, pid_n = _grouped_pid(tile_id, num_pid_m, num_pid_n, GROUP_M)
         off_m = pid_m * BLOCK_M
         off_n = pid_n * BLOCK_N
         acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)   # the fp32 accumulator, all zeros
@@ -577,319 +547,3 @@ def matmul_ws(a: torch.Tensor, b: torch.Tensor, *, config: dict | None = None,
 # ----------------------------------------------------------------------------------------------------------
 # The ladder, references, checks and compile-only helpers
 # ----------------------------------------------------------------------------------------------------------
-class LadderStep(NamedTuple):
-    """One rung: its name, the @triton.jit kernel, the Python wrapper and constexprs to compile it with."""
-
-    name: str
-    kernel: object
-    wrapper: Callable[..., torch.Tensor]
-    constexprs: dict
-
-
-_BIG = {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64}
-LADDER: list[LadderStep] = [
-    LadderStep("naive", matmul_kernel_naive, matmul_naive, {**_BIG}),
-    LadderStep("kloop", matmul_kernel_kloop, matmul_kloop, {**_BIG}),
-    LadderStep("grouped", matmul_kernel_grouped, matmul_grouped, {**_BIG, "GROUP_M": 8}),
-    LadderStep("autotuned", matmul_kernel_grouped, matmul_autotuned, {"BLOCK_M": 128, "BLOCK_N": 256,
-                                                                      "BLOCK_K": 64, "GROUP_M": 8}),
-    LadderStep("persistent_tma", matmul_kernel_persistent_tma, matmul_persistent_tma,
-               {"BLOCK_M": 128, "BLOCK_N": 256, "BLOCK_K": 64, "GROUP_M": 8, "NUM_SMS": 148,
-                "B_KMAJOR": True}),
-    LadderStep("ws", matmul_kernel_ws, matmul_ws,
-               {"BLOCK_M": 128, "BLOCK_N": 256, "BLOCK_K": 64, "GROUP_M": 8, "NUM_SMS": 148, "B_KMAJOR": True,
-                "WARP_SPECIALIZE": True, "C_TMA": True}),
-]
-
-
-def ladder_step(name: str) -> LadderStep:
-    """The `LADDER` entry called `name`."""
-    for s in LADDER:
-        if s.name == name:
-            return s
-    raise ValueError(f"unknown ladder step {name!r}; steps: {', '.join(s.name for s in LADDER)}")
-
-
-def _dtype(dtype: str | torch.dtype) -> torch.dtype:
-    if isinstance(dtype, str):
-        if dtype not in DTYPES:
-            raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
-        return DTYPES[dtype]
-    if dtype not in TRITON_TYPES:
-        raise TypeError(f"unsupported dtype {dtype}; choose one of {', '.join(DTYPES)}")
-    return dtype
-
-
-def gemm_signature(dtype: str | torch.dtype = "fp16",
-                   out_dtype: str | torch.dtype | None = None) -> dict[str, str]:
-    """Triton signature of every ladder kernel's runtime arguments for `bwkit.inspect.compile_triton`.
-
-    `dtype` is the operand type ('fp32', 'fp16', 'bf16', 'fp8' or a torch dtype); C's type defaults as in
-    the wrappers.
-    Taught in lab 01 and lab 03 (compile-only steps).
-    """
-    dt = _dtype(dtype)
-    out = _DEFAULT_OUT[dt] if out_dtype is None else _dtype(out_dtype)
-    sig = {"a_ptr": f"*{TRITON_TYPES[dt]}", "b_ptr": f"*{TRITON_TYPES[dt]}", "c_ptr": f"*{TRITON_TYPES[out]}"}
-    for nm in ("M", "N", "K", "stride_am", "stride_ak", "stride_bk", "stride_bn", "stride_cm", "stride_cn"):
-        sig[nm] = "i32"
-    return sig
-
-
-def compile_step(name: str, dtype: str | torch.dtype = "fp16", target: str = "sm_100a", *, num_warps: int = 8,
-                 num_stages: int = 3, **constexprs):
-    """Compile ladder step `name` for `target` on any machine (no GPU); return a `bwkit.inspect.Compiled`.
-
-    Row-major operands are assumed: the unit strides (stride_ak, or stride_bk for K-major B, and stride_bn
-    otherwise, and stride_cn) are compile-time 1, as Triton specializes them at run time. `constexprs`
-    override the step's defaults. Taught in lab 03 (which steps emit tcgen05.mma / wgmma / TMA).
-    """
-    step = ladder_step(name)
-    ce = {**step.constexprs, **constexprs}
-    units = {"stride_ak": 1, "stride_cn": 1}
-    units["stride_bk" if ce.get("B_KMAJOR") else "stride_bn"] = 1
-    sig = {k: v for k, v in gemm_signature(dtype).items() if k not in units}
-    return _compile(_kernel_name(step.kernel), sig, {**ce, **units}, target, num_warps, num_stages)
-
-
-def _kernel_name(kernel) -> str:
-    fn = getattr(kernel, "fn", kernel)
-    return fn.__name__
-
-
-def _compile(kernel_name: str, sig: dict, consts: dict, target: str, num_warps: int, num_stages: int):
-    """Compile a kernel of this module for `target` with `bwkit.inspect.compile_triton`."""
-    from bwkit import inspect as bwi
-
-    return bwi.compile_triton(globals()[kernel_name], sig, consts, target=target, num_warps=num_warps,
-                              num_stages=num_stages)
-
-
-def reference_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """float64 reference C = a @ b on the CPU (the yardstick every ladder step is checked against)."""
-    return a.detach().to("cpu", torch.float64) @ b.detach().to("cpu", torch.float64)
-
-
-def gemm_tolerance(dtype: str | torch.dtype, K: int, out_dtype: str | torch.dtype | None = None,
-                   tf32: bool = False) -> tuple[float, float]:
-    """(atol, rtol) for a ladder GEMM vs the float64 reference on unit-normal inputs with inner size K.
-
-    Operands are exact in fp64, so the error is fp32 accumulation (~sqrt(K) * 2^-24 relative to the row norm)
-    plus the rounding of C to its dtype; `tf32` adds TF32's 10-bit mantissa for fp32 operands on a GPU.
-    Inputs of magnitude ~1 give |C| ~ sqrt(K), so atol scales with sqrt(K).
-    """
-    dt = _dtype(dtype)
-    out = _DEFAULT_OUT[dt] if out_dtype is None else _dtype(out_dtype)
-    eps_out = {torch.float32: 2.0**-24, torch.float16: 2.0**-11, torch.bfloat16: 2.0**-8}[out]
-    eps_acc = 2.0**-11 if (tf32 and dt == torch.float32) else 2.0**-24
-    scale = math.sqrt(K)
-    atol = scale * (4 * eps_acc * math.sqrt(K) + 2 * eps_out)
-    return atol, 2 * eps_out
-
-
-def random_operands(M: int, N: int, K: int, dtype: str | torch.dtype = "fp16", device: str = "cpu",
-                    generator: torch.Generator | None = None, b_layout: str = "kn") -> tuple[torch.Tensor,
-                                                                                             torch.Tensor]:
-    """Fresh unit-normal A (M, K) and B (K, N) in `dtype` (fp8 values are rounded from the normal samples).
-
-    `b_layout` 'kn': B is a contiguous (K, N) tensor; 'nk': B is `w.t()` of a contiguous (N, K) weight (the
-    nn.Linear layout, which TMA accepts for any N).
-    """
-    dt = _dtype(dtype)
-    for nm, v in (("M", M), ("N", N), ("K", K)):
-        if not isinstance(v, int) or v <= 0:
-            raise ValueError(f"random_operands: {nm} must be a positive int, got {v!r}")
-    if b_layout not in ("kn", "nk"):
-        raise ValueError(f"random_operands: b_layout must be 'kn' or 'nk', got {b_layout!r}")
-    a = torch.randn((M, K), generator=generator).to(device=device, dtype=dt)
-    if b_layout == "kn":
-        b = torch.randn((K, N), generator=generator).to(device=device, dtype=dt)
-    else:
-        b = torch.randn((N, K), generator=generator).to(device=device, dtype=dt).t()
-    return a, b
-
-
-def check_matmul(fn: Callable[..., torch.Tensor], M: int, N: int, K: int, dtype: str | torch.dtype = "fp16",
-                 *, seed: int | None = None, device: str | None = None, b_layout: str = "kn",
-                 **kwargs) -> dict:
-    """Run `fn(a, b, out=c, **kwargs)` on fresh random operands and compare with `reference_matmul`.
-
-    `c` is poisoned (filled with NaN) before the run, so a tile the kernel never writes shows up as NaN.
-    `seed` None draws fresh operands from torch's global generator; `b_layout` as in `random_operands`.
-    Passes when |c - ref| <= atol + rtol * |ref| everywhere (`gemm_tolerance`). Returns {'ok', 'max_abs_err',
-    'err_ratio' (worst |c - ref| / (atol + rtol |ref|), <= 1 passes), 'atol', 'rtol', 'nan'}; raises
-    AssertionError with the details when the result is wrong. Taught in lab 03.
-    """
-    dt = _dtype(dtype)
-    if device is None:
-        device = "cpu" if runtime.interpreter_active() else "cuda"
-    gen = torch.Generator().manual_seed(seed) if seed is not None else None
-    a, b = random_operands(M, N, K, dt, device, gen, b_layout)
-    out_dtype = kwargs.pop("out_dtype", None) or _DEFAULT_OUT[dt]
-    c = torch.full((M, N), float("nan"), dtype=out_dtype, device=device)       # poisoned output
-    res_c = fn(a, b, out=c, **kwargs)
-    if res_c is not c:
-        raise AssertionError(f"{getattr(fn, '__name__', fn)} did not return the `out` tensor it was given")
-    ref = reference_matmul(a, b)
-    got = c.detach().to("cpu", torch.float64)
-    tf32 = dt == torch.float32 and not runtime.interpreter_active()
-    atol, rtol = gemm_tolerance(dt, K, c.dtype, tf32=tf32)
-    nan = int(torch.isnan(got).sum())
-    err = (got - ref).abs()
-    max_err = float(err[~torch.isnan(err)].max()) if nan < got.numel() else float("nan")
-    ratio_t = err / (atol + rtol * ref.abs())
-    ratio = float(ratio_t[~torch.isnan(ratio_t)].max()) if nan < got.numel() else float("nan")
-    ok = nan == 0 and ratio <= 1.0
-    res = {"ok": ok, "max_abs_err": max_err, "err_ratio": ratio, "atol": atol, "rtol": rtol, "nan": nan}
-    if not ok:
-        raise AssertionError(f"{getattr(fn, '__name__', fn)} {M}x{N}x{K} {dt}: {nan} NaN (unwritten) "
-                             f"elements, max abs error {max_err:.3g} vs atol {atol:.3g} + "
-                             f"rtol {rtol:.3g}*|ref|")
-    return res
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Lab 04 extension: an NVFP4 block-scaled GEMM (E2M1 elements, UE4M3 scales per 16, an FP32 tensor scale)
-# ----------------------------------------------------------------------------------------------------------
-@triton.jit
-def matmul_kernel_nvfp4(
-    # pointers: A codes [M, K/2] and B codes [N, K/2] (uint8, two E2M1 per byte, element 0 low), UE4M3 scales
-    # [M, K/16] and [N, K/16] (as float8_e4m3fn), C [M, N] fp32
-    a_ptr, b_ptr, a_sf_ptr, b_sf_ptr, c_ptr,
-    M, N, K,
-    stride_am, stride_ak, stride_bn, stride_bk,
-    stride_asm, stride_ask, stride_bsn, stride_bsk,
-    stride_cm, stride_cn,
-    tensor_scale,                       # fp32: product of the two per-tensor decode scales
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, DEQUANT: tl.constexpr,
-):
-    """C = (dequant(A) @ dequant(B)^T) * tensor_scale; K a multiple of BLOCK_K (whole 16-blocks).
-
-    DEQUANT False: `tl.dot_scaled(..., "e2m1", ...)` with UE4M3 scales (sm_100a: tcgen05.mma kind::mxf4nvf4
-    block16). DEQUANT True: decode E2M1 and UE4M3 in registers to fp16 (exact: at most 5 significant bits) and
-    `tl.dot` them — what runs in the triton 3.9 interpreter (it reads dot_scaled scales as E8M0 only) and the
-    shape of what Hopper, which has no FP4 Tensor Cores, must do.
-    """
-    pid_m = tl.program_id(0)
-    pid_n = tl.program_id(1)
-    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    offs_kp = tl.arange(0, BLOCK_K // 2)
-    offs_s = tl.arange(0, BLOCK_K // 16)
-    m_ok = offs_m < M
-    n_ok = offs_n < N
-    acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)
-    for k in range(0, K // BLOCK_K):
-        kp = k * (BLOCK_K // 2) + offs_kp
-        ks = k * (BLOCK_K // 16) + offs_s
-        a = tl.load(a_ptr + offs_m[:, None] * stride_am + kp[None, :] * stride_ak, mask=m_ok[:, None], other=0)
-        a_sf = tl.load(a_sf_ptr + offs_m[:, None] * stride_asm + ks[None, :] * stride_ask, mask=m_ok[:, None],
-                       other=0.0)
-        b_sf = tl.load(b_sf_ptr + offs_n[:, None] * stride_bsn + ks[None, :] * stride_bsk, mask=n_ok[:, None],
-                       other=0.0)
-        if DEQUANT:
-            b = tl.load(b_ptr + offs_n[:, None] * stride_bn + kp[None, :] * stride_bk, mask=n_ok[:, None],
-                        other=0)
-            # unpack two E2M1 codes per byte (element 0 in the low nibble) and decode them:
-            # |value| = 0.5*m if e == 0 else (1 + 0.5*m) * 2^(e-1), from the 2 exponent bits e and mantissa bit m
-            ca = tl.join(a & 0xF, a >> 4).reshape(BLOCK_M, BLOCK_K).to(tl.int32)
-            cb = tl.join(b & 0xF, b >> 4).reshape(BLOCK_N, BLOCK_K).to(tl.int32)
-            ea = (ca & 7) >> 1
-            eb = (cb & 7) >> 1
-            ma = (ca & 1).to(tl.float32)
-            mb = (cb & 1).to(tl.float32)
-            a_val = tl.where(ea == 0, 0.5 * ma, (1.0 + 0.5 * ma) * (1 << tl.maximum(ea - 1, 0)).to(tl.float32))
-            b_val = tl.where(eb == 0, 0.5 * mb, (1.0 + 0.5 * mb) * (1 << tl.maximum(eb - 1, 0)).to(tl.float32))
-            a_val = tl.where((ca & 8) != 0, -a_val, a_val)
-            b_val = tl.where((cb & 8) != 0, -b_val, b_val)
-            # apply the UE4M3 block scales (one per 16 elements of K)
-            a_val = a_val.reshape(BLOCK_M, BLOCK_K // 16, 16) * a_sf.to(tl.float32)[:, :, None]
-            b_val = b_val.reshape(BLOCK_N, BLOCK_K // 16, 16) * b_sf.to(tl.float32)[:, :, None]
-            a16 = a_val.reshape(BLOCK_M, BLOCK_K).to(tl.float16)
-            b16 = b_val.reshape(BLOCK_N, BLOCK_K).to(tl.float16)
-            acc = tl.dot(a16, tl.trans(b16), acc)
-        else:
-            b = tl.load(b_ptr + offs_n[None, :] * stride_bn + kp[:, None] * stride_bk, mask=n_ok[None, :],
-                        other=0)                                                            # (BLOCK_K/2, BLOCK_N)
-            acc = tl.dot_scaled(a, a_sf, "e2m1", b, b_sf, "e2m1", acc)
-    acc = acc * tensor_scale
-    tl.store(c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn, acc,
-             mask=m_ok[:, None] & n_ok[None, :])
-
-
-
-def _nvfp4_operand(q, name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Check one NVFP4 operand (bwkit.formats.Quantized); return (packed codes, e4m3 scales, tensor scale)."""
-    from bwkit.formats import Quantized, pack_fp4
-
-    if not isinstance(q, Quantized):
-        raise TypeError(f"nvfp4_matmul: {name} must be a bwkit.formats.Quantized (formats.quantize(x, 'nvfp4')), "
-                        f"got {type(q).__name__}")
-    if q.scheme != "nvfp4":
-        raise ValueError(f"nvfp4_matmul: {name} has scheme {q.scheme!r}; quantize with 'nvfp4' "
-                         "(use bwkit.scaled_gemm.mxfp4_matmul / mxfp8_matmul for MX schemes)")
-    if len(q.shape) != 2 or q.axis != 1:
-        raise ValueError(f"nvfp4_matmul: {name} must be 2-D and blocked along K (axis 1 of [rows, K]); got shape "
-                         f"{list(q.shape)}, axis {q.axis}")
-    if q.block_size != 16:
-        raise ValueError(f"nvfp4_matmul: {name} has block_size {q.block_size}; NVFP4 hardware reads blocks of 16")
-    codes = pack_fp4(q.codes.contiguous())
-    return codes, q.scales.contiguous().view(torch.float8_e4m3fn), q.tensor_scale.to(torch.float32)
-
-
-def nvfp4_matmul(a_q, b_q, *, dequant: bool | None = None, BLOCK_M: int | None = None, BLOCK_N: int | None = None,
-                 BLOCK_K: int | None = None) -> torch.Tensor:
-    """NVFP4 GEMM: C = dequant(a_q) @ dequant(b_q)^T in fp32, from `formats.quantize(a, 'nvfp4')` ([M, K]) and
-    `formats.quantize(w, 'nvfp4')` ([N, K], the nn.Linear layout).
-
-    `dequant` None: `tl.dot_scaled` (DEQUANT False) on a GPU, the in-register decode (True) in the interpreter.
-    K must be a multiple of BLOCK_K (default 64 in the interpreter, 128 on a GPU; itself a multiple of 32).
-    Taught in lab 04.
-    """
-    a, a_sf, a_ts = _nvfp4_operand(a_q, "a_q")
-    b, b_sf, b_ts = _nvfp4_operand(b_q, "b_q")
-    (M, K), N = a_q.shape, b_q.shape[0]
-    if b_q.shape[1] != K:
-        raise ValueError(f"nvfp4_matmul: K mismatch, a_q is {list(a_q.shape)} and b_q is {list(b_q.shape)} "
-                         "(b_q is [N, K])")
-    if a.device != b.device:
-        raise ValueError(f"nvfp4_matmul: operands on {a.device} and {b.device}")
-    interp = runtime.interpreter_active()
-    if dequant is None:
-        dequant = interp
-    if interp and not dequant:
-        raise runtime.InterpreterBugError("nvfp4_matmul(dequant=False): the triton 3.9 interpreter reads "
-                                          "tl.dot_scaled scales as E8M0 only, so UE4M3 scales would be decoded "
-                                          "wrongly; use dequant=True on the CPU (or compile the kernel)")
-    bm = BLOCK_M or (16 if interp else 128)
-    bn = BLOCK_N or (16 if interp else 128)
-    bk = BLOCK_K or (64 if interp else 128)
-    _blocks(bm, bn, bk, "nvfp4_matmul")
-    if bk % 32:
-        raise ValueError(f"nvfp4_matmul: BLOCK_K must be a multiple of 32, got {bk}")
-    if K % bk:
-        raise ValueError(f"nvfp4_matmul: K = {K} must be a multiple of BLOCK_K = {bk} (whole 16-element scale "
-                         "blocks per K step)")
-    c = torch.empty((M, N), dtype=torch.float32, device=a.device)
-    ts = float(a_ts) * float(b_ts)
-    grid = (triton.cdiv(M, bm), triton.cdiv(N, bn))
-    matmul_kernel_nvfp4[grid](a, b, a_sf, b_sf, c, M, N, K, a.stride(0), a.stride(1), b.stride(0), b.stride(1),
-                              a_sf.stride(0), a_sf.stride(1), b_sf.stride(0), b_sf.stride(1), c.stride(0),
-                              c.stride(1), ts, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, DEQUANT=bool(dequant))
-    return c
-
-
-def compile_nvfp4(target: str = "sm_100a", dequant: bool = False, BLOCK_M: int = 128, BLOCK_N: int = 128,
-                  BLOCK_K: int = 128, num_warps: int = 4, num_stages: int = 3):
-    """Compile `matmul_kernel_nvfp4` for `target` on any machine; a `bwkit.inspect.Compiled`.
-
-    On sm_100a with `dequant=False` the PTX holds `tcgen05.mma.cta_group::1.kind::mxf4nvf4.block_scale.block16`.
-    Taught in lab 04.
-    """
-    sig = {"a_ptr": "*u8", "b_ptr": "*u8", "a_sf_ptr": "*fp8e4nv", "b_sf_ptr": "*fp8e4nv", "c_ptr": "*fp32",
-           "tensor_scale": "fp32"}
-    for nm in ("M", "N", "K", "stride_am", "stride_bn", "stride_asm", "stride_bsn", "stride_cm"):
-        sig[nm] = "i32"
-    consts = {"stride_ak": 1, "stride_bk": 1, "stride_ask": 1, "stride_bsk": 1, "stride_cn": 1,
-              "BLOCK_M": BLOCK_M, "BLOCK_N": BLOCK_N, "BLOCK_K": BLOCK_K, "DEQUANT": dequant}
-    return _compile("matmul_kernel_nvfp4", sig, consts, target, num_warps, num_stages)

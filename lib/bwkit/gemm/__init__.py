@@ -1,0 +1,65 @@
+"""The Triton GEMM ladder: one problem, C = A @ B, solved by kernels that each add one idea.
+
+    import bwkit; rt = bwkit.setup()           # first: picks the Triton interpreter on a GPU-less machine
+    from bwkit import gemm
+    c = gemm.matmul_kloop(a, b)                 # a: (M, K), b: (K, N), fp32 / fp16 / bf16 / fp8-e4m3
+    for step in gemm.LADDER: ...                # (name, kernel, wrapper, default constexprs), in order
+
+The steps (taught in lab 03, one per step): 1 `naive` (one output tile per program, the whole K strip loaded
+at once), 2 `kloop` (a loop over K with masks for ragged edges), 3 `grouped` (L2-friendly program order), 4
+`autotuned` (block shapes, warps and stages chosen by `triton.autotune` on a GPU, only when called; a fixed
+config on the interpreter), 5 `persistent_tma` (one program per SM looping over tiles, operands loaded through
+TMA tensor descriptors), 6 `ws` (step 5 with a warp-specialized, software-pipelined K loop for Blackwell).
+Modules: `kernels` (the kernels and their wrappers), `ladder` (the ladder as data, compile-only signatures, the
+float64 reference and tolerances every check uses).
+
+Constraints: operands are 2-D CUDA (or, under the interpreter, CPU) tensors of the same dtype; accumulation is
+fp32; C is fp32 for fp32 inputs, fp16 for fp16 and fp8 inputs, bf16 for bf16 inputs (override with
+`out_dtype`). Under the interpreter bf16 operands are converted to fp32 exactly before the launch (the
+interpreter's bf16 `tl.dot` is wrong, triton issue 11584). On a GPU fp32 operands use TF32 Tensor Cores
+(Triton's default). TMA steps need one unit stride per operand and 16-byte-aligned other strides; pass a
+weight stored as (N, K) as `w.t()`.
+
+"""
+
+from bwkit.gemm.kernels import (
+    _TUNED,
+    DTYPES,
+    TRITON_TYPES,
+    autotune_configs,
+    grouped_pid,
+    matmul_autotuned,
+    matmul_grouped,
+    matmul_kernel_grouped,
+    matmul_kernel_kloop,
+    matmul_kernel_naive,
+    matmul_kernel_persistent_tma,
+    matmul_kernel_ws,
+    matmul_kloop,
+    matmul_naive,
+    matmul_persistent_tma,
+    matmul_ws,
+)
+from bwkit.gemm.ladder import (
+    LADDER,
+    LadderStep,
+    check_matmul,
+    compile_step,
+    gemm_signature,
+    gemm_tolerance,
+    ladder_step,
+    random_operands,
+    reference_matmul,
+)
+
+__all__ = [
+    "matmul_kernel_naive", "matmul_naive",
+    "matmul_kernel_kloop", "matmul_kloop",
+    "matmul_kernel_grouped", "matmul_grouped",
+    "matmul_autotuned", "autotune_configs",
+    "matmul_kernel_persistent_tma", "matmul_persistent_tma",
+    "matmul_kernel_ws", "matmul_ws",
+    "LadderStep", "LADDER", "ladder_step",
+    "gemm_signature", "compile_step", "reference_matmul", "gemm_tolerance", "random_operands", "check_matmul",
+    "grouped_pid", "DTYPES", "TRITON_TYPES", "_TUNED",
+]

@@ -1,0 +1,303 @@
+"""Running an exercise check in two halves: `probe` (the learner's process) and `judge` (the trusted process).
+
+    payload = make_payload(ex, seed)          # trusted: the inputs, as plain data
+    answers = probe(ex.id, namespace, payload)   # learner's process: the answers for those inputs, as plain data
+    verdict = judge(ex, answers, seed)        # trusted: compare with the references, name the mistake
+
+`check(exercise_id)` — what a lab's check cell calls — does all three in the learner's own process (seed 0, so
+the verdict is the same on every run) and prints ``PASS ✅ …`` or raises `CheckFailure` with the diagnosis. The
+grader runs `probe` inside the student's sandboxed kernel with a fresh secret seed and `judge` outside it, so
+patching anything in the kernel changes only that student's own answers.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bwkit.kit.checks import CheckFailure, NotAnswered, compare, failed, passed
+from bwkit.kit.exercises import codec
+from bwkit.kit.exercises.spec import Case, Exercise, Mistake, Part
+
+__all__ = ["check", "run", "probe", "judge", "make_payload", "Verdict", "register", "get", "lab_exercises",
+           "all_exercises", "LAB_MODULES"]
+
+LAB_MODULES = {f"{n:02d}": f"bwkit.kit.exercises.lab{n:02d}" for n in range(10)}
+_REGISTRY: dict[str, Exercise] = {}
+
+
+def register(*exercises: Exercise) -> None:
+    """Add exercises to the registry (each lab module calls this once at import)."""
+    for ex in exercises:
+        if not isinstance(ex, Exercise):
+            raise TypeError(f"register() takes Exercise objects, got {type(ex).__name__}")
+        _REGISTRY[ex.id] = ex
+
+
+def get(exercise_id: str) -> Exercise:
+    """The exercise with this id ("00.1"); imports its lab's module on first use."""
+    import importlib
+
+    if not isinstance(exercise_id, str) or "." not in exercise_id:
+        raise ValueError(f"an exercise id looks like '00.1', got {exercise_id!r}")
+    if exercise_id not in _REGISTRY:
+        module = LAB_MODULES.get(exercise_id.split(".")[0])
+        if module is not None:
+            try:
+                importlib.import_module(module)
+            except ModuleNotFoundError as e:
+                if e.name != module:
+                    raise
+    if exercise_id not in _REGISTRY:
+        raise KeyError(f"no exercise {exercise_id!r} is defined in bwkit.kit.exercises")
+    return _REGISTRY[exercise_id]
+
+
+def lab_exercises(lab: str) -> list[Exercise]:
+    """Every exercise of lab `lab` ("00"), in id order."""
+    import importlib
+    import importlib.util
+
+    module = LAB_MODULES.get(lab)
+    if module is None or importlib.util.find_spec(module) is None:
+        return []
+    importlib.import_module(module)
+    return sorted((e for k, e in _REGISTRY.items() if k.split(".")[0] == lab),
+                  key=lambda e: [int(p) if p.isdigit() else p for p in e.id.replace("-", ".").split(".")])
+
+
+def all_exercises() -> list[Exercise]:
+    """Every exercise of every lab module that exists."""
+    return [e for lab in LAB_MODULES for e in lab_exercises(lab)]
+
+
+def _cases(ex: Exercise, seed: int) -> list[list[Case]]:
+    rng = random.Random(f"{ex.id}:{seed}")
+    return [p.make_cases(rng) for p in ex.parts]
+
+
+def make_payload(ex: Exercise, seed: int = 0) -> str:
+    """The inputs of every part for `seed`, as the JSON text `probe` takes."""
+    return codec.dumps({"exercise": ex.id, "cases": _cases(ex, seed)})
+
+
+def _default_probe(part: Part, answers: Mapping[str, Any], case: Case) -> Any:
+    first = part.reads[0]
+    if first.kind == "function":
+        fn = answers[first.name]
+        return fn(*case.args, **dict(case.kwargs))
+    values = tuple(answers[a.name] for a in part.reads)
+    return values[0] if len(values) == 1 else values
+
+
+def probe(exercise_id: str, namespace: Mapping[str, Any], payload: str) -> str:
+    """Compute the learner's answers for the payload's inputs from `namespace`; return them as JSON text.
+
+    Never raises for anything the learner's code does: exceptions become data (`codec.AnswerError`).
+    """
+    ex = get(exercise_id)
+    data = codec.loads(payload)
+    cases = data["cases"]
+    out: dict[str, Any] = {"missing": [], "not_callable": [], "parts": []}
+    for a in ex.reads:
+        if a.name not in namespace:
+            out["missing"].append(a.name)
+        elif a.kind == "function" and not callable(namespace[a.name]):
+            out["not_callable"].append([a.name, type(namespace[a.name]).__name__])
+    if out["missing"] or out["not_callable"]:
+        return codec.dumps(out)
+    answers = {a.name: namespace[a.name] for a in ex.reads}
+    for part, part_cases in zip(ex.parts, cases, strict=True):
+        results = []
+        for case in part_cases:
+            try:
+                got = part.probe(answers, case) if part.probe else _default_probe(part, answers, case)
+                codec.encode(got)   # fails here, not later, on something the codec cannot carry
+            except KeyboardInterrupt:
+                raise
+            except BaseException as e:  # noqa: BLE001 - the learner's error is the answer
+                got = e
+            results.append(got)
+        out["parts"].append(results)
+    return codec.dumps(out)
+
+
+@dataclass
+class Verdict:
+    """The outcome of one exercise: ok, the diagnosis lines, and whether it was answered at all."""
+
+    exercise: Exercise
+    ok: bool
+    lines: list[str] = field(default_factory=list)
+    hint: str | None = None
+    not_answered: bool = False
+    diagnosed: bool = False          # a named mistake explained the failure
+
+    @property
+    def name(self) -> str:
+        """'00.1 ridge point'."""
+        return f"{self.exercise.id} {self.exercise.title}"
+
+    def text(self) -> str:
+        """The verdict as the learner reads it (one line when it passes)."""
+        if self.ok:
+            return f"PASS ✅ {self.name}"
+        try:
+            failed(self.name, self.lines, self.hint)
+        except CheckFailure as e:
+            return str(e)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def show(self) -> None:
+        """Print the PASS line, or raise `CheckFailure` (`NotAnswered` when unanswered) with the diagnosis."""
+        if self.ok:
+            passed(self.name)
+            return
+        failed(self.name, self.lines, self.hint, cls=NotAnswered if self.not_answered else CheckFailure)
+
+
+def _reads_text(ex: Exercise) -> str:
+    return "; ".join(a.describe() for a in ex.reads)
+
+
+def _mistake_says(m: Mistake, part: Part, case: Case, got: Any, want: Any) -> bool | None:
+    if m.error is not None:
+        if not isinstance(got, codec.AnswerError):
+            return None
+        return m.error.lower() in f"{got.type}: {got.message}".lower()
+    if isinstance(got, codec.AnswerError):
+        return False
+    if m.value is not None:
+        return _same(part, got, m.value(*case.args, **dict(case.kwargs)))
+    if m.ratio is not None:
+        ratios = m.ratio if isinstance(m.ratio, tuple) else (m.ratio,)
+        return any(_same(part, got, _scaled(want, r)) for r in ratios)
+    return m.when(got, want, *case.args, **dict(case.kwargs))
+
+
+def _scaled(want: Any, r: float) -> Any:
+    if isinstance(want, (list, tuple)):
+        return type(want)(_scaled(w, r) for w in want)
+    return want * r
+
+
+def _same(part: Part, got: Any, want: Any) -> bool:
+    ok, _ = part.compare(got, want) if part.compare else compare(got, want, atol=part.atol, rtol=part.rtol)
+    return ok
+
+
+def _diagnose(part: Part, results: list[tuple[Case, Any, Any, bool]]) -> Mistake | None:
+    """The first mistake consistent with the answer: a `value`/`ratio` model must reproduce the answer on every
+    input (so a passing input can rule it out); `when`/`error` are asked about the failing inputs only."""
+    for m in part.mistakes:
+        every = m.value is not None or m.ratio is not None
+        votes = []
+        for case, got, want, ok in results:
+            if ok and not every:
+                continue
+            try:
+                v = _mistake_says(m, part, case, got, want)
+            except Exception:  # noqa: BLE001 - a mistake model that cannot run here cannot tell
+                v = None
+            if v is False:
+                votes = [False]
+                break
+            votes.append(v)
+        if any(v is True for v in votes) and False not in votes:
+            return m
+    return None
+
+
+def _not_an_option(part: Part, got: Any) -> str | None:
+    """For a single choice answer: why `got` is not one of its options (None when it is, or not a choice)."""
+    if len(part.reads) != 1 or part.reads[0].kind != "choice":
+        return None
+    options = part.reads[0].options
+    if isinstance(got, str) and got.strip().lower() in [o.lower() for o in options]:
+        return None
+    shown = ", ".join(f'"{o}"' for o in options)
+    return f"{got!r} is not one of the options {shown}"
+
+
+def _case_text(part: Part, case: Case) -> str:
+    first = part.reads[0]
+    if first.kind == "function":
+        text = case.call_text(first.name)
+    else:
+        text = ", ".join(a.name for a in part.reads)
+    label = case.label or part.name
+    return f"{text} [{label}]" if label else text
+
+
+def judge(ex: Exercise, answers_json: str, seed: int = 0) -> Verdict:
+    """Decide the verdict from the learner's answers (JSON text from `probe`) for the inputs of `seed`."""
+    data = codec.loads(answers_json)
+    if data.get("missing"):
+        names = ", ".join(f"`{n}`" for n in data["missing"])
+        return Verdict(ex, False, [f"{names} is not defined: this check reads {_reads_text(ex)}",
+                                   "run the exercise cell (it still raises NotImplementedError until you write "
+                                   "your answer), and keep the name"], not_answered=True)
+    if data.get("not_callable"):
+        name, typ = data["not_callable"][0]
+        return Verdict(ex, False, [f"`{name}` is a {typ}, but this check calls it: it reads {_reads_text(ex)}"])
+    all_cases = _cases(ex, seed)
+    lines: list[str] = []
+    hint = None
+    diagnosed = True
+    for part, cases, results in zip(ex.parts, all_cases, data["parts"], strict=True):
+        fails, seen = [], []
+        for case, got in zip(cases, results, strict=True):
+            if isinstance(got, codec.AnswerError) and got.not_implemented:
+                return Verdict(ex, False, [f"not answered yet: {_case_text(part, case)} raised "
+                                           "NotImplementedError (the exercise stub): write your answer in the "
+                                           "exercise cell"], not_answered=True)
+            want = part.expected(*case.args, **dict(case.kwargs))
+            if isinstance(got, codec.AnswerError):
+                ok, why = False, [f"raised {got.type}: {got.message}"]
+            elif (bad := _not_an_option(part, got)) is not None:
+                return Verdict(ex, False, [f"{_case_text(part, case)}: {bad}"],
+                               f"Likely mistake: {bad}: write exactly one of the options", diagnosed=True)
+            else:
+                ok, why = part.compare(got, want) if part.compare else compare(
+                    got, want, atol=part.atol, rtol=part.rtol)
+            seen.append((case, got, want, ok))
+            if not ok:
+                fails.append((case, got, want, why))
+        if not fails:
+            continue
+        case, _, _, why = fails[0]
+        head = _case_text(part, case)
+        lines.append(f"{head}: {why[0]}" if why else head)
+        lines.extend(f"  {w}" for w in why[1:])
+        n_cases = len(cases)
+        if n_cases > 1:
+            lines.append(f"wrong on {len(fails)} of {n_cases} inputs")
+        mistake = _diagnose(part, seen)
+        if mistake is not None:
+            hint = hint or f"Likely mistake: {mistake.diagnosis}"
+        else:
+            diagnosed = False
+            if hint is None and (part.hint or ex.hint):
+                hint = f"Hint: {part.hint or ex.hint}"
+    if not lines:
+        return Verdict(ex, True)
+    return Verdict(ex, False, lines, hint, diagnosed=diagnosed and hint is not None and hint.startswith("Likely"))
+
+
+def run(exercise_id: str, namespace: Mapping[str, Any], seed: int = 0) -> Verdict:
+    """Probe and judge in this process (what `check` and the mutation tests use)."""
+    ex = get(exercise_id)
+    return judge(ex, probe(exercise_id, namespace, make_payload(ex, seed)), seed)
+
+
+def check(exercise_id: str, namespace: Mapping[str, Any] | None = None) -> None:
+    """Check exercise `exercise_id` against the answers in the calling cell's namespace; PASS or raise.
+
+    This is the whole check cell of every exercise: ``from bwkit.kit.exercises import check; check("00.1")``.
+    """
+    if namespace is None:
+        namespace = sys._getframe(1).f_globals
+    run(exercise_id, namespace).show()

@@ -1,0 +1,111 @@
+"""Exercises of lab 00 (hardware and roofline): what each check reads, the inputs it tries, the mistakes it names."""
+
+from __future__ import annotations
+
+import random
+
+from bwkit import hw
+from bwkit.kit.exercises.engine import register
+from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake, Value
+
+
+def _gpu_cases(rng: random.Random, fixed: list[Case]) -> list[Case]:
+    """The cases the notebook talks about, plus a made-up GPU (so no hard-coded answer passes)."""
+    return fixed + [Case((round(rng.uniform(200, 9000), 1), round(rng.uniform(1.0, 10.0), 2)), "a made-up GPU")]
+
+
+register(
+    Exercise.single(
+        "00.1", "ridge point",
+        reads=Function("ridge_point", "(peak_tflops: float, bandwidth_tbps: float) -> float", "FLOP/byte"),
+        cases=lambda rng: _gpu_cases(rng, [Case((4500, 8.0), "B200 FP8"), Case((989, 3.35), "H100 BF16")]),
+        expected=lambda peak, bw: (peak * 1e12) / (bw * 1e12), rtol=1e-6,
+        mistakes=[
+            Mistake("you divided bandwidth by peak: the inverse of the ridge point", value=lambda p, b: b / p),
+            Mistake("you mixed units (TFLOP/s with GB/s, or PFLOP/s with TB/s): off by 1000", ratio=(1e3, 1e-3)),
+            Mistake("you used the sparse peak (2x the dense one)", ratio=2),
+            Mistake("you multiplied peak by bandwidth; the ridge point is peak / bandwidth", value=lambda p, b: p * b),
+        ],
+        hint="FLOP/s divided by byte/s is FLOP per byte; convert both to base units first."),
+
+    Exercise.single(
+        "00.2", "GEMM intensity",
+        reads=Function("gemm_intensity", "(M: int, N: int, K: int, in_bytes: float, out_bytes: float) -> float",
+                       "FLOP/byte"),
+        cases=lambda rng: [Case((8192, 8192, 8192, 2, 2), "square bf16"), Case((32, 7168, 7168, 1, 2), "decode fp8"),
+                           Case((1, 4096, 4096, 2, 2), "one token"),
+                           Case((rng.randrange(1, 4096), rng.randrange(64, 8192), rng.randrange(64, 8192),
+                                 rng.choice([0.5, 1, 2, 4]), rng.choice([1, 2, 4])), "random shape")],
+        expected=lambda M, N, K, i, o: hw.gemm_intensity(M, N, K, i, i, o), rtol=1e-9,
+        mistakes=[
+            Mistake("a multiply-add is 2 FLOPs: you counted 1", ratio=0.5),
+            Mistake("C is written once, not read and written",
+                    value=lambda M, N, K, i, o: 2 * M * N * K / ((M * K + K * N) * i + 2 * M * N * o)),
+            Mistake("you forgot the bytes of C", value=lambda M, N, K, i, o: 2 * M * N * K / ((M * K + K * N) * i)),
+            Mistake("you counted elements, not bytes (the element sizes are missing)",
+                    value=lambda M, N, K, i, o: 2 * M * N * K / (M * K + K * N + M * N)),
+        ],
+        hint="FLOPs = 2·M·N·K; bytes = (M·K + K·N)·in_bytes + M·N·out_bytes."),
+
+    Exercise.single(
+        "00.3", "attainable throughput",
+        reads=Function("attainable_tflops", "(peak_tflops: float, bandwidth_tbps: float, intensity: float) -> float",
+                       "TFLOP/s"),
+        cases=lambda rng: [Case((hw.get_spec("H200").peak_tflops["bf16"], hw.get_spec("H200").hbm_tbps, 31.8),
+                                "H200 bf16, I=31.8"),
+                           Case((hw.get_spec("B200").peak_tflops["fp8"], hw.get_spec("B200").hbm_tbps, 2000.0),
+                                "B200 fp8, I=2000"),
+                           Case((hw.get_spec("B200").peak_tflops["fp4"], hw.get_spec("B200").hbm_tbps, 100.0),
+                                "B200 fp4, I=100"),
+                           Case((round(rng.uniform(100, 5000), 1), round(rng.uniform(1, 8), 2),
+                                 round(rng.uniform(1, 2000), 1)), "a made-up GPU")],
+        expected=lambda pk, bw, ai: min(pk, bw * ai), rtol=1e-9,
+        mistakes=[
+            Mistake("you took the max of the two limits; the lower one wins",
+                    value=lambda pk, bw, ai: max(pk, bw * ai)),
+            Mistake("you returned bandwidth x intensity without capping at the peak",
+                    value=lambda pk, bw, ai: bw * ai),
+            Mistake("you returned the peak without the bandwidth limit", value=lambda pk, bw, ai: pk),
+            Mistake("you divided bandwidth by intensity; TB/s x FLOP/byte = TFLOP/s",
+                    value=lambda pk, bw, ai: min(pk, bw / ai)),
+        ],
+        hint="TB/s x FLOP/byte = TFLOP/s; the lower of the two limits wins."),
+)
+
+
+def _ratio(precision: str | None) -> float:
+    """H200 / B200 ratio of a peak (`precision`) or, for None, of the HBM bandwidth."""
+    h, b = hw.get_spec("H200"), hw.get_spec("B200")
+    return h.hbm_tbps / b.hbm_tbps if precision is None else h.peak_tflops[precision] / b.peak_tflops[precision]
+
+
+def _truth_004() -> str:
+    ai64 = hw.gemm_intensity(64, 4096, 7168, 1, 1, 2)
+    return "memory" if ai64 < hw.ridge_point("B200", "fp8") else "compute"
+
+
+register(
+    Exercise.single(
+        "00.4", "memory- or compute-bound",
+        reads=Choice("answer", ["memory", "compute"]),
+        expected=_truth_004,
+        mistakes=[Mistake("I ≈ 2M = 128 FLOP/byte for 1-byte weights, far left of the B200 FP8 ridge point (~560): "
+                          "the expert's weights dominate the bytes", value=lambda: "compute")]),
+
+    Exercise.single(
+        "00.5", "decode speed-up",
+        reads=Value("b200_ms", "float", "ms"),
+        expected=lambda: 10 * _ratio(None), rtol=1e-3,
+        mistakes=[
+            Mistake("you scaled by the BF16 compute ratio; a bandwidth-bound step scales with bandwidth",
+                    value=lambda: 10 * _ratio("bf16")),
+            Mistake("you scaled by the FP8 compute ratio; a bandwidth-bound step scales with bandwidth",
+                    value=lambda: 10 * _ratio("fp8")),
+            Mistake("the ratio is upside down: the faster memory must give a shorter time",
+                    value=lambda: 10 / _ratio(None)),
+            Mistake("that is the speed-up (a ratio), not the time in ms",
+                    value=lambda: 1 / _ratio(None)),
+            Mistake("that is in seconds: the answer is in ms", ratio=1e-3),
+        ],
+        hint="Bandwidth-bound: time = bytes / bandwidth, and the bytes do not change."),
+)

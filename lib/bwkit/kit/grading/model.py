@@ -1,0 +1,104 @@
+"""The data classes of `bwkit grade`: options, submissions, grading copies and results (no logic, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bwkit.kit import notebooks
+
+__all__ = [
+    "GradingError",
+    "GradeOptions",
+    "Submission",
+    "GradingCopy",
+    "ExerciseResult",
+    "StudentResult",
+    "ClassReport",
+]
+
+
+class GradingError(ValueError):
+    """Bad input for the whole run (unknown lab, missing or empty submissions folder); the message says what."""
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    """Limits of one student run: per-cell `timeout` (s), `memory_gib` (RLIMIT_AS), `cpu_seconds` (RLIMIT_CPU)."""
+
+    timeout: float = 120.0
+    memory_gib: float = 8.0
+    cpu_seconds: float = 600.0
+
+    def __post_init__(self):
+        for name in ("timeout", "memory_gib", "cpu_seconds"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or v <= 0:
+                raise ValueError(f"GradeOptions.{name} must be a positive number, got {v!r}")
+
+
+@dataclass
+class Submission:
+    """One student: id, the notebook found (or None) and why it cannot be graded (`problem`), ignored files."""
+
+    student: str
+    path: Path | None
+    problem: str | None = None
+    ignored: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GradingCopy:
+    """The notebook actually run, the id -> (exercise, role) map, and notes/flags for the feedback."""
+
+    nb: object
+    cells: dict[str, tuple[str | None, str]]
+    notes: list[str]
+    flags: dict[str, list[str]]
+    attempted: dict[str, bool]
+
+
+@dataclass
+class ExerciseResult:
+    """Score of one exercise: `status` is passed, check failed, error, timeout, crashed, not attempted or not run."""
+
+    id: str
+    title: str
+    points: float
+    max_points: float
+    status: str
+    detail: str = ""
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StudentResult:
+    """One row of grades.csv plus what goes into the student's feedback file."""
+
+    student: str
+    notebook: str | None
+    exercises: list[ExerciseResult]
+    notes: list[str]
+    seconds: float = 0.0
+    runs: int = 0
+
+    @property
+    def total(self) -> float:
+        """Points scored over all exercises."""
+        return sum(e.points for e in self.exercises)
+
+
+@dataclass
+class ClassReport:
+    """Everything `grade` produced: the lab, its exercises, one result per student, and the output folder."""
+
+    lab: str
+    exercises: list[notebooks.Exercise]
+    students: list[StudentResult]
+    out: Path | None
+    seconds: float = 0.0
+
+    @property
+    def max_points(self) -> float:
+        """Points available in the lab."""
+        return sum(e.points for e in self.exercises)

@@ -1,0 +1,181 @@
+"""Operating points of the perfmodel: min latency, max throughput, the Pareto curve, the waterfall, predictions.
+
+Each is a set of `decode_step` calls: `min_latency` (batch 1, TP, MTP 3) and `max_throughput` (attention DP + EP
+at the HBM limit), `pareto` / `pareto_front` between them, `waterfall` (the factors of `WATERFALL_STEPS` added one
+at a time), `derive_kernel_s` (the one factor fitted to a published run) and `predict_systems` (other GPUs).
+Taught in lab 08, steps 5-8.
+"""
+
+from __future__ import annotations
+
+from bwkit import hw
+from bwkit.perfmodel.counting import max_concurrency
+from bwkit.perfmodel.decode import decode_step
+from bwkit.perfmodel.parameters import (
+    _DEFAULT_FACTORS,
+    LAYOUT_MAX_THROUGHPUT,
+    LAYOUT_MIN_LATENCY,
+    RECIPE_FP8,
+    RECIPE_NVFP4,
+    Factors,
+    Layout,
+    Recipe,
+    Workload,
+    _spec,
+)
+from bwkit.perfmodel.published import PUBLISHED_MTP_B200
+from bwkit.perfmodel.step import StepResult
+
+__all__ = ["min_latency", "derive_kernel_s", "max_throughput", "pareto", "pareto_front", "WATERFALL_STEPS",
+           "waterfall", "predict_systems"]
+
+
+def min_latency(system: str | hw.GPUSpec = "B200", recipe: Recipe = RECIPE_NVFP4,
+                layout: Layout = LAYOUT_MIN_LATENCY, mtp_drafts: int = 3, factors: Factors = _DEFAULT_FACTORS,
+                **kw) -> StepResult:
+    """Minimum-latency point: concurrency 1, ISL 1K / OSL 2K, TP layout, MTP drafts (default 3)."""
+    return decode_step(system, layout, recipe, 1, Workload(1024, 2048, mtp_drafts), factors, **kw)
+
+
+def derive_kernel_s(tokens_per_s_user: float = PUBLISHED_MTP_B200[0], system: str | hw.GPUSpec = "B200",
+                    layout: Layout = LAYOUT_MIN_LATENCY, factors: Factors | None = None) -> float:
+    """Per-kernel fixed cost (seconds) at which the batch-1, no-MTP model step matches a published tok/s/user.
+
+    The step time is linear in it: step = rest + n_kernels x kernel_s, so kernel_s = (1/tps - rest) / n_kernels.
+    Raises ValueError if the published figure is faster than the model without any kernel cost (nothing to fit).
+    Taught in lab 08, step 5.
+    """
+    if not tokens_per_s_user > 0:
+        raise ValueError(f"derive_kernel_s: tokens_per_s_user must be > 0, got {tokens_per_s_user!r}")
+    f = (factors or Factors()).with_(kernel_s=0.0, kernel_s_sm100=0.0, kernels=True)
+    r = min_latency(system, layout=layout, mtp_drafts=0, factors=f)
+    one = f.with_(kernel_s=1e-6, kernel_s_sm100=1e-6)
+    n = round((min_latency(system, layout=layout, mtp_drafts=0, factors=one).step_s - r.step_s) / 1e-6)
+    gap = 1.0 / tokens_per_s_user - r.step_s
+    if gap <= 0:
+        raise ValueError(f"derive_kernel_s: {tokens_per_s_user} tok/s/user is faster than the model without kernel "
+                         f"costs ({r.tokens_per_s_user:.1f}); there is no per-kernel cost to derive")
+    return gap / n
+
+
+def max_throughput(system: str | hw.GPUSpec = "B200", recipe: Recipe = RECIPE_NVFP4,
+                   layout: Layout = LAYOUT_MAX_THROUGHPUT, concurrency: int | None = None,
+                   factors: Factors = _DEFAULT_FACTORS, mtp_drafts: int = 0, **kw) -> StepResult:
+    """Maximum-throughput point: the largest concurrency HBM holds (or `concurrency`), attention DP + EP."""
+    wl = Workload(1024, 2048, mtp_drafts)
+    if concurrency is None:
+        keep = {k: v for k, v in kw.items() if k in ("cfg", "activation_gb", "kv_fraction")}
+        concurrency = max_concurrency(system, layout, recipe, wl, **keep)
+        if concurrency < layout.attn_dp:
+            raise ValueError(f"no request fits on {system}: max concurrency is {concurrency}")
+    return decode_step(system, layout, recipe, concurrency, wl, factors, **kw)
+
+
+def pareto(system: str | hw.GPUSpec = "B200", recipe: Recipe = RECIPE_NVFP4,
+           layouts: tuple[Layout, ...] | None = None, mtp_options: tuple[int, ...] = (0, 3),
+           factors: Factors = _DEFAULT_FACTORS, points: int = 14, **kw) -> list[StepResult]:
+    """Operating points from concurrency 1 up to the HBM limit for each layout and MTP setting.
+
+    Returns every point; `pareto_front(points)` keeps the ones no other point beats on both tok/s/user and
+    tok/s/GPU. Concurrencies are powers of two times the DP width, plus the HBM limit. Taught in lab 08, step 7.
+    """
+    layouts = layouts or (LAYOUT_MIN_LATENCY, Layout(8, 8, 1, 8, name="TP8 EP8"), LAYOUT_MAX_THROUGHPUT)
+    out = []
+    for lay in layouts:
+        for d in mtp_options:
+            wl = Workload(1024, 2048, d)
+            try:
+                cap = max_concurrency(system, lay, recipe, wl)
+            except ValueError:
+                continue
+            cs = sorted({lay.attn_dp * 2 ** i for i in range(points) if lay.attn_dp * 2 ** i <= cap} | {cap})
+            for c in cs:
+                if c >= lay.attn_dp and c % lay.attn_dp == 0:
+                    out.append(decode_step(system, lay, recipe, c, wl, factors, **kw))
+    return out
+
+
+def pareto_front(results: list[StepResult]) -> list[StepResult]:
+    """The points not dominated on (tokens/s/user, tokens/s/GPU), sorted by tokens/s/user."""
+    pts = sorted(results, key=lambda r: (-r.tokens_per_s_user, -r.tokens_per_s_gpu))
+    front, best = [], -1.0
+    for r in pts:
+        if r.tokens_per_s_gpu > best:
+            front.append(r)
+            best = r.tokens_per_s_gpu
+    return sorted(front, key=lambda r: r.tokens_per_s_user)
+
+
+# The waterfall: factors switched on one at a time, each with its source (lab 08, step 5).
+WATERFALL_STEPS: list[tuple[str, dict, str]] = [
+    ("naive roofline (weights at peak HBM, no overheads)", {}, "bwkit.hw datasheet peaks"),
+    ("achievable HBM and Tensor Core fractions", {"bw_frac": 0.90, "gemm_bw_frac": 0.90,
+                                                  "gemm_frac": {"fp4": 0.885, "fp8": 0.912, "bf16": 0.942}},
+     "measured H200 copy 4.3/4.8 TB/s; CUTLASS 3.8 B200 GEMM % of peak"),
+    ("GEMMs on DeepSeek's own shapes (DeepGEMM)",
+     {"gemm_bw_frac": _DEFAULT_FACTORS.gemm_bw_frac, "prefill_gemm_frac": _DEFAULT_FACTORS.prefill_gemm_frac},
+     "DeepGEMM README, H800: M=64 at 0.73 of HBM, M=4096 at 0.57 of FP8 peak"),
+    ("KV-cache reads + MLA attention FLOPs", {"kv_attention": True, "attn_frac": 0.59, "attn_frac_sm100": 0.59,
+                                              "prefill_attn_frac_sm100": 0.59},
+     "MLA: 61 x 576 elements/token; FlashMLA 580/989 TFLOP/s (H800), assumed to transfer"),
+    ("fixed cost per dependent kernel", {"kernels": True, "kernel_s": _DEFAULT_FACTORS.kernel_s,
+                                         "kernel_s_sm100": _DEFAULT_FACTORS.kernel_s_sm100},
+     "derived from blog 1's B200 run without MTP (111 tok/s/user); H100: Hazy Research; kernel list of blog 1"),
+    ("NVLink all-reduce / all-to-all", {"comm": True, "nvlink_frac": 0.95, "comm_latency_s": 5e-6},
+     "NVLink 5 1.8 TB/s bidir; DeepEP 0.95 of link; 5 us latency assumed"),
+    ("expert-load imbalance without EPLB", {"ep_imbalance_cv": 491.6 / 1024},
+     "TRT-LLM blog 4 Table 1 (EP32: std 491.6/1024), scaled to EP size"),
+    ("in-flight prefill (spread evenly over the steps)", {"prefill": True}, "ISL 1K once per request"),
+    ("attention-DP imbalance (round-robin scheduler)", {"adp_schedule": "measured"},
+     "TRT-LLM blog 10: 8 GB200s, ADP8 EP8, 64.9 % of balanced speed"),
+    ("MLA kernels measured on B200 (not H800)",
+     {"attn_frac_sm100": 350 / 2250, "prefill_attn_frac_sm100": 1460 / 2250},
+     "FlashMLA README: decode 350, prefill 1460 TFLOP/s on B200"),
+    ("multi-token prediction (3 drafts, 2.82 accepted)", {"mtp": True}, "TensorRT-LLM blog 1 MTP table"),
+]
+
+
+def waterfall(kind: str = "min_latency", system: str | hw.GPUSpec = "B200", recipe: Recipe = RECIPE_NVFP4,
+              **kw) -> list[tuple[str, StepResult, str]]:
+    """Results with the factors of WATERFALL_STEPS added one at a time (`kind`: 'min_latency' or 'max_throughput').
+
+    For max throughput the concurrency is fixed at the HBM limit of the full model so that each row changes one
+    thing; MTP is left off there, as in the published run. Taught in lab 08, steps 5-6.
+    """
+    if kind not in ("min_latency", "max_throughput"):
+        raise ValueError(f"kind must be 'min_latency' or 'max_throughput', got {kind!r}")
+    f = Factors.naive()
+    rows = []
+    conc = None
+    if kind == "max_throughput":
+        conc = max_concurrency(system, LAYOUT_MAX_THROUGHPUT, recipe, Workload(1024, 2048, 0))
+    for label, change, source in WATERFALL_STEPS:
+        if kind == "max_throughput" and change.get("mtp"):
+            continue
+        f = f.with_(**change)
+        if kind == "min_latency":
+            r = min_latency(system, recipe, factors=f, **kw)
+        else:
+            r = max_throughput(system, recipe, concurrency=conc, factors=f, **kw)
+        rows.append((label, r, source))
+    return rows
+
+
+def predict_systems(systems: tuple[str, ...] = ("B200", "GB200", "H200", "H100 SXM"), **kw) -> dict[str, dict]:
+    """Min-latency and max-throughput predictions per system (NVFP4 recipe where FP4 exists, else FP8).
+
+    A system that cannot hold the model gets {'error': message} instead of numbers. Taught in lab 08, step 8.
+    """
+    out: dict[str, dict] = {}
+    for s in systems:
+        spec = _spec(s)
+        recipe = RECIPE_NVFP4 if "fp4" in spec.peak_tflops else RECIPE_FP8
+        try:
+            lat = min_latency(s, recipe, **kw)
+            thr = max_throughput(s, recipe, **kw)
+            out[spec.name] = {"recipe": recipe.name, "tokens_per_s_user": lat.tokens_per_s_user,
+                              "tokens_per_s": thr.tokens_per_s, "concurrency": thr.concurrency,
+                              "tokens_per_s_gpu": thr.tokens_per_s_gpu}
+        except ValueError as e:
+            out[spec.name] = {"recipe": recipe.name, "error": str(e)}
+    return out

@@ -1,0 +1,125 @@
+"""What one decode step of the perfmodel reads (`StepContext`) and returns (`Cost` per term, `StepResult`).
+
+`bwkit.perfmodel.decode` evaluates its cost terms on a `StepContext` and collects them into a `StepResult`, whose
+properties turn the step time into tokens/s per user, per node and per GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from bwkit import hw
+from bwkit.moe import DeepSeekMoEConfig
+from bwkit.perfmodel.parameters import Factors, Layout, Recipe, Workload
+
+__all__ = ["StepResult", "StepContext", "Cost"]
+
+
+@dataclass
+class StepResult:
+    """One operating point: step time split by cause (seconds) and the serving figures it implies."""
+
+    system: str
+    layout: Layout
+    recipe: Recipe
+    workload: Workload
+    concurrency: int
+    times: dict[str, float]          # seconds per decode step, by cause (they add up to step_s)
+    bytes_per_gpu: dict[str, float]  # HBM bytes read per GPU per step, by component
+    flops_per_gpu: dict[str, float]  # FLOPs per GPU per step, by component
+    experts_touched: float           # distinct routed experts read per MoE layer per step (whole system)
+    tokens_per_step: float           # output tokens per request per step (accepted)
+    weights_gb_per_gpu: float
+    kv_gb_per_gpu: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def step_s(self) -> float:
+        """Average wall time of one step, prefill share included (seconds)."""
+        return sum(self.times.values())
+
+    @property
+    def tokens_per_s_user(self) -> float:
+        """Output tokens per second seen by one user (time to first token included, as published)."""
+        return self.tokens_per_step / self.step_s
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Output tokens per second of the whole node."""
+        return self.concurrency * self.tokens_per_s_user
+
+    @property
+    def tokens_per_s_gpu(self) -> float:
+        """Output tokens per second per GPU."""
+        return self.tokens_per_s / self.layout.num_gpus
+
+    def summary(self) -> str:
+        """Rounded one-paragraph description (stable for stored notebook outputs)."""
+        parts = ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in self.times.items() if v > 0)
+        return (f"{self.system} x{self.layout.num_gpus}, {self.layout.describe()}, concurrency {self.concurrency}, "
+                f"MTP {self.workload.mtp_drafts if self.tokens_per_step > 1 else 0}: step {self.step_s * 1e3:.2f} ms "
+                f"({parts}) -> {self.tokens_per_s_user:,.0f} tok/s/user, {self.tokens_per_s:,.0f} tok/s "
+                f"({self.tokens_per_s_gpu:,.0f} tok/s/GPU)")
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What every cost term of one decode step reads: system, split, recipe, model, requests, factors."""
+
+    spec: hw.GPUSpec
+    layout: Layout
+    recipe: Recipe
+    cfg: DeepSeekMoEConfig
+    workload: Workload
+    factors: Factors
+    concurrency: int
+    drafts: int                      # MTP draft passes per step (0 when MTP is off)
+
+    @property
+    def accepted(self) -> float:
+        """Output tokens per request per step: the published MTP acceptance, or 1 without MTP."""
+        return self.workload.accepted if self.drafts else 1.0
+
+    @property
+    def reqs_per_group(self) -> int:
+        """Requests each attention-DP group serves."""
+        return self.concurrency // self.layout.attn_dp
+
+    @property
+    def t_group(self) -> int:
+        """Tokens an attention group processes in the main forward (1 + drafts per request)."""
+        return self.reqs_per_group * (1 + self.drafts)
+
+    @property
+    def t_sys(self) -> int:
+        """Tokens the whole node routes per MoE layer."""
+        return self.concurrency * (1 + self.drafts)
+
+    @property
+    def ctx(self) -> float:
+        """Average context during decode (tokens): ISL + OSL / 2."""
+        return self.workload.isl + self.workload.osl / 2
+
+    @property
+    def expert_params(self) -> int:
+        """Parameters of one expert (three hidden x expert_inter matrices)."""
+        return 3 * self.cfg.hidden * self.cfg.expert_inter
+
+    @property
+    def kv_bw(self) -> float:
+        """Bytes/s of streaming reads (the KV cache): bw_frac x HBM bandwidth."""
+        return self.spec.bandwidth * self.factors.bw_frac
+
+    @property
+    def nvl(self) -> float:
+        """Bytes/s one GPU sends over NVLink in one direction: nvlink_frac x half the bidirectional figure."""
+        return (self.spec.nvlink_tbps or 0) * 1e12 / 2 * self.factors.nvlink_frac
+
+
+class Cost(NamedTuple):
+    """One cost term per GPU per step: HBM bytes read, FLOPs done, seconds charged."""
+
+    hbm_bytes: float
+    flops: float
+    seconds: float
