@@ -13,14 +13,15 @@ export PYTHONHASHSEED := 0
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=900
 LAB_ARGS ?=
 
-.PHONY: venv lab test test-lib test-notebooks test-gpu lint labs solutions check-labs doctor slides clean
+.PHONY: venv lab test test-lib test-notebooks test-gpu lint labs solutions check-labs doctor slides clean \
+	hub hub-proxy nbgrader-env
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(UV) || $(BIN)/python -m pip install -q "uv>=0.5"
-	$(UV) pip install --python $(BIN)/python -e ".[test,dev]"
+	$(UV) pip install --python $(BIN)/python -e ".[test,dev,hub]"
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -30,13 +31,15 @@ lab: venv
 # The CPU path is tested on every machine (outputs compared strictly); on a machine with a CUDA GPU the native
 # path runs too (outputs depend on the hardware there, so they are not compared).
 test: venv lint test-lib test-notebooks
+	$(BIN)/python benchmarks/gpu_check.py --dry-run
 	@if $(BIN)/python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; \
 	then $(MAKE) --no-print-directory test-gpu; else echo "No CUDA GPU here: native-path checks skipped (make test-gpu)"; fi
 
 lint: venv
 	$(BIN)/ruff check lib tests benchmarks tools
 
-test-lib: venv
+# tests/test_hub.py needs configurable-http-proxy (npm), tests/test_nbgrader.py nbgrader's own venv: both cached
+test-lib: venv hub-proxy nbgrader-env
 	$(BIN)/python -m pytest tests -q -n 2 --dist loadfile
 
 test-notebooks: venv
@@ -65,5 +68,18 @@ slides: venv
 doctor: venv
 	$(BIN)/bwkit doctor
 
+# A class on one machine (README, "Deployment"): JupyterHub with PAM users; run as root (sudo make hub).
+HUB_STATE ?= /srv/bwkit-hub
+hub: venv hub-proxy
+	BWKIT_HUB_STATE=$(HUB_STATE) $(BIN)/jupyterhub -f deploy/jupyterhub/jupyterhub_config.py
+
+# configurable-http-proxy from npm into $(VENV)/node (a no-op once there)
+hub-proxy: venv
+	@$(BIN)/bwkit hub install-proxy >/dev/null
+
+# nbgrader in its own venv (.venv-nbgrader/, pinned in bwkit.kit.nbgrader), so its pins never move the kit's
+nbgrader-env: venv
+	@$(BIN)/bwkit nbgrader env >/dev/null
+
 clean:
-	rm -rf $(VENV) .pytest_cache build lib/*.egg-info slides/build slides/node_modules artifacts
+	rm -rf $(VENV) .venv-nbgrader .pytest_cache build lib/*.egg-info slides/build slides/node_modules artifacts

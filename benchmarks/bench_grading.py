@@ -3,10 +3,11 @@
     .venv/bin/python benchmarks/bench_grading.py [--n 30] [--workers 2] [--timeout 60] [--keep DIR]
 
 The class mixes correct notebooks, untouched labs, classic wrong answers, an edited check cell and a kernel crash
-(os._exit, which costs a second run). The reference, measured in the same run, is one plain
-`pytest --nbval-lax` execution of the solution notebook (what the grader wraps); the ratio is the grader's cost
-per submission (wall time x workers / submissions) over that reference. All times are CPU-machine wall times;
-the CPU time of the student runs is printed too, since a shared machine's load inflates wall time.
+(os._exit, which costs a second run). The reference, measured in the same run, is one run of the solution
+notebook through the grader's runner *without* the sandbox; the same run inside the sandbox gives the sandbox's
+overhead per notebook, and the ratio is the grader's cost per submission (wall time x workers / submissions) over
+the reference. All times are CPU-machine wall times; the CPU time of the student runs is printed too, since a
+shared machine's load inflates wall time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import argparse
 import copy
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -61,20 +61,21 @@ def _variant(sol, lab, i: int):
     return nb, "correct"
 
 
-def _reference(sol_path: Path) -> float:
-    """Wall time of one plain `pytest --nbval-lax` run of the solution notebook (best of 2)."""
+def _one_run(sol, isolate: bool) -> float:
+    """Wall time of one run of the solution notebook through the grader's runner (best of 2)."""
+    from bwkit.kit.exercises import get, make_payload
+    from bwkit.kit.grading.gradingcopy import build_grading_copy
+    from bwkit.kit.grading.runner import defined_exercises, run_copy
+    from bwkit.kit.grading.sandbox import Sandbox
+
+    gc = build_grading_copy(sol, sol)
+    ids = defined_exercises(e.id for e in notebooks.exercises(sol))
+    payloads = {i: make_payload(get(i), 1) for i in ids}
     best = float("inf")
-    with tempfile.TemporaryDirectory() as tmp:
-        nb = Path(tmp) / "lab.ipynb"
-        nb.write_bytes(sol_path.read_bytes())
-        env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", MPLBACKEND="Agg", OMP_NUM_THREADS="1")
-        for _ in range(2):
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "nbval.plugin", "-p", "no:cacheprovider",
-                            "--noconftest", "-c", os.devnull, "--rootdir", tmp, "--nbval-lax",
-                            "--nbval-current-env", str(nb)], cwd=tmp, env=env, check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            best = min(best, time.perf_counter() - t0)
+    for _ in range(2):
+        t0 = time.perf_counter()
+        run_copy(gc.nb, gc.cells, payloads, grading.GradeOptions(timeout=120), Sandbox(isolate=isolate))
+        best = min(best, time.perf_counter() - t0)
     return best
 
 
@@ -101,7 +102,8 @@ def main() -> int:
             d.mkdir(parents=True)
             nbformat.write(nb, d / sol_path.name)
             kinds[f"student{i:02d}"] = kind
-        ref = _reference(sol_path)
+        ref = _one_run(sol, isolate=False)
+        sandboxed = _one_run(sol, isolate=True)
         out = Path(args.keep) if args.keep else Path(tmp) / "out"
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
@@ -125,8 +127,9 @@ def main() -> int:
     print(f"per-submission cost: {wall / args.n:.2f} s wall, {per:.2f} s of one worker")
     print(f"CPU time of the student runs: {cpu:.1f} s, i.e. >= {cpu / args.workers:.1f} s wall on {args.workers} "
           f"idle cores (1-min load average at the end: {load:.1f}: other jobs share this machine)")
-    print(f"reference (plain pytest --nbval-lax of the solution, same machine): {ref:.2f} s; "
-          f"grader cost / reference = {per / ref:.2f}x")
+    print(f"reference (one run of the solution without the sandbox, same machine): {ref:.2f} s; in the "
+          f"sandbox: {sandboxed:.2f} s (sandbox overhead {sandboxed - ref:+.2f} s per notebook)")
+    print(f"grader cost per submission / reference = {per / ref:.2f}x")
     return 0
 
 

@@ -1,26 +1,31 @@
 """GPU check for lab 05: the kit's CuTe DSL tcgen05 GEMMs (dense BF16 and NVFP4) on a datacenter Blackwell GPU.
 
-    python benchmarks/gpu_check_cute.py            # a few minutes on a B200; on anything else prints why, exits 0
+    python benchmarks/gpu_check_cute.py            # ~25 s on a B200; elsewhere "skipped: needs ...", exit 0
     python benchmarks/gpu_check_cute.py --sweep    # also try other tile widths / pipeline depths at 8192^3
+    python benchmarks/gpu_check_cute.py --dry-run  # any machine: the rows with FAKE numbers
 
 1. Correctness: `bwkit.cute_gemm.gemm_tcgen05` (bf16 and fp16) against torch at small and odd-multiple shapes,
    and `gemm_nvfp4` against an FP32 matmul of the same FP4 values and scales (from `bwkit.formats`).
 2. Speed: the kit's dense kernel vs cuBLAS (`torch.matmul(a, b.t())`) in bf16 at 8192^3, both timed in this run
    with CUDA events (bwkit.bench.time_fn: warm-up, L2 flushed, median). Target (issue 6): >= 0.9x cuBLAS.
+Rows print as they finish, JSON (results/gpu_check/gpu_check_cute.json) is rewritten after each; no new row once
+the budget (--budget, env BWKIT_CHECK_BUDGET_S, default 25 s) is spent: the three compiles (dense bf16, fp16,
+NVFP4) come first, then one shape per dtype, then the timing, then the other shapes.
 Exit status: 1 when a correctness check fails (or, with --strict, when the speed target is missed); else 0.
+Needs nvidia-cutlass-dsl (not on every GPU image: then "skipped: needs nvidia-cutlass-dsl").
 """
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+from gpu_check_util import Check
 
 TARGET = 0.9
 CHECK_SHAPES = [(128, 256, 64), (256, 512, 192), (1024, 768, 4096), (384, 1280, 320)]
 NVFP4_SHAPES = [(128, 128, 256), (256, 384, 512), (1024, 1024, 2048)]
+COLUMNS = ["kernel", "dtype", "shape", "rel err", "tol", "ok", "TFLOP/s", "x cuBLAS"]
 
 
 def _gpu_reason() -> str | None:
@@ -39,12 +44,15 @@ def _gpu_reason() -> str | None:
     return None
 
 
-def check_dense(cg) -> bool:
+def check_dense(chk: Check, cg, shapes) -> bool:
     import torch
 
     ok = True
-    for dtype in (torch.bfloat16, torch.float16):
-        for M, N, K in CHECK_SHAPES:
+    for M, N, K in shapes:
+        for dtype in (torch.bfloat16, torch.float16):
+            if chk.spent(3):
+                chk.say(f"[budget spent: dense {M}x{N}x{K} not checked]")
+                return ok
             a = torch.randn(M, K, device="cuda", dtype=dtype)
             b = torch.randn(N, K, device="cuda", dtype=dtype)
             ref = a.float() @ b.float().t()
@@ -54,17 +62,21 @@ def check_dense(cg) -> bool:
             tol = 8e-3 if dtype == torch.bfloat16 else 1e-3        # output rounding of bf16 / fp16
             good = rel < tol and bool(torch.isfinite(out).all())
             ok &= good
-            print(f"{'✅' if good else '❌'} dense {str(dtype)[6:]} {M}x{N}x{K}: rel. error {rel:.2e} (tol {tol:g})")
+            chk.row(kernel="dense tcgen05", dtype=str(dtype)[6:], shape=f"{M}x{N}x{K}", **{
+                "rel err": f"{rel:.2e}", "tol": f"{tol:g}", "ok": "✅" if good else "❌"})
     return ok
 
 
-def check_nvfp4(cg) -> bool:
+def check_nvfp4(chk: Check, cg, shapes) -> bool:
     import torch
 
     from bwkit import formats as F
 
     ok = True
-    for M, N, K in NVFP4_SHAPES:
+    for M, N, K in shapes:
+        if chk.spent(3):
+            chk.say(f"[budget spent: nvfp4 {M}x{N}x{K} not checked]")
+            return ok
         x = torch.randn(M, K)
         w = torch.randn(N, K)
         qa, qb = F.quantize(x, "nvfp4"), F.quantize(w, "nvfp4")
@@ -78,12 +90,12 @@ def check_nvfp4(cg) -> bool:
         rel = float(((out - ref).norm() / ref.norm()).item())
         good = rel < 8e-3 and bool(torch.isfinite(out).all())
         ok &= good
-        print(f"{'✅' if good else '❌'} nvfp4 {M}x{N}x{K}: rel. error {rel:.2e} vs FP32 of the same FP4 values "
-              f"(tol 8e-3, bf16 output)")
+        chk.row(kernel="nvfp4 (vs FP32 of the same FP4 values)", dtype="nvfp4", shape=f"{M}x{N}x{K}", **{
+            "rel err": f"{rel:.2e}", "tol": "8e-3", "ok": "✅" if good else "❌"})
     return ok
 
 
-def time_dense(cg, bench, sweep: bool) -> float:
+def time_dense(chk: Check, cg, bench, sweep: bool) -> float | None:
     """Time cuBLAS and the kit's kernel at 8192^3 (bf16); return the best ratio kit / cuBLAS."""
     import torch
 
@@ -91,36 +103,54 @@ def time_dense(cg, bench, sweep: bool) -> float:
     a = torch.randn(M, K, device="cuda", dtype=torch.bfloat16)
     b = torch.randn(N, K, device="cuda", dtype=torch.bfloat16)
     cublas = bench.gemm_result("cuBLAS torch.matmul(a, b.t())", M, N, K,
-                               bench.time_fn(lambda: torch.matmul(a, b.t())), precision="bf16")
-    print(cublas.summary())
+                               bench.time_fn(lambda: torch.matmul(a, b.t()), warmup=3, reps=10), precision="bf16")
+    chk.row(kernel="cuBLAS torch.matmul(a, b.t())", dtype="bf16", shape="8192^3",
+            **{"TFLOP/s": cublas.tflops, "x cuBLAS": 1.0})
     configs = [cg.GemmConfig()]
     if sweep:
         configs += [cg.GemmConfig(TILE_N=256, STAGES=3), cg.GemmConfig(TILE_N=128, STAGES=4),
                     cg.GemmConfig(TILE_N=128, STAGES=6), cg.GemmConfig(TILE_N=256, EPI_N=64)]
-    best = 0.0
+    best = None
+    ref = torch.matmul(a, b.t()).float()
     for cfg in configs:
+        if chk.spent(4):
+            chk.say(f"[budget spent: {cfg} not timed]")
+            continue
         out = cg.gemm_tcgen05(a, b, cfg)
-        ref = torch.matmul(a, b.t())
-        rel = float(((out.float() - ref.float()).norm() / ref.float().norm()).item())
+        rel = float(((out.float() - ref).norm() / ref.norm()).item())
         r = bench.gemm_result(f"kit tcgen05 {cfg.TILE_M}x{cfg.TILE_N}x{cfg.TILE_K} s{cfg.STAGES}", M, N, K,
-                              bench.time_fn(lambda cfg=cfg: cg.gemm_tcgen05(a, b, cfg)), precision="bf16")
+                              bench.time_fn(lambda cfg=cfg: cg.gemm_tcgen05(a, b, cfg), warmup=3, reps=10),
+                              precision="bf16")
         ratio = r.tflops / cublas.tflops
-        best = max(best, ratio)
-        print(f"{r.summary()}  -> {ratio:.3f}x cuBLAS (rel. diff vs cuBLAS {rel:.1e})")
-    verdict = "✅ meets" if best >= TARGET else "❌ misses"
-    print(f"{verdict} the target: best kit kernel {best:.3f}x cuBLAS bf16 at 8192^3 (target >= {TARGET}x)")
+        best = max(best or 0.0, ratio)
+        chk.row(kernel=r.name, dtype="bf16", shape="8192^3", **{"rel err": f"{rel:.1e}", "TFLOP/s": r.tflops,
+                                                               "x cuBLAS": ratio})
+    if best is not None:
+        verdict = "✅ meets" if best >= TARGET else "❌ misses"
+        chk.say(f"{verdict} the target: best kit kernel {best:.3f}x cuBLAS bf16 at 8192^3 (target >= {TARGET}x)")
     return best
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def _args(p) -> None:
     p.add_argument("--sweep", action="store_true", help="also time other tile/stage configurations")
     p.add_argument("--strict", action="store_true", help="exit 1 when the speed target is missed")
-    args = p.parse_args()
+
+
+def main(argv: list[str] | None = None) -> int:
+    chk = Check("gpu_check_cute", __doc__.splitlines()[0], default_budget_s=25, argv=argv, add_args=_args)
+    if chk.dry:
+        chk.table(COLUMNS, "CuTe DSL GEMMs (DRY RUN: FAKE numbers)")
+        for M, N, K in CHECK_SHAPES[:2]:
+            chk.row(kernel="dense tcgen05", dtype="bf16", shape=f"{M}x{N}x{K}", **{"rel err": 0.0, "tol": "8e-3"})
+        chk.row(kernel="kit tcgen05 128x256x64 s4", dtype="bf16", shape="8192^3", **{"TFLOP/s": 2000.0,
+                                                                                      "x cuBLAS": 1.0})
+        return chk.done()
+    if importlib.util.find_spec("cutlass") is None:
+        return chk.skipped("nvidia-cutlass-dsl (the CuTe DSL is not installed here; lab 05 compiles on any machine "
+                           "that has it)")
     why = _gpu_reason()
     if why:
-        print(f"gpu_check_cute: skipped: {why}")
-        return 0
+        return chk.skipped(f"datacenter Blackwell (sm_100a): {why}")
     import bwkit
 
     bwkit.setup(quiet=True)
@@ -130,14 +160,15 @@ def main() -> int:
     from bwkit import cute_gemm as cg
 
     torch.manual_seed(0)
-    print(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__}")
-    ok = check_dense(cg)
-    ok &= check_nvfp4(cg)
-    ratio = time_dense(cg, bench, args.sweep)
+    chk.say(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__}")
+    chk.table(COLUMNS, "CuTe DSL GEMMs: correctness, then bf16 8192^3 vs cuBLAS")
+    ok = check_dense(chk, cg, CHECK_SHAPES[:1]) & check_nvfp4(chk, cg, NVFP4_SHAPES[:1])
+    ratio = time_dense(chk, cg, bench, chk.args.sweep)
+    ok &= check_dense(chk, cg, CHECK_SHAPES[1:]) & check_nvfp4(chk, cg, NVFP4_SHAPES[1:])
     if not ok:
-        print("❌ a correctness check failed")
-        return 1
-    return 1 if (args.strict and ratio < TARGET) else 0
+        chk.say("❌ a correctness check failed")
+        return chk.done(1)
+    return chk.done(1 if (chk.args.strict and (ratio or 0) < TARGET) else 0)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
 """Measure the fixed cost of one dependent decode-like kernel on this GPU (lab 08's `kernel_s`).
 
-    PYTHONPATH=lib python benchmarks/gpu_check_kernel_cost.py
+    PYTHONPATH=lib python benchmarks/gpu_check_kernel_cost.py          # ~10 s on an H200 / B200
+    python benchmarks/gpu_check_kernel_cost.py --dry-run               # any machine: FAKE rows, JSON in a temp dir
 
 Lab 08's model charges every dependent kernel of a decode step a fixed cost beyond its ideal bandwidth time
 (launch, ramp-up, tail), derived from published figures (6.5 us from an H100 measurement for Hopper, 8.3 us from
 TensorRT-LLM's B200 batch-1 run for Blackwell). This measures it directly: a chain of
 64 dependent batch-1 GEMVs, each reading its own bf16 weight matrix (so nothing is served from L2), captured in a
 CUDA graph and replayed; per kernel, the time beyond `bytes / copy bandwidth` (copy bandwidth measured in the same
-run) is the fixed cost. Prints one table and saves JSON to results/. Without a GPU: says so and exits 0.
+run) is the fixed cost. Prints each row as it is measured and rewrites results/gpu_check/gpu_check_kernel_cost.json
+after each (also the older results/kernel_cost_<gpu>.json); no new row once the budget (--budget, env
+BWKIT_CHECK_BUDGET_S, default 15 s) is spent. Without a GPU: "skipped: needs a CUDA GPU", exit 0.
 """
 
 from __future__ import annotations
@@ -15,13 +18,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import torch
+from gpu_check_util import Check
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from bwkit import bench, perfmodel  # noqa: E402
-
-# The model's per-kernel costs, read from bwkit so that this script and lab 08 cannot disagree.
-MODEL_US = f"{perfmodel.Factors().kernel_s * 1e6:.1f} us Hopper, {perfmodel.KERNEL_S_B200 * 1e6:.2f} us B200"
+COLUMNS = ["weights/kernel MB", "us/kernel", "ideal us", "fixed us"]
 
 CHAIN = 64
 SIZES_MB = (8, 32, 64)
@@ -29,6 +28,8 @@ SIZES_MB = (8, 32, 64)
 
 def _copy_bandwidth() -> float:
     """Device-to-device copy bandwidth in bytes/s (read + write), 1 GiB buffers, CUDA events."""
+    import torch
+
     x = torch.empty(2**30, dtype=torch.uint8, device="cuda")
     y = torch.empty_like(x)
     for _ in range(3):
@@ -44,6 +45,8 @@ def _copy_bandwidth() -> float:
 
 def _chain_time(n_dim: int) -> float:
     """Seconds per kernel of CHAIN dependent x @ W_i GEMVs (batch 1, bf16, n_dim x n_dim weights)."""
+    import torch
+
     ws = [torch.randn(n_dim, n_dim, device="cuda", dtype=torch.bfloat16) / n_dim**0.5 for _ in range(CHAIN)]
     x = torch.randn(1, n_dim, device="cuda", dtype=torch.bfloat16)
     side = torch.cuda.Stream()
@@ -71,31 +74,51 @@ def _chain_time(n_dim: int) -> float:
     return s.elapsed_time(e) * 1e-3 / (reps * CHAIN)
 
 
-def main() -> int:
-    """Run the measurement (GPU only) and print the table."""
+def _model_us() -> str:
+    """The model's per-kernel costs, read from bwkit so that this script and lab 08 cannot disagree."""
+    from bwkit import perfmodel
+
+    return f"{perfmodel.Factors().kernel_s * 1e6:.1f} us Hopper, {perfmodel.KERNEL_S_B200 * 1e6:.2f} us B200"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the measurement (GPU only), one row per weight size."""
+    chk = Check("gpu_check_kernel_cost", __doc__.splitlines()[0], default_budget_s=15, argv=argv)
+    if chk.dry:
+        chk.table(COLUMNS, f"dependent bf16 GEMV chain (DRY RUN: FAKE); lab 08 uses {_model_us()}")
+        for mb in SIZES_MB:
+            chk.row(**{"weights/kernel MB": mb, "us/kernel": 10.0, "ideal us": 2.0, "fixed us": 8.0})
+        return chk.done()
+    try:
+        import torch
+    except ImportError as e:
+        return chk.skipped(f"torch ({e})")
     if not torch.cuda.is_available():
-        print(f"gpu_check_kernel_cost: no CUDA GPU here; nothing measured (lab 08 keeps its derived figures: "
-              f"{MODEL_US})")
-        return 0
+        return chk.skipped(f"a CUDA GPU (lab 08 keeps its derived figures: {_model_us()})")
     name = torch.cuda.get_device_name(0)
-    print(f"{name} | torch {torch.__version__} | CUDA {torch.version.cuda}")
+    chk.say(f"{name} | torch {torch.__version__} | CUDA {torch.version.cuda}")
     bw = _copy_bandwidth()
-    print(f"device copy bandwidth (measured): {bw / 1e12:.2f} TB/s")
-    print(f"{'weights/kernel':>15}{'us/kernel':>11}{'ideal us':>10}{'fixed us':>10}")
+    chk.say(f"device copy bandwidth (measured): {bw / 1e12:.2f} TB/s")
+    chk.table(COLUMNS, "dependent bf16 GEMV chain in a CUDA graph (measured)")
     rows = []
     for mb in SIZES_MB:
+        if chk.spent(3):
+            chk.say(f"[budget spent: {mb} MB not started]")
+            continue
         n_dim = int((mb * 2**20 / 2) ** 0.5)
         t = _chain_time(n_dim)
         ideal = n_dim * n_dim * 2 / bw
         rows.append({"weights_mb": mb, "n": n_dim, "s_per_kernel": t, "ideal_s": ideal, "fixed_s": t - ideal})
-        print(f"{mb:>12} MB{t * 1e6:>11.2f}{ideal * 1e6:>10.2f}{(t - ideal) * 1e6:>10.2f}")
-    print(f"lab 08 uses {MODEL_US} per kernel (derived from an H100 measurement and from TensorRT-LLM blog 1's "
-          f"B200 run); compare with the 'fixed us' column")
+        chk.row(**{"weights/kernel MB": mb, "us/kernel": t * 1e6, "ideal us": ideal * 1e6,
+                   "fixed us": (t - ideal) * 1e6})
+    chk.say(f"lab 08 uses {_model_us()} per kernel (derived from an H100 measurement and from TensorRT-LLM blog 1's "
+            "B200 run); compare with the 'fixed us' column")
+    from bwkit import bench
 
     out = Path(__file__).resolve().parents[1] / "results" / f"kernel_cost_{name.replace(' ', '_')}.json"
     bench.save_json([{"name": "dependent bf16 GEMV chain (CUDA graph)", "copy_bw_Bps": bw, "rows": rows}], out)
-    print(f"saved {out}")
-    return 0
+    chk.say(f"saved {out}")
+    return chk.done()
 
 
 if __name__ == "__main__":

@@ -57,3 +57,52 @@ def test_bad_inputs():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA GPU"):
             bench.time_fn(lambda: None, device="cuda")
+
+
+def _benchmarks():
+    import sys
+    from pathlib import Path
+
+    here = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    if here not in sys.path:
+        sys.path.insert(0, here)
+
+
+def test_gpu_check_rows_print_as_they_come_and_json_is_rewritten(tmp_path, capsys, monkeypatch):
+    _benchmarks()
+    import gpu_check_util as u
+
+    monkeypatch.setenv("BWKIT_CHECK_BUDGET_S", "30")
+    chk = u.Check("demo", "a demo", default_budget_s=5, argv=["--dry-run", "--out", str(tmp_path / "d.json")])
+    assert chk.budget_s == 30 and chk.dry and not chk.spent(1) and chk.spent(31)
+    chk.table(["kernel", "ms"])
+    chk.row(kernel="k1", ms=1.25)
+    first = json.loads((tmp_path / "d.json").read_text())          # written after the first row already
+    assert first["rows"][0] == {"kernel": "k1", "ms": 1.25, "fake": True, "t_s": first["rows"][0]["t_s"]}
+    assert first["metadata"]["dry_run"] is True
+    chk.row(kernel="k2", ms=2.5)
+    assert chk.done() == 0
+    out = capsys.readouterr().out
+    assert "DRY RUN: every timing below is FAKE" in out and "| k1 | 1.2 FAKE |" in out and "| k2 | 2.5 FAKE |" in out
+    assert len(json.loads((tmp_path / "d.json").read_text())["rows"]) == 2
+    real = u.Check("demo", "a demo", default_budget_s=5, argv=["--budget", "7", "--out", str(tmp_path / "r.json")])
+    assert real.budget_s == 7 and not real.dry
+    assert real.skipped("nvidia-cutlass-dsl") == 0
+    assert "demo: skipped: needs nvidia-cutlass-dsl" in capsys.readouterr().out
+
+
+def test_gpu_check_gemm_dry_run_and_the_budget_table(tmp_path, capsys):
+    _benchmarks()
+    import gpu_check
+    import gpu_check_gemm
+
+    assert gpu_check_gemm.main(["--dry-run", "--out", str(tmp_path / "g.json")]) == 0
+    data = json.loads((tmp_path / "g.json").read_text())
+    assert len(data["rows"]) == len(gpu_check_gemm.plan_rows()) + 3 and all(r["fake"] for r in data["rows"])
+    assert {r["dtype"] for r in data["rows"]} == {"bf16", "fp16", "fp32", "fp4"}
+    assert any(r["shape"] == "16384x17290x16384" for r in data["rows"])
+    # the whole gpu_check.py fits 5 minutes with margin; the two registered late checks are in it
+    assert sum(b for *_, b in gpu_check.CHECKS) + 15 <= gpu_check.TOTAL_S <= 300 - 10
+    names = [c[0] for c in gpu_check.CHECKS]
+    assert {"gpu_check_gluon.py", "gpu_check_cute_ladder.py", "gpu_check_moe.py"} <= set(names)
+    assert gpu_check.main(["--bogus"]) == 2

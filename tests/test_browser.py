@@ -1,25 +1,30 @@
-"""Real-browser tests: every slide deck opens offline and steps through; JupyterLab opens lab 00 and runs it.
+"""Real-browser tests of the slide decks (JupyterLab's are test_runall_*): every deck is a talk one can give.
 
-Uses Debian's Chromium (`apt-get install chromium`; `.ci/run` installs it) driven by Python Playwright.
-Screenshots go to artifacts/ (title slide of each deck, JupyterLab with lab 00's first output).
+Uses Debian's Chromium (`apt-get install chromium`; `.ci/run` installs it) driven by Python Playwright. One browser
+and one page visit every slide of every deck (vertical ones too) at 1280x800, offline, and assert: no slide's
+content is taller or wider than the slide area, words per slide (code, figures and notes excluded) have a median
+of at most 70 and a maximum of 150, every slide carries speaker notes, every figure loads, nothing is requested
+from the network. It writes one contact sheet per deck (every slide as a thumbnail) and a summary, report.json,
+under artifacts/slides/.
 """
 
+import io
+import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
+import statistics
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "artifacts"
+OUT = ROOT / "artifacts" / "slides"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+MEDIAN_WORDS, MAX_WORDS = 70, 150
+THUMB = (320, 200)
 
 if CHROMIUM is None:
     if os.environ.get("CI"):
@@ -31,13 +36,32 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from bwkit.kit import slides  # noqa: E402
 
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield b
-        b.close()
+# Everything measured on the current slide, in the deck's own (unscaled) pixels; fragments all shown.
+MEASURE = """([h, v]) => {
+  Reveal.slide(h, v, 999);
+  const s = Reveal.getCurrentSlide(), scale = Reveal.getScale(), top = s.getBoundingClientRect().top;
+  const left = s.getBoundingClientRect().left;
+  let bottom = 0, right = 0;
+  for (const el of s.querySelectorAll('*')) {
+    if (el.closest('aside.notes') || el.closest('.MathJax_Preview')) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    bottom = Math.max(bottom, (r.bottom - top) / scale);
+    right = Math.max(right, (r.right - left) / scale);
+  }
+  const clipped = [...s.querySelectorAll('pre, code, table, div')].filter(
+    el => el.scrollHeight > el.clientHeight + 2 || el.scrollWidth > el.clientWidth + 2).filter(
+    el => getComputedStyle(el).overflowX !== 'visible' || getComputedStyle(el).overflowY !== 'visible').length;
+  const clone = s.cloneNode(true);
+  clone.querySelectorAll('pre, code, aside, svg, img, script, style, .MathJax, .MathJax_Preview, .MathJax_CHTML,'
+                         + ' mjx-container').forEach(e => e.remove());
+  const words = clone.textContent.split(/\\s+/).filter(w => /[A-Za-z0-9]/.test(w)).length;
+  const notes = s.querySelector('aside.notes');
+  const imgs = [...s.querySelectorAll('img')];
+  return {h, v, title: (s.querySelector('h1, h2') || {innerText: ''}).innerText, words, bottom, right, clipped,
+          notes: notes ? notes.textContent.split(/\\s+/).filter(Boolean).length : 0,
+          figures: imgs.length, broken: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).length};
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -45,122 +69,113 @@ def decks():
     return slides.build_all(ROOT / "solutions", ROOT / "slides")
 
 
+@pytest.fixture(scope="module")
+def page():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        ctx = b.new_context(viewport={"width": 1280, "height": 800}, offline=True)
+        pg = ctx.new_page()
+        pg.external, pg.errors = [], []
+        pg.on("request", lambda r: pg.external.append(r.url) if r.url.startswith(("http:", "https:")) else None)
+        pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+        yield pg
+        b.close()
+
+
 def test_one_deck_per_solution_notebook(decks):
     stems = sorted(p.stem for p in (ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
     assert sorted(d.name.removesuffix(".slides.html") for d in decks) == stems
 
 
-def test_decks_open_offline_and_step_through(browser, decks):
-    (ARTIFACTS / "slides").mkdir(parents=True, exist_ok=True)
+def _open(page, deck: Path) -> None:
+    page.external.clear()
+    page.errors.clear()
+    page.goto(deck.as_uri())
+    page.wait_for_function("window.Reveal && Reveal.isReady() && window.MathJax && MathJax.isReady", timeout=30000)
+    page.evaluate("new Promise(r => MathJax.Hub.Queue(r))")  # typeset before measuring: math changes heights
+    page.evaluate("Reveal.configure({transition: 'none', backgroundTransition: 'none'})")
+    page.add_style_tag(content="* { transition: none !important; }")  # fragments shown at once, for screenshots
+
+
+def _contact_sheet(shots: list[bytes], path: Path) -> None:
+    from PIL import Image
+
+    cols = 6
+    rows = (len(shots) + cols - 1) // cols
+    sheet = Image.new("RGB", (cols * (THUMB[0] + 8) + 8, rows * (THUMB[1] + 8) + 8), "#888")
+    for k, png in enumerate(shots):
+        im = Image.open(io.BytesIO(png)).convert("RGB")
+        im.thumbnail(THUMB)
+        sheet.paste(im, (8 + (k % cols) * (THUMB[0] + 8), 8 + (k // cols) * (THUMB[1] + 8)))
+    sheet.save(path, quality=80)
+
+
+def test_every_deck_is_a_talk(page, decks):
+    OUT.mkdir(parents=True, exist_ok=True)
+    t0, report, problems = time.monotonic(), {}, []
     for deck in decks:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        errors, external = [], []
-        page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
-        page.on("request", lambda r, ext=external: ext.append(r.url) if r.url.startswith(("http:", "https:")) else None)
-        page.goto(deck.as_uri())
-        # the deck loads reveal.js as an AMD module (no global): fetch it from require.js once it is ready
-        page.wait_for_function("(() => { try { return require('vendor/reveal.js/dist/reveal.js').isReady(); }"
-                               " catch (e) { return false; } })()", timeout=30000)
-        page.evaluate("window.Reveal = require('vendor/reveal.js/dist/reveal.js')")
-        assert page.evaluate("typeof MathJax !== 'undefined'"), f"{deck.name}: MathJax did not load offline"
-        title = page.evaluate("document.querySelector('.reveal .slides section').innerText")
-        assert "Lab" in title, f"{deck.name}: the first slide is not the lab's title: {title[:80]!r}"
-        page.screenshot(path=str(ARTIFACTS / "slides" / f"{deck.stem}-title.png"))
+        _open(page, deck)
+        indices = page.evaluate("Reveal.getSlides().map(s => [Reveal.getIndices(s).h, Reveal.getIndices(s).v || 0])")
+        assert len(indices) == page.evaluate("Reveal.getTotalSlides()")
+        area = page.evaluate("[Reveal.getConfig().width, Reveal.getConfig().height]")
+        rows, shots = [], []
+        for hv in indices:
+            m = page.evaluate(MEASURE, hv)
+            rows.append(m)
+            shots.append(page.screenshot(type="jpeg", quality=60))
+        _contact_sheet(shots, OUT / f"{deck.stem.removesuffix('.slides')}.contact.jpg")
+        name = deck.name
+        for m in rows:
+            where = f"{name} slide {m['h'] + 1}.{m['v'] + 1} ({m['title'][:50]!r})"
+            if m["bottom"] > area[1] + 1:
+                problems.append(f"{where}: content {m['bottom']:.0f}px tall, the slide area is {area[1]}px")
+            if m["right"] > area[0] + 1:
+                problems.append(f"{where}: content {m['right']:.0f}px wide, the slide area is {area[0]}px")
+            if m["clipped"]:
+                problems.append(f"{where}: {m['clipped']} block(s) scroll or clip their content")
+            if m["words"] > MAX_WORDS:
+                problems.append(f"{where}: {m['words']} words (at most {MAX_WORDS})")
+            if m["notes"] < 5:
+                problems.append(f"{where}: no speaker notes")
+            if m["broken"]:
+                problems.append(f"{where}: {m['broken']} figure(s) did not load")
+        words = [m["words"] for m in rows]
+        if statistics.median(words) > MEDIAN_WORDS:
+            problems.append(f"{name}: median {statistics.median(words)} words per slide (at most {MEDIAN_WORDS})")
+        if page.external:
+            problems.append(f"{name}: requested from the network: {page.external[:3]}")
+        if page.errors:
+            problems.append(f"{name}: page errors {page.errors[:3]}")
+        tallest = max(rows, key=lambda m: m["bottom"])
+        report[name] = {"slides": len(rows), "median_words": statistics.median(words), "max_words": max(words),
+                        "tallest_px": round(tallest["bottom"]), "slide_area_px": area,
+                        "with_notes": sum(m["notes"] >= 5 for m in rows), "figures": sum(m["figures"] for m in rows)}
+    report["seconds"] = round(time.monotonic() - t0, 1)
+    (OUT / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    assert problems == [], "\n".join(problems)
+
+
+def test_decks_step_through_and_open_the_speaker_view(page, decks):
+    """Keyboard-order stepping (fragments included) reaches the end; `S` opens the speaker view with the notes."""
+    for deck in decks:
+        _open(page, deck)
         total = page.evaluate("Reveal.getTotalSlides()")
-        assert total >= 5, f"{deck.name}: only {total} slides"
-        seen = {page.evaluate("JSON.stringify(Reveal.getIndices())")}
-        for _ in range(2000):
-            if page.evaluate("Reveal.isLastSlide() && !Reveal.availableFragments().next"):
-                break
-            page.evaluate("Reveal.next()")
-            seen.add(page.evaluate("JSON.stringify(Reveal.getIndices())"))
-        else:
-            pytest.fail(f"{deck.name}: never reached the last slide")
-        assert len(seen) >= total, f"{deck.name}: stepped through {len(seen)} of {total} slides"
-        assert errors == [], f"{deck.name}: page errors {errors[:3]}"
-        assert external == [], f"{deck.name}: loaded from the network: {external[:3]}"
-        page.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_jupyterlab_runs_lab00(browser, tmp_path):
-    work = tmp_path / "labs"
-    shutil.copytree(ROOT / "labs", work)
-    port, token = _free_port(), "bwkit-browser-test"
-    env = {**os.environ, "BWKIT_FORCE_CPU": "1", "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
-    jlab = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--ServerApp.open_browser=False"]
-    if os.geteuid() == 0:
-        jlab.append("--allow-root")
-    log = open(tmp_path / "jupyterlab.log", "w")
-    proc = subprocess.Popen(jlab, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(120):
-            if proc.poll() is not None:
-                break
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("JupyterLab did not start: " + (tmp_path / "jupyterlab.log").read_text()[-2000:])
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(f"{url}/lab/tree/00_hardware_roofline.ipynb?token={token}")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60000)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=180000)
-        out = page.locator(".jp-OutputArea-output", has_text="No CUDA GPU")
-        (ARTIFACTS / "jupyterlab").mkdir(parents=True, exist_ok=True)
-        try:
-            # run the first code cell (`import bwkit; rt = bwkit.setup()`); a run sent while the kernel is still
-            # connecting can be dropped, so retry a few times
-            for attempt in range(4):
-                page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.click()
-                page.keyboard.press("Shift+Enter")
-                try:
-                    out.first.wait_for(timeout=45000)
-                    break
-                except Exception:
-                    if attempt == 3:
-                        raise
-            page.keyboard.press("Shift+Enter")  # the next cell: `print(doctor_report())`
-            page.locator(".jp-OutputArea-output", has_text="Blackwell Lab Kit doctor").first.wait_for(timeout=120000)
-        finally:
-            page.screenshot(path=str(ARTIFACTS / "jupyterlab" / "lab00.png"))
-        assert "Triton kernels run in the Triton interpreter" in out.first.inner_text()
-        page.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-def test_bad_slide_type_and_missing_figure_are_named(tmp_path):
-    import nbformat
-    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-    nb = new_notebook(cells=[new_markdown_cell("# Lab 99"), new_code_cell("x = 1")])
-    for i, c in enumerate(nb.cells):
-        c.id = f"c{i}"
-    nb.cells[1].metadata["slideshow"] = {"slide_type": "slidee"}
-    with pytest.raises(slides.SlideBuildError, match=r"99\.ipynb: cell 1 \(id c1\): unknown slide type 'slidee'"):
-        slides.deck_notebook(nb, "solutions/99.ipynb")
-    nb.cells[1].metadata["slideshow"] = {"slide_type": "-"}
-    nb.cells[1].metadata["tags"] = ["figure"]
-    nb.cells[1].source = "fig = hw.plot_roofline()\nplt.show()"
-    with pytest.raises(slides.SlideBuildError, match="cell 1 .* no stored image output"):
-        slides.deck_notebook(nb, "solutions/99.ipynb")
-    p = tmp_path / "99_x.ipynb"
-    nbformat.write(nb, p)
-    with pytest.raises(slides.SlideBuildError, match="99_x.ipynb"):
-        slides.build_deck(p, tmp_path)
+        steps = page.evaluate("""() => { Reveal.slide(0, 0, 0); const seen = new Set(); let n = 0;
+          while (!(Reveal.isLastSlide() && !Reveal.availableFragments().next) && n < 5000) {
+            seen.add(JSON.stringify([Reveal.getIndices().h, Reveal.getIndices().v])); Reveal.next(); n++; }
+          seen.add(JSON.stringify([Reveal.getIndices().h, Reveal.getIndices().v])); return [seen.size, n]; }""")
+        assert steps[1] < 5000, f"{deck.name}: never reached the last slide"
+        assert steps[0] == total, f"{deck.name}: stepped through {steps[0]} of {total} slides"
+    deck = decks[0]
+    _open(page, deck)
+    page.evaluate("Reveal.slide(1, 0)")
+    want = page.evaluate("Reveal.getCurrentSlide().querySelector('aside.notes').textContent.trim().slice(0, 40)")
+    with page.context.expect_page() as popup:
+        page.keyboard.press("s")
+    speaker = popup.value
+    speaker.wait_for_function("document.querySelector('.speaker-controls-notes .value') && "
+                              "document.querySelector('.speaker-controls-notes .value').textContent.length > 0",
+                              timeout=15000)
+    got = speaker.evaluate("document.querySelector('.speaker-controls-notes .value').textContent")
+    assert " ".join(want.split()) in " ".join(got.split()), f"speaker view shows {got[:80]!r}, not the notes"
+    speaker.close()

@@ -151,6 +151,7 @@ def test_bad_inputs_raise_clear_errors(call, err, exc):
 def test_published_figures_carry_their_source():
     assert eff.CUTLASS_B200_PCT["MXFP8"] == 98.3 and eff.CUTLASS_B200_PCT["NVFP4"] == 88.5
     assert len(eff.CUTLASS_B200_PCT) == 8 and "CUTLASS 3.8" in eff.CUTLASS_SOURCE
+    assert "% throughput of theoretical peak @ power" in eff.CUTLASS_SOURCE and "[-4, 4]" in eff.CUTLASS_SOURCE
     assert eff.CUTLASS_SHAPE == (16384, 17920, 16384) and 17920 == 140 * 128 and 17290 % 128 != 0
 
 
@@ -224,3 +225,22 @@ def test_measure_table_dry_run_on_cpu_exercises_the_gpu_code_path():
     cute = by[("CuTe tcgen05 (bwkit.cute_gemm)", 256)]
     assert cute["extra"]["status"].startswith("n/a")
     assert "n/a" in eff.format_table(rows)
+
+
+def test_sweep_marks_are_named_without_overlapping_labels():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))        # the lab's right panel: 17290 and 17920 are 3% apart
+    eff.plot_sweep(2048, 16384, sorted({*range(1024, 20481, 16), 17290, 17920}), ax=ax)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [t for t in [*ax.texts, *ax.get_legend().get_texts()] if t.get_visible() and t.get_text()]
+    assert {"N=17290", "N=17920"} <= {t.get_text() for t in texts}
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    overlaps = [(texts[i].get_text(), texts[j].get_text()) for i in range(len(boxes))
+                for j in range(i + 1, len(boxes)) if boxes[i].overlaps(boxes[j])]
+    assert not overlaps
+    plt.close(fig)

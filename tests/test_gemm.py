@@ -208,3 +208,159 @@ def test_bench_cli_cpu_sweep(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "no CUDA GPU" in text and "✅ kloop" in text
     assert json.loads(out.read_text())["cpu_correctness"][0]["step"] == "kloop"
+
+
+def test_fresh_and_launch_run_a_learner_kernel_on_a_poisoned_output():
+    a, b = gemm.fresh(37, 53, 45, generator=torch.Generator().manual_seed(0))
+    assert a.shape == (37, 45) and b.shape == (45, 53) and a.dtype == torch.float16 and a.device.type == "cpu"
+    a2, _ = gemm.fresh(37, 53, 45, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, a2)                                    # a seeded generator reproduces them
+    c, report = gemm.launch_report(gemm.matmul_kernel_kloop, a, b, (2, 2), BLOCK_M=32, BLOCK_N=32, BLOCK_K=16)
+    atol, rtol = gemm.gemm_tolerance("fp16", 45)
+    assert torch.allclose(c.double(), gemm.reference_matmul(a, b), atol=atol, rtol=rtol)
+    assert report.checked and report.describe_unwritten("c_ptr") is None
+    half = gemm.launch(gemm.matmul_kernel_kloop, a, b, (1, 2), BLOCK_M=32, BLOCK_N=32, BLOCK_K=16)
+    assert torch.isnan(half[32:].float()).all() and not torch.isnan(half[:32].float()).any()   # poisoned rows
+    with pytest.raises(ValueError, match="K must match"):
+        gemm.launch(gemm.matmul_kernel_kloop, a, a, (1, 1), BLOCK_M=32, BLOCK_N=32, BLOCK_K=16)
+    with pytest.raises(TypeError, match="2-D torch.Tensor"):
+        gemm.launch(gemm.matmul_kernel_kloop, a[0], b, (1, 1), BLOCK_M=32, BLOCK_N=32, BLOCK_K=16)
+
+
+def test_tile_order_and_wave_reuse():
+    assert gemm.tile_order(2, 3) == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+    assert gemm.tile_order(3, 2, 2) == [(0, 0), (1, 0), (0, 1), (1, 1), (2, 0), (2, 1)]
+    assert gemm.tile_order(7, 5, 3) == [gemm.grouped_pid(t, 7, 5, 3) for t in range(35)]
+    row, grp = gemm_bench.wave_reuse(64, 64, 132), gemm_bench.wave_reuse(64, 64, 132, 8)
+    assert (len(row["a_strips"]), len(row["b_strips"])) == (3, 64) and row["loads"] == 67
+    assert (len(grp["a_strips"]), len(grp["b_strips"])) == (8, 17) and grp["uses"] == 264
+    with pytest.raises(ValueError, match="GROUP_M"):
+        gemm.tile_order(4, 4, 0)
+
+
+def test_ladder_model_and_charts():
+    from bwkit import efficiency
+
+    rows = {r["step"]: r for r in gemm_bench.ladder_model("B200")}
+    assert list(rows) == list(gemm_bench.STEP_ADDS) and rows["naive"]["tflops"] is None
+    assert all(r["kind"] == "model" for r in rows.values())
+    p = efficiency.predict(8192, 8192, 8192, efficiency.Tile(128, 256, 64), "B200", "bf16")
+    assert rows["ws"]["pct_of_peak"] == pytest.approx(p.pct_of_peak)          # warp specialization overlaps
+    assert rows["ws"]["tflops"] > rows["persistent_tma"]["tflops"] > rows["kloop"]["tflops"]
+    h200 = {r["step"]: r for r in gemm_bench.ladder_model("H200")}
+    assert h200["ws"]["tflops"] == pytest.approx(h200["persistent_tma"]["tflops"])   # no WS on Hopper here
+    assert all(r["kind"] in ("measured", "published") and r["source"] for r in gemm_bench.REFERENCE_POINTS)
+    fig = gemm_bench.plot_ladder()
+    assert len(fig.axes) == 2 and "H200" in fig.axes[0].get_title() and "B200" in fig.axes[1].get_title()
+    gpu_rows = [{"name": n, "M": 8192, "tflops": t, "x_cublas": t / 700, "device": "a GPU", "dtype": "bf16"}
+                for n, t in (("cublas", 700), ("grouped", 500), ("ws", 650))]
+    fig = gemm_bench.plot_ladder(gpu_rows)
+    assert "measured on a GPU" in fig.axes[0].get_title()
+    fig = gemm_bench.plot_launch_order(8, 8, GROUP_M=4, wave=16)
+    assert "2 A + 8 B" in fig.axes[0].get_title() and "4 A + 4 B" in fig.axes[1].get_title()
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_launch_configs_one_plan_per_step_dtype_and_target():
+    import triton
+
+    bf16 = gemm.launch_configs("autotuned", "bf16", "sm_90a")
+    fp32 = gemm.launch_configs("autotuned", "fp32", "sm_90a")
+    assert all(isinstance(c, triton.Config) for c in bf16 + fp32) and len(bf16) >= 3
+    assert {"BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"} == set(bf16[0].kwargs)
+    # fp32 operands take 4 bytes: shorter K slices or fewer stages than the 16-bit plan
+    stage_bytes = lambda c, e: c.num_stages * (c.kwargs["BLOCK_M"] + c.kwargs["BLOCK_N"]) * c.kwargs["BLOCK_K"] * e  # noqa: E731
+    assert max(stage_bytes(c, 4) for c in fp32) <= 232_448 < max(stage_bytes(c, 4) for c in bf16)
+    assert gemm.autotune_configs("ws", "fp32", "sm_90a") == gemm.launch_configs("ws", "fp32", "sm_90a")
+    assert gemm.launch_configs("ws", torch.float16, (10, 3)) == gemm.launch_configs("ws", "fp16", "sm_100a")  # B300
+    assert gemm.launch_configs("kloop", "bf16", "sm_120a") == gemm.launch_configs("kloop", "bf16", "sm_120")
+    assert "BLOCK_K" not in gemm.launch_configs("naive", "fp16", "sm_100a")[0].kwargs     # naive: BLOCK_K = K
+    assert gemm.plan_target((9, 0)) == "sm_90a" and gemm.plan_target((12, 1)) == "sm_120"
+    with pytest.raises(ValueError, match="no kernel plan for 'sm_80'"):
+        gemm.launch_configs("ws", "bf16", "sm_80")
+    with pytest.raises(ValueError, match=r"no kernel plan for \(8, 9\)"):
+        gemm.plan_target((8, 9))
+    with pytest.raises(ValueError, match="unknown dtype"):
+        gemm.launch_configs("ws", "fp4", "sm_100a")
+    with pytest.raises(ValueError, match="unknown ladder step"):
+        gemm.launch_configs("fastest", "bf16", "sm_100a")
+    rows = gemm.plan_table()
+    assert len(rows) == 6 * 4 * 3 and rows[0]["configs"] == ["64x64xK s1 w4"]           # naive, fp32, sm_90a
+    assert {"step": "ws", "dtype": "fp32", "target": "sm_90a"}.items() <= next(
+        r for r in rows if r["step"] == "ws" and r["dtype"] == "fp32" and r["target"] == "sm_90a").items()
+
+
+def test_the_autotune_key_covers_every_constexpr_that_changes_the_kernel():
+    from bwkit.gemm import kernels
+
+    for step in ("autotuned", "persistent_tma", "ws"):
+        jit = _unwrap_triton(gemm.ladder_step(step).kernel)
+        constexprs = {p.name for p in jit.params if p.is_constexpr}
+        tuned = set(gemm.launch_configs(step, "bf16", "sm_100a")[0].kwargs)
+        key = set(kernels._KEY + kernels._KEY_EXTRA[step])
+        assert constexprs - tuned <= key, (step, constexprs - tuned - key)
+        assert {"M", "N", "K", "stride_bk", "stride_bn"} <= key       # sizes and the B layout (unit strides)
+    assert {"B_KMAJOR", "WARP_SPECIALIZE", "C_TMA", "NUM_SMS"} <= set(kernels._KEY_EXTRA["ws"])
+
+
+def test_fixed_steps_take_the_plan_on_a_gpu_and_small_blocks_on_the_cpu(monkeypatch):
+    from bwkit.gemm import kernels
+
+    a = torch.empty(4, 4, dtype=torch.bfloat16)
+    cpu = {"BLOCK_M": 32, "BLOCK_N": 32, "BLOCK_K": 32, "num_warps": 4, "num_stages": 3}
+    none = {"BLOCK_M": None, "BLOCK_N": None, "BLOCK_K": None}
+    assert kernels._fixed_config("grouped", a, none, cpu) == (32, 32, 32, {"num_warps": 4, "num_stages": 3})
+    monkeypatch.setattr(kernels.runtime, "interpreter_active", lambda: False)
+    monkeypatch.setattr(kernels, "_device_target", lambda t: "sm_90a")
+    c = gemm.launch_configs("grouped", "bf16", "sm_90a")[0]
+    got = kernels._fixed_config("grouped", a, none, cpu)
+    assert got == (c.kwargs["BLOCK_M"], c.kwargs["BLOCK_N"], c.kwargs["BLOCK_K"],
+                   {"num_warps": c.num_warps, "num_stages": c.num_stages})
+    assert kernels._fixed_config("grouped", a, {**none, "BLOCK_K": 16}, cpu)[2] == 16        # given blocks win
+    fp32 = gemm.launch_configs("kloop", "fp32", "sm_90a")[0]
+    assert kernels._fixed_config("kloop", a.float(), none, cpu)[2] == fp32.kwargs["BLOCK_K"]
+
+
+def test_compile_step_is_the_kernel_a_launch_compiles():
+    k = gemm.compile_step("grouped", "bf16", "sm_90a")
+    cfg = gemm.launch_configs("grouped", "bf16", "sm_90a")[0]
+    assert k.metadata["shape"] == (8192, 8192, 8192) and k.metadata["b_layout"] == "kn"
+    sig = k.metadata["signature"]
+    assert sig["a_ptr"] == "*bf16/D" and sig["K"] == "i32/D" and sig["stride_am"] == "i32/D"
+    assert "stride_ak" not in sig and "stride_bn" not in sig              # unit strides: constexprs, as in the JIT
+    assert _count(k, r"^cp\.async\.(ca|cg)") > 0                           # pipelined: aligned 16-byte copies
+    bk, bm, bn = cfg.kwargs["BLOCK_K"], cfg.kwargs["BLOCK_M"], cfg.kwargs["BLOCK_N"]
+    assert k.metadata["shared"] == cfg.num_stages * (bm + bn) * bk * 2     # one A and one B slice per stage
+    seed = gemm.compile_step("ws", "bf16", "sm_100a", shape=(16384, 17290, 16384))
+    assert seed.metadata["signature"]["N"] == "i32" and seed.metadata["config"]["C_TMA"] is False
+    assert seed.metadata["config"]["B_KMAJOR"] is True
+    assert _count(seed, r"^cp\.async\.bulk\.tensor.*global\.shared") == 0          # no TMA store: C's rows unaligned
+    with pytest.raises(ValueError, match="config index 9"):
+        gemm.compile_step("ws", "bf16", "sm_100a", config=9)
+    with pytest.raises(ValueError, match="power of two in"):
+        gemm.compile_step("naive", "fp16", "sm_100a", shape=(64, 64, 512))
+    with pytest.raises(ValueError, match="no kernel plan"):
+        gemm.compile_step("kloop", "fp16", "sm_80")
+
+
+def test_launch_specialization_follows_the_jit():
+    import triton
+    import triton.language as tl
+
+    @triton.jit(do_not_specialize=["n_skip"])
+    def kern(x_ptr, n, n_one, n_odd, n_skip, f, BLOCK: tl.constexpr):
+        tl.store(x_ptr + tl.arange(0, BLOCK), tl.zeros((BLOCK,), tl.float32) + n + n_one + n_odd + n_skip + f)
+
+    sig, consts, attrs = gemm.launch_specialization(
+        kern, {"x_ptr": torch.float32, "n": 4096, "n_one": 1, "n_odd": 17, "n_skip": 32, "f": 0.5, "BLOCK": 16})
+    assert sig == {"x_ptr": "*fp32", "n": "i32", "n_one": "constexpr", "n_odd": "i32", "n_skip": "i32", "f": "fp32",
+                   "BLOCK": "constexpr"}
+    assert consts == {"n_one": 1, "BLOCK": 16}
+    assert set(attrs) == {(0,), (1,)} and attrs[(1,)] == [["tt.divisibility", 16]]   # n_skip: not specialized
+    with pytest.raises(ValueError, match="missing argument"):
+        gemm.launch_specialization(kern, {"x_ptr": torch.float32})
+    k = gemm.compile_launch(kern, {"x_ptr": torch.float32, "n": 4096, "n_one": 1, "n_odd": 17, "n_skip": 32,
+                                   "f": 0.5, "BLOCK": 16}, "sm_90a")
+    assert k.ptx_target() == "sm_90a" and k.metadata["signature"]["n"] == "i32/D"

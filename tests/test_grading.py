@@ -163,10 +163,10 @@ def _build_class(root: Path, sentinel: Path) -> dict[str, float]:
     expected["missing"] = 0
 
     # Extra files: a malicious conftest.py, a pytest.ini and a module shadowing bwkit must never be loaded; the
-    # answer to 97.3 is right only when the kernel's folder holds nothing but the grading copy.
+    # answer to 97.3 is right only when the kernel's folder holds none of the student's files.
     extra = sub / "extra_files"
-    _write(_solved(ex97_3_solution='import os\n\nanswer = "memory" if os.listdir(".") == ["lab.ipynb"] '
-                                   'else "compute"'), extra / name)
+    _write(_solved(ex97_3_solution='import os\n\nanswer = "memory" if not [n for n in os.listdir(".") '
+                                   'if not n.startswith(".")] else "compute"'), extra / name)
     _write(_student(), extra / "scratch.ipynb")
     evil = f"open({str(sentinel)!r}, 'w').write('loaded')\n"
     (extra / "conftest.py").write_text(evil + "import os\nos._exit(0)\n", encoding="utf-8")

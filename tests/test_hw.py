@@ -6,7 +6,7 @@ from bwkit import hw
 
 
 def test_every_spec_has_sources_and_positive_figures():
-    for name in ["B200", "GB200", "H100 SXM", "H200", "RTX 5090"]:
+    for name in ["B200", "GB200", "H100 SXM", "H100 PCIe", "H200", "RTX 5090"]:
         s = hw.get_spec(name)
         assert s.sms > 0 and s.hbm_gb > 0 and s.hbm_tbps > 0
         for key in ("peak_tflops", "hbm", "sms", "smem", "tmem"):
@@ -24,8 +24,25 @@ def test_published_figures():
     assert hw.get_spec("RTX 5090").arch == "sm_120" and hw.get_spec("RTX 5090").tmem_kb_per_sm == 0
 
 
+def test_spec_for_device_tells_h100_sxm_from_pcie():
+    sxm, pcie = hw.get_spec("H100 SXM"), hw.get_spec("H100 PCIe")
+    assert (pcie.sms, pcie.hbm_gb, pcie.hbm_tbps, pcie.peak_tflops["bf16"]) == (114, 80, 2.0, 756.5)
+    assert "PCIe" in pcie.sources["peak_tflops"] and "114 SMs" in pcie.sources["sms"]
+    assert hw.spec_for_device("NVIDIA H100 80GB HBM3") is sxm
+    assert hw.spec_for_device("NVIDIA H100 PCIe") is pcie
+    assert hw.spec_for_device("NVIDIA H100", 79.2, 114) is pcie           # the SM count decides
+    assert hw.spec_for_device("NVIDIA H100 80GB HBM3", 79.6, 132) is sxm
+    assert hw.spec_for_device("NVIDIA H100 NVL", 93.1, 132) is None        # no entry: not the SXM part
+    assert hw.spec_for_device("NVIDIA H200", 139.8, 132).name == "H200"
+    assert hw.spec_for_device("NVIDIA GB200").name == "GB200" and hw.spec_for_device("NVIDIA B200").name == "B200"
+    assert hw.spec_for_device("Tesla T4") is None
+    assert hw.ridge_point("H100 PCIe", "bf16") == pytest.approx(756.5 / 2.0)
+    with pytest.raises(TypeError):
+        hw.spec_for_device(None)
+
+
 def test_aliases():
-    assert hw.get_spec("h100").name == "H100 SXM"
+    assert hw.get_spec("h100").name == "H100 SXM" and hw.get_spec("h100 pcie").name == "H100 PCIe"
     assert hw.get_spec("rtx5090").name == "RTX 5090"
 
 

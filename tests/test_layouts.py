@@ -128,3 +128,63 @@ def test_bad_input_raises():
     with pytest.raises(ValueError, match="rank-1 or rank-2"):
         L.plot_layout(L.Layout((2, 2, 2), (1, 2, 4)))
     assert np.array_equal(L.table(lambda i: 2 * i, (3,)), [0, 2, 4])
+
+
+def test_inadmissible_product_is_a_python_error_not_a_dead_process():
+    # CuTe DSL 4.8.1 dies with SIGFPE on this product: (4,4):(8,16) has no complement (4:16 overlaps 4:8)
+    with pytest.raises(L.LayoutAlgebraError, match=r"\(4,4\):\(8,16\) has no complement.*16 \(mode 4:16\) is not "
+                                                   r"a multiple of 4 x 8 = 32"):
+        L.run_cute(lambda: cute.logical_product(cute.make_layout((4, 4), stride=(8, 16)),
+                                                cute.make_layout((2, 4), stride=(2, 4))))
+    with pytest.raises(L.LayoutAlgebraError, match="cute.blocked_product: the block"):
+        L.run_cute(lambda: cute.blocked_product(cute.make_layout((2, 2), stride=(1, 1)),
+                                                cute.make_layout((2, 3), stride=(3, 1))))
+    with pytest.raises(L.LayoutAlgebraError, match="cute.zipped_divide: the tiler"):
+        L.run_cute(lambda: cute.zipped_divide(cute.make_layout((2, 3, 4), stride=(4, 1, 8)),
+                                              cute.make_layout((2, 4), stride=(2, 1))))
+    with pytest.raises(L.LayoutAlgebraError, match="starts inside that span"):   # one-to-one, but interleaved
+        L.run_cute(lambda: cute.complement(cute.make_layout((4, 2), stride=(6, 8)), 64))
+    with pytest.raises(L.LayoutAlgebraError, match="not a whole number of spans"):
+        L.run_cute(lambda: cute.complement(cute.make_layout((2, 2), stride=(1, 3)), 24))
+    # the guard is lifted afterwards: CuTe's own builders are back in place
+    from cutlass._mlir.dialects import cute as cute_ir
+
+    assert not hasattr(cute_ir.logical_product, "__wrapped__")
+
+
+def test_admissible_products_still_give_cutes_result():
+    lprod, big, bprod, rprod, rows = L.run_cute(lambda: (
+        cute.logical_product(cute.make_layout(2, stride=1), cute.make_layout(3, stride=1)),
+        cute.logical_product(cute.make_layout((4, 4), stride=(1, 4)), cute.make_layout((2, 4), stride=(2, 4))),
+        cute.blocked_product(cute.make_layout((2, 2), stride=(2, 1)), cute.make_layout((2, 3), stride=(3, 1))),
+        cute.raked_product(cute.make_layout((2, 2), stride=(2, 1)), cute.make_layout((2, 3), stride=(3, 1))),
+        cute.logical_product(cute.make_layout(4, stride=0), cute.make_layout(3, stride=1)),   # stride 0 is ignored
+    ))
+    assert [lprod(i) for i in range(6)] == list(range(6))
+    assert (big.shape, big.stride) == (((4, 4), (2, 4)), ((1, 4), (32, 64)))
+    # blocked: each 2x2 block contiguous (4 elements), blocks row-major over the 2x3 grid
+    assert L.table(bprod).tolist() == [[0, 1, 4, 5, 8, 9], [2, 3, 6, 7, 10, 11],
+                                       [12, 13, 16, 17, 20, 21], [14, 15, 18, 19, 22, 23]]
+    assert sorted(L.table(rprod).ravel().tolist()) == list(range(24))
+    assert (rows.shape, rows.stride) == ((4, 3), (0, 1))
+
+
+def test_plain_complement_and_coalesce_match_cute():
+    cases = [((4,), (2,), 24), ((3,), (4,), 24), ((2, 4), (4, 1), 8), ((4, 1), (2, 7), 16), ((2, 2), (1, 2), 8),
+             ((3,), (4,), 10), ((2, 3), (1, 4), 48), ((4,), (0,), 8)]
+    layouts = [L.Layout(s if len(s) > 1 else s[0], d if len(d) > 1 else d[0]) for s, d, _ in cases]
+    got = L.run_cute(lambda: [cute.complement(cute.make_layout(x.shape, stride=x.stride), n)
+                              for x, (_, _, n) in zip(layouts, cases, strict=True)])
+    assert [L.complement(x, n) for x, (_, _, n) in zip(layouts, cases, strict=True)] == got
+    assert L.complement(L.Layout(3, 4), 24) == L.Layout((4, 2), (1, 12))
+    assert L.coalesce(L.Layout((2, (1, 6)), (1, (6, 2)))) == L.Layout(12, 1)
+    assert L.coalesce(L.Layout((2, 2), (1, 4))) == L.Layout((2, 2), (1, 4))
+    assert L.complement_violation(L.Layout((4, 4), (1, 4))) is None
+    assert "overlap" in L.complement_violation(L.Layout((2, 2), (1, 1)))
+    assert L.complement_violation(L.Layout((2, 4), (0, 1))) is None         # stride-0 modes are left out
+    with pytest.raises(L.LayoutAlgebraError, match="has no complement"):
+        L.complement(L.Layout((2, 3), (2, 1)), 12)
+    with pytest.raises(ValueError, match="cotarget"):
+        L.complement(L.Layout(4, 1), 0)
+    with pytest.raises(TypeError, match="Layout"):
+        L.complement_violation((4, 1))

@@ -118,6 +118,30 @@ def test_gate_variants_model_the_classic_mistakes():
     torch.testing.assert_close(unscaled * 2.5, ok)
     raw, _ = moe.gate_from_scores(s, b, cfg, normalize=False)
     torch.testing.assert_close(raw, s.gather(1, ids) * 2.5)
+    # group scores other than the official top-2 sum: max and sum of each group's biased scores
+    grouped = (s + b).view(16, cfg.num_groups, -1)
+    for rule, score in (("max", grouped.amax(-1)), ("sum", grouped.sum(-1)), ("top2", grouped.topk(2, -1)[0].sum(-1))):
+        _, ids_r = moe.gate_from_scores(s, b, cfg, group_score=rule)
+        kept = score.topk(cfg.topk_groups, -1)[1]
+        assert (ids_r // cfg.experts_per_group)[:, :, None].eq(kept[:, None, :]).any(-1).all(), rule
+    assert torch.equal(moe.gate_from_scores(s, b, cfg, group_score="top2")[1], ids)
+    assert not torch.equal(moe.gate_from_scores(s, b, cfg, group_score="sum")[1], ids)
+    with pytest.raises(ValueError, match="group_score"):
+        moe.gate_from_scores(s, b, cfg, group_score="mean")
+
+
+def test_gate_selects_in_fp32_with_bf16_inputs():
+    # official inference/model.py: logits and sigmoid in x's dtype (bf16); the fp32 bias promotes s + b to fp32, so
+    # the group scores, the mask and the top-k run in fp32; the weights come from the bf16 s, returned in bf16
+    cfg = SMALL
+    w = moe.init_moe_weights(cfg, seed=11)
+    x = torch.randn(64, cfg.hidden, generator=torch.Generator().manual_seed(12)).bfloat16()
+    weights, ids = moe.gate(x, w.gate_weight, w.gate_bias, cfg)
+    s16 = torch.sigmoid(x @ w.gate_weight.bfloat16().T)
+    assert s16.dtype == torch.bfloat16 and weights.dtype == torch.bfloat16
+    w32, ids32 = moe.gate_from_scores(s16.float(), w.gate_bias.float(), cfg)   # the same selection in fp32
+    assert torch.equal(ids, ids32)
+    torch.testing.assert_close(weights.float(), w32, rtol=2e-2, atol=1e-2)
 
 
 def test_gate_bad_inputs():
@@ -262,3 +286,53 @@ def test_lowp_experts_error_order_and_bf16_reference():
     torch.testing.assert_close(moe.experts_lowp(x, weights, ids, *q, scheme="bf16"), y, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="scheme must be one of"):
         moe.fake_quant_act(x, "fp8")
+
+
+@pytest.mark.parametrize("cfg", [TINY, SMALL], ids=["tiny", "small"])
+def test_zero_tokens_flow_through_every_step(cfg):
+    # 0 tokens: empty routing, empty permutation, empty outputs of the right shape and dtype, no error
+    w = moe.init_moe_weights(cfg, seed=12, dtype=torch.float64)
+    x = torch.zeros(0, cfg.hidden, dtype=torch.float64)
+    for gate_fn, bias in ((moe.gate, w.gate_bias), (moe.gate, None), (moe.gate_hf, w.gate_bias)):
+        weights, ids = gate_fn(x, w.gate_weight, bias, cfg)
+        assert weights.shape == ids.shape == (0, cfg.top_k) and ids.dtype == torch.int64
+    weights, ids = moe.gate(x, w.gate_weight, w.gate_bias, cfg)
+    assert weights.dtype == torch.float64
+    p = moe.permute_tokens(ids, cfg.num_experts, 16)
+    assert p.num_pairs == p.num_padded == p.num_blocks == 0 and p.tokens_per_expert.tolist() == [0] * cfg.num_experts
+    assert p.padding_fraction == 0.0
+    for fn in (moe.experts_reference, moe.experts_grouped, moe.experts_naive):
+        y = fn(x, weights, ids, w.w1, w.w3, w.w2)
+        assert y.shape == (0, cfg.hidden) and y.dtype == torch.float64
+    q = moe.quantize_expert_weights(w.w1, w.w3, w.w2, "bf16")
+    assert moe.experts_lowp(x, weights, ids, *q, scheme="bf16").shape == (0, cfg.hidden)
+    assert moe.combine(torch.zeros(0, 5), torch.zeros(0, 3), 0).shape == (0, 5)
+    for experts in (None, moe.experts_grouped):
+        assert moe.moe_forward(x, w, cfg, experts=experts).shape == (0, cfg.hidden)
+        assert moe.moe_forward(torch.zeros(3, 0, cfg.hidden, dtype=torch.float64), w, cfg,
+                               experts=experts).shape == (3, 0, cfg.hidden)
+    assert math.isnan(moe.load_imbalance(moe.tokens_per_expert(ids, cfg.num_experts)))
+
+
+def test_one_token_and_experts_without_pairs():
+    # a batch smaller than the expert count: most experts get no pair; the grouped path skips them
+    cfg = SMALL
+    w = moe.init_moe_weights(cfg, seed=13, dtype=torch.float64)
+    x = torch.randn(1, cfg.hidden, dtype=torch.float64, generator=torch.Generator().manual_seed(14))
+    weights, ids = moe.gate(x, w.gate_weight, w.gate_bias, cfg)
+    ref = dense_experts(x, moe.dense_routing(weights, ids, cfg.num_experts), w.w1, w.w3, w.w2)
+    torch.testing.assert_close(moe.experts_grouped(x, weights, ids, w.w1, w.w3, w.w2), ref, rtol=1e-12, atol=1e-12)
+    # a grouped call on rows routed to a single expert (what an EP rank runs), and on no rows at all
+    one = torch.full((5, 1), 3)
+    xs = x.repeat(5, 1)
+    y = moe.experts_grouped(xs, torch.ones(5, 1, dtype=torch.float64), one, w.w1, w.w3, w.w2)
+    torch.testing.assert_close(y, moe.swiglu(xs, w.w1[3], w.w3[3], w.w2[3]))
+    empty = moe.experts_grouped(xs[:0], torch.ones(0, 1, dtype=torch.float64), one[:0], w.w1, w.w3, w.w2)
+    assert empty.shape == (0, cfg.hidden)
+
+
+def test_combine_bad_inputs():
+    with pytest.raises(ValueError, match="num_tokens"):
+        moe.combine(torch.zeros(4, 2), torch.zeros(3, 2), 3)
+    with pytest.raises(ValueError, match="2-D"):
+        moe.combine(torch.zeros(6), torch.zeros(3, 2), 3)

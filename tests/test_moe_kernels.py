@@ -74,6 +74,29 @@ def test_fused_moe_expert_owner_skips_other_experts():
         moe_kernels.fused_moe(x, weights, ids, w.w1, w.w3, w.w2, expert_owner=own[:4])
 
 
+def test_fused_moe_zero_tokens_and_ranks_without_pairs():
+    # 0 tokens: an empty output of the right dtype, nothing launched; as moe_forward's experts too
+    cfg = TINY
+    w = moe.init_moe_weights(cfg, seed=8)
+    x0 = torch.zeros(0, cfg.hidden)
+    ids0 = torch.zeros(0, cfg.top_k, dtype=torch.int64)
+    for dt in (torch.float32, torch.bfloat16):
+        y = moe_kernels.fused_moe(x0.to(dt), torch.zeros(0, cfg.top_k), ids0, *(t.to(dt) for t in (w.w1, w.w3, w.w2)))
+        assert y.shape == (0, cfg.hidden) and y.dtype == dt
+    assert moe.moe_forward(x0, w, cfg, experts=moe_kernels.fused_moe).shape == (0, cfg.hidden)
+    # tokens, but none of their pairs on the experts this "rank" owns: every block skipped, output exactly 0
+    x = torch.randn(5, cfg.hidden, generator=torch.Generator().manual_seed(9))
+    weights, ids = moe.gate(x, w.gate_weight, w.gate_bias, cfg)
+    own = torch.ones(cfg.num_experts, dtype=torch.bool)
+    own[ids.unique()] = False
+    y = moe_kernels.fused_moe(x, weights, ids, w.w1, w.w3, w.w2, expert_owner=own)
+    assert torch.equal(y, torch.zeros_like(x))
+    # one token (4 pairs on 4 experts, 12 experts idle) matches the reference
+    y1 = moe_kernels.fused_moe(x[:1], weights[:1], ids[:1], w.w1, w.w3, w.w2)
+    torch.testing.assert_close(y1.double(), dense_reference(x[:1], weights[:1], ids[:1], w.w1, w.w3, w.w2),
+                               rtol=1e-5, atol=1e-5)
+
+
 def test_fused_moe_bad_inputs():
     cfg = TINY
     w = moe.init_moe_weights(cfg)

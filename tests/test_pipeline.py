@@ -61,6 +61,23 @@ def test_sweep_is_monotone_and_saturates():
         assert t.max_bytes_in_flight <= t.config.stages * t.config.stage_bytes
 
 
+def test_from_times_and_min_stages():
+    c = pl.PipelineConfig.from_times(300.0, 50.0, 100.0, BLOCK_N=128)
+    assert math.isclose(c.load_latency_ns, 300) and math.isclose(c.transfer_ns, 50) and math.isclose(c.mma_ns, 100)
+    assert c.BLOCK_N == 128
+    assert pl.min_stages(c) == 5                       # ceil((300 + 50 + 100) / 100) = ceil(4.5)
+    assert pl.min_stages(pl.PipelineConfig()) == 5      # lab 01: (800 + 246 + 276) / 276 = 4.8
+    assert pl.min_stages(pl.PipelineConfig.from_times(500.0, 100.0, 200.0)) == 4   # exactly 4.0
+    with pytest.raises(ValueError, match="mma_ns must be a number > 0"):
+        pl.PipelineConfig.from_times(300.0, 50.0, 0.0)
+    with pytest.raises(ValueError, match="load_latency_ns"):
+        pl.PipelineConfig.from_times(-1.0, 50.0, 100.0)
+    with pytest.raises(TypeError, match="PipelineConfig"):
+        pl.min_stages({"stages": 4})
+    with pytest.raises(ValueError, match="max_stages"):
+        pl.min_stages(c, max_stages=0)
+
+
 def test_bandwidth_bound_when_transfer_exceeds_mma():
     # transfer 200 ns > mma 100 ns: with many stages the pipe, not the Tensor Core, sets the pace
     c = _cfg(bytes_per_ns=(128 + 128) * 64 * 2 / 200.0, stages=16, k_steps=50)

@@ -20,10 +20,17 @@ def test_cpu_path_uses_interpreter():
 
 def test_arch_names():
     mk = lambda cap: runtime.Runtime("x", cap, 1, 1.0, False)  # noqa: E731
-    assert mk((10, 0)).arch == "sm_100a" and mk((10, 0)).is_blackwell_dc
-    assert mk((9, 0)).arch == "sm_90a" and mk((9, 0)).is_hopper
-    assert mk((12, 0)).arch == "sm_120" and "no tcgen05" in mk((12, 0)).describe()
-    assert mk((8, 0)).arch == "sm_80"
+    assert mk((10, 0)).arch == "sm_100a" and mk((10, 0)).is_blackwell_dc and mk((10, 0)).kind == "sm_100a"
+    assert mk((10, 3)).arch == "sm_103a" and mk((10, 3)).is_blackwell_dc and mk((10, 3)).kind == "sm_100a"  # B300
+    assert mk((9, 0)).arch == "sm_90a" and mk((9, 0)).is_hopper and not mk((9, 0)).is_blackwell_dc
+    assert mk((11, 0)).arch == "sm_110a" and not mk((11, 0)).is_blackwell_dc and mk((11, 0)).kind == "other"
+    assert mk((12, 0)).arch == "sm_120a" and mk((12, 0)).kind == "sm_120" and "no tcgen05" in mk((12, 0)).describe()
+    assert mk((12, 1)).arch == "sm_121a" and "no tcgen05" in mk((12, 1)).describe()
+    assert mk((8, 0)).arch == "sm_80" and mk((8, 9)).arch == "sm_89" and mk((8, 9)).kind == "other"
+    assert mk(None).arch == "cpu" and mk(None).kind == "cpu"
+    assert runtime.arch_name((10, 3)) == "sm_103a"
+    with pytest.raises(ValueError, match="capability"):
+        runtime.arch_name((10, "3"))
 
 
 def test_setup_after_triton_import_explains():

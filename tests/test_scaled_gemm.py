@@ -148,3 +148,58 @@ def test_compile_nvfp4_after_a_kernel_that_calls_a_jit_helper():
     assert sum(n for op, n in k.histogram().items() if "kind::mxf4nvf4.block_scale.block16" in op) > 0
     rows = gemm_bench.run_cpu_scaled_sweep(shapes=((24, 16, 128),))
     assert [(r["dtype"], r["ok"]) for r in rows] == [("mxfp8_e4m3", True), ("mxfp4", True), ("nvfp4", True)]
+
+
+def test_dot_scaled_tile_shapes_and_k_step_bytes():
+    assert sg.dot_scaled_tile_shapes(128, 128, 128, "mxfp4") == ((128, 64), (128, 4), (64, 128), (128, 4))
+    assert sg.dot_scaled_tile_shapes(16, 16, 64, "nvfp4") == ((16, 32), (16, 4), (32, 16), (16, 4))
+    assert sg.dot_scaled_tile_shapes(128, 256, 128, "mxfp8_e4m3") == ((128, 128), (128, 4), (128, 256), (256, 4))
+    assert sg.k_step_bytes(128, 128, 128, "mxfp4") == 256 * (64 + 4) == 17408
+    assert sg.k_step_bytes(128, 128, 128, "nvfp4") == 256 * (64 + 8)
+    assert sg.k_step_bytes(128, 128, 128, "mxfp8_e5m2") == 256 * (128 + 4)
+    with pytest.raises(ValueError, match="multiple of nvfp4's block of 16"):
+        sg.k_step_bytes(128, 128, 40, "nvfp4")
+    with pytest.raises(ValueError, match="scheme must be one of"):
+        sg.dot_scaled_tile_shapes(128, 128, 128, "mxint8")
+
+
+def test_the_kernels_load_the_tiles_dot_scaled_tile_shapes_names():
+    """The shapes the library states are the ones its kernels hand to tl.dot_scaled (recorded in the interpreter)."""
+    if not runtime.interpreter_active():
+        pytest.skip("records the interpreter's dot_scaled operands")
+    from triton.runtime import interpreter as it
+
+    seen = []
+    orig = type(it.interpreter_builder).create_dot_scaled
+
+    def record(self, lhs, lhs_scale, lf, rhs, rhs_scale, *rest):
+        seen.append((lhs.data.shape, lhs_scale.data.shape, rhs.data.shape, rhs_scale.data.shape))
+        return orig(self, lhs, lhs_scale, lf, rhs, rhs_scale, *rest)
+
+    it.interpreter_builder.create_dot_scaled = record.__get__(it.interpreter_builder)
+    try:
+        for scheme, fn in (("mxfp4", sg.mxfp4_matmul), ("mxfp8_e4m3", sg.mxfp8_matmul)):
+            seen.clear()
+            fn(F.quantize(torch.randn(16, 64), scheme), F.quantize(torch.randn(16, 64), scheme))
+            assert set(seen) == {sg.dot_scaled_tile_shapes(16, 16, 64, scheme)}
+    finally:
+        del it.interpreter_builder.create_dot_scaled
+
+
+def test_nvfp4_dot_scaled_only_on_datacenter_blackwell(monkeypatch):
+    """On a GPU that is not sm_100a/sm_103a (Hopper: no FP4 Tensor Cores) the UE4M3 block-16 dot_scaled path is
+    refused with the reason; the default there is the in-register decode."""
+    a_q = F.quantize(torch.randn(16, 64), "nvfp4")
+    monkeypatch.setattr(sg.runtime, "interpreter_active", lambda: False)
+    with pytest.raises(ValueError, match="datacenter Blackwell.*dequant=True"):
+        sg.nvfp4_matmul(a_q, a_q, dequant=False)
+
+
+def test_scaled_compiles_are_specialized_as_launches():
+    k = sg.compile_nvfp4("sm_90a", dequant=True)
+    sig = k.metadata["signature"]
+    assert sig["a_ts_ptr"] == "*fp32/D" and sig["a_sf_ptr"] == "*fp8e4nv/D" and sig["K"] == "i32/D"
+    assert "stride_ak" not in sig and k.metadata["shared"] <= 232_448
+    assert any(op.startswith("wgmma.mma_async") for op in k.histogram())
+    small = sg.compile_block_scaled("e4m3", "e4m3", "sm_100a", shape=(4096, 4112, 4096))
+    assert small.metadata["signature"]["N"] == "i32/D" and small.metadata["signature"]["stride_bn"] == "i32/D"

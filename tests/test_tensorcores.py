@@ -123,6 +123,56 @@ def test_tmem_budget():
         tc.tmem_budget(128, 128, kind="mxf8f6f4", sf_vec=16)
 
 
+def test_tmem_budget_refuses_tiles_no_mma_has():
+    with pytest.raises(ValueError, match=r"M=256 \(legal M: 64, 128\); M=256 needs a CTA pair"):
+        tc.tmem_budget(256, 128)                       # one CTA: M is 64 or 128
+    assert tc.tmem_budget(256, 128, cta_group=2).acc_columns == 128    # the pair: 128 rows in each CTA
+    with pytest.raises(ValueError, match="legal M: 128"):
+        tc.tmem_budget(64, 128, kind="mxf4")           # block-scaled kinds: M = 128 on one CTA
+    with pytest.raises(ValueError, match="N=12 is not a multiple of 8"):
+        tc.tmem_budget(128, 12)
+    with pytest.raises(ValueError, match="multiple of 16"):
+        tc.tmem_budget(256, 24, cta_group=2)
+    assert tc.tmem_budget(64, 8, kind="i8").needed == 8     # i8: N = 8 is one of the extras
+    with pytest.raises(ValueError, match="cta_group"):
+        tc.tmem_budget(128, 64, cta_group=3)
+    with pytest.raises(ValueError, match="positive int"):
+        tc.tmem_budget(128, -8)
+
+
+@pytest.mark.parametrize("target,shape,count", [
+    ("sm_80", (128, 128, 64), 128),      # each of 2x2 warps: 64x64 of C in m16n8k16, 4 k16 slices
+    ("sm_120", (128, 128, 64), 128),
+    ("sm_90a", (128, 128, 64), 8),       # one warpgroup: two m64 halves x 4 k16 slices
+    ("sm_100a", (128, 128, 64), 4),      # one thread: M=128 x N=128 per instruction
+    ("sm_100a", (64, 256, 32), 2),
+    ("sm_80", (64, 64, 32), 16),         # 2x2 warps of 32x32: 2 x 4 x 2 k16 slices
+])
+def test_mma_per_k_step(target, shape, count):
+    assert tc.mma_per_k_step(target, *shape) == count
+
+
+def test_mma_per_k_step_bad_input():
+    with pytest.raises(ValueError, match="unknown target 'sm_75'"):
+        tc.mma_per_k_step("sm_75", 128, 128, 64)
+    with pytest.raises(ValueError, match="not a multiple of the instruction's K=16"):
+        tc.mma_per_k_step("sm_100a", 128, 128, 40)
+    with pytest.raises(ValueError, match="warp grid"):
+        tc.mma_per_k_step("sm_80", 128, 128, 64, warps=(4, 2))
+    with pytest.raises(ValueError, match="up to 256"):
+        tc.mma_per_k_step("sm_90a", 128, 512, 64)
+
+
+def test_generation_of():
+    assert [tc.generation_of(t) for t in ("sm_80", "sm_90a", "sm_100a", "sm_120", "sm_120a")] == [
+        "Ampere", "Hopper", "Blackwell", "Blackwell", "Blackwell"]
+    assert {tc.generation_of(t) for t in tc.MYSTERY_TARGETS.values()} == {"Ampere", "Hopper", "Blackwell"}
+    with pytest.raises(ValueError, match="unknown target"):
+        tc.generation_of("sm_75")
+    with pytest.raises(TypeError):
+        tc.generation_of(90)
+
+
 def test_allocator():
     al = tc.TmemAllocator()
     a0 = al.alloc(256, "acc0")

@@ -59,10 +59,12 @@ L2_REUSE = ("none", "wave", "ideal")
 # The seed's shape and the one CUTLASS publishes (M, N, K).
 SEED_SHAPE = (16384, 17290, 16384)
 CUTLASS_SHAPE = (16384, 17920, 16384)
-CUTLASS_SOURCE = ("CUTLASS 3.8 README, 'Performance' section: figure of GEMM % of peak on B200 at power, "
-                  "M=K=16384, N=17920 (as transcribed in the kit's shared REFERENCE.md)")
-# % of peak "at power": relative to the peak at the clock the GPU sustains under its power limit, which can be
-# below the datasheet boost-clock peak, so these are not directly % of bwkit.hw's B200 figures.
+CUTLASS_SOURCE = ("CUTLASS 3.8 README, 'Performance' section: figure of GEMM throughput on B200 at "
+                  "M=K=16384, N=17920, captioned '% throughput of theoretical peak @ power', operands uniform "
+                  "random integers in [-4, 4] (values as transcribed in the kit's shared REFERENCE.md)")
+# The caption says only "% throughput of theoretical peak @ power". Reading it as "relative to the peak at the
+# clock the GPU sustains under its power limit" (possibly below the datasheet boost-clock peak of bwkit.hw) is an
+# interpretation, not CUTLASS's words; either way these are not directly % of bwkit.hw's B200 figures.
 CUTLASS_B200_PCT: dict[str, float] = {"MXFP8": 98.3, "F16": 96.9, "TF32": 95.8, "BF16": 94.2, "S8": 93.3,
                                       "MXFP4": 91.9, "F8": 91.2, "NVFP4": 88.5}
 
@@ -359,7 +361,8 @@ def sweep_n(M: int, K: int, Ns: Iterable[int], tiles: Iterable[Tile | str | Sequ
 def plot_sweep(M: int, K: int, Ns: Sequence[int], tiles=None, gpu: str | hw.GPUSpec = "B200",
                precision: str = "bf16", marks: Sequence[int] = (SEED_SHAPE[1], CUTLASS_SHAPE[1]), ax=None,
                progress: bool = False, **kw):
-    """Saw-tooth of predicted % of peak against N (one line per tile), with vertical lines at `marks`."""
+    """Saw-tooth of predicted % of peak against N (one line per tile), with vertical lines at `marks` (named in
+    the legend)."""
     import matplotlib.pyplot as plt
 
     spec = hw.get_spec(gpu)
@@ -372,9 +375,10 @@ def plot_sweep(M: int, K: int, Ns: Sequence[int], tiles=None, gpu: str | hw.GPUS
             if n in Ns:
                 y = ys[list(Ns).index(n)]
                 ax.plot([n], [y], "o", color=f"C{i}", ms=5)
-    for n in marks:
-        ax.axvline(n, color="gray", ls="--", lw=0.8)
-        ax.annotate(f"N={n}", (n, ax.get_ylim()[0]), rotation=90, fontsize=8, va="bottom", ha="right")
+    # the marks are named in the legend (one line style each), not written on the plot: close marks
+    # (17290 and 17920 are 3% of the right panel apart) would print their labels on top of each other
+    for j, n in enumerate(marks):
+        ax.axvline(n, color=("0.45", "0.1")[j % 2], ls=("--", ":")[j % 2], lw=0.9, label=f"N={n}")
     ax.set_xlabel("N")
     ax.set_ylabel("predicted % of dense peak")
     ax.set_title(f"Model: {precision}, M={M}, K={K}, {spec.name} ({spec.sms} SMs); not measured", fontsize=10)

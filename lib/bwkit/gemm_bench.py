@@ -20,22 +20,186 @@ import sys
 from pathlib import Path
 
 __all__ = ["register_cli", "run_gpu_sweep", "run_cpu_sweep", "run_cpu_scaled_sweep", "run_gpu_scaled", "plot_sweep",
-           "format_table", "DEFAULT_SIZES"]
+           "format_table", "DEFAULT_SIZES", "STEP_ADDS", "REFERENCE_POINTS", "ladder_model", "plot_ladder",
+           "wave_reuse", "plot_launch_order"]
 
 DEFAULT_SIZES = (1024, 2048, 4096, 8192)
 _TIMED_STEPS = ("grouped", "autotuned", "persistent_tma", "ws")   # naive needs K <= 256; kloop = grouped, slower
-_GPU_CONFIG_GROUPED = {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64, "GROUP_M": 8, "num_warps": 8,
-                       "num_stages": 3}
+
+
+# What each rung of the ladder adds (lab 03's summary table, one line per step).
+STEP_ADDS: dict[str, str] = {
+    "naive": "one tile per program, all of K at once",
+    "kloop": "K loop + masks (row-major order)",
+    "grouped": "grouped order: L2 reuse",
+    "autotuned": "autotuned tile, warps, stages",
+    "persistent_tma": "persistent programs + TMA",
+    "ws": "warp specialization (epilogue overlap)",
+}
+# How bwkit.efficiency models each step: (BLOCK_M, BLOCK_N, BLOCK_K), GROUP_M (1 = row-major), and whether the
+# epilogue overlaps the next tile's main loop (only the warp-specialized step, and only where the wrapper turns
+# warp specialization on: datacenter Blackwell).
+_MODEL_STEPS: dict[str, tuple[tuple[int, int, int], int, bool]] = {
+    "kloop": ((128, 128, 64), 1, False), "grouped": ((128, 128, 64), 8, False),
+    "autotuned": ((128, 256, 64), 8, False), "persistent_tma": ((128, 256, 64), 8, False),
+    "ws": ((128, 256, 64), 8, True),
+}
+# Reference points beside the model, each with its kind (never "model") and its source.
+REFERENCE_POINTS: tuple[dict, ...] = (
+    {"gpu": "H200", "kind": "measured", "label": "cuBLAS bf16 (torch.matmul), 8192³", "tflops": (769.0, 798.0),
+     "source": "measured on an H200 in this workplace (the kit's shared REFERENCE.md: 769-798 TFLOP/s)"},
+    {"gpu": "B200", "kind": "published", "label": "CUTLASS 3.8 BF16, 94.2% of peak at power, 16384x17920x16384",
+     "pct_of_peak": 94.2,
+     "source": "CUTLASS 3.8 README 'Performance' figure (B200, % of peak at power; bwkit.efficiency."
+               "CUTLASS_SOURCE)"},
+)
+
+
+def ladder_model(gpu: str = "B200", M: int = 8192, N: int = 8192, K: int = 8192,
+                 precision: str = "bf16") -> list[dict]:
+    """The `bwkit.efficiency` model of every ladder step on `gpu`: what it adds, TFLOP/s, % of the dense peak.
+
+    Rows: step, adds, tflops and pct_of_peak (None for `naive`, which cannot run K > 256), bound, tile, kind
+    ('model'). The model knows tile and wave quantization, the per-wave HBM traffic of row-major vs grouped order
+    and the epilogue overlap; not L2 bandwidth, instruction issue or clocks under power. Taught in lab 03 (step 8).
+    """
+    from bwkit import efficiency, hw
+
+    spec = hw.get_spec(gpu)
+    rows = [{"step": "naive", "adds": STEP_ADDS["naive"], "tflops": None, "pct_of_peak": None, "bound": None,
+             "tile": "-", "kind": "model", "gpu": spec.name,
+             "note": "not runnable here: the naive kernel loads all of K at once (K <= 256)"}]
+    for step, (tile, group, overlap) in _MODEL_STEPS.items():
+        p = efficiency.predict(M, N, K, efficiency.Tile(*tile), spec, precision, group_m=group,
+                               overlap_epilogue=overlap and spec.arch == "sm_100a")
+        rows.append({"step": step, "adds": STEP_ADDS[step], "tflops": p.tflops, "pct_of_peak": p.pct_of_peak,
+                     "bound": p.bound, "tile": p.tile, "kind": "model", "gpu": spec.name, "note": ""})
+    return rows
+
+
+def plot_ladder(rows: list[dict] | None = None, gpus=("H200", "B200"), shape=(8192, 8192, 8192),
+                precision: str = "bf16"):
+    """The ladder as a chart: per step what it adds and its TFLOP/s; returns the figure.
+
+    `rows` from `run_gpu_sweep` (a GPU): measured bars per step at the largest M there, next to cuBLAS. None: the
+    `ladder_model` prediction for each of `gpus`, one panel each, beside `REFERENCE_POINTS` (labelled measured or
+    published, with their sources in the legend) and the datasheet peak.
+    """
+    import matplotlib.pyplot as plt
+
+    from bwkit import hw
+
+    names = list(STEP_ADDS)
+    labels = [f"{i + 1} {n}: {STEP_ADDS[n]}" for i, n in enumerate(names)]
+    y = list(range(len(names)))
+    if rows:
+        size = max(r["M"] for r in rows)
+        got = {r["name"]: r for r in rows if r["M"] == size}
+        fig, ax = plt.subplots(figsize=(9, 3.8))
+        vals = [got[n]["tflops"] if n in got else 0 for n in names]
+        ax.barh(y, vals, color="C0", label="Triton step, measured (CUDA events, L2 flushed)")
+        for i, n in enumerate(names):
+            ax.text(vals[i], i, f" {got[n]['x_cublas']:.2f}x cuBLAS" if n in got else " not timed", va="center",
+                    fontsize=8)
+        if "cublas" in got:
+            ax.axvline(got["cublas"]["tflops"], color="k", ls="--", label="cuBLAS (torch.matmul), measured")
+        ax.set_yticks(y, labels, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("TFLOP/s")
+        ax.set_title(f"The GEMM ladder, {rows[0].get('dtype', precision)} {size}³, measured on {rows[0]['device']}",
+                     fontsize=10)
+        ax.legend(fontsize=8, loc="lower right")
+        fig.tight_layout()
+        return fig
+    M, N, K = shape
+    fig, axes = plt.subplots(1, len(gpus), figsize=(6 * len(gpus), 4.4), squeeze=False, sharey=True)
+    for ax, gpu in zip(axes[0], gpus, strict=True):
+        spec = hw.get_spec(gpu)
+        model = ladder_model(gpu, M, N, K, precision)
+        vals = [r["tflops"] or 0 for r in model]
+        ax.barh(y, vals, color="C0", alpha=0.75, label="bwkit.efficiency model (not measured)")
+        for i, r in enumerate(model):
+            ax.text(vals[i], i, " n/a: needs K <= 256" if r["tflops"] is None else f" {r['pct_of_peak']:.0f}%",
+                    va="center", fontsize=8)
+        peak = spec.peak_tflops[precision]
+        ax.axvline(peak, color="k", lw=1, label=f"datasheet dense {precision} peak ({peak:.0f})")
+        for j, ref in enumerate(p for p in REFERENCE_POINTS if p["gpu"] == spec.name):
+            lo, hi = ref["tflops"] if "tflops" in ref else (peak * ref["pct_of_peak"] / 100,) * 2
+            ax.axvspan(lo, max(hi, lo + peak * 0.005), color=f"C{j + 1}", alpha=0.6,
+                       label=f"{ref['kind']}: {ref['label']}")
+        ax.set_yticks(y, labels, fontsize=8)
+        ax.set_xlim(0, peak * 1.25)
+        ax.set_xlabel("TFLOP/s")
+        ax.set_title(f"{spec.name}, {precision} {M}x{N}x{K}", fontsize=10)
+        ax.legend(fontsize=7, loc="upper right")
+    axes[0][0].invert_yaxis()
+    fig.suptitle("The GEMM ladder: what each step adds and its throughput (bars: bwkit.efficiency model, "
+                 "% of the datasheet peak; bands: measured / published references)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def wave_reuse(num_pid_m: int, num_pid_n: int, wave: int, GROUP_M: int | None = None) -> dict:
+    """The first `wave` tiles in launch order and the A / B strips they touch (each read once, reused from L2).
+
+    Returns {'tiles': [(pid_m, pid_n), ...], 'a_strips': sorted row-tiles, 'b_strips': sorted column-tiles,
+    'loads': distinct strips, 'uses': 2 x tiles (each tile reads one A and one B strip)}. Taught in lab 03, step 3.
+    """
+    from bwkit import gemm
+
+    if not isinstance(wave, int) or wave < 1:
+        raise ValueError(f"wave_reuse: wave must be a positive int, got {wave!r}")
+    tiles = gemm.tile_order(num_pid_m, num_pid_n, GROUP_M)[:wave]
+    a, b = sorted({m for m, _ in tiles}), sorted({n for _, n in tiles})
+    return {"tiles": tiles, "a_strips": a, "b_strips": b, "loads": len(a) + len(b), "uses": 2 * len(tiles)}
+
+
+def plot_launch_order(num_pid_m: int = 8, num_pid_n: int = 8, GROUP_M: int = 4, wave: int = 16):
+    """Row-major vs grouped launch order on a grid of C tiles, with the A and B strips one wave reuses from L2.
+
+    Each cell shows when its tile is launched; the first `wave` tiles (one wave: one tile per SM) are shaded, and
+    the bars beside the grid mark the A strips (row-tiles) and B strips (column-tiles) that wave reads. Returns
+    the figure. Taught in lab 03, step 3.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from bwkit import gemm
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.8))
+    for ax, group, name in ((axes[0], None, "row-major"), (axes[1], GROUP_M, f"grouped, GROUP_M={GROUP_M}")):
+        order = gemm.tile_order(num_pid_m, num_pid_n, group)
+        info = wave_reuse(num_pid_m, num_pid_n, wave, group)
+        for t, (m, n) in enumerate(order):
+            first = t < wave
+            ax.add_patch(Rectangle((n, m), 1, 1, facecolor="C1" if first else "white", alpha=0.6 if first else 1,
+                                   edgecolor="grey"))
+            ax.text(n + 0.5, m + 0.5, str(t), ha="center", va="center", fontsize=7)
+        for m in info["a_strips"]:
+            ax.add_patch(Rectangle((-0.9, m), 0.6, 1, facecolor="C0", edgecolor="white"))
+        for n in info["b_strips"]:
+            ax.add_patch(Rectangle((n, -0.9), 1, 0.6, facecolor="C2", edgecolor="white"))
+        ax.set_xlim(-1, num_pid_n)
+        ax.set_ylim(num_pid_m, -1)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{name}: wave of {wave} tiles reads {len(info['a_strips'])} A + {len(info['b_strips'])} B "
+                     f"strips\n({info['uses']} strip uses, {info['uses'] - info['loads']} served from L2)",
+                     fontsize=9)
+        ax.set_xlabel("column-tile pid_n (its B strip: green, above)")
+        ax.set_ylabel("row-tile pid_m (its A strip: blue, left)")
+    fig.suptitle(f"Launch order on a {num_pid_m}x{num_pid_n} grid of C tiles (number = launch index; orange = the "
+                 f"first wave of {wave} programs)", fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def _step_call(name: str, a, b):
-    """Call ladder step `name` on a GPU with a sensible fixed config where the step has no tuner."""
+    """Call ladder step `name` on a GPU: the fixed steps with their plan's config (`gemm.launch_configs`), the
+    tuned ones through their autotuner."""
     from bwkit import gemm
 
-    if name == "grouped":
-        return gemm.matmul_grouped(a, b, **_GPU_CONFIG_GROUPED)
-    if name == "kloop":
-        return gemm.matmul_kloop(a, b, BLOCK_M=128, BLOCK_N=128, BLOCK_K=64)
     return gemm.ladder_step(name).wrapper(a, b)
 
 
@@ -201,7 +365,7 @@ def plot_sweep(rows: list[dict], path: str | Path | None = None, ax=None):
     """TFLOP/s vs size for each kernel, cuBLAS dashed, the published dense peak as a line; returns the figure."""
     import matplotlib.pyplot as plt
 
-    from bwkit import bench
+    from bwkit import hw
 
     if not rows:
         raise ValueError("plot_sweep: no rows to plot")
@@ -212,7 +376,7 @@ def plot_sweep(rows: list[dict], path: str | Path | None = None, ax=None):
         ax.plot(*zip(*pts, strict=True), "--" if n == "cublas" else "-o", color=f"C{i}",
                 label="cuBLAS (torch.matmul)" if n == "cublas" else n)
     dev = rows[0]["device"]
-    spec = bench.spec_for_device(dev)
+    spec = hw.spec_for_device(dev)
     prec = {"bf16": "bf16", "fp16": "bf16", "fp8": "fp8", "fp32": "tf32"}[rows[0].get("dtype", "bf16")]
     if spec is not None and prec in spec.peak_tflops:
         ax.axhline(spec.peak_tflops[prec], color="k", lw=1, label=f"{spec.name} dense {prec} peak (datasheet)")

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 __all__ = [
-    "GPUSpec", "PRECISIONS", "SPECS", "get_spec", "list_gpus", "cpu_spec", "peak_flops",
+    "GPUSpec", "PRECISIONS", "SPECS", "get_spec", "list_gpus", "cpu_spec", "peak_flops", "spec_for_device",
     "ridge_point", "attainable_flops", "gemm_intensity", "plot_roofline",
 ]
 
@@ -28,10 +28,19 @@ _SRC_DGX_B200 = ("NVIDIA DGX B200 datasheet (8 GPUs: 72 PFLOP/s FP8 and 144 PFLO
 _SRC_GB200 = ("NVIDIA GB200 NVL72 datasheet (72 GPUs: 1,440 PFLOP/s FP4, 720 FP8, 360 BF16, 180 TF32 with sparsity; "
               "13.4 TB HBM3e, 576 TB/s) divided by 72 and halved for dense")
 _SRC_H100 = "NVIDIA H100 Tensor Core GPU datasheet, SXM5 column (dense = sparse figure / 2)"
+_SRC_H100_PCIE = ("NVIDIA H100 Tensor Core GPU datasheet, PCIe column (80 GB HBM2e, 2.0 TB/s; dense = sparse figure "
+                  "/ 2: 3,026 FP8, 1,513 BF16, 756 TF32 TFLOP/s with sparsity; NVLink bridge 600 GB/s)")
+_SRC_HOPPER_WP_PCIE = "NVIDIA Hopper architecture whitepaper (H100 PCIe: 114 SMs; 228 KB shared memory per SM)"
 _SRC_H200 = "NVIDIA H200 Tensor Core GPU datasheet, SXM column (dense = sparse figure / 2)"
 _SRC_5090 = ("NVIDIA GeForce RTX 5090 product page (3,352 AI TOPS = FP4 with sparsity; 838 FP16 TFLOP/s with "
-             "sparsity) halved for dense; GeForce FP32-accumulate rates may be lower")
-_SRC_CUTLASS = "CUTLASS documentation / CUDA programming guide (sm_100: 228 KB shared memory per SM, 148 SMs)"
+             "sparsity) halved for dense. An UPPER BOUND for BF16/FP16 GEMMs with FP32 accumulation: GeForce parts "
+             "have run FP32-accumulate Tensor Core math at half the FP16-accumulate rate, and the RTX Blackwell "
+             "whitepaper's FP32-accumulate row is the figure to use once confirmed")
+_SRC_SMEM = ("CUDA C++ Programming Guide, compute capabilities table (9.0 and 10.0: 228 KB shared memory per SM, "
+             "227 KB per thread block)")
+_SRC_B200_SMS = ("148 SMs: 'How to Scale Your Model' (jax-ml scaling book), chapter 'How to Think About GPUs'; "
+                 "NVIDIA's B200 datasheet gives no SM count. The primary check is a device query on a B200 "
+                 "(multi_processor_count), which benchmarks/gpu_check.py prints")
 _SRC_PTX_TMEM = "PTX ISA, tcgen05 Tensor Memory: 128 lanes x 512 columns x 32 bit per SM"
 _SRC_HOPPER_WP = "NVIDIA Hopper architecture whitepaper (132 SMs on H100 SXM5, 228 KB shared memory per SM)"
 _SRC_RTX_WP = "NVIDIA RTX Blackwell GPU architecture whitepaper (GB202: 170 SMs on RTX 5090, 128 KB L1/SMEM per SM)"
@@ -70,15 +79,18 @@ SPECS: dict[str, GPUSpec] = {
     s.name: s
     for s in [
         GPUSpec("B200", "sm_100a", {"fp4": 9000, "fp8": 4500, "bf16": 2250, "tf32": 1125}, 180, 8.0, 148, 228, 256,
-                1.8, {"peak_tflops": _SRC_DGX_B200, "hbm": _SRC_DGX_B200, "sms": _SRC_CUTLASS,
-                      "smem": _SRC_CUTLASS, "tmem": _SRC_PTX_TMEM, "nvlink": "NVIDIA NVLink 5 (1.8 TB/s per GPU)"}),
+                1.8, {"peak_tflops": _SRC_DGX_B200, "hbm": _SRC_DGX_B200, "sms": _SRC_B200_SMS,
+                      "smem": _SRC_SMEM, "tmem": _SRC_PTX_TMEM, "nvlink": "NVIDIA NVLink 5 (1.8 TB/s per GPU)"}),
         GPUSpec("GB200", "sm_100a", {"fp4": 10000, "fp8": 5000, "bf16": 2500, "tf32": 1250}, 186, 8.0, 148, 228, 256,
                 1.8, {"peak_tflops": _SRC_GB200, "hbm": _SRC_GB200,
                       "sms": "assumed equal to B200 (same Blackwell die; NVIDIA publishes no GB200 SM count)",
-                      "smem": _SRC_CUTLASS, "tmem": _SRC_PTX_TMEM, "nvlink": "NVIDIA NVLink 5 (1.8 TB/s per GPU)"}),
+                      "smem": _SRC_SMEM, "tmem": _SRC_PTX_TMEM, "nvlink": "NVIDIA NVLink 5 (1.8 TB/s per GPU)"}),
         GPUSpec("H100 SXM", "sm_90a", {"fp8": 1979, "bf16": 989, "tf32": 494.5}, 80, 3.35, 132, 228, 0, 0.9,
                 {"peak_tflops": _SRC_H100, "hbm": _SRC_H100, "sms": _SRC_HOPPER_WP, "smem": _SRC_HOPPER_WP,
                  "tmem": "Hopper has no Tensor Memory", "nvlink": _SRC_H100}),
+        GPUSpec("H100 PCIe", "sm_90a", {"fp8": 1513, "bf16": 756.5, "tf32": 378}, 80, 2.0, 114, 228, 0, 0.6,
+                {"peak_tflops": _SRC_H100_PCIE, "hbm": _SRC_H100_PCIE, "sms": _SRC_HOPPER_WP_PCIE,
+                 "smem": _SRC_HOPPER_WP_PCIE, "tmem": "Hopper has no Tensor Memory", "nvlink": _SRC_H100_PCIE}),
         GPUSpec("H200", "sm_90a", {"fp8": 1979, "bf16": 989, "tf32": 494.5}, 141, 4.8, 132, 228, 0, 0.9,
                 {"peak_tflops": _SRC_H200, "hbm": _SRC_H200, "sms": _SRC_HOPPER_WP, "smem": _SRC_HOPPER_WP,
                  "tmem": "Hopper has no Tensor Memory", "nvlink": _SRC_H200}),
@@ -89,7 +101,8 @@ SPECS: dict[str, GPUSpec] = {
     ]
 }
 
-_ALIASES = {"h100": "H100 SXM", "h100-sxm": "H100 SXM", "h100 sxm": "H100 SXM", "rtx5090": "RTX 5090",
+_ALIASES = {"h100": "H100 SXM", "h100-sxm": "H100 SXM", "h100 sxm": "H100 SXM", "h100 pcie": "H100 PCIe",
+            "h100-pcie": "H100 PCIe", "rtx5090": "RTX 5090",
             "rtx 5090": "RTX 5090", "5090": "RTX 5090", "b200": "B200", "gb200": "GB200", "h200": "H200"}
 
 
@@ -115,6 +128,28 @@ def get_spec(gpu: str | GPUSpec) -> GPUSpec:
     if key is None:
         raise ValueError(f"unknown GPU {gpu!r}; known: {', '.join(SPECS)} (or 'cpu')")
     return SPECS[key]
+
+
+def spec_for_device(name: str, memory_gib: float | None = None, sm_count: int | None = None) -> GPUSpec | None:
+    """The `SPECS` entry of a CUDA device from what torch reports (`get_device_properties`): its name, memory in
+    GiB and SM count; None for a GPU the table does not have.
+
+    H100 SXM and H100 PCIe share the name prefix and the 80 GB: the PCIe card has 114 SMs (Hopper whitepaper) and
+    torch names it 'NVIDIA H100 PCIe' ('NVIDIA H100 80GB HBM3' is the SXM part); the SM count decides when given.
+    An H100 NVL (94 GB) has no entry (None). B200 / GB200 / H200 / RTX 5090 by name.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"spec_for_device takes the device name (str), got {type(name).__name__}")
+    n = name.upper()
+    if "H100" in n:
+        if "NVL" in n or (memory_gib is not None and memory_gib > 85):
+            return None
+        pcie = "PCIE" in n if sm_count is None else sm_count == SPECS["H100 PCIe"].sms
+        return SPECS["H100 PCIe" if pcie else "H100 SXM"]
+    for key in ("GB200", "B200", "H200", "RTX 5090"):
+        if key in n:
+            return SPECS[key]
+    return None
 
 
 _CPU_CACHE: dict[str, GPUSpec] = {}

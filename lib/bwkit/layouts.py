@@ -13,6 +13,11 @@ A CuTe layout is a function from coordinates to an index, given by a *shape* and
   over the tile it covers, one colour per thread, ``T<thread>/V<value>`` in each cell.
 * `check_layout(answer, expected, name=...)`: compares two layouts on *every* coordinate (with
   `bwkit.kit.checks.check`, so it prints ✅/❌, diagnoses known mistakes and raises).
+* `coalesce`, `complement`: CuTe's two simplest algebra operations in plain Python, and `complement_violation`,
+  the rule a layout must meet for its complement to exist. `run_cute` checks that rule before every CuTe
+  complement, product and divide it reaches (`guard_cute`): CuTe DSL 4.8.1 kills the process (SIGFPE) on some
+  products of a layout that breaks it, e.g. ``logical_product((4,4):(8,16), (2,4):(2,4))``; bwkit raises
+  `LayoutAlgebraError` naming the rule instead.
 
     from bwkit import layouts as L
     import cutlass.cute as cute
@@ -26,12 +31,15 @@ Taught in lab 05 (steps 1-3).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Layout", "IntTuple", "run_cute", "from_cute", "table", "plot_layout", "plot_tv_layout",
-           "tv_table", "check_layout", "swizzle", "flatten", "product"]
+           "tv_table", "check_layout", "swizzle", "flatten", "product", "coalesce", "complement",
+           "complement_violation", "LayoutAlgebraError", "guard_cute"]
 
 IntTuple = Any  # an int or a (nested) tuple of ints
 
@@ -184,12 +192,156 @@ def _as_py(t: IntTuple) -> IntTuple:
                     "compile-time shapes and strides can be copied to plain Python")
 
 
+class LayoutAlgebraError(ValueError):
+    """A CuTe layout-algebra operation whose inputs break one of its rules (the message names the rule)."""
+
+
+def _modes(layout: Layout) -> list[tuple[int, int]]:
+    """The (size, stride) leaves of a layout, without size-1 and stride-0 modes, sorted by stride (as CuTe does)."""
+    leaves = zip(flatten(layout.shape), flatten(layout.stride), strict=True)
+    return sorted(((s, d) for s, d in leaves if s != 1 and d != 0), key=lambda m: m[1])
+
+
+def complement_violation(layout: Layout) -> str | None:
+    """Why the complement of `layout` does not exist (None when it does).
+
+    CuTe's rule: drop the modes of size 1 or stride 0, sort the others by stride; each stride must then be a
+    multiple of size x stride of the mode before it (so the copies of the layout tile memory without overlaps
+    or gaps that the complement cannot describe). Products (`logical_product`, `blocked_product`,
+    `raked_product`, ...) complement their first layout and divides their tiler, so the rule applies there too.
+    """
+    if not isinstance(layout, Layout):
+        raise TypeError(f"complement_violation needs a bwkit.layouts.Layout, got {type(layout).__name__}")
+    if layout.swizzle is not None:
+        return None   # swizzled layouts are not complemented by CuTe's rule; leave them to CuTe
+    modes = _modes(layout)
+    for (s0, d0), (s1, d1) in zip(modes, modes[1:], strict=False):
+        if d1 % (s0 * d0):
+            how = ("it starts inside that span: the modes interleave or overlap" if d1 < s0 * d0
+                   else "the gap is not a whole number of spans")
+            return (f"{layout} has no complement: sorted by stride, each stride must be a multiple of the previous "
+                    f"mode's size x stride, and {d1} (mode {s1}:{d1}) is not a multiple of {s0} x {d0} = "
+                    f"{s0 * d0} ({how})")
+    return None
+
+
+def coalesce(layout: Layout) -> Layout:
+    """CuTe's `coalesce` in plain Python: the same function with the fewest modes (merges s0:d0 ++ s1:s0*d0)."""
+    if not isinstance(layout, Layout):
+        raise TypeError(f"coalesce needs a bwkit.layouts.Layout, got {type(layout).__name__}")
+    if layout.swizzle is not None:
+        raise ValueError(f"coalesce: {layout} is swizzled; coalesce its layout part")
+    out: list[list[int]] = []
+    for s, d in zip(flatten(layout.shape), flatten(layout.stride), strict=True):
+        if s == 1:
+            continue
+        if out and out[-1][0] * out[-1][1] == d:
+            out[-1][0] *= s
+        else:
+            out.append([s, d])
+    if not out:
+        return Layout(1, 0, offset=layout.offset)
+    if len(out) == 1:
+        return Layout(out[0][0], out[0][1], offset=layout.offset)
+    return Layout(tuple(m[0] for m in out), tuple(m[1] for m in out), offset=layout.offset)
+
+
+def complement(layout: Layout, cotarget: int) -> Layout:
+    """CuTe's `complement(layout, cotarget)` in plain Python: the layout that fills what `layout` leaves of
+    [0, cotarget), modes by increasing stride (coalesced). Raises `LayoutAlgebraError` when it does not exist."""
+    if not isinstance(layout, Layout):
+        raise TypeError(f"complement needs a bwkit.layouts.Layout, got {type(layout).__name__}")
+    if isinstance(cotarget, bool) or not isinstance(cotarget, int) or cotarget < 1:
+        raise ValueError(f"complement: cotarget must be a positive int, got {cotarget!r}")
+    why = complement_violation(layout)
+    if why is not None:
+        raise LayoutAlgebraError(f"complement: {why}")
+    shape, stride, current = [], [], 1
+    for s, d in _modes(layout):
+        shape.append(d // current)
+        stride.append(current)
+        current = s * d
+    shape.append(-(-cotarget // current))
+    stride.append(current)
+    return coalesce(Layout(tuple(shape), tuple(stride)))
+
+
+_GUARD_LOCK = threading.RLock()
+_GUARD_DEPTH = [0]
+_GUARDED_OPS = ("complement", "logical_product", "zipped_product", "tiled_product", "flat_product",
+                "blocked_product", "raked_product", "logical_divide", "zipped_divide", "tiled_divide",
+                "flat_divide")
+
+
+def _static(value: Any) -> Layout | None:
+    """`value` as a plain Layout when it is a static, unswizzled CuTe layout; else None (nothing to check)."""
+    import cutlass.cute as cute
+
+    if isinstance(value, Layout):
+        return value
+    if not isinstance(value, cute.Layout):
+        return None
+    try:
+        return Layout(_as_py(value.shape), _as_py(value.stride))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def _guarded(op: str, fn: Callable) -> Callable:
+    """`fn` (a CuTe IR builder) preceded by the admissibility rule of `op`."""
+    def wrapper(*args, **kwargs):
+        if op.endswith("_divide"):
+            checked = _static(kwargs.get("tiler", args[1] if len(args) > 1 else None))
+            role = "the tiler"
+        else:
+            checked = _static(kwargs.get("input", args[0] if args else None))
+            role = "the layout" if op == "complement" else "the block"
+            if op != "complement" and _static(kwargs.get("tiler", args[1] if len(args) > 1 else None)) is None:
+                checked = None    # a by-mode product: CuTe multiplies each mode on its own
+        why = None if checked is None else complement_violation(checked)
+        if why is not None:
+            raise LayoutAlgebraError(f"cute.{op}: {role} {why}; CuTe DSL 4.8.1 fails on it (on products it kills "
+                                     "the process), so bwkit stops here")
+        return fn(*args, **kwargs)
+
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
+@contextlib.contextmanager
+def guard_cute() -> Iterator[None]:
+    """Within this block, every CuTe complement, product and divide first checks `complement_violation`.
+
+    `run_cute` uses it; it wraps CuTe's IR builders (`cutlass._mlir.dialects.cute`), so calls made through
+    `cute.*` or from CUTLASS's own helpers are all checked. Layouts that are not static are passed through.
+    """
+    from cutlass._mlir.dialects import cute as cute_ir
+
+    with _GUARD_LOCK:
+        if _GUARD_DEPTH[0] == 0:
+            for op in _GUARDED_OPS:
+                if hasattr(cute_ir, op):
+                    setattr(cute_ir, op, _guarded(op, getattr(cute_ir, op)))
+        _GUARD_DEPTH[0] += 1
+    try:
+        yield
+    finally:
+        with _GUARD_LOCK:
+            _GUARD_DEPTH[0] -= 1
+            if _GUARD_DEPTH[0] == 0:
+                for op in _GUARDED_OPS:
+                    fn = getattr(cute_ir, op, None)
+                    if fn is not None and hasattr(fn, "__wrapped__"):
+                        setattr(cute_ir, op, fn.__wrapped__)
+
+
 def run_cute(builder: Callable[[], Any]) -> Any:
     """Run `builder()` inside a host `@cute.jit` function on the CPU; return its layout(s) as `Layout`s.
 
     `builder` takes no arguments and returns a CuTe layout, or a tuple/list of them (converted one by one), or
     any plain Python value (returned as is). Python `print` inside the builder shows CuTe objects; `cute.printf`
-    output may need `sys.stdout.flush()` to appear in a notebook.
+    output may need `sys.stdout.flush()` to appear in a notebook. Complements, products and divides are checked
+    first (`guard_cute`): one whose layout has no complement raises `LayoutAlgebraError` naming the rule.
     """
     import cutlass.cute as cute
 
@@ -208,7 +360,8 @@ def run_cute(builder: Callable[[], Any]) -> Any:
     def _host():
         box["out"] = convert(builder())
 
-    _host(no_cache=True)
+    with guard_cute():
+        _host(no_cache=True)
     return box["out"]
 
 

@@ -8,7 +8,8 @@
     moe.moe_cost(moe.DEEPSEEK_V3, num_tokens=64)             # FLOPs and bytes per token of a real layer
 
 Values from deepseek-ai/DeepSeek-V3 `inference/configs/config_671B.json` and `inference/model.py`; `gate`
-follows that file's `Gate.forward` step by step, `gate_hf` the Hugging Face port (fp32 router, 0.0 group mask).
+follows that file's `Gate.forward` step by step, `gate_hf` the Hugging Face port (fp32 router, 0.0 group mask,
+in transformers' `DeepseekV3MoE.route_tokens_to_experts`).
 Run the full-size config only through the cost functions (one MoE layer is 11.3 G parameters); SMALL and TINY
 keep its structure and run on a CPU in milliseconds. The Triton kernels are in `bwkit.moe_kernels`, expert
 parallelism in `bwkit.moe_ep`, low-precision experts in `experts_lowp`/`quantize_expert_weights` below.
@@ -143,29 +144,37 @@ def _check_finite_logits(logits) -> None:
 
 
 def gate_from_scores(scores, bias, cfg: DeepSeekMoEConfig, *, mask_value: float = float("-inf"),
-                     weights_from: str = "unbiased", normalize: bool = True, route_scale: float | None = None):
+                     weights_from: str = "unbiased", normalize: bool = True, route_scale: float | None = None,
+                     group_score: str | None = None):
     """Route tokens from their affinity `scores` [T, num_experts] (after sigmoid); return (weights, indices).
 
     The defaults follow DeepSeek-V3's official `inference/model.py` exactly (see `gate`). The keyword arguments
     exist to *model mistakes and variants* for the lab's checks: `mask_value=0.0` is the Hugging Face port's
     group mask, `weights_from="biased"` gathers weights from the biased scores, `normalize=False` skips the
-    division by the sum, `route_scale` overrides cfg.route_scale (1.0 models a forgotten scale).
-    Weights come back in the dtype of `scores`, indices int64 [T, top_k]. Taught in lab 07, step 2.
+    division by the sum, `route_scale` overrides cfg.route_scale (1.0 models a forgotten scale), `group_score`
+    ('top2', 'max' or 'sum' of a group's biased scores) overrides the official rule (top-2 sum with a bias, max
+    without). Weights come back in the dtype of `scores`, indices int64 [T, top_k]; T may be 0.
+    Taught in lab 07, step 2.
     """
     import torch
 
     if weights_from not in ("unbiased", "biased"):
         raise ValueError(f"weights_from must be 'unbiased' or 'biased', got {weights_from!r}")
+    if group_score not in (None, "top2", "max", "sum"):
+        raise ValueError(f"group_score must be None, 'top2', 'max' or 'sum', got {group_score!r}")
     T = scores.shape[0]
     original = scores
     biased = scores + bias if bias is not None else scores
     choice = biased
     if cfg.num_groups > 1:
-        grouped = biased.view(T, cfg.num_groups, -1)
-        if bias is None:   # the official code: group score = best expert when there is no correction bias
+        grouped = biased.view(T, cfg.num_groups, cfg.experts_per_group)   # explicit sizes: T may be 0
+        rule = group_score or ("max" if bias is None else "top2")
+        if rule == "max":      # the official code: group score = best expert when there is no correction bias
             group_scores = grouped.amax(dim=-1)
-        else:              # ... and the sum of the two best biased scores with it (DeepSeek-V3/R1)
+        elif rule == "top2":   # ... and the sum of the two best biased scores with it (DeepSeek-V3/R1)
             group_scores = grouped.topk(2, dim=-1)[0].sum(dim=-1)
+        else:
+            group_scores = grouped.sum(dim=-1)
         keep = group_scores.topk(cfg.topk_groups, dim=-1)[1]
         drop = torch.ones(T, cfg.num_groups, dtype=torch.bool, device=scores.device).scatter_(1, keep, False)
         choice = grouped.masked_fill(drop.unsqueeze(-1), mask_value).flatten(1)
@@ -182,12 +191,13 @@ def gate(x, weight, bias, cfg: DeepSeekMoEConfig):
 
     x [T, hidden], weight [num_experts, hidden], bias [num_experts] (fp32 correction bias) or None.
     1. scores = sigmoid(x @ weight.T), computed in x's dtype (bf16 in the official inference code);
-    2. the correction bias is added for *selection only*;
+    2. the correction bias is added for *selection only*; an fp32 bias promotes s + b to fp32, so with bf16 x
+       the group scores, the mask and both top-k selections run in fp32 (only logits and sigmoid are bf16);
     3. group score = sum of the two largest biased scores of each group (max when there is no bias);
     4. the `topk_groups` best groups are kept, the other groups' scores set to -inf;
     5. the `top_k` experts of the masked biased scores are picked;
     6. weights = the *unbiased* scores at those experts, divided by their sum, times `route_scale`.
-    Returns weights [T, top_k] in x's dtype and indices [T, top_k] (int64, sorted by biased score).
+    Returns weights [T, top_k] in x's dtype and indices [T, top_k] (int64, sorted by biased score); T may be 0.
     NaN logits raise ValueError (never a silent routing). Taught in lab 07, step 2.
     """
     import torch
@@ -204,10 +214,12 @@ def gate(x, weight, bias, cfg: DeepSeekMoEConfig):
 
 
 def gate_hf(x, weight, bias, cfg: DeepSeekMoEConfig):
-    """The Hugging Face transformers port of the same router (`DeepseekV3TopkRouter`); return (weights, indices).
+    """The Hugging Face transformers port of the same router; return (weights, indices).
 
-    Two differences from the official code: the router runs in fp32 whatever x's dtype (logits, sigmoid and
-    weights), and dropped groups are masked with 0.0 instead of -inf (it also adds 1e-20 to the denominator).
+    In current transformers `DeepseekV3TopkRouter` only computes the fp32 logits and `DeepseekV3MoE.
+    route_tokens_to_experts` routes (older releases did both in `DeepseekV3TopkRouter`). Two differences from
+    the official code: the router runs in fp32 whatever x's dtype (logits, sigmoid and weights), and dropped
+    groups are masked with 0.0 instead of -inf (it also adds 1e-20 to the denominator).
     The 0.0 mask changes the choice whenever a biased score inside a kept group is below 0: a masked expert
     (score 0.0) then beats it. Weights come back in fp32, indices int64. Taught in lab 07, step 2.
     """
@@ -388,8 +400,8 @@ class Permutation:
 
     @property
     def padding_fraction(self) -> float:
-        """Share of padded rows that are padding (wasted MMA rows)."""
-        return 1.0 - self.num_pairs / max(self.num_padded, 1)
+        """Share of padded rows that are padding (wasted MMA rows); 0.0 when there are no rows."""
+        return 1.0 - self.num_pairs / self.num_padded if self.num_padded else 0.0
 
 
 def permute_tokens(topk_ids, num_experts: int, block_m: int) -> Permutation:
@@ -425,15 +437,18 @@ def permute_tokens(topk_ids, num_experts: int, block_m: int) -> Permutation:
 def combine(pair_out, topk_weights, num_tokens: int):
     """Back to token order: y[t] = sum over slots k of topk_weights[t, k] * pair_out[t * top_k + k].
 
-    pair_out [num_tokens * top_k, H] holds each (token, slot) pair's expert output in pair-id order.
-    Taught in lab 07, step 4.
+    pair_out [num_tokens * top_k, H] holds each (token, slot) pair's expert output in pair-id order; num_tokens
+    may be 0 (an expert-parallel rank with no tokens). Taught in lab 07, step 4.
     """
+    if pair_out.dim() != 2 or topk_weights.dim() != 2:
+        raise ValueError(f"combine: pair_out must be 2-D [num_tokens * top_k, H] and topk_weights 2-D [num_tokens, "
+                         f"top_k]; got {list(pair_out.shape)} and {list(topk_weights.shape)}")
     if pair_out.shape[0] != topk_weights.numel() or topk_weights.shape[0] != num_tokens:
         raise ValueError(f"combine: pair_out has {pair_out.shape[0]} rows, topk_weights {list(topk_weights.shape)},"
                          f" num_tokens {num_tokens}: expected num_tokens * top_k rows")
-    top_k = topk_weights.shape[1]
+    top_k, hidden = topk_weights.shape[1], pair_out.shape[1]
     w = topk_weights.to(pair_out.dtype).reshape(num_tokens, top_k, 1)
-    return (pair_out.reshape(num_tokens, top_k, -1) * w).sum(dim=1)
+    return (pair_out.reshape(num_tokens, top_k, hidden) * w).sum(dim=1)     # explicit sizes: T may be 0
 
 
 def experts_grouped(x, topk_weights, topk_ids, w1, w3, w2):
@@ -462,8 +477,9 @@ def experts_grouped(x, topk_weights, topk_ids, w1, w3, w2):
 def moe_forward(x, w: MoEWeights, cfg: DeepSeekMoEConfig, *, experts=None):
     """One DeepSeek MoE layer: gate, routed experts (`experts`, default `experts_reference`) plus the shared expert.
 
-    x [..., hidden] -> y [..., hidden]. `experts` is any function with the signature of `experts_reference`
-    (`experts_grouped`, `bwkit.moe_kernels.fused_moe`, ...). Taught in lab 07, step 3.
+    x [..., hidden] -> y [..., hidden] (any number of tokens, 0 included). `experts` is any function with the
+    signature of `experts_reference` (`experts_grouped`, `bwkit.moe_kernels.fused_moe`, ...). Taught in lab 07,
+    step 3.
     """
     if x.shape[-1] != cfg.hidden:
         raise ValueError(f"moe_forward: hidden size mismatch: x has {x.shape[-1]} features, cfg.hidden is "
@@ -488,7 +504,8 @@ def tokens_per_expert(topk_ids, num_experts: int):
 
 
 def load_imbalance(counts) -> float:
-    """max / mean of tokens per expert: 1.0 is perfect balance; the busiest expert sets an MoE layer's time."""
+    """max / mean of tokens per expert: 1.0 is perfect balance (NaN when no token was routed); the busiest expert
+    sets an MoE layer's time."""
     c = counts.float()
     return float(c.max() / c.mean()) if float(c.mean()) > 0 else float("nan")
 

@@ -15,9 +15,10 @@ experts (rank r: experts [r * E/W, (r+1) * E/W)). One step (`ep_moe_forward`, ru
 4. send the outputs back along the reverse splits (combine); the source rank applies the routing weights, sums
    the top_k rows of each token and adds the shared expert.
 The same code runs with NCCL on GPUs (`backend="nccl"`, one GPU per rank). Pairs are sent one row each (no
-de-duplication of a token that goes to two experts on one rank, which DeepEP-style kernels do).
-`run_ep` spawns the ranks with torch.multiprocessing on a free localhost TCP port and always reaps them.
-Taught in lab 07, step 7.
+de-duplication of a token that goes to two experts on one rank, which DeepEP-style kernels do). A rank may hold
+no tokens, or receive no pairs: it still takes part in every collective with empty splits.
+`run_ep` spawns the ranks with torch.multiprocessing on a free localhost TCP port and always reaps them;
+`run_ep_cases` runs several steps (inputs and shard sizes) on one set of ranks. Taught in lab 07, step 7.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import socket
 import tempfile
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -35,7 +37,7 @@ import torch.distributed as dist
 from bwkit.moe import DeepSeekMoEConfig, MoEWeights, combine, experts_grouped, gate, swiglu
 
 __all__ = ["expert_owner_rank", "expert_range", "ep_routing_table", "EPStats", "ep_moe_forward", "run_ep",
-           "free_port"]
+           "run_ep_cases", "free_port"]
 
 
 def _check_world(num_experts: int, world_size: int) -> None:
@@ -96,8 +98,8 @@ class EPStats:
 def ep_moe_forward(x: torch.Tensor, w: MoEWeights, cfg: DeepSeekMoEConfig, group=None):
     """One expert-parallel MoE step on this rank (inside an initialised process group); return (y, EPStats).
 
-    x [T_r, hidden]: this rank's tokens; `w` the full layer weights (only this rank's experts are read).
-    Collective: every rank of `group` must call it. Taught in lab 07, step 7.
+    x [T_r, hidden]: this rank's tokens (T_r may be 0); `w` the full layer weights (only this rank's experts are
+    read). Collective: every rank of `group` must call it. Taught in lab 07, step 7.
     """
     if not dist.is_initialized():
         raise RuntimeError("ep_moe_forward needs torch.distributed initialised (use run_ep to start ranks)")
@@ -148,7 +150,7 @@ def free_port() -> int:
 
 
 def _ep_worker(rank: int, world_size: int, backend: str, init_method: str, workdir: str) -> None:
-    """Body of one spawned rank: init, one EP step on its shard, save (y, stats), tear down."""
+    """Body of one spawned rank: init, one EP step per case on its shard, save each (y, stats), tear down."""
     torch.set_num_threads(1)
     if backend == "gloo" and "GLOO_SOCKET_IFNAME" not in os.environ and os.path.exists("/sys/class/net/lo"):
         os.environ["GLOO_SOCKET_IFNAME"] = "lo"
@@ -158,7 +160,7 @@ def _ep_worker(rank: int, world_size: int, backend: str, init_method: str, workd
         torch.cuda.set_device(device)
     dist.init_process_group(backend, init_method=init_method, rank=rank, world_size=world_size)
     try:
-        _ep_step(rank, device, inputs, workdir)
+        _ep_steps(rank, device, inputs, workdir)
     except BaseException:
         with open(os.path.join(workdir, f"rank{rank}.err"), "w") as f:   # for run_ep's error message
             f.write(traceback.format_exc())
@@ -167,12 +169,27 @@ def _ep_worker(rank: int, world_size: int, backend: str, init_method: str, workd
         dist.destroy_process_group()
 
 
-def _ep_step(rank: int, device: torch.device, inputs: dict, workdir: str) -> None:
+def _ep_steps(rank: int, device: torch.device, inputs: dict, workdir: str) -> None:
     w = MoEWeights(*(t.to(device) for t in (getattr(inputs["w"], f) for f in (
         "gate_weight", "gate_bias", "w1", "w3", "w2", "shared_w1", "shared_w3", "shared_w2"))))
-    y, stats = ep_moe_forward(inputs["shards"][rank].to(device), w, inputs["cfg"])
-    torch.save({"y": y.cpu(), "stats": stats}, os.path.join(workdir, f"rank{rank}.pt"))
+    out = []
+    for shards in inputs["cases"]:                 # one process group for every case
+        y, stats = ep_moe_forward(shards[rank].to(device), w, inputs["cfg"])
+        out.append({"y": y.cpu(), "stats": stats})
+    torch.save(out, os.path.join(workdir, f"rank{rank}.pt"))
     dist.barrier()
+
+
+def _shard(x: torch.Tensor, world_size: int, shards) -> list[torch.Tensor]:
+    """x split into world_size contiguous shards: near-equal (torch.tensor_split) or `shards` tokens each."""
+    if shards is None:
+        return [s.contiguous().cpu() for s in torch.tensor_split(x, world_size)]
+    sizes = list(shards)
+    if len(sizes) != world_size or any(not isinstance(n, int) or isinstance(n, bool) or n < 0 for n in sizes):
+        raise ValueError(f"run_ep: shards must be {world_size} non-negative ints (tokens per rank), got {shards!r}")
+    if sum(sizes) != x.shape[0]:
+        raise ValueError(f"run_ep: shards {sizes} hold {sum(sizes)} tokens, x has {x.shape[0]}")
+    return [s.contiguous().cpu() for s in torch.split(x, sizes)]
 
 
 def _rank_errors(workdir: str, world_size: int) -> str:
@@ -188,16 +205,31 @@ def _rank_errors(workdir: str, world_size: int) -> str:
 
 
 def run_ep(x: torch.Tensor, w: MoEWeights, cfg: DeepSeekMoEConfig, *, world_size: int = 4,
-           backend: str = "gloo", timeout_s: float = 120.0, start_method: str = "forkserver"):
+           shards: Sequence[int] | None = None, backend: str = "gloo", timeout_s: float = 120.0,
+           start_method: str = "forkserver"):
     """Run one EP step over `world_size` local processes; return (y [T, hidden] in token order, [EPStats]).
 
-    Tokens are split into `world_size` contiguous shards (torch.tensor_split). `backend`: "gloo" (CPU) or
-    "nccl" (needs world_size GPUs). Processes are started by torch.multiprocessing with `start_method`
-    ("forkserver", the default, forks every rank from one server that imported torch once, so 4 ranks start
-    in about a second after the first call; "spawn" starts a fresh interpreter per rank), rendezvous on a free
-    localhost port, and are always terminated: a rank that fails or a run longer than `timeout_s` raises
-    RuntimeError. As with any spawn/forkserver start, a *script* calling this needs the
-    `if __name__ == "__main__":` guard. Taught in lab 07, step 7.
+    Tokens are split into `world_size` contiguous shards: near-equal (torch.tensor_split) by default, or
+    `shards[r]` tokens for rank r (any may be 0: a rank with no tokens still takes part in the all-to-alls, and
+    so does a rank whose experts receive no pairs). `backend`: "gloo" (CPU) or "nccl" (needs world_size GPUs).
+    Processes are started by torch.multiprocessing with `start_method` ("forkserver", the default, forks every
+    rank from one server that imported torch once, so 4 ranks start in about a second after the first call;
+    "spawn" starts a fresh interpreter per rank), rendezvous on a free localhost port, and are always terminated:
+    a rank that fails or a run longer than `timeout_s` raises RuntimeError. As with any spawn/forkserver start, a
+    *script* calling this needs the `if __name__ == "__main__":` guard. Taught in lab 07, step 7.
+    """
+    return run_ep_cases([(x, shards)], w, cfg, world_size=world_size, backend=backend, timeout_s=timeout_s,
+                        start_method=start_method)[0]
+
+
+def run_ep_cases(cases: Sequence[tuple[torch.Tensor, Sequence[int] | None]], w: MoEWeights, cfg: DeepSeekMoEConfig,
+                 *, world_size: int = 4, backend: str = "gloo", timeout_s: float = 120.0,
+                 start_method: str = "forkserver") -> list[tuple[torch.Tensor, list[EPStats]]]:
+    """Several EP steps of one layer `w` over one set of `world_size` processes (the ranks start once).
+
+    `cases`: (x, shards) pairs as `run_ep` takes them (shards None: near-equal). Returns one (y, [EPStats]) per
+    case, in order. Starting the ranks costs far more than a small step, so tests and sweeps batch their steps
+    here. Same errors as `run_ep`. Taught in lab 07, step 7.
     """
     import torch.multiprocessing as mp
 
@@ -209,13 +241,18 @@ def run_ep(x: torch.Tensor, w: MoEWeights, cfg: DeepSeekMoEConfig, *, world_size
     if backend == "nccl" and torch.cuda.device_count() < world_size:
         raise ValueError(f"backend 'nccl' needs one GPU per rank: world_size {world_size}, "
                          f"{torch.cuda.device_count()} GPU(s) visible")
-    if x.dim() != 2 or x.shape[1] != cfg.hidden:
-        raise ValueError(f"run_ep: x must be [tokens, {cfg.hidden}], got {list(x.shape)}")
+    if not cases:
+        raise ValueError("run_ep_cases: cases is empty (give at least one (x, shards) pair)")
+    split = []
+    for x, shards in cases:
+        if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != cfg.hidden:
+            raise ValueError(f"run_ep: x must be [tokens, {cfg.hidden}], got "
+                             f"{list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+        split.append(_shard(x, world_size, shards))
     with tempfile.TemporaryDirectory(prefix="bwkit_ep_") as workdir:
-        shards = [s.contiguous().cpu() for s in torch.tensor_split(x, world_size)]
         w_cpu = MoEWeights(*(t.detach().cpu() for t in (w.gate_weight, w.gate_bias, w.w1, w.w3, w.w2,
                                                          w.shared_w1, w.shared_w3, w.shared_w2)))
-        torch.save({"shards": shards, "w": w_cpu, "cfg": cfg}, os.path.join(workdir, "inputs.pt"))
+        torch.save({"cases": split, "w": w_cpu, "cfg": cfg}, os.path.join(workdir, "inputs.pt"))
         init_method = f"tcp://127.0.0.1:{free_port()}"
         if start_method == "forkserver":
             mp.get_context("forkserver").set_forkserver_preload(["torch", "torch.distributed", "bwkit.moe_ep"])
@@ -235,5 +272,8 @@ def run_ep(x: torch.Tensor, w: MoEWeights, cfg: DeepSeekMoEConfig, *, world_size
                     p.kill()
                 p.join(timeout=5)
         results = [torch.load(os.path.join(workdir, f"rank{r}.pt"), weights_only=False) for r in range(world_size)]
-    y = torch.cat([r["y"] for r in results]).to(x.device)
-    return y, [r["stats"] for r in results]
+    out = []
+    for i, (x, _) in enumerate(cases):
+        y = torch.cat([results[r][i]["y"] for r in range(world_size)]).to(x.device)
+        out.append((y, [results[r][i]["stats"] for r in range(world_size)]))
+    return out

@@ -29,7 +29,9 @@ from bwkit.kit.runtime import guard_dot_dtypes, interpreter_active
 from bwkit.moe import _check_experts_inputs, permute_tokens
 
 __all__ = ["moe_gemm_kernel_gate_up", "moe_gemm_kernel_down", "moe_combine_kernel", "fused_moe",
-           "default_blocks"]
+           "default_blocks", "compile_moe", "GPU_BLOCKS"]
+
+GPU_BLOCKS = (64, 64, 64)      # (BLOCK_M, BLOCK_N, BLOCK_K) of `default_blocks` on a GPU
 
 
 @triton.jit
@@ -131,7 +133,7 @@ def moe_combine_kernel(
 
 def default_blocks() -> tuple[int, int, int]:
     """(BLOCK_M, BLOCK_N, BLOCK_K): few wide programs under the interpreter (its cost is per program), 64s on a GPU."""
-    return (16, 128, 128) if interpreter_active() else (64, 64, 64)
+    return (16, 128, 128) if interpreter_active() else GPU_BLOCKS
 
 
 def _pow2_at_least_16(name: str, v: int) -> None:
@@ -146,8 +148,9 @@ def fused_moe(x: torch.Tensor, topk_weights: torch.Tensor, topk_ids: torch.Tenso
 
     x [T, H]; topk_weights, topk_ids [T, top_k]; w1/w3 [E, I, H]; w2 [E, H, I]. `expert_owner` (optional bool
     [E]) marks the experts computed here: the blocks of other experts are skipped and their pairs contribute 0
-    (how one expert-parallel rank would run it). Returns y [T, H] in x's dtype. Under the Triton interpreter
-    bf16 is computed in fp32. Taught in lab 07, step 5.
+    (how one expert-parallel rank would run it). Returns y [T, H] in x's dtype: zeros where no owned expert got a
+    pair, an empty [0, H] for T = 0 (nothing is launched then). Under the Triton interpreter bf16 is computed in
+    fp32. Taught in lab 07, step 5.
     """
     _check_experts_inputs(x, topk_weights, topk_ids, w1, w3, w2)
     dflt = default_blocks()
@@ -201,3 +204,40 @@ def fused_moe(x: torch.Tensor, topk_weights: torch.Tensor, topk_ids: torch.Tenso
         TOP_K=top_k, BLOCK_N=block_n,
     )
     return y
+
+
+def compile_moe(kernel: str = "gate_up", target: str = "sm_100a", dtype: torch.dtype = torch.bfloat16, *,
+                tokens: int = 4096, cfg=None, blocks: tuple[int, int, int] = GPU_BLOCKS, num_warps: int = 4,
+                num_stages: int = 3):
+    """Compile one of `fused_moe`'s kernels ('gate_up', 'down', 'combine') for `target` without a GPU.
+
+    Specialized as `fused_moe` launches it on a GPU for `tokens` tokens of `cfg` (default `bwkit.moe.DEEPSEEK_V3`:
+    hidden 7168, 256 experts of inter 2048, top-8) with its default blocks and launch options (4 warps, 3 stages);
+    `bwkit.gemm.plan.compile_launch` reproduces the JIT's divisibility specialization. Returns a
+    `bwkit.inspect.Compiled`. Used by the compile gate (tests/test_compile_gate.py).
+    """
+    from bwkit import moe
+    from bwkit.gemm.plan import compile_launch
+
+    cfg = cfg or moe.DEEPSEEK_V3
+    H, I, k = cfg.hidden, cfg.expert_inter, cfg.top_k
+    P = tokens * k
+    bm, bn, bk = blocks
+    ids = {"sorted_ids_ptr": torch.int64, "block_expert_ptr": torch.int64}
+    if kernel == "gate_up":
+        fn, args = moe_gemm_kernel_gate_up, {
+            "x_ptr": dtype, "w1_ptr": dtype, "w3_ptr": dtype, "h_ptr": dtype, **ids, "num_pairs": P, "N": I, "K": H,
+            "stride_xm": H, "stride_xk": 1, "stride_we": I * H, "stride_wn": H, "stride_wk": 1, "stride_hm": I,
+            "stride_hn": 1, "TOP_K": k}
+    elif kernel == "down":
+        fn, args = moe_gemm_kernel_down, {
+            "h_ptr": dtype, "w2_ptr": dtype, "out_ptr": dtype, **ids, "topk_weights_ptr": torch.float32,
+            "num_pairs": P, "N": H, "K": I, "stride_hm": I, "stride_hk": 1, "stride_we": H * I, "stride_wn": I,
+            "stride_wk": 1, "stride_om": H, "stride_on": 1, "MUL_ROUTED_WEIGHT": True}
+    elif kernel == "combine":
+        fn, args = moe_combine_kernel, {"pair_out_ptr": dtype, "y_ptr": dtype, "N": H, "stride_pm": H, "stride_pn": 1,
+                                        "stride_ym": H, "stride_yn": 1, "TOP_K": k, "BLOCK_N": bn}
+        return compile_launch(fn, args, target, num_warps, num_stages)
+    else:
+        raise ValueError(f"compile_moe: kernel must be 'gate_up', 'down' or 'combine', got {kernel!r}")
+    return compile_launch(fn, {**args, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk}, target, num_warps, num_stages)

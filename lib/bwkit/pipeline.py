@@ -14,8 +14,9 @@ epilogue; with two (`acc_buffers=2`, 2 x N TMEM columns) they overlap.
 
 Every time is in nanoseconds and every rate per SM. The model is deliberately simple: loads are a pipe with a
 fixed latency and a bandwidth, MMAs run back to back at the Tensor Core rate, nothing else interferes. Its
-defaults are *assumptions* for illustration (named in `PipelineConfig`), not measurements. `stage_traffic`
-puts numbers on 2-CTA MMA and TMA multicast. Taught in lab 01 (step 5).
+defaults are *assumptions* for illustration (named in `PipelineConfig`), not measurements. `min_stages` finds
+the fewest stages that hide the load latency, `PipelineConfig.from_times` builds a config from its three times,
+and `stage_traffic` puts numbers on 2-CTA MMA and TMA multicast. Taught in lab 01 (steps 6-7).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field, replace
 
 __all__ = [
     "PipelineConfig", "Event", "Timeline", "simulate", "sweep_stages", "plot_timeline", "plot_stages",
-    "StageTraffic", "stage_traffic", "SMEM_BYTES_PER_SM",
+    "StageTraffic", "stage_traffic", "SMEM_BYTES_PER_SM", "min_stages",
 ]
 
 SMEM_BYTES_PER_SM = 227 * 1024  # largest dynamic shared memory per CTA on sm_90/sm_100 (of 228 KB per SM)
@@ -62,6 +63,20 @@ class PipelineConfig:
         for name in ("load_latency_ns", "epilogue_ns"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"PipelineConfig.{name} must be >= 0, got {getattr(self, name)!r}")
+
+    @classmethod
+    def from_times(cls, load_latency_ns: float, transfer_ns: float, mma_ns: float, **fields) -> PipelineConfig:
+        """A config whose load latency, per-stage transfer and per-K-step MMA times are the given ns (rates
+        derived for the tile in `fields`, default 128x256x64 bf16)."""
+        for name, v in (("load_latency_ns", load_latency_ns), ("transfer_ns", transfer_ns), ("mma_ns", mma_ns)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 or (v == 0 and name != \
+                    "load_latency_ns"):
+                raise ValueError(f"PipelineConfig.from_times: {name} must be a number > 0 "
+                                 f"(>= 0 for the latency), got {v!r}")
+        shape = cls(**fields)
+        return replace(shape, load_latency_ns=float(load_latency_ns),
+                       bytes_per_ns=shape.stage_bytes / float(transfer_ns),
+                       flops_per_ns=2 * shape.BLOCK_M * shape.BLOCK_N * shape.BLOCK_K / float(mma_ns))
 
     @property
     def stage_bytes(self) -> int:
@@ -190,6 +205,23 @@ def sweep_stages(config: PipelineConfig, stages=range(1, 9)) -> list[Timeline]:
     if not out:
         raise ValueError("sweep_stages needs at least one stage count")
     return out
+
+
+def min_stages(config: PipelineConfig, *, max_stages: int = 16, k_steps: int = 64, tol: float = 1e-3) -> int:
+    """Smallest stage count whose model throughput is within `tol` of `max_stages` stages (`k_steps` per tile).
+
+    The model's answer to "how many stages hide the load latency"; in steady state it is
+    ceil((latency + transfer + MMA) / MMA) when the transfer is shorter than the MMA (lab 01, exercise 01.5).
+    """
+    if not isinstance(config, PipelineConfig):
+        raise TypeError(f"min_stages takes a PipelineConfig, got {type(config).__name__}")
+    if isinstance(max_stages, bool) or not isinstance(max_stages, int) or max_stages < 1:
+        raise ValueError(f"min_stages: max_stages must be a positive int, got {max_stages!r}")
+    if not 0 <= tol < 1:
+        raise ValueError(f"min_stages: tol must be in [0, 1), got {tol!r}")
+    best = simulate(replace(config, stages=max_stages, k_steps=k_steps)).tflops
+    return next(s for s in range(1, max_stages + 1)
+                if simulate(replace(config, stages=s, k_steps=k_steps)).tflops >= (1 - tol) * best)
 
 
 def plot_timeline(timeline: Timeline, ax=None, max_ns: float | None = None, title: str | None = None):

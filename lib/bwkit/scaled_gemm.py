@@ -36,10 +36,53 @@ from bwkit.kit import runtime
 __all__ = [
     "matmul_kernel_block_scaled", "block_scaled_matmul", "mxfp4_matmul", "mxfp8_matmul", "emulated_matmul",
     "compile_block_scaled", "DOT_FORMATS", "matmul_kernel_nvfp4", "nvfp4_matmul", "compile_nvfp4",
+    "TILE_SCHEMES", "dot_scaled_tile_shapes", "k_step_bytes",
 ]
 
 # quantize() scheme -> tl.dot_scaled format string
 DOT_FORMATS = {"mxfp4": "e2m1", "mxfp8_e4m3": "e4m3", "mxfp8_e5m2": "e5m2"}
+# the schemes whose tiles the kernels of this module load (MX through matmul_kernel_block_scaled, NVFP4 through
+# matmul_kernel_nvfp4)
+TILE_SCHEMES = ("mxfp4", "mxfp8_e4m3", "mxfp8_e5m2", "nvfp4")
+
+
+def _tile_scheme(BLOCK_M: int, BLOCK_N: int, BLOCK_K: int, scheme: str, what: str):
+    from bwkit.formats import SCHEMES
+
+    if scheme not in TILE_SCHEMES:
+        raise ValueError(f"{what}: scheme must be one of {', '.join(TILE_SCHEMES)}, got {scheme!r}")
+    spec = SCHEMES[scheme]
+    for nm, v in (("BLOCK_M", BLOCK_M), ("BLOCK_N", BLOCK_N), ("BLOCK_K", BLOCK_K)):
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise ValueError(f"{what}: {nm} must be a positive int, got {v!r}")
+    if BLOCK_K % spec.block_size:
+        raise ValueError(f"{what}: BLOCK_K = {BLOCK_K} must be a multiple of {scheme}'s block of "
+                         f"{spec.block_size} (whole scale blocks per K step)")
+    return spec
+
+
+def dot_scaled_tile_shapes(BLOCK_M: int, BLOCK_N: int, BLOCK_K: int,
+                           scheme: str) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """Shapes of the four tiles one K step hands to `tl.dot_scaled`: (A codes, A scales, B codes, B scales).
+
+    A is [BLOCK_M, BLOCK_K / pack] bytes (pack = 2 FP4 codes per byte, 1 for FP8); B is [BLOCK_K / pack, BLOCK_N]
+    (dot_scaled multiplies A [M, K] by B [K, N]); the scales are [BLOCK_M, BLOCK_K / block] and
+    [BLOCK_N, BLOCK_K / block] — B's scales are *not* transposed (Triton's `tl.dot_scaled` docs). This is what
+    `matmul_kernel_block_scaled` and `matmul_kernel_nvfp4` load per K step. Taught in lab 04 (exercise 04.4).
+    """
+    spec = _tile_scheme(BLOCK_M, BLOCK_N, BLOCK_K, scheme, "dot_scaled_tile_shapes")
+    pack = 8 // spec.elem_bits
+    kb = BLOCK_K // spec.block_size
+    return (BLOCK_M, BLOCK_K // pack), (BLOCK_M, kb), (BLOCK_K // pack, BLOCK_N), (BLOCK_N, kb)
+
+
+def k_step_bytes(BLOCK_M: int, BLOCK_N: int, BLOCK_K: int, scheme: str) -> int:
+    """Bytes one K step of a BLOCK_M x BLOCK_N tile loads: A and B codes plus their one-byte block scales.
+
+    (BLOCK_M + BLOCK_N) x (BLOCK_K x element bits / 8 + BLOCK_K / block). Taught in lab 04 (exercise 04.5).
+    """
+    spec = _tile_scheme(BLOCK_M, BLOCK_N, BLOCK_K, scheme, "k_step_bytes")
+    return (BLOCK_M + BLOCK_N) * (BLOCK_K * spec.elem_bits // 8 + BLOCK_K // spec.block_size)
 
 
 @triton.jit
@@ -185,31 +228,42 @@ def emulated_matmul(a_q: Quantized, b_q: Quantized) -> torch.Tensor:
 
 def compile_block_scaled(a_format: str = "e2m1", b_format: str = "e2m1", target: str = "sm_100a",
                          block_m: int = 128, block_n: int = 128, block_k: int = 128, num_warps: int = 4,
-                         num_stages: int = 3):
+                         num_stages: int = 3, shape: tuple[int, int, int] = (8192, 8192, 8192)):
     """Compile `matmul_kernel_block_scaled` for `target` without a GPU (bwkit.inspect.Compiled: PTX, SASS).
 
-    For sm_100a and e2m1 x e2m1 the PTX holds `tcgen05.mma.cta_group::1.kind::mxf4.block_scale`.
+    Specialized as a `block_scaled_matmul` launch on contiguous operands of `shape` (M, N, K) is
+    (`bwkit.gemm.plan.launch_specialization`). For sm_100a and e2m1 x e2m1 the PTX holds
+    `tcgen05.mma.cta_group::1.kind::mxf4.block_scale`.
     """
     valid = set(DOT_FORMATS.values())
     for f in (a_format, b_format):
         if f not in valid:
             raise ValueError(f"unknown dot_scaled format {f!r}; valid: {', '.join(sorted(valid))}")
-    sig = dict.fromkeys(("a_ptr", "b_ptr", "a_sf_ptr", "b_sf_ptr"), "*u8")
-    consts = {"A_FORMAT": a_format, "B_FORMAT": b_format, "BLOCK_M": block_m, "BLOCK_N": block_n,
-              "BLOCK_K": block_k}
-    return _compile(matmul_kernel_block_scaled, sig, consts, target, num_warps, num_stages)
+    M, N, K = shape
+    pa, pb = (2 if f == "e2m1" else 1 for f in (a_format, b_format))
+    args = {**_layout(shape, K // pa, K // pb, K // 32, torch.uint8),
+            "A_FORMAT": a_format, "B_FORMAT": b_format, "BLOCK_M": block_m, "BLOCK_N": block_n, "BLOCK_K": block_k}
+    return _compile(matmul_kernel_block_scaled, args, target, num_warps, num_stages)
 
 
-def _compile(kernel, sig: dict, consts: dict, target: str, num_warps: int, num_stages: int):
-    """Compile a kernel of this module with `bwkit.inspect.compile_triton`: `sig` and `consts` complete the
-    shared layout (i32 sizes and row strides, unit strides along K and for C's columns, fp32 C)."""
-    from bwkit.inspect import compile_triton
+def _layout(shape: tuple[int, int, int], a_cols: int, b_cols: int, sf_cols: int, sf_dtype) -> dict:
+    """The runtime arguments of this module's kernels on contiguous operands (codes, scales, fp32 C) of `shape`."""
+    M, N, K = shape
+    return {"a_ptr": torch.uint8, "b_ptr": torch.uint8, "a_sf_ptr": sf_dtype, "b_sf_ptr": sf_dtype,
+            "c_ptr": torch.float32, "M": M, "N": N, "K": K, "stride_am": a_cols, "stride_ak": 1, "stride_bn": b_cols,
+            "stride_bk": 1, "stride_asm": sf_cols, "stride_ask": 1, "stride_bsn": sf_cols, "stride_bsk": 1,
+            "stride_cm": N, "stride_cn": 1}
 
-    sig = {**sig, "c_ptr": "*fp32"}
-    for n in ("M", "N", "K", "stride_am", "stride_bn", "stride_asm", "stride_bsn", "stride_cm"):
-        sig[n] = "i32"
-    consts = {"stride_ak": 1, "stride_bk": 1, "stride_ask": 1, "stride_bsk": 1, "stride_cn": 1, **consts}
-    return compile_triton(kernel, sig, consts, target=target, num_warps=num_warps, num_stages=num_stages)
+
+def _compile(kernel, args: dict, target: str, num_warps: int, num_stages: int):
+    """Compile a kernel of this module as a launch with `args` specializes it (`bwkit.gemm.plan.compile_launch`)."""
+    from bwkit.gemm.plan import compile_launch
+
+    return compile_launch(kernel, args, target, num_warps, num_stages)
+
+
+def _capability_major(device) -> int:
+    return torch.cuda.get_device_capability(device)[0]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -224,16 +278,16 @@ def matmul_kernel_nvfp4(
     stride_am, stride_ak, stride_bn, stride_bk,
     stride_asm, stride_ask, stride_bsn, stride_bsk,
     stride_cm, stride_cn,
-    tensor_scale,                       # fp32: product of the two per-tensor decode scales
+    a_ts_ptr, b_ts_ptr,                 # fp32 scalars in memory: the per-tensor decode scales (no host sync)
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, DEQUANT: tl.constexpr,
 ):
-    """C = (dequant(A) @ dequant(B)^T) * tensor_scale; K a multiple of BLOCK_K (whole 16-blocks).
+    """C = (dequant(A) @ dequant(B)^T) * a_ts * b_ts; K a multiple of BLOCK_K (whole 16-blocks).
 
     DEQUANT False: `tl.dot_scaled(..., "e2m1", ...)` with UE4M3 scales (sm_100a: tcgen05.mma kind::mxf4nvf4
     block16; sm_90a, which has no FP4 Tensor Cores: Triton's software emulation, a decode to bf16 for wgmma).
     DEQUANT True: decode E2M1 and UE4M3 in registers to fp16 (exact: at most 5 significant bits) and `tl.dot`
-    them. `nvfp4_matmul` picks DEQUANT True only in the triton 3.9 interpreter (it reads dot_scaled scales as
-    E8M0 only) and DEQUANT False on every GPU, Hopper included.
+    them. `nvfp4_matmul` picks DEQUANT False on datacenter Blackwell only (FP4 Tensor Cores with UE4M3 block-16
+    scales), True in the triton 3.9 interpreter (it reads dot_scaled scales as E8M0 only) and on every other GPU.
     """
     pid_m = tl.program_id(0)
     pid_n = tl.program_id(1)
@@ -244,6 +298,7 @@ def matmul_kernel_nvfp4(
     m_ok = offs_m < M
     n_ok = offs_n < N
     acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)
+    tensor_scale = tl.load(a_ts_ptr) * tl.load(b_ts_ptr)
     for k in range(0, K // BLOCK_K):
         kp = k * (BLOCK_K // 2) + offs_kp
         ks = k * (BLOCK_K // 16) + offs_s
@@ -304,9 +359,10 @@ def nvfp4_matmul(a_q, b_q, *, dequant: bool | None = None, BLOCK_M: int | None =
     """NVFP4 GEMM: C = dequant(a_q) @ dequant(b_q)^T in fp32, from `formats.quantize(a, 'nvfp4')` ([M, K]) and
     `formats.quantize(w, 'nvfp4')` ([N, K], the nn.Linear layout).
 
-    `dequant` None: `tl.dot_scaled` (DEQUANT False) on any GPU, the in-register decode (True) in the interpreter.
-    K must be a multiple of BLOCK_K (default 64 in the interpreter, 128 on a GPU; itself a multiple of 32).
-    Taught in lab 04.
+    `dequant` None: `tl.dot_scaled` (DEQUANT False) on datacenter Blackwell (sm_100a/sm_103a: tcgen05 block-16
+    UE4M3 scales), the in-register decode (True) in the interpreter and on every other GPU (Hopper has no FP4
+    Tensor Cores); `dequant=False` elsewhere raises. K must be a multiple of BLOCK_K (default 64 in the
+    interpreter, 128 on a GPU; itself a multiple of 32). Taught in lab 04.
     """
     a, a_sf, a_ts = _nvfp4_operand(a_q, "a_q")
     b, b_sf, b_ts = _nvfp4_operand(b_q, "b_q")
@@ -317,8 +373,15 @@ def nvfp4_matmul(a_q, b_q, *, dequant: bool | None = None, BLOCK_M: int | None =
     if a.device != b.device:
         raise ValueError(f"nvfp4_matmul: operands on {a.device} and {b.device}")
     interp = runtime.interpreter_active()
+    blackwell = not interp and a.device.type == "cuda" and _capability_major(a.device) == 10
     if dequant is None:
-        dequant = interp
+        dequant = not blackwell
+    if not interp and not dequant and not blackwell:
+        where = (runtime.arch_name(tuple(torch.cuda.get_device_capability(a.device))) if a.device.type == "cuda"
+                 else str(a.device))
+        raise ValueError(f"nvfp4_matmul(dequant=False): tl.dot_scaled with UE4M3 block-16 scales is the datacenter "
+                         f"Blackwell instruction (tcgen05.mma kind::mxf4nvf4 block16); {where} has no FP4 Tensor "
+                         "Cores for it: use dequant=True (or None), the in-register decode to fp16")
     if interp and not dequant:
         raise runtime.InterpreterBugError("nvfp4_matmul(dequant=False): the triton 3.9 interpreter reads "
                                           "tl.dot_scaled scales as E8M0 only, so UE4M3 scales would be decoded "
@@ -333,21 +396,26 @@ def nvfp4_matmul(a_q, b_q, *, dequant: bool | None = None, BLOCK_M: int | None =
         raise ValueError(f"nvfp4_matmul: K = {K} must be a multiple of BLOCK_K = {bk} (whole 16-element scale "
                          "blocks per K step)")
     c = torch.empty((M, N), dtype=torch.float32, device=a.device)
-    ts = float(a_ts) * float(b_ts)
+    a_ts, b_ts = (t.reshape(1).to(a.device) for t in (a_ts, b_ts))     # read in the kernel: no host sync
     grid = (triton.cdiv(M, bm), triton.cdiv(N, bn))
     matmul_kernel_nvfp4[grid](a, b, a_sf, b_sf, c, M, N, K, a.stride(0), a.stride(1), b.stride(0), b.stride(1),
                               a_sf.stride(0), a_sf.stride(1), b_sf.stride(0), b_sf.stride(1), c.stride(0),
-                              c.stride(1), ts, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, DEQUANT=bool(dequant))
+                              c.stride(1), a_ts, b_ts, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, DEQUANT=bool(dequant))
     return c
 
 
 def compile_nvfp4(target: str = "sm_100a", dequant: bool = False, BLOCK_M: int = 128, BLOCK_N: int = 128,
-                  BLOCK_K: int = 128, num_warps: int = 4, num_stages: int = 3):
-    """Compile `matmul_kernel_nvfp4` for `target` on any machine; a `bwkit.inspect.Compiled`.
+                  BLOCK_K: int = 128, num_warps: int = 4, num_stages: int = 3,
+                  shape: tuple[int, int, int] = (8192, 8192, 8192)):
+    """Compile `matmul_kernel_nvfp4` for `target` on any machine, specialized as a launch at `shape`; a
+    `bwkit.inspect.Compiled`.
 
     On sm_100a with `dequant=False` the PTX holds `tcgen05.mma.cta_group::1.kind::mxf4nvf4.block_scale.block16`.
-    Taught in lab 04.
+    (`nvfp4_matmul` launches dequant=False on datacenter Blackwell only; compiling it for sm_90a shows what
+    Triton would make of it there.) Taught in lab 04.
     """
-    sig = {"a_ptr": "*u8", "b_ptr": "*u8", "a_sf_ptr": "*fp8e4nv", "b_sf_ptr": "*fp8e4nv", "tensor_scale": "fp32"}
-    consts = {"BLOCK_M": BLOCK_M, "BLOCK_N": BLOCK_N, "BLOCK_K": BLOCK_K, "DEQUANT": dequant}
-    return _compile(matmul_kernel_nvfp4, sig, consts, target, num_warps, num_stages)
+    M, N, K = shape
+    args = {**_layout(shape, K // 2, K // 2, K // 16, torch.float8_e4m3fn), "a_ts_ptr": torch.float32,
+            "b_ts_ptr": torch.float32, "BLOCK_M": BLOCK_M, "BLOCK_N": BLOCK_N, "BLOCK_K": BLOCK_K,
+            "DEQUANT": dequant}
+    return _compile(matmul_kernel_nvfp4, args, target, num_warps, num_stages)

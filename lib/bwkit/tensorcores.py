@@ -3,7 +3,9 @@
 Three things live here, each checked against the PTX ISA and CUTLASS headers (see `SOURCES`):
 
 * `GENERATIONS`: Volta -> Ampere -> Hopper -> Blackwell (datacenter and consumer): the MMA instruction, who
-  issues it, where operands and accumulators live, shapes and kinds. `generation_table()` renders it.
+  issues it, where operands and accumulators live, shapes and kinds. `generation_table()` renders it,
+  `generation_of("sm_90a")` names one, and `mma_per_k_step` counts the fp16 MMA instructions of one K step of a
+  tile per target (checked against compiled PTX in lab 01).
 * Tensor Memory (TMEM): 128 lanes x 512 columns x 32 bit per SM. `accumulator_columns` (how many columns an
   M x N fp32 accumulator takes), `tmem_budget` (accumulator buffers + scale factors vs the 512 columns),
   `TmemAllocator` (the `tcgen05.alloc` rules: a power of two >= 32 columns) and `tmem_address` / `tmem_image`
@@ -35,6 +37,7 @@ __all__ = [
     "accumulator_columns", "scale_factor_columns", "alloc_columns",
     "TmemBudget", "tmem_budget", "TmemAllocator", "tmem_address", "tmem_image",
     "tcgen05_mma", "reference_mma",
+    "MMA_TARGETS", "mma_per_k_step", "generation_of", "MYSTERY_TARGETS",
 ]
 
 SOURCES: dict[str, str] = {
@@ -58,6 +61,9 @@ SOURCES: dict[str, str] = {
     "cutlass_sm120": "CUTLASS include/cute/arch/mma_sm120.hpp: mma.sync.aligned.kind::f8f6f4.m16n8k32, "
                      "kind::mxf8f6f4.block_scale.scale_vec::1X.m16n8k32 (ue8m0), kind::mxf4nvf4.block_scale."
                      "scale_vec::2X/4X.m16n8k64 (ue8m0 / ue4m3)",
+    "cutlass_bw_doc": "CUTLASS media/docs/cpp/blackwell_functionality.md: tcgen05.mma throughput per kind "
+                      "(f8f6f4 and mxf8f6f4 2x, mxf4 and mxf4nvf4 4x the Hopper FP8 Tensor Core); 'Blackwell "
+                      "SM120 GEMMs': no TMA multicast (cluster shape fixed to 1x1x1), TN layout only",
     "compiled_here": "bwkit.inspect.compile_triton on a CPU (triton 3.9): the same GEMM compiled for "
                      "sm_80, sm_90a, sm_100a, sm_120 (lab 01, step 2)",
 }
@@ -98,12 +104,12 @@ GENERATIONS: list[TensorCoreGen] = [
                   "1 CTA: M 64/128, N 8..256 step 8; CTA pair: M 128/256, N 16..256 step 16; "
                   "K = 256 bits of operand (16 f16, 32 fp8/f8f6f4, 64 mxf4)",
                   "f16, tf32, f8f6f4, i8, mxf8f6f4, mxf4, mxf4nvf4 (scale factors in TMEM)",
-                  ("ptx_tcgen05", "cutlass_sm100", "compiled_here")),
+                  ("ptx_tcgen05", "cutlass_sm100", "cutlass_bw_doc", "compiled_here")),
     TensorCoreGen("Blackwell (consumer)", "sm_120a", "RTX 5090", "mma.sync (block_scale kinds)",
                   "warp (32 threads)", "registers", "registers", "registers (no TMEM, no tcgen05)",
                   "m16n8k32 (f8f6f4, mxf8f6f4), m16n8k64 (mxf4nvf4)",
                   "f16, bf16, f8f6f4, mxf8f6f4, mxf4nvf4 (scale factors in registers)",
-                  ("ptx_mma", "cutlass_sm120", "compiled_here")),
+                  ("ptx_mma", "cutlass_sm120", "cutlass_bw_doc", "compiled_here")),
 ]
 
 
@@ -117,6 +123,68 @@ def generation_table(with_sources: bool = True) -> str:
         row = [str(getattr(g, c)) for c in cols] + ([", ".join(g.sources)] if with_sources else [])
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
+
+
+def generation_of(target: str) -> str:
+    """The generation's one-word name ("Ampere", "Hopper", "Blackwell", ...) of a target such as "sm_90a"."""
+    if not isinstance(target, str):
+        raise TypeError(f"generation_of takes a target string like 'sm_90a', got {type(target).__name__}")
+    base = target.rstrip("af")
+    for g in GENERATIONS:
+        if g.arch.rstrip("af") == base:
+            return g.generation.split()[0]
+    raise ValueError(f"unknown target {target!r}; known: {', '.join(g.arch for g in GENERATIONS)}")
+
+
+# The anonymous kernels of lab 01's exercise 01.6 (the same GEMM compiled for three targets).
+MYSTERY_TARGETS: dict[str, str] = {"X": "sm_100a", "Y": "sm_80", "Z": "sm_90a"}
+
+# fp16 MMA per target: (instruction, who issues it, M, N (0: the tile's N, at most 256), K per instruction)
+MMA_TARGETS: dict[str, tuple[str, str, int, int, int]] = {
+    "sm_80": ("mma.sync.aligned.m16n8k16", "warp", 16, 8, 16),
+    "sm_90a": ("wgmma.mma_async.m64nNk16", "warpgroup", 64, 0, 16),
+    "sm_100a": ("tcgen05.mma.cta_group::1.kind::f16", "one thread", 128, 0, 16),
+    "sm_120": ("mma.sync.aligned.m16n8k16", "warp", 16, 8, 16),
+}
+
+
+def mma_per_k_step(target: str, BLOCK_M: int, BLOCK_N: int, BLOCK_K: int, *, num_warps: int = 4,
+                   warps: tuple[int, int] = (2, 2)) -> int:
+    """fp16 MMA instructions in one BLOCK_K step of one instruction stream (for mma.sync: one warp's stream).
+
+    mma.sync (sm_80, sm_120): the `warps` = (warps_m, warps_n) grid tiles C and each warp issues
+    (BLOCK_M/warps_m/16) x (BLOCK_N/warps_n/8) x (BLOCK_K/16) m16n8k16 (2x2 is Triton's grid for a 128x128
+    tile on 4 warps). wgmma (sm_90a): each warpgroup (4 warps) takes BLOCK_M/warpgroups rows in m64 x BLOCK_N
+    instructions. tcgen05 (sm_100a): one thread issues M = min(BLOCK_M, 128) x N = BLOCK_N instructions.
+    Lab 01 (step 4) checks these counts against the PTX compiled on a CPU.
+    """
+    if target not in MMA_TARGETS:
+        raise ValueError(f"mma_per_k_step: unknown target {target!r}; targets: {', '.join(MMA_TARGETS)}")
+    for name, v in (("BLOCK_M", BLOCK_M), ("BLOCK_N", BLOCK_N), ("BLOCK_K", BLOCK_K), ("num_warps", num_warps)):
+        _pos_int(f"mma_per_k_step: {name}", v)
+    _, who, m, n, k = MMA_TARGETS[target]
+    if BLOCK_K % k:
+        raise ValueError(f"mma_per_k_step: BLOCK_K={BLOCK_K} is not a multiple of the instruction's K={k}")
+    k_steps = BLOCK_K // k
+    if who == "warp":
+        wm, wn = warps
+        if wm * wn != num_warps:
+            raise ValueError(f"mma_per_k_step: a {wm}x{wn} warp grid is not {num_warps} warps")
+        if BLOCK_M % (wm * m) or BLOCK_N % (wn * n):
+            raise ValueError(f"mma_per_k_step: a {BLOCK_M}x{BLOCK_N} tile does not split into {wm}x{wn} warps "
+                             f"of m{m}n{n} instructions")
+        return (BLOCK_M // wm // m) * (BLOCK_N // wn // n) * k_steps
+    if BLOCK_N > 256 or BLOCK_N % 8:
+        raise ValueError(f"mma_per_k_step: BLOCK_N={BLOCK_N} must be a multiple of 8 up to 256 (one instruction)")
+    if who == "warpgroup":
+        groups = num_warps // 4
+        if num_warps % 4 or BLOCK_M % (groups * m):
+            raise ValueError(f"mma_per_k_step: {num_warps} warps ({num_warps / 4:g} warpgroups) cannot split "
+                             f"BLOCK_M={BLOCK_M} into m{m} instructions")
+        return BLOCK_M // groups // m * k_steps
+    if BLOCK_M % 64:
+        raise ValueError(f"mma_per_k_step: BLOCK_M={BLOCK_M} must be 64 or a multiple of 128 for tcgen05.mma")
+    return max(1, BLOCK_M // m) * k_steps
 
 
 # ------------------------------------------------------------------------------------------ kinds and shapes
@@ -147,13 +215,15 @@ KINDS: dict[str, KindSpec] = {
     "f16": KindSpec("f16", ("f16", "bf16"), 16, _DENSE),
     "tf32": KindSpec("tf32", ("tf32",), 8, _DENSE, modelled=False, note="not modelled (TF32 rounding)"),
     "f8f6f4": KindSpec("f8f6f4", ("e4m3", "e5m2", "e2m3", "e3m2", "e2m1"), 32, _DENSE,
-                       note="6- and 4-bit elements sit in 8-bit containers in shared memory, so K stays 32"),
+                       note="6- and 4-bit elements sit in 8-bit containers in shared memory, so K stays 32 "
+                            "and FP4 runs at the FP8 rate"),
     "i8": KindSpec("i8", ("s8", "u8"), 32,
                    {1: {64: (16, 16, (8,)), 128: (16, 16, (8,))}, 2: {128: (32, 32), 256: (32, 32)}},
                    modelled=False, note="integer kind, not modelled; shapes from CUTLASS's SM100_MMA_S8 atoms"),
     "mxf8f6f4": KindSpec("mxf8f6f4", ("e4m3", "e5m2", "e2m3", "e3m2", "e2m1"), 32,
                          {1: {128: (8, 8)}, 2: {256: (16, 16)}}, ((32, "ue8m0"),),
-                         note="CUTLASS's 2-CTA MXF8F6F4 atom asserts M = 256"),
+                         note="CUTLASS's 2-CTA MXF8F6F4 atom asserts M = 256; FP4 in byte containers runs at "
+                              "the FP8 rate (only mxf4/mxf4nvf4 reach the FP4 peak)"),
     "mxf4": KindSpec("mxf4", ("e2m1",), 64, {1: {128: (8, 8)}, 2: {128: (16, 16), 256: (16, 16)}},
                      ((32, "ue8m0"),)),
     "mxf4nvf4": KindSpec("mxf4nvf4", ("e2m1",), 64, {1: {128: (8, 8)}, 2: {128: (16, 16), 256: (16, 16)}},
@@ -235,8 +305,10 @@ def accumulator_columns(M: int, N: int, *, cta_group: int = 1, acc_bits: int = 3
         raise ValueError(f"acc_bits must be 32 (f32/s32 accumulator) or 16 (f16), got {acc_bits!r}")
     rows = M // g
     if M % g or rows not in (64, 128):
+        pair = " (M=256 needs a CTA pair: cta_group=2)" if g == 1 and M == 256 else ""
         raise ValueError(f"M={M} with cta_group::{g} gives {M / g:g} rows per CTA; tcgen05 accumulators "
-                         f"have 64 or 128 rows per CTA (M in {{64, 128}} for one CTA, {{128, 256}} for two)")
+                         f"have 64 or 128 rows per CTA (M in {{64, 128}} for one CTA, {{128, 256}} for two)"
+                         f"{pair}")
     cols = N // 2 if (rows == 64 and g == 2) else N
     return math.ceil(cols * acc_bits / 32)
 
@@ -291,11 +363,23 @@ def tmem_budget(M: int, N: int, *, acc_buffers: int = 1, cta_group: int = 1, kin
 
     `block_k` and `sf_vec` size the scale factors of A (M/cta_group rows) and B (N rows) for `sf_stages`
     K-blocks; `sf_vec` defaults to the kind's first legal vector size. Double-buffering the accumulator
-    (`acc_buffers=2`) lets the epilogue drain one tile while the MMA fills the next.
+    (`acc_buffers=2`) lets the epilogue drain one tile while the MMA fills the next. Raises ValueError for an M
+    no MMA of `kind` has with that `cta_group` (e.g. M=256 on one CTA) and for N off the kind's N step.
     """
     spec = _kind(kind)
+    _pos_int("M", M), _pos_int("N", N)
     _pos_int("acc_buffers", acc_buffers), _pos_int("sf_stages", sf_stages)
-    acc = accumulator_columns(M, N, cta_group=cta_group)
+    g = _cta_group(cta_group)
+    if M not in spec.shapes[g]:
+        legal = ", ".join(str(m) for m in spec.shapes[g])
+        pair = "; M=256 needs a CTA pair (cta_group=2)" if g == 1 and 256 in spec.shapes[2] and M == 256 else ""
+        raise ValueError(f"tmem_budget: no tcgen05.mma of kind::{kind} with cta_group::{g} has M={M} "
+                         f"(legal M: {legal}){pair}")
+    rule = spec.shapes[g][M]
+    if N % rule[1] and N not in (rule[2] if len(rule) > 2 else ()):
+        raise ValueError(f"tmem_budget: N={N} is not a multiple of {rule[1]}, the N step of kind::{kind} with "
+                         f"M={M}, cta_group::{g} (a tile wider than 256 is several MMAs of N <= 256)")
+    acc = accumulator_columns(M, N, cta_group=g)
     sf = 0
     if spec.scales:
         bk = block_k if block_k is not None else spec.k
@@ -303,7 +387,7 @@ def tmem_budget(M: int, N: int, *, acc_buffers: int = 1, cta_group: int = 1, kin
         legal = sorted({v for v, _ in spec.scales})
         if vec not in legal:
             raise ValueError(f"sf_vec={vec} is not legal for kind::{kind}; legal: {legal}")
-        sf = sf_stages * (scale_factor_columns(M // cta_group, bk, vec) + scale_factor_columns(N, bk, vec))
+        sf = sf_stages * (scale_factor_columns(M // g, bk, vec) + scale_factor_columns(N, bk, vec))
     needed = acc * acc_buffers + sf
     fits = needed <= TMEM_COLUMNS
     return TmemBudget(acc, acc_buffers, sf, needed, alloc_columns(needed) if fits else needed, fits)

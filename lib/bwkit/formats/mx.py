@@ -14,8 +14,10 @@ FP32 scale per tensor).
 MX rules (OCP Microscaling Formats v1.0, section 6.3). Per block, amax = max |x|;
   * ``scale_mode="floor"`` (the spec): shared exponent e = floor(log2 amax) - emax_elem. The block max then
     lands in [2^emax, 2^(emax+1)) and may exceed the element max: it saturates (for FP4 a 7 becomes 6).
-  * ``scale_mode="rceil"`` (cuBLAS / TransformerEngine): e = ceil(log2(amax / max_elem)), computed exactly,
-    so the block max never clips (it costs up to one binade of resolution).
+  * ``scale_mode="rceil"``: e = ceil(log2(amax / max_elem)), computed exactly, so the block max never clips
+    (it costs up to one binade of resolution). This is the rule NVIDIA states for cuDNN's block-scale quantize
+    (cuDNN frontend docs, "Block Scaling": scale = quantize_round_up(amax / vmax_otype)) and the one
+    TransformerEngine's MXFP8 recipe uses; cuBLAS only consumes the scales, it does not define a rule.
   * e is clamped to the E8M0 range [-127, 127]. An all-zero block gets e = -127 (code 0) and zero codes.
   * A block holding NaN or ±Inf gets the NaN scale (0xFF) and zero element codes: it dequantizes to NaN in
     every element, as the spec says a NaN scale does.
@@ -180,7 +182,7 @@ def quantize(x: torch.Tensor, scheme: str, *, axis: int = -1, scale_mode: str = 
              block_size: int | None = None, pad: bool = True) -> Quantized:
     """Quantize `x` to block-scaled `scheme` along `axis`; return a `Quantized` (see the module docstring).
 
-    `scale_mode` is "floor" (OCP v1.0) or "rceil" (cuBLAS/TransformerEngine) for MX schemes; NVFP4 takes
+    `scale_mode` is "floor" (OCP v1.0) or "rceil" (cuDNN block-scale quantize, TransformerEngine) for MX; NVFP4 takes
     "floor" only. `block_size` overrides the scheme's (32 for MX, 16 for NVFP4) for experiments; hardware uses
     the default. `pad=False` refuses a blocked axis that is not a multiple of the block size.
     Taught in lab 02, steps 4-7.

@@ -10,8 +10,11 @@ at once), 2 `kloop` (a loop over K with masks for ragged edges), 3 `grouped` (L2
 `autotuned` (block shapes, warps and stages chosen by `triton.autotune` on a GPU, only when called; a fixed
 config on the interpreter), 5 `persistent_tma` (one program per SM looping over tiles, operands loaded through
 TMA tensor descriptors), 6 `ws` (step 5 with a warp-specialized, software-pipelined K loop for Blackwell).
-Modules: `kernels` (the kernels and their wrappers), `ladder` (the ladder as data, compile-only signatures, the
-float64 reference and tolerances every check uses).
+Modules: `kernels` (the kernels and their wrappers), `plan` (one kernel plan per (step, dtype, target):
+`launch_configs`, the configs the native path tries, sized to the target's shared memory, and `compile_launch`,
+a compile specialized as a real launch is), `ladder` (the ladder as data, `compile_step`, the float64 reference
+and tolerances every check uses, and `fresh` / `launch`: a learner's kernel on fresh operands and a NaN-poisoned
+C through the memory-safe `bwkit.kit.interp.safe_launch`).
 
 Constraints: operands are 2-D CUDA (or, under the interpreter, CPU) tensors of the same dtype; accumulation is
 fp32; C is fp32 for fp32 inputs, fp16 for fp16 and fp8 inputs, bf16 for bf16 inputs (override with
@@ -45,11 +48,23 @@ from bwkit.gemm.ladder import (
     LadderStep,
     check_matmul,
     compile_step,
+    fresh,
     gemm_signature,
     gemm_tolerance,
     ladder_step,
+    launch,
+    launch_report,
     random_operands,
     reference_matmul,
+    tile_order,
+)
+from bwkit.gemm.plan import (
+    SMEM_LIMIT,
+    compile_launch,
+    launch_configs,
+    launch_specialization,
+    plan_table,
+    plan_target,
 )
 
 __all__ = [
@@ -62,4 +77,6 @@ __all__ = [
     "LadderStep", "LADDER", "ladder_step",
     "gemm_signature", "compile_step", "reference_matmul", "gemm_tolerance", "random_operands", "check_matmul",
     "grouped_pid", "DTYPES", "TRITON_TYPES", "_TUNED",
+    "fresh", "launch", "launch_report", "tile_order",
+    "launch_configs", "plan_target", "plan_table", "compile_launch", "launch_specialization", "SMEM_LIMIT",
 ]

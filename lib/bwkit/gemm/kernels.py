@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import triton
 import triton.language as tl
@@ -216,16 +218,45 @@ def _blocks(BLOCK_M: int, BLOCK_N: int, BLOCK_K: int, what: str) -> None:
             raise ValueError(f"{what}: {nm} must be a power of two >= 16 (tl.dot's minimum), got {v!r}")
 
 
-def matmul_naive(a: torch.Tensor, b: torch.Tensor, *, BLOCK_M: int = 32, BLOCK_N: int = 32,
+def _device_target(a: torch.Tensor) -> str:
+    """The plan target of a's GPU ('sm_90a', 'sm_100a', 'sm_120'); cached, so no query sits in a timed region."""
+    return _target_of(a.device.index if a.device.index is not None else torch.cuda.current_device())
+
+
+@functools.cache
+def _target_of(index: int) -> str:
+    from bwkit.gemm.plan import plan_target
+
+    return plan_target(tuple(torch.cuda.get_device_capability(index)))
+
+
+def _fixed_config(step: str, a: torch.Tensor, given: dict, cpu: dict) -> tuple:
+    """(BLOCK_M, BLOCK_N, BLOCK_K, {num_warps, num_stages}) for a fixed-config step: `given` where not None, else
+    `cpu` in the interpreter and the plan's config (`launch_configs(step, dtype, target)[0]`) on a GPU."""
+    if runtime.interpreter_active() or all(v is not None for v in given.values()):
+        plan, launch = cpu, {k: cpu[k] for k in ("num_warps", "num_stages") if k in cpu}
+    else:
+        from bwkit.gemm.plan import launch_configs
+
+        cfg = launch_configs(step, a.dtype, _device_target(a))[0]
+        plan, launch = cfg.kwargs, {"num_warps": cfg.num_warps, "num_stages": cfg.num_stages}
+    got = {k: (v if v is not None else plan[k]) for k, v in given.items()}
+    return got["BLOCK_M"], got["BLOCK_N"], got.get("BLOCK_K"), launch
+
+
+def matmul_naive(a: torch.Tensor, b: torch.Tensor, *, BLOCK_M: int | None = None, BLOCK_N: int | None = None,
                  out_dtype: torch.dtype | None = None,
                  out: torch.Tensor | None = None) -> torch.Tensor:
     """Step 1: C = a @ b with one program per (BLOCK_M, BLOCK_N) tile and the whole K strip in one load.
 
-    Needs M % BLOCK_M == 0, N % BLOCK_N == 0 and K a power of two in [16, 256] (no masks, no K loop).
+    Needs M % BLOCK_M == 0, N % BLOCK_N == 0 and K a power of two in [16, 256] (no masks, no K loop). Blocks left
+    None: 32 x 32 in the interpreter, the plan's tile on a GPU (`launch_configs('naive', ...)`).
     Taught in lab 03, step 1.
     """
     c = _check_operands(a, b, "matmul_naive", out_dtype, out)
     (M, K), N = a.shape, b.shape[1]
+    BLOCK_M, BLOCK_N, _, launch = _fixed_config("naive", a, {"BLOCK_M": BLOCK_M, "BLOCK_N": BLOCK_N},
+                                                {"BLOCK_M": 32, "BLOCK_N": 32})
     _blocks(BLOCK_M, BLOCK_N, 16, "matmul_naive")
     if M % BLOCK_M or N % BLOCK_N:
         raise ValueError(f"matmul_naive has no masks: M={M} must be a multiple of BLOCK_M={BLOCK_M} and "
@@ -236,35 +267,46 @@ def matmul_naive(a: torch.Tensor, b: torch.Tensor, *, BLOCK_M: int = 32, BLOCK_N
     a, b = _interpreter_safe(a, b)
     grid = (M // BLOCK_M, N // BLOCK_N)
     matmul_kernel_naive[grid](a, b, c, M, N, K, *_strides(a, b, c),
-                              BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=K)
+                              BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=K, **launch)
     return c
 
 
-def matmul_kloop(a: torch.Tensor, b: torch.Tensor, *, BLOCK_M: int = 32, BLOCK_N: int = 32, BLOCK_K: int = 32,
-                 out_dtype: torch.dtype | None = None,
+def matmul_kloop(a: torch.Tensor, b: torch.Tensor, *, BLOCK_M: int | None = None, BLOCK_N: int | None = None,
+                 BLOCK_K: int | None = None, out_dtype: torch.dtype | None = None,
                  out: torch.Tensor | None = None) -> torch.Tensor:
     """Step 2: C = a @ b, any M, N, K: a K loop of BLOCK_K slices and masks at the ragged edges.
 
+    Blocks left None: 32 x 32 x 32 in the interpreter, the plan's config on a GPU (`launch_configs('kloop', ...)`).
     Taught in lab 03, step 2.
     """
     c = _check_operands(a, b, "matmul_kloop", out_dtype, out)
+    BLOCK_M, BLOCK_N, BLOCK_K, launch = _fixed_config(
+        "kloop", a, {"BLOCK_M": BLOCK_M, "BLOCK_N": BLOCK_N, "BLOCK_K": BLOCK_K},
+        {"BLOCK_M": 32, "BLOCK_N": 32, "BLOCK_K": 32})
     _blocks(BLOCK_M, BLOCK_N, BLOCK_K, "matmul_kloop")
     (M, K), N = a.shape, b.shape[1]
     a, b = _interpreter_safe(a, b)
     grid = (triton.cdiv(M, BLOCK_M), triton.cdiv(N, BLOCK_N))
     matmul_kernel_kloop[grid](a, b, c, M, N, K, *_strides(a, b, c),
-                              BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K)
+                              BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K, **launch)
     return c
 
 
-def matmul_grouped(a: torch.Tensor, b: torch.Tensor, *, BLOCK_M: int = 32, BLOCK_N: int = 32,
-                   BLOCK_K: int = 32, GROUP_M: int = 8, out_dtype: torch.dtype | None = None,
-                   out: torch.Tensor | None = None, num_warps: int = 4, num_stages: int = 3) -> torch.Tensor:
+def matmul_grouped(a: torch.Tensor, b: torch.Tensor, *, BLOCK_M: int | None = None, BLOCK_N: int | None = None,
+                   BLOCK_K: int | None = None, GROUP_M: int = 8, out_dtype: torch.dtype | None = None,
+                   out: torch.Tensor | None = None, num_warps: int | None = None,
+                   num_stages: int | None = None) -> torch.Tensor:
     """Step 3: step 2 with program ids re-ordered in groups of GROUP_M row-tiles (better L2 reuse).
 
-    Taught in lab 03, step 3.
+    Blocks (and warps, stages) left None: 32 x 32 x 32 with 4 warps and 3 stages in the interpreter, the plan's
+    config on a GPU (`launch_configs('grouped', ...)`). Taught in lab 03, step 3.
     """
     c = _check_operands(a, b, "matmul_grouped", out_dtype, out)
+    BLOCK_M, BLOCK_N, BLOCK_K, launch = _fixed_config(
+        "grouped", a, {"BLOCK_M": BLOCK_M, "BLOCK_N": BLOCK_N, "BLOCK_K": BLOCK_K},
+        {"BLOCK_M": 32, "BLOCK_N": 32, "BLOCK_K": 32, "num_warps": 4, "num_stages": 3})
+    launch = {"num_warps": launch["num_warps"] if num_warps is None else num_warps,
+              "num_stages": launch["num_stages"] if num_stages is None else num_stages}
     _blocks(BLOCK_M, BLOCK_N, BLOCK_K, "matmul_grouped")
     if not isinstance(GROUP_M, int) or GROUP_M < 1:
         raise ValueError(f"matmul_grouped: GROUP_M must be a positive int, got {GROUP_M!r}")
@@ -272,7 +314,7 @@ def matmul_grouped(a: torch.Tensor, b: torch.Tensor, *, BLOCK_M: int = 32, BLOCK
     a, b = _interpreter_safe(a, b)
     grid = (triton.cdiv(M, BLOCK_M) * triton.cdiv(N, BLOCK_N),)
     matmul_kernel_grouped[grid](a, b, c, M, N, K, *_strides(a, b, c), BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N,
-                                BLOCK_K=BLOCK_K, GROUP_M=GROUP_M, num_warps=num_warps, num_stages=num_stages)
+                                BLOCK_K=BLOCK_K, GROUP_M=GROUP_M, **launch)
     return c
 
 
@@ -280,32 +322,38 @@ def matmul_grouped(a: torch.Tensor, b: torch.Tensor, *, BLOCK_M: int = 32, BLOCK
 # Step 4: autotuned: the grouped kernel, block shapes / warps / stages picked by triton.autotune (GPU only)
 # ----------------------------------------------------------------------------------------------------------
 _CPU_CONFIG = {"BLOCK_M": 32, "BLOCK_N": 32, "BLOCK_K": 32, "GROUP_M": 4}
-_TUNED: dict[str, object] = {}   # step name -> autotuned kernel, built on first GPU call (never at import)
+_TUNED: dict[tuple, object] = {}   # (step, dtype, target) -> autotuned kernel, built on first GPU call
 
 
-def autotune_configs(step: str = "autotuned") -> list:
-    """The `triton.Config` list a step tunes over on a GPU ('autotuned', 'persistent_tma' or 'ws').
+def autotune_configs(step: str = "autotuned", dtype="bf16", target: str = "sm_100a") -> list:
+    """The `triton.Config` list a tuned step ('autotuned', 'persistent_tma' or 'ws') tries on a GPU.
 
-    Block shapes of 64-256 x 64-256 x 64-128, 4 or 8 warps, 3-5 stages: tiles large enough for Hopper wgmma
-    and Blackwell tcgen05. They are not sized against shared memory for every dtype: a pipelined config needs
-    about num_stages x (BLOCK_M + BLOCK_N) x BLOCK_K x element bytes, and with fp32 operands that is more than
-    the 227 KiB an sm_90a CTA may use (`triton.autotune` times a config that runs out of resources as
-    infinitely slow). Taught in lab 03, step 4.
+    The same list as `bwkit.gemm.launch_configs(step, dtype, target)`, which sizes every config to fit the
+    target's shared memory (fp32 operands get shorter K slices or fewer stages than 16-bit ones). Taught in lab 03,
+    step 4.
     """
-    if step not in ("autotuned", "persistent_tma", "ws"):
+    from bwkit.gemm.plan import TUNED_STEPS, launch_configs
+
+    if step not in TUNED_STEPS:
         raise ValueError(f"autotune_configs: unknown step {step!r}; "
                          "choose 'autotuned', 'persistent_tma' or 'ws'")
-    shapes = [(128, 256, 64, 3, 8), (256, 128, 64, 3, 8), (128, 128, 64, 4, 4), (128, 128, 128, 3, 8),
-              (128, 256, 64, 4, 8), (64, 256, 64, 4, 4), (128, 64, 64, 5, 4)]
-    return [triton.Config({"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "GROUP_M": 8},
-                          num_warps=w, num_stages=s)
-            for bm, bn, bk, s, w in shapes]
+    return launch_configs(step, dtype, target)
 
 
-def _tuned(step: str, kernel):
-    if step not in _TUNED:
-        _TUNED[step] = triton.autotune(configs=autotune_configs(step), key=["M", "N", "K"])(kernel)
-    return _TUNED[step]
+# every argument that changes the compiled kernel besides the tuned ones: the sizes, the strides (a unit stride
+# becomes a constexpr, a multiple of 16 a divisibility hint) and the constexprs a wrapper passes itself
+_KEY = ["M", "N", "K", "stride_am", "stride_ak", "stride_bk", "stride_bn", "stride_cm", "stride_cn"]
+_KEY_EXTRA = {"autotuned": [], "persistent_tma": ["NUM_SMS", "B_KMAJOR"],
+              "ws": ["NUM_SMS", "B_KMAJOR", "WARP_SPECIALIZE", "C_TMA"]}
+
+
+def _tuned(step: str, kernel, dtype: torch.dtype, target: str):
+    """The autotuner of `step` for `dtype` operands on `target`, built on first use (never at import)."""
+    key = (step, dtype, target)
+    if key not in _TUNED:
+        _TUNED[key] = triton.autotune(configs=autotune_configs(step, dtype, target),
+                                      key=_KEY + _KEY_EXTRA[step])(kernel)
+    return _TUNED[key]
 
 
 def matmul_autotuned(a: torch.Tensor, b: torch.Tensor, *,
@@ -313,8 +361,9 @@ def matmul_autotuned(a: torch.Tensor, b: torch.Tensor, *,
                      out: torch.Tensor | None = None) -> torch.Tensor:
     """Step 4: the grouped kernel with its block shape, warps and stages chosen by `triton.autotune`.
 
-    On a GPU the first call for each (M, N, K) benchmarks `autotune_configs()` (seconds) and caches the
-    winner; under the interpreter a fixed small config runs (timing there would mean nothing).
+    On a GPU the first call for each (M, N, K, strides) benchmarks `launch_configs('autotuned', dtype, target)`
+    (seconds) and caches the winner; under the interpreter a fixed small config runs (timing there would mean
+    nothing).
     Taught in lab 03, step 4.
     """
     c = _check_operands(a, b, "matmul_autotuned", out_dtype, out)
@@ -325,7 +374,7 @@ def matmul_autotuned(a: torch.Tensor, b: torch.Tensor, *,
         grid = (triton.cdiv(M, cfg["BLOCK_M"]) * triton.cdiv(N, cfg["BLOCK_N"]),)
         matmul_kernel_grouped[grid](a, b, c, M, N, K, *_strides(a, b, c), **cfg)
         return c
-    kernel = _tuned("autotuned", matmul_kernel_grouped)
+    kernel = _tuned("autotuned", matmul_kernel_grouped, a.dtype, _device_target(a))
 
     def grid(meta):
         return (triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(N, meta["BLOCK_N"]),)
@@ -464,20 +513,30 @@ def _tma_layout(a: torch.Tensor, b: torch.Tensor, what: str) -> bool:
     return kmajor
 
 
+_ALLOCATOR: list[bool] = []
+
+
 def _ensure_allocator() -> None:
-    """Device-side tensor descriptors need a global scratch allocator on a GPU (not in the interpreter)."""
-    if runtime.interpreter_active():
+    """Device-side tensor descriptors need a global scratch allocator on a GPU (not in the interpreter); set once."""
+    if runtime.interpreter_active() or _ALLOCATOR:
         return
 
     def alloc(size: int, alignment: int, stream):
         return torch.empty(size, dtype=torch.int8, device="cuda")
 
     triton.set_allocator(alloc)
+    _ALLOCATOR.append(True)
+
+
+@functools.cache
+def _sm_count(index: int) -> int:
+    return torch.cuda.get_device_properties(index).multi_processor_count
 
 
 def _num_sms(a: torch.Tensor) -> int:
+    """SMs of a's GPU (cached: no device query inside a timed region); 4 in the interpreter."""
     if a.device.type == "cuda":
-        return torch.cuda.get_device_properties(a.device).multi_processor_count
+        return _sm_count(a.device.index if a.device.index is not None else torch.cuda.current_device())
     return 4   # interpreter: a few "SMs" so the persistent loop really visits several tiles per program
 
 
@@ -503,8 +562,8 @@ def _launch_persistent(kernel, step: str, a, b, c, what: str, config: dict | Non
     def grid(meta):
         return (min(num_sms, triton.cdiv(M, meta["BLOCK_M"]) * triton.cdiv(N, meta["BLOCK_N"])),)
 
-    _tuned(step, kernel)[grid](a, b, c, M, N, K, *_strides(a, b, c), NUM_SMS=num_sms, B_KMAJOR=kmajor,
-                               **extra)
+    _tuned(step, kernel, a.dtype, _device_target(a))[grid](a, b, c, M, N, K, *_strides(a, b, c), NUM_SMS=num_sms,
+                                                          B_KMAJOR=kmajor, **extra)
     return c
 
 
@@ -532,8 +591,8 @@ def matmul_ws(a: torch.Tensor, b: torch.Tensor, *, config: dict | None = None,
     Taught in lab 03, step 6.
     """
     c = _check_operands(a, b, "matmul_ws", out_dtype, out)
-    if warp_specialize is None:
-        warp_specialize = a.device.type == "cuda" and torch.cuda.get_device_capability(a.device)[0] == 10
+    if warp_specialize is None:      # the plan's choice: on for datacenter Blackwell only (cached per device)
+        warp_specialize = a.device.type == "cuda" and _device_target(a) == "sm_100a"
     if not isinstance(warp_specialize, bool):
         raise TypeError(f"matmul_ws: warp_specialize must be a bool or None, got {warp_specialize!r}")
 

@@ -1,5 +1,7 @@
-"""The ladder as data (`LADDER`, `ladder_step`), compile-only signatures, and how every step is checked
-(float64 reference, per-dtype tolerance, NaN-poisoned outputs). See `bwkit.gemm` for the overview."""
+"""The ladder as data (`LADDER`, `ladder_step`), compile-only signatures, how every step is checked (float64
+reference, per-dtype tolerance, NaN-poisoned outputs) and the launch helpers lab 03's exercises use (`fresh`,
+`launch`: a learner's kernel on a poisoned output through the memory-safe `bwkit.kit.interp.safe_launch`).
+See `bwkit.gemm` for the overview."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from bwkit.gemm.kernels import (
 from bwkit.kit import runtime
 
 __all__ = ["LadderStep", "LADDER", "ladder_step", "gemm_signature", "compile_step", "reference_matmul",
-           "gemm_tolerance", "random_operands", "check_matmul"]
+           "gemm_tolerance", "random_operands", "check_matmul", "fresh", "launch", "launch_report", "tile_order"]
 
 
 class LadderStep(NamedTuple):
@@ -40,19 +42,26 @@ class LadderStep(NamedTuple):
     constexprs: dict
 
 
-_BIG = {"BLOCK_M": 128, "BLOCK_N": 128, "BLOCK_K": 64}
+def _default_constexprs(step: str) -> dict:
+    """The constexprs of `step`'s default sm_100a fp16 launch (the plan's first config), for `LADDER`."""
+    from bwkit.gemm.plan import NAIVE_K, default_constexprs, launch_configs
+
+    ce = dict(launch_configs(step, "fp16", "sm_100a")[0].kwargs)
+    if step == "naive":
+        ce["BLOCK_K"] = NAIVE_K
+    return {**ce, **default_constexprs(step, "sm_100a")}
+
+
 LADDER: list[LadderStep] = [
-    LadderStep("naive", matmul_kernel_naive, matmul_naive, {**_BIG}),
-    LadderStep("kloop", matmul_kernel_kloop, matmul_kloop, {**_BIG}),
-    LadderStep("grouped", matmul_kernel_grouped, matmul_grouped, {**_BIG, "GROUP_M": 8}),
-    LadderStep("autotuned", matmul_kernel_grouped, matmul_autotuned, {"BLOCK_M": 128, "BLOCK_N": 256,
-                                                                      "BLOCK_K": 64, "GROUP_M": 8}),
-    LadderStep("persistent_tma", matmul_kernel_persistent_tma, matmul_persistent_tma,
-               {"BLOCK_M": 128, "BLOCK_N": 256, "BLOCK_K": 64, "GROUP_M": 8, "NUM_SMS": 148,
-                "B_KMAJOR": True}),
-    LadderStep("ws", matmul_kernel_ws, matmul_ws,
-               {"BLOCK_M": 128, "BLOCK_N": 256, "BLOCK_K": 64, "GROUP_M": 8, "NUM_SMS": 148, "B_KMAJOR": True,
-                "WARP_SPECIALIZE": True, "C_TMA": True}),
+    LadderStep(name, kernel, wrapper, _default_constexprs(name))
+    for name, kernel, wrapper in (
+        ("naive", matmul_kernel_naive, matmul_naive),
+        ("kloop", matmul_kernel_kloop, matmul_kloop),
+        ("grouped", matmul_kernel_grouped, matmul_grouped),
+        ("autotuned", matmul_kernel_grouped, matmul_autotuned),
+        ("persistent_tma", matmul_kernel_persistent_tma, matmul_persistent_tma),
+        ("ws", matmul_kernel_ws, matmul_ws),
+    )
 ]
 
 
@@ -90,23 +99,59 @@ def gemm_signature(dtype: str | torch.dtype = "fp16",
     return sig
 
 
-def compile_step(name: str, dtype: str | torch.dtype = "fp16", target: str = "sm_100a", *, num_warps: int = 8,
-                 num_stages: int = 3, **constexprs):
-    """Compile ladder step `name` for `target` on any machine (no GPU); return a `bwkit.inspect.Compiled`.
+def compile_step(name: str, dtype: str | torch.dtype = "fp16", target: str = "sm_100a", *,
+                 shape: tuple[int, int, int] | None = None, b_layout: str | None = None, config=0,
+                 num_warps: int | None = None, num_stages: int | None = None, **constexprs):
+    """Compile ladder step `name` for `target` as a GPU launch at `shape` would (no GPU needed); a `Compiled`.
 
-    Row-major operands are assumed: the unit strides (stride_ak, or stride_bk for K-major B, and stride_bn
-    otherwise, and stride_cn) are compile-time 1, as Triton specializes them at run time. `constexprs`
-    override the step's defaults. Taught in lab 03 (which steps emit tcgen05.mma / wgmma / TMA).
+    `shape` (M, N, K), default 8192^3 (naive: 8192 x 8192 x 256, it holds all of K); A, C contiguous; B (K, N)
+    row-major for `b_layout` 'kn' or `w.t()` of an (N, K) weight for 'nk' (default: 'nk' for the TMA steps, as
+    `B_KMAJOR`, else 'kn'). The kernel is specialized as Triton's JIT specializes that launch (unit strides become
+    constexprs, sizes, strides and pointers divisible by 16 get divisibility hints; `launch_specialization`).
+    `config`: an index into `launch_configs(name, dtype, target)` (0, the default config), a `triton.Config` or a
+    dict of its kwargs; `num_warps`, `num_stages` and `constexprs` override it and the wrapper's own constexprs
+    (NUM_SMS, B_KMAJOR, WARP_SPECIALIZE, C_TMA: C_TMA follows C's row stride as in `matmul_ws`). The metadata adds
+    'shape', 'b_layout' and 'config'. Taught in lab 03, step 7 (which steps emit tcgen05.mma / wgmma / TMA).
     """
-    from bwkit import inspect as bwi
+    import triton
+
+    from bwkit.gemm.plan import NAIVE_K, SHAPES, compile_launch, default_constexprs, launch_configs, plan_target
+    from bwkit.gemm.plan import step_args as _args
 
     step = ladder_step(name)
-    ce = {**step.constexprs, **constexprs}
-    units = {"stride_ak": 1, "stride_cn": 1}
-    units["stride_bk" if ce.get("B_KMAJOR") else "stride_bn"] = 1
-    sig = {k: v for k, v in gemm_signature(dtype).items() if k not in units}
-    return bwi.compile_triton(step.kernel, sig, {**ce, **units}, target=target, num_warps=num_warps,
-                              num_stages=num_stages)
+    dt = _dtype(dtype)
+    plan_target(target)
+    if shape is None:
+        shape = SHAPES["aligned"] if name != "naive" else (*SHAPES["aligned"][:2], NAIVE_K)
+    M, N, K = shape
+    if isinstance(config, int) and not isinstance(config, bool):
+        cfgs = launch_configs(name, dt, target)
+        if not 0 <= config < len(cfgs):
+            raise ValueError(f"compile_step: config index {config} out of range; {name} has {len(cfgs)} "
+                             f"config(s) for {dtype} on {target}")
+        config = cfgs[config]
+    if isinstance(config, triton.Config):
+        kw, warps, stages = dict(config.kwargs), config.num_warps, config.num_stages
+    elif isinstance(config, dict):
+        kw = dict(config)
+        warps, stages = kw.pop("num_warps", 4), kw.pop("num_stages", 3)
+    else:
+        raise TypeError(f"compile_step: config must be an index, a triton.Config or a dict, got {config!r}")
+    if b_layout is None:
+        b_layout = "nk" if "B_KMAJOR" in step.constexprs and constexprs.get("B_KMAJOR", True) else "kn"
+    if name == "naive":
+        if K < 16 or K > 256 or K & (K - 1):
+            raise ValueError(f"compile_step: the naive step loads all of K: K={K} must be a power of two in "
+                             "[16, 256]")
+        kw["BLOCK_K"] = K
+    out = _DEFAULT_OUT[dt]
+    c_tma = (N * torch.empty(0, dtype=out).element_size()) % 16 == 0
+    ce = {**kw, **default_constexprs(name, target, b_layout, c_tma), **constexprs}
+    args = {**_args(name, dt, shape, b_layout), **ce}
+    k = compile_launch(step.kernel, args, target, num_warps if num_warps is not None else warps,
+                       num_stages if num_stages is not None else stages)
+    k.metadata.update(shape=(M, N, K), b_layout=b_layout, config=ce)
+    return k
 
 
 def reference_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -190,3 +235,64 @@ def check_matmul(fn: Callable[..., torch.Tensor], M: int, N: int, K: int, dtype:
                              f"elements, max abs error {max_err:.3g} vs atol {atol:.3g} + "
                              f"rtol {rtol:.3g}*|ref|")
     return res
+
+
+def fresh(M: int, N: int, K: int, dtype: str | torch.dtype = torch.float16, *,
+          generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fresh unit-normal A (M, K) and B (K, N) on the device this lab runs kernels on (the CPU in the interpreter).
+
+    Taught in lab 03 (every kernel exercise draws fresh operands).
+    """
+    return random_operands(M, N, K, dtype, "cpu" if runtime.interpreter_active() else "cuda", generator)
+
+
+def launch_report(kernel, a: torch.Tensor, b: torch.Tensor, grid, out_dtype: torch.dtype = torch.float16,
+                  **meta):
+    """Run `kernel[grid](a, b, c, M, N, K, strides..., **meta)` on a NaN-poisoned C; return (c, LaunchReport).
+
+    The launch goes through `bwkit.kit.interp.safe_launch`: in the interpreter every load and store is checked
+    against A, B and C first (an access outside them raises `OutOfBoundsAccess` instead of crashing the process),
+    bf16 operands are refused with the fix (triton issue 11584), and the report says which part of C no program
+    stored (`report.describe_unwritten('c_ptr', tile)`). On a GPU it is a plain launch. Taught in lab 03.
+    """
+    from bwkit.kit import interp
+
+    what = getattr(kernel, "__name__", "kernel")
+    for nm, t in (("a", a), ("b", b)):
+        if not isinstance(t, torch.Tensor) or t.dim() != 2:
+            raise TypeError(f"launch({what}): {nm} must be a 2-D torch.Tensor, got "
+                            f"{list(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}")
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"launch({what}): a is {list(a.shape)} and b is {list(b.shape)}: K must match")
+    if out_dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        raise TypeError(f"launch({what}): out_dtype must be torch.float32, float16 or bfloat16, got {out_dtype}")
+    runtime.guard_dot_dtypes(a, b, what=f"launch({what})")
+    (M, K), N = a.shape, b.shape[1]
+    c = torch.full((M, N), float("nan"), dtype=out_dtype, device=a.device)
+    report = interp.safe_launch(kernel, grid, a, b, c, M, N, K, a.stride(0), a.stride(1), b.stride(0), b.stride(1),
+                                c.stride(0), c.stride(1), **meta)
+    return c, report
+
+
+def launch(kernel, a: torch.Tensor, b: torch.Tensor, grid, out_dtype: torch.dtype = torch.float16,
+           **meta) -> torch.Tensor:
+    """`launch_report(...)` without the report: C, NaN wherever no program stored. Taught in lab 03."""
+    return launch_report(kernel, a, b, grid, out_dtype, **meta)[0]
+
+
+def tile_order(num_pid_m: int, num_pid_n: int, GROUP_M: int | None = None) -> list[tuple[int, int]]:
+    """(pid_m, pid_n) of every tile in launch order: row-major for GROUP_M None, else grouped (`grouped_pid`).
+
+    Taught in lab 03, step 3.
+    """
+    from bwkit.gemm.kernels import grouped_pid
+
+    for nm, v in (("num_pid_m", num_pid_m), ("num_pid_n", num_pid_n)):
+        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            raise ValueError(f"tile_order: {nm} must be a positive int, got {v!r}")
+    n = num_pid_m * num_pid_n
+    if GROUP_M is None:
+        return [(t // num_pid_n, t % num_pid_n) for t in range(n)]
+    if not isinstance(GROUP_M, int) or GROUP_M < 1:
+        raise ValueError(f"tile_order: GROUP_M must be a positive int or None, got {GROUP_M!r}")
+    return [tuple(int(x) for x in grouped_pid(t, num_pid_m, num_pid_n, GROUP_M)) for t in range(n)]

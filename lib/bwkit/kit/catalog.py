@@ -34,7 +34,7 @@ _CPU_ONLY = {m: "runs everywhere (pure Python / torch on the CPU)" for m in MACH
 _TIMED = "native: runs and is timed on the GPU"
 LABS: list[Lab] = [
     Lab("00", "00_hardware_roofline", "Hardware and roofline", {
-        "cpu": "native (specs, rooflines; PTX compiled for sm_100a; CPU timings labelled as CPU)",
+        "cpu": "native (specs, rooflines, the kit's doctor; a CPU matmul timed and labelled as CPU)",
         "sm_90a": "native (plus a timed bf16 GEMM)",
         "sm_100a": "native (plus a timed bf16 GEMM)",
         "sm_120": "native (plus a timed bf16 GEMM; tcgen05 compile-only)",
@@ -91,6 +91,20 @@ LABS: list[Lab] = [
         "other": "emulated + interpreter",
     }),
     Lab("08", "08_dgx_b200_inference", "DGX B200 inference model", _CPU_ONLY),
+    Lab("09", "09_gluon_tcgen05", "Blackwell Tensor Cores by hand with Gluon", {
+        "cpu": "compile-only (Gluon kernels for sm_100a, wgmma for sm_90a; PTX/SASS read) + CPU model of the ring",
+        "sm_90a": "compile-only for tcgen05; the wgmma Gluon kernel runs natively",
+        "sm_100a": _TIMED + " (Gluon ladder + NVFP4) vs cuBLAS",
+        "sm_120": "compile-only (sm_120 has no tcgen05/TMEM)",
+        "other": "compile-only + CPU model",
+    }),
+    Lab("10", "10_cute_near_peak", "CuTe DSL to near-peak: the ladder", {
+        "cpu": "compile-only (every rung's sm_100a PTX/SASS) + pipeline and efficiency models",
+        "sm_90a": "compile-only + models (tcgen05, TMEM, CTA pairs and CLC are sm_100a only)",
+        "sm_100a": _TIMED + " (every rung vs torch and cuBLAS)",
+        "sm_120": "compile-only + models",
+        "other": "compile-only + models",
+    }),
 ]
 
 

@@ -68,7 +68,8 @@ def describe_value(x: Any, width: int = 60) -> str:
     text = repr(x)
     if len(text) > width:
         text = text[: width - 3] + "..."
-    return f"a {name} ({text})"
+    article = "an" if name[:1].lower() in "aeiou" else "a"
+    return f"{article} {name} ({text})"
 
 
 _FLOAT_EPS = {"float16": 9.8e-4, "bfloat16": 7.8e-3, "float32": 1.2e-7}

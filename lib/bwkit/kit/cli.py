@@ -51,8 +51,10 @@ def doctor_report() -> str:
     lines.append(f"Triton interpreter  {interp}")
     lines.append("")
     lines.append(f"Lab paths on this machine ({kind}):")
-    for lab, path in catalog.lab_paths(kind):
-        lines.append(f"  {lab.number} {lab.title:<34} {path}")
+    rows = catalog.lab_paths(kind)
+    width = max((len(lab.title) for lab, _ in rows), default=0)
+    for lab, path in rows:
+        lines.append(f"  {lab.number} {lab.title:<{width}}  {path}")
     return "\n".join(lines)
 
 
@@ -117,7 +119,7 @@ def _extensions():
     import importlib
     import importlib.util
 
-    for name in ("bwkit.kit.grading", "bwkit.gemm_bench", "bwkit.kit.slides"):
+    for name in ("bwkit.kit.grading", "bwkit.gemm_bench", "bwkit.kit.slides", "bwkit.kit.hub", "bwkit.kit.nbgrader"):
         if importlib.util.find_spec(name) is None:
             continue
         reg = getattr(importlib.import_module(name), "register_cli", None)

@@ -105,8 +105,9 @@ class Kernel:
         cls = _manager_class()
         km = cls()
         km.command_prefix = self.command_prefix
+        # interrupts go as messages: a SIGINT to a sandbox launcher would not reach the kernel behind it
         km._kernel_spec = KernelSpec(argv=["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                                     display_name="Python 3", language="python")
+                                     display_name="Python 3", language="python", interrupt_mode="message")
         conn_dir = self.cwd / ".kernel"
         conn_dir.mkdir(parents=True, exist_ok=True)
         km.connection_file = str(conn_dir / "kernel.json")
@@ -142,6 +143,8 @@ class Kernel:
         code = proc.poll() if proc is not None else None
         if code is None:
             return "the kernel died"
+        if code > 128 and self.command_prefix:   # a launcher (sandbox) reports its child's signal as 128 + N
+            code = 128 - code
         if code < 0:
             try:
                 name = signal.Signals(-code).name
@@ -167,7 +170,7 @@ class Kernel:
         while not idle:
             now = time.monotonic()
             if interrupted_at is not None and now > interrupted_at + 3:
-                self.km.kill_kernel()   # ignored the interrupt
+                self._kill()            # it ignored the interrupt
                 break
             if interrupted_at is None and now > deadline:
                 res.status = "timeout"
@@ -215,10 +218,28 @@ class Kernel:
                     res.status = "error"
             elif kind == "clear_output":
                 outputs.clear()
-        if res.status in ("timeout", "flood") and self.alive:
-            self._drain_shell(msg_id)
+        if idle:
+            reply = self._shell_reply(msg_id)
+            # the reply, not the error message on iopub, is what says a cell failed: code that silences
+            # IPython's traceback display (showtraceback, set_custom_exc) still gets status "error" here
+            if reply is not None and reply.get("status") == "error" and res.status == "ok":
+                res.status = "error"
+                if res.error is None:
+                    res.error = {"ename": reply.get("ename", "Error"), "evalue": reply.get("evalue", ""),
+                                 "traceback": []}
+            elif reply is not None and reply.get("status") == "aborted" and res.status == "ok":
+                res.status = "error"
+                res.error = {"ename": "Aborted", "evalue": "the kernel aborted the request", "traceback": []}
+        elif res.status in ("timeout", "flood") and self.alive:
+            self._shell_reply(msg_id)
         res.seconds = time.monotonic() - t0
         return res
+
+    def _kill(self) -> None:
+        try:
+            self.km.shutdown_kernel(now=True)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
 
     def _interrupt(self) -> None:
         try:
@@ -226,15 +247,19 @@ class Kernel:
         except Exception:  # noqa: BLE001 - a kernel that cannot be interrupted is killed after the grace
             pass
 
-    def _drain_shell(self, msg_id: str) -> None:
-        end = time.monotonic() + 2
+    def _shell_reply(self, msg_id: str, wait: float = 5.0) -> dict | None:
+        """The content of the execute_reply to `msg_id` (None if none comes within `wait` seconds)."""
+        end = time.monotonic() + wait
         while time.monotonic() < end:
             try:
                 reply = self.kc.get_shell_msg(timeout=0.2)
             except queue.Empty:
+                if not self.alive:
+                    return None
                 continue
             if reply.get("parent_header", {}).get("msg_id") == msg_id:
-                return
+                return reply.get("content", {})
+        return None
 
     def shutdown(self) -> None:
         """Stop the kernel (and its process group) and close the channels."""

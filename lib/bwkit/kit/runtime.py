@@ -25,12 +25,27 @@ __all__ = [
     "detect",
     "interpreter_active",
     "guard_dot_dtypes",
+    "bf16_dot_error",
     "InterpreterBugError",
+    "arch_name",
 ]
 
 # Hardware path names, used by `bwkit doctor`, the lab catalog and the notebooks.
 NATIVE_BLACKWELL = "sm_100a"
 NATIVE_HOPPER = "sm_90a"
+
+
+def arch_name(capability: tuple[int, int] | None) -> str:
+    """The architecture name of a compute capability, as ptxas spells it: (9, 0) 'sm_90a', (10, 0) 'sm_100a',
+    (10, 3) 'sm_103a' (B300), (11, 0) 'sm_110a', (12, 0) 'sm_120a', (12, 1) 'sm_121a'; older GPUs 'sm_80', 'sm_89';
+    None 'cpu'. The 'a' suffix (arch-specific features: wgmma, tcgen05, TMA multicast) exists from 9.0 on (PTX ISA,
+    "Target ISA notes")."""
+    if capability is None:
+        return "cpu"
+    major, minor = capability
+    if not (isinstance(major, int) and isinstance(minor, int)) or major < 1 or minor < 0:
+        raise ValueError(f"arch_name: capability must be (major, minor) ints, got {capability!r}")
+    return f"sm_{major}{minor}" + ("a" if major >= 9 else "")
 
 
 @dataclass(frozen=True)
@@ -50,25 +65,28 @@ class Runtime:
 
     @property
     def arch(self) -> str:
-        """'sm_100a' (datacenter Blackwell), 'sm_90a' (Hopper), 'sm_120' (consumer Blackwell), 'sm_XY' or 'cpu'."""
+        """The GPU's architecture from its capability (`arch_name`): 'sm_90a', 'sm_100a', 'sm_103a', 'sm_120a', ...;
+        'cpu' without a GPU."""
+        return arch_name(self.capability)
+
+    @property
+    def kind(self) -> str:
+        """The machine kind of the lab catalog: 'cpu', 'sm_90a', 'sm_100a' (every 10.x), 'sm_120' (every 12.x) or
+        'other'."""
         if self.capability is None:
             return "cpu"
-        major, minor = self.capability
-        if major == 10:
-            return "sm_100a"
-        if major == 9:
-            return "sm_90a"
-        return f"sm_{major}{minor}"
+        major = self.capability[0]
+        return {9: NATIVE_HOPPER, 10: NATIVE_BLACKWELL, 12: "sm_120"}.get(major, "other")
 
     @property
     def is_blackwell_dc(self) -> bool:
-        """Datacenter Blackwell (B200/GB200, sm_100a): tcgen05 and TMEM available."""
-        return self.arch == NATIVE_BLACKWELL
+        """Datacenter Blackwell (B200/GB200 sm_100a, B300/GB300 sm_103a): tcgen05 and TMEM available."""
+        return self.capability is not None and self.capability[0] == 10
 
     @property
     def is_hopper(self) -> bool:
         """Hopper (H100/H200, sm_90a): wgmma and TMA available."""
-        return self.arch == NATIVE_HOPPER
+        return self.capability is not None and self.capability[0] == 9
 
     @property
     def can_time(self) -> bool:
@@ -93,7 +111,7 @@ class Runtime:
             txt += " Native Blackwell path: tcgen05 kernels run and are timed."
         elif self.is_hopper:
             txt += " Native Hopper path: wgmma kernels run and are timed; tcgen05 code is compiled only."
-        elif self.arch == "sm_120":
+        elif self.kind == "sm_120":
             txt += (" Consumer Blackwell: no tcgen05/TMEM (it uses warp-level mma.sync with block-scaled kinds);"
                     " tcgen05 code is compiled only.")
         else:
@@ -194,11 +212,22 @@ class InterpreterBugError(RuntimeError):
     """A Triton kernel would hit a known wrong-result bug of the Triton interpreter."""
 
 
+_BF16_WHY = ("the Triton interpreter computes bf16 dot products wrongly, silently (it multiplies the raw bf16 bit "
+             "patterns; triton issue 11584). Fix: on the CPU use float16 or float32 operands (x.half() or x.float(), "
+             "exact for values that came from bf16; the bwkit.gemm wrappers convert for you); on a GPU bf16 is fine")
+
+
+def bf16_dot_error(what: str, operands) -> InterpreterBugError:
+    """The error for bf16 operands reaching `tl.dot` under the interpreter: what went wrong, why, and the fix."""
+    return InterpreterBugError(f"{what}: operand(s) {list(operands)} are bfloat16, and {_BF16_WHY}.")
+
+
 def guard_dot_dtypes(*tensors, what: str = "tl.dot") -> None:
     """Refuse bf16 operands for `tl.dot` under the Triton interpreter (it multiplies raw bit patterns).
 
     Triton issue 11584 (also 4972): the interpreter's bf16 `tl.dot` gives garbage, silently. Kernel wrappers
-    in bwkit call this before launching; on a GPU it does nothing. Taught in lab 00, step 1.
+    in bwkit and every learner launch path (`bwkit.kit.interp.safe_launch`, `bwkit.gemm.launch`) call this or
+    check each `tl.dot`'s operands; on a GPU it does nothing. Taught in lab 00, step 1.
     """
     import torch
 
@@ -206,7 +235,4 @@ def guard_dot_dtypes(*tensors, what: str = "tl.dot") -> None:
         return
     bad = [i for i, t in enumerate(tensors) if isinstance(t, torch.Tensor) and t.dtype == torch.bfloat16]
     if bad:
-        raise InterpreterBugError(
-            f"{what}: operand(s) {bad} are bfloat16, and the Triton interpreter computes bf16 dot products "
-            "wrongly (triton issue 11584). On CPU use float16 or float32 operands (bwkit.gemm wrappers convert "
-            "for you); on a GPU bf16 is fine.")
+        raise bf16_dot_error(what, bad)

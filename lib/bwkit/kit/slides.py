@@ -1,14 +1,14 @@
-"""Slide decks from the solution notebooks: one deck per lab, self-contained, offline.
+"""Slide decks: one talk per lab, self-contained and offline (`bwkit slides build`, `make slides`).
 
-The notebooks are the single source. Each cell carries the standard `slideshow.slide_type` metadata (the same that
-RISE uses to present live from JupyterLab); `bwkit slides tag` fills it in where it is missing, from the headings:
-`#`/`##` start a slide, `###` a sub-slide, everything else continues the current one. Exercise cells (solution,
-hint, check) never reach a deck, so presenting does not give answers away.
+A deck is built from the lab's slide source `slides/src/NN_topic.md` (the talk: short slides, excerpts, charts,
+speaker notes) and its solution notebook (everything numeric or pictorial, looked up by quote): `bwkit.kit.deck`
+renders it, slides/README.md says why and how. The notebooks keep their `slideshow.slide_type` metadata for RISE
+(live presenting from JupyterLab): `bwkit slides tag` fills it in from the headings (`#`/`##` new slide, `###`
+sub-slide, the rest continues) and exercise cells (solution, hint, check) are `skip`; `deck_notebook` validates it.
 
-`bwkit slides build` (`make slides`) writes `slides/build/NN_topic.slides.html` plus `slides/build/vendor/`
-(reveal.js, require.js, jQuery and MathJax 2, installed from the npm registry by `slides/package.json`): the
-decks open from disk with no network. Figures are the notebooks' own outputs (made by bwkit), so decks and labs
-show the same pictures. Taught nowhere: this is the instructor's tool (README, "Presenting").
+`bwkit slides build` writes `slides/build/NN_topic.slides.html` plus `slides/build/vendor/` (reveal.js with its
+notes, highlight and math plugins, and MathJax 2, installed from the npm registry by `slides/package.json`): the
+decks open from disk with no network. Taught nowhere: this is the instructor's tool (README, "Presenting").
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 
 __all__ = ["SLIDE_TYPES", "SlideBuildError", "default_slide_type", "tag_notebook", "deck_notebook",
-           "build_deck", "build_all", "vendor_assets"]
+           "source_for", "build_deck", "build_all", "vendor_assets"]
 
 SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
 
@@ -103,13 +103,12 @@ def vendor_assets(slides_dir: str | Path, out_dir: str | Path) -> Path:
     if not (nm / "reveal.js" / "dist" / "reveal.js").exists():
         npm = shutil.which("npm")
         if npm is None:
-            raise RuntimeError("building slides needs npm (Node.js) to fetch reveal.js, require.js, jQuery, MathJax")
+            raise RuntimeError("building slides needs npm (Node.js) to fetch reveal.js and MathJax")
         subprocess.run([npm, "install", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=slides_dir,
                        check=True)
     vendor = out_dir / "vendor"
     vendor.mkdir(parents=True, exist_ok=True)
-    for src, dst in [("reveal.js/dist", "reveal.js/dist"), ("reveal.js/plugin", "reveal.js/plugin"),
-                     ("requirejs/require.js", "require.js"), ("jquery/dist/jquery.min.js", "jquery.min.js")]:
+    for src, dst in [("reveal.js/dist", "reveal.js/dist"), ("reveal.js/plugin", "reveal.js/plugin")]:
         s, d = nm / src, vendor / dst
         if s.is_dir():
             shutil.copytree(s, d, dirs_exist_ok=True)
@@ -129,42 +128,28 @@ def vendor_assets(slides_dir: str | Path, out_dir: str | Path) -> Path:
     return vendor
 
 
-_STYLE = """<style>
-.reveal { font-size: 24px; }
-.reveal .slides { text-align: left; }
-.reveal h1 { font-size: 1.9em; } .reveal h2 { font-size: 1.5em; } .reveal h3 { font-size: 1.2em; }
-.reveal pre, .reveal code { font-size: 0.8em; }
-</style>
-"""
+def source_for(notebook: str | Path, slides_dir: str | Path = "slides") -> Path:
+    """The talk's source of a solution notebook: `slides/src/<stem>.md`."""
+    return Path(slides_dir) / "src" / f"{Path(notebook).stem}.md"
 
 
-def _exporter():
-    from nbconvert import SlidesExporter
+def build_deck(notebook: str | Path, out_dir: str | Path, slides_dir: str | Path | None = None) -> Path:
+    """Write `out_dir/<stem>.slides.html` from a solution notebook and its slide source (assets in out_dir/vendor)."""
+    from bwkit.kit import deck
 
-    return SlidesExporter(
-        reveal_url_prefix="vendor/reveal.js",
-        require_js_url="vendor/require.js",
-        jquery_url="vendor/jquery.min.js",
-        mathjax_url="vendor/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
-        # the reveal template imports mermaid as an ES module from a CDN; decks use no diagrams
-        mermaid_js_url="data:text/javascript,export default {initialize() {}};",
-        font_awesome_url="",
-        reveal_scroll=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-    )
-
-
-def build_deck(notebook: str | Path, out_dir: str | Path) -> Path:
-    """Write `out_dir/<stem>.slides.html` from a solution notebook (assets expected in out_dir/vendor)."""
     notebook, out_dir = Path(notebook), Path(out_dir)
+    src = source_for(notebook, slides_dir if slides_dir is not None else notebook.resolve().parent.parent / "slides")
+    if not src.is_file():
+        raise SlideBuildError(f"{notebook}: no slide source {src} (slides/README.md says how to write one)")
     try:
         nb = nbformat.read(notebook, as_version=4)
     except Exception as e:  # nbformat raises several types for broken JSON
         raise SlideBuildError(f"{notebook}: not a readable notebook ({e})") from e
-    deck = deck_notebook(nb, notebook)
-    body, _ = _exporter().from_notebook_node(deck, resources={"metadata": {"name": notebook.stem}})
-    body = body.replace("</head>", _STYLE + "</head>", 1)
+    deck_notebook(nb, notebook)  # the notebook's own slide metadata (RISE) must stay valid too
+    try:
+        body = deck.render_deck(src, notebook)
+    except deck.DeckSourceError as e:
+        raise SlideBuildError(str(e)) from e
     leaks = re.findall(r"(?:src|href)=\"(https?://[^\"]+)\"", body)
     if leaks:
         raise SlideBuildError(f"{notebook}: the deck would load {leaks[0]} from the network")
@@ -178,7 +163,7 @@ def build_all(solutions: str | Path = "solutions", slides_dir: str | Path = "sli
     """Vendor the assets once and build one deck per solution notebook into slides/build/."""
     out_dir = Path(slides_dir) / "build"
     vendor_assets(slides_dir, out_dir)
-    return [build_deck(nb, out_dir) for nb in sorted(Path(solutions).glob("[0-9][0-9]_*.ipynb"))]
+    return [build_deck(nb, out_dir, slides_dir) for nb in sorted(Path(solutions).glob("[0-9][0-9]_*.ipynb"))]
 
 
 def register_cli(sub) -> None:

@@ -1,9 +1,10 @@
 """Counting for the perfmodel: parameters, weight and KV-cache bytes, experts touched, and what HBM holds.
 
 Pure functions of the model config, the recipe and the layout (no timing): `component_params` and
-`weight_bytes_per_gpu` count weights, `unique_experts` and `expected_max_normal` the experts a batch reads and its
-load imbalance, `kv_bytes_per_token` the MLA latent cache, and `max_concurrency` the requests whose cache fits in
-HBM beside the weights. Taught in lab 08, steps 2-4.
+`weight_bytes_per_gpu` count weights (redundant expert slots included), `unique_experts` and `expected_max_normal` the
+experts a batch reads and its load imbalance, `kv_bytes_per_token` the MLA latent cache, `activation_bytes` the
+non-GEMM traffic per token, and `max_concurrency` the requests whose cache fits in HBM beside the weights, sized by
+occupancy (paged caches) or by reservation. Taught in lab 08, steps 2-4.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from statistics import NormalDist
 
 from bwkit import hw
 from bwkit.moe import DEEPSEEK_V3, DeepSeekMoEConfig
+from bwkit.perfmodel.factors import _spec
 from bwkit.perfmodel.parameters import (
     KV_BYTES,
     LAYOUT_MAX_THROUGHPUT,
@@ -20,11 +22,10 @@ from bwkit.perfmodel.parameters import (
     Layout,
     Recipe,
     Workload,
-    _spec,
 )
 
 __all__ = ["unique_experts", "expected_max_normal", "component_params", "active_params_per_token",
-           "kv_bytes_per_token", "weight_bytes_per_gpu", "max_concurrency"]
+           "kv_bytes_per_token", "weight_bytes_per_gpu", "max_concurrency", "activation_bytes"]
 
 _DEFAULT_WORKLOAD = Workload()                   # ISL 1K / OSL 2K, no MTP
 
@@ -110,15 +111,19 @@ def kv_bytes_per_token(cfg: DeepSeekMoEConfig = DEEPSEEK_V3, kv_cache: str = "bf
 
 def weight_bytes_per_gpu(layout: Layout, recipe: Recipe = RECIPE_NVFP4, cfg: DeepSeekMoEConfig = DEEPSEEK_V3,
                          include_mtp: bool = True) -> dict[str, float]:
-    """Bytes of weights each GPU stores, per component, under `layout` (attention-side parts split over attn_tp)."""
+    """Bytes of weights each GPU stores, per component, under `layout` (attention-side parts split over attn_tp).
+
+    Routed experts: the layout's expert slots (experts + redundant replicas) spread over all GPUs.
+    """
     layout.check(cfg)
     p = component_params(cfg)
     tp = layout.attn_tp
+    slots = layout.slots(cfg) / cfg.num_experts
     out = {
         "attention": p["attention"] * recipe.bytes("attention") / tp,
         "dense_ffn": p["dense_ffn"] * recipe.bytes("dense_ffn") / tp,
         "shared_expert": p["shared_expert"] * recipe.bytes("shared_expert") / tp,
-        "routed_experts": p["routed_experts"] * recipe.bytes("routed_experts") / layout.num_gpus,
+        "routed_experts": p["routed_experts"] * slots * recipe.bytes("routed_experts") / layout.num_gpus,
         "router": p["router"] * recipe.bytes("router"),
         "embedding": p["embedding"] * recipe.bytes("embedding") / tp,
         "head": p["head"] * recipe.bytes("head") / tp,
@@ -131,20 +136,36 @@ def weight_bytes_per_gpu(layout: Layout, recipe: Recipe = RECIPE_NVFP4, cfg: Dee
 # --------------------------------------------------------------------------------------------------------------
 # HBM capacity: the KV pool beside the weights, and the requests it holds
 # --------------------------------------------------------------------------------------------------------------
+def activation_bytes(cfg: DeepSeekMoEConfig = DEEPSEEK_V3) -> float:
+    """Bytes the non-GEMM kernels (norms, residuals, expert permute/activation/combine) move per token and step.
+
+    Four BF16 hidden vectors per layer, and per MoE layer top_k x (FP8 token copy + BF16 gate-up output read and
+    written + FP8 activation output + BF16 down output written and read) — `ACTIVATION_BYTES` for DeepSeek-V3.
+    """
+    moe = cfg.top_k * (cfg.hidden + 2 * 2 * cfg.expert_inter * 2 + cfg.expert_inter + 2 * cfg.hidden * 2)
+    return cfg.num_layers * 4 * cfg.hidden * 2 + cfg.num_moe_layers * moe
+
+
 def max_concurrency(system: str | hw.GPUSpec = "B200", layout: Layout = LAYOUT_MAX_THROUGHPUT,
                     recipe: Recipe = RECIPE_NVFP4, workload: Workload = _DEFAULT_WORKLOAD,
-                    cfg: DeepSeekMoEConfig = DEEPSEEK_V3, activation_gb: float = 5.0, kv_fraction: float = 0.85) -> int:
-    """Most requests the node can hold: KV space per GPU / KV reserved per request (ISL + OSL tokens).
+                    cfg: DeepSeekMoEConfig = DEEPSEEK_V3, activation_gb: float = 5.0, kv_fraction: float = 0.85,
+                    kv_policy: str = "paged") -> int:
+    """Most requests the node can hold: KV space per GPU / KV tokens per request, by `kv_policy`.
+
+    'paged' (default; TensorRT-LLM, SGLang and vLLM page their caches): a running request holds on average the
+    cache of its context so far, ISL + OSL/2 tokens (E[ISL] + E[OSL^2]/2E[OSL] with spread lengths); 'reserve':
+    ISL + OSL tokens reserved from the start (a guaranteed-no-evict scheduler).
 
     Free memory = HBM - weights - `activation_gb` (workspace; ~5 GB so that weights + activations make the
     "about 80 GB" per B200 GPU of TensorRT-LLM blog 3 — derived); the KV pool takes `kv_fraction` of it
-    (TensorRT-LLM's kv_cache_free_gpu_mem_fraction, 0.85 in the published max-throughput command). Under attention
+    (TensorRT-LLM's kv_cache_free_gpu_mem_fraction, set per run: 0.85 in the published B200 max-throughput command,
+    0.8 in the H200 one — `KV_FRACTION`). Under attention
     TP every GPU of a group holds the latent cache of all the group's requests (MLA's latent is shared by heads).
     Raises ValueError when the weights alone do not fit. Taught in lab 08, step 4.
     """
     spec = _spec(system)
     free = _free_kv_bytes(spec, layout, recipe, cfg, workload, activation_gb, kv_fraction)
-    return _requests_that_fit(free, _kv_per_request(cfg, recipe, workload), layout)
+    return _requests_that_fit(free, _kv_per_request(cfg, recipe, workload, kv_policy), layout)
 
 
 def _kv_tok(cfg: DeepSeekMoEConfig, recipe: Recipe, workload: Workload) -> float:
@@ -155,9 +176,9 @@ def _kv_tok(cfg: DeepSeekMoEConfig, recipe: Recipe, workload: Workload) -> float
     return kv
 
 
-def _kv_per_request(cfg: DeepSeekMoEConfig, recipe: Recipe, workload: Workload) -> float:
-    """KV bytes reserved per request: ISL + OSL (+ MTP drafts) tokens of cache."""
-    return (workload.isl + workload.osl + workload.mtp_drafts) * _kv_tok(cfg, recipe, workload)
+def _kv_per_request(cfg: DeepSeekMoEConfig, recipe: Recipe, workload: Workload, kv_policy: str = "paged") -> float:
+    """KV bytes per request: its average context ('paged') or ISL + OSL ('reserve'), plus the MTP draft tokens."""
+    return (workload.kv_tokens(kv_policy) + workload.mtp_drafts) * _kv_tok(cfg, recipe, workload)
 
 
 def _requests_that_fit(free: float, per_req: float, layout: Layout) -> int:
@@ -181,15 +202,15 @@ def _free_kv_bytes(spec: hw.GPUSpec, layout: Layout, recipe: Recipe, cfg: DeepSe
 
 
 def _kv_bytes_needed(spec: hw.GPUSpec, layout: Layout, recipe: Recipe, cfg: DeepSeekMoEConfig, workload: Workload,
-                     concurrency: int, activation_gb: float, kv_fraction: float) -> float:
-    """KV bytes per GPU that `concurrency` requests reserve; ValueError, with the max concurrency, if they don't fit."""
+                     concurrency: int, activation_gb: float, kv_fraction: float, kv_policy: str = "paged") -> float:
+    """KV bytes per GPU that `concurrency` requests hold; ValueError, with the max concurrency, if they don't fit."""
     free = _free_kv_bytes(spec, layout, recipe, cfg, workload, activation_gb, kv_fraction)
-    per_req = _kv_per_request(cfg, recipe, workload)
+    per_req = _kv_per_request(cfg, recipe, workload, kv_policy)
     kv_need = (concurrency // layout.attn_dp) * per_req
     if kv_need > free:
         cap = _requests_that_fit(free, per_req, layout)
         raise ValueError(f"concurrency {concurrency} does not fit on {spec.name} x{layout.num_gpus} "
-                         f"({layout.describe()}): its KV cache needs {kv_need / 1e9:.1f} GB per GPU, the KV pool "
-                         f"has {free / 1e9:.1f} GB; short by {(kv_need - free) / 1e9:.1f} GB "
+                         f"({layout.describe()}): its KV cache needs {kv_need / 1e9:.1f} GB per GPU ({kv_policy}), "
+                         f"the KV pool has {free / 1e9:.1f} GB; short by {(kv_need - free) / 1e9:.1f} GB "
                          f"(max concurrency {cap})")
     return kv_need

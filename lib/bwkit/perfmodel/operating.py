@@ -11,19 +11,17 @@ from __future__ import annotations
 from bwkit import hw
 from bwkit.perfmodel.counting import max_concurrency
 from bwkit.perfmodel.decode import decode_step
+from bwkit.perfmodel.factors import _DEFAULT_FACTORS, Factors, _spec
 from bwkit.perfmodel.parameters import (
-    _DEFAULT_FACTORS,
     LAYOUT_MAX_THROUGHPUT,
     LAYOUT_MIN_LATENCY,
     RECIPE_FP8,
     RECIPE_NVFP4,
-    Factors,
     Layout,
     Recipe,
     Workload,
-    _spec,
 )
-from bwkit.perfmodel.published import PUBLISHED_MTP_B200
+from bwkit.perfmodel.published import KV_FRACTION, PUBLISHED_MTP_B200
 from bwkit.perfmodel.step import StepResult
 
 __all__ = ["min_latency", "derive_kernel_s", "max_throughput", "pareto", "pareto_front", "WATERFALL_STEPS",
@@ -61,10 +59,16 @@ def derive_kernel_s(tokens_per_s_user: float = PUBLISHED_MTP_B200[0], system: st
 def max_throughput(system: str | hw.GPUSpec = "B200", recipe: Recipe = RECIPE_NVFP4,
                    layout: Layout = LAYOUT_MAX_THROUGHPUT, concurrency: int | None = None,
                    factors: Factors = _DEFAULT_FACTORS, mtp_drafts: int = 0, **kw) -> StepResult:
-    """Maximum-throughput point: the largest concurrency HBM holds (or `concurrency`), attention DP + EP."""
+    """Maximum-throughput point: the largest concurrency HBM holds (or `concurrency`), attention DP + EP.
+
+    The HBM limit reserves ISL + OSL per request (`kv_policy='reserve'`, the default here): TensorRT-LLM's default
+    capacity scheduler (GUARANTEED_NO_EVICT) admits a request only if its whole sequence fits. Pass
+    kv_policy='paged' for a scheduler that admits by occupancy (and may have to evict).
+    """
     wl = Workload(1024, 2048, mtp_drafts)
+    kw = {"kv_policy": "reserve", **kw}
     if concurrency is None:
-        keep = {k: v for k, v in kw.items() if k in ("cfg", "activation_gb", "kv_fraction")}
+        keep = {k: v for k, v in kw.items() if k in ("cfg", "activation_gb", "kv_fraction", "kv_policy")}
         concurrency = max_concurrency(system, layout, recipe, wl, **keep)
         if concurrency < layout.attn_dp:
             raise ValueError(f"no request fits on {system}: max concurrency is {concurrency}")
@@ -77,15 +81,17 @@ def pareto(system: str | hw.GPUSpec = "B200", recipe: Recipe = RECIPE_NVFP4,
     """Operating points from concurrency 1 up to the HBM limit for each layout and MTP setting.
 
     Returns every point; `pareto_front(points)` keeps the ones no other point beats on both tok/s/user and
-    tok/s/GPU. Concurrencies are powers of two times the DP width, plus the HBM limit. Taught in lab 08, step 7.
+    tok/s/GPU. Concurrencies are powers of two times the DP width, plus the HBM limit (reserving ISL + OSL, as
+    max_throughput). Taught in lab 08, step 7.
     """
     layouts = layouts or (LAYOUT_MIN_LATENCY, Layout(8, 8, 1, 8, name="TP8 EP8"), LAYOUT_MAX_THROUGHPUT)
+    kw = {"kv_policy": "reserve", **kw}
     out = []
     for lay in layouts:
         for d in mtp_options:
             wl = Workload(1024, 2048, d)
             try:
-                cap = max_concurrency(system, lay, recipe, wl)
+                cap = max_concurrency(system, lay, recipe, wl, kv_policy=kw["kv_policy"])
             except ValueError:
                 continue
             cs = sorted({lay.attn_dp * 2 ** i for i in range(points) if lay.attn_dp * 2 ** i <= cap} | {cap})
@@ -106,6 +112,8 @@ def pareto_front(results: list[StepResult]) -> list[StepResult]:
     return sorted(front, key=lambda r: r.tokens_per_s_user)
 
 
+# FlashMLA's dense MLA decode on H800 as a fraction of its BF16 peak (the current README's 660 of 989 TFLOP/s).
+_H800_MLA = _DEFAULT_FACTORS.attn_frac
 # The waterfall: factors switched on one at a time, each with its source (lab 08, step 5).
 WATERFALL_STEPS: list[tuple[str, dict, str]] = [
     ("naive roofline (weights at peak HBM, no overheads)", {}, "bwkit.hw datasheet peaks"),
@@ -113,24 +121,31 @@ WATERFALL_STEPS: list[tuple[str, dict, str]] = [
                                                   "gemm_frac": {"fp4": 0.885, "fp8": 0.912, "bf16": 0.942}},
      "measured H200 copy 4.3/4.8 TB/s; CUTLASS 3.8 B200 GEMM % of peak"),
     ("GEMMs on DeepSeek's own shapes (DeepGEMM)",
-     {"gemm_bw_frac": _DEFAULT_FACTORS.gemm_bw_frac, "prefill_gemm_frac": _DEFAULT_FACTORS.prefill_gemm_frac},
-     "DeepGEMM README, H800: M=64 at 0.73 of HBM, M=4096 at 0.57 of FP8 peak"),
-    ("KV-cache reads + MLA attention FLOPs", {"kv_attention": True, "attn_frac": 0.59, "attn_frac_sm100": 0.59,
-                                              "prefill_attn_frac_sm100": 0.59},
-     "MLA: 61 x 576 elements/token; FlashMLA 580/989 TFLOP/s (H800), assumed to transfer"),
+     {"gemm_bw_frac": _DEFAULT_FACTORS.gemm_bw_frac, "prefill_gemm_frac": _DEFAULT_FACTORS.prefill_gemm_frac,
+      "grouped_gemm": True},
+     "DeepGEMM README, H800: M=64 at 0.73 of HBM, M=4096 at 0.57 of FP8 peak, grouped experts by rows per expert"),
+    ("KV-cache reads + MLA attention FLOPs", {"kv_attention": True, "attn_frac": _H800_MLA,
+                                              "attn_frac_sm100": _H800_MLA, "prefill_attn_frac_sm100": _H800_MLA},
+     "MLA: 61 x 576 elements/token; FlashMLA 660/989 TFLOP/s (H800, README since 2025-04-22), assumed to transfer"),
+    ("activation traffic of the non-GEMM kernels", {"activations": True},
+     "counted: norms, residuals, expert permute / activation / combine tensors (ACTIVATION_BYTES)"),
     ("fixed cost per dependent kernel", {"kernels": True, "kernel_s": _DEFAULT_FACTORS.kernel_s,
                                          "kernel_s_sm100": _DEFAULT_FACTORS.kernel_s_sm100},
      "derived from blog 1's B200 run without MTP (111 tok/s/user); H100: Hazy Research; kernel list of blog 1"),
-    ("NVLink all-reduce / all-to-all", {"comm": True, "nvlink_frac": 0.95, "comm_latency_s": 5e-6},
-     "NVLink 5 1.8 TB/s bidir; DeepEP 0.95 of link; 5 us latency assumed"),
-    ("expert-load imbalance without EPLB", {"ep_imbalance_cv": 491.6 / 1024},
+    ("NVLink all-reduce / all-to-all", {"comm": True, "nvlink_frac": _DEFAULT_FACTORS.nvlink_frac,
+                                        "nvlink_frac_sm100": _DEFAULT_FACTORS.nvlink_frac_sm100,
+                                        "comm_latency_s": 5e-6},
+     "NVLink 5 1.8 TB/s bidir; DeepEP V2 on B200 0.71 of the link (V1 on H800 0.95); 5 us latency assumed"),
+    ("expert-load imbalance without EPLB", {"ep_imbalance_cv": _DEFAULT_FACTORS.ep_imbalance_cv},
      "TRT-LLM blog 4 Table 1 (EP32: std 491.6/1024), scaled to EP size"),
-    ("in-flight prefill (spread evenly over the steps)", {"prefill": True}, "ISL 1K once per request"),
-    ("attention-DP imbalance (round-robin scheduler)", {"adp_schedule": "measured"},
-     "TRT-LLM blog 10: 8 GB200s, ADP8 EP8, 64.9 % of balanced speed"),
+    ("in-flight prefill (its share of each step)", {"prefill": True},
+     "ISL 1K once per request; its expert work lands on every GPU"),
+    ("attention-DP imbalance (round-robin scheduler)", {"adp_schedule": "auto"},
+     "TRT-LLM blog 10: 8 GB200s, ADP8 EP8, round-robin, 64.9 % of balanced speed"),
     ("MLA kernels measured on B200 (not H800)",
-     {"attn_frac_sm100": 350 / 2250, "prefill_attn_frac_sm100": 1460 / 2250},
-     "FlashMLA README: decode 350, prefill 1460 TFLOP/s on B200"),
+     {"attn_frac_sm100": _DEFAULT_FACTORS.attn_frac_sm100,
+      "prefill_attn_frac_sm100": _DEFAULT_FACTORS.prefill_attn_frac_sm100},
+     "TensorRT-LLM's MLA kernel on B200 (vLLM PR #41778, 128-row tiles): 0.248 of BF16; prefill FA4 / FlashMLA"),
     ("multi-token prediction (3 drafts, 2.82 accepted)", {"mtp": True}, "TensorRT-LLM blog 1 MTP table"),
 ]
 
@@ -148,7 +163,7 @@ def waterfall(kind: str = "min_latency", system: str | hw.GPUSpec = "B200", reci
     rows = []
     conc = None
     if kind == "max_throughput":
-        conc = max_concurrency(system, LAYOUT_MAX_THROUGHPUT, recipe, Workload(1024, 2048, 0))
+        conc = max_concurrency(system, LAYOUT_MAX_THROUGHPUT, recipe, Workload(1024, 2048, 0), kv_policy="reserve")
     for label, change, source in WATERFALL_STEPS:
         if kind == "max_throughput" and change.get("mtp"):
             continue
@@ -164,15 +179,18 @@ def waterfall(kind: str = "min_latency", system: str | hw.GPUSpec = "B200", reci
 def predict_systems(systems: tuple[str, ...] = ("B200", "GB200", "H200", "H100 SXM"), **kw) -> dict[str, dict]:
     """Min-latency and max-throughput predictions per system (NVFP4 recipe where FP4 exists, else FP8).
 
+    The KV pool takes the fraction of free memory that the system's documented max-throughput run used
+    (`KV_FRACTION`: B200 0.85, H200 0.8; 0.85 where none was published) unless `kv_fraction` is passed.
     A system that cannot hold the model gets {'error': message} instead of numbers. Taught in lab 08, step 8.
     """
     out: dict[str, dict] = {}
     for s in systems:
         spec = _spec(s)
         recipe = RECIPE_NVFP4 if "fp4" in spec.peak_tflops else RECIPE_FP8
+        kws = {"kv_fraction": KV_FRACTION.get(spec.name, 0.85), **kw}
         try:
-            lat = min_latency(s, recipe, **kw)
-            thr = max_throughput(s, recipe, **kw)
+            lat = min_latency(s, recipe, **kws)
+            thr = max_throughput(s, recipe, **kws)
             out[spec.name] = {"recipe": recipe.name, "tokens_per_s_user": lat.tokens_per_s_user,
                               "tokens_per_s": thr.tokens_per_s, "concurrency": thr.concurrency,
                               "tokens_per_s_gpu": thr.tokens_per_s_gpu}

@@ -11,9 +11,14 @@ from typing import NamedTuple
 
 from bwkit import hw
 from bwkit.moe import DeepSeekMoEConfig
-from bwkit.perfmodel.parameters import Factors, Layout, Recipe, Workload
+from bwkit.perfmodel.factors import Factors, _nvlink_frac
+from bwkit.perfmodel.parameters import Layout, Recipe, Workload
 
-__all__ = ["StepResult", "StepContext", "Cost"]
+__all__ = ["StepResult", "StepContext", "Cost", "POOLS"]
+
+# Where prefill runs: 'aggregated' (in-flight batching mixes each request's prefill into the decode steps) or
+# 'decode' (a disaggregated decode-only pool: prompts are prefilled elsewhere and their caches arrive ready).
+POOLS = ("aggregated", "decode")
 
 
 @dataclass
@@ -75,6 +80,7 @@ class StepContext:
     factors: Factors
     concurrency: int
     drafts: int                      # MTP draft passes per step (0 when MTP is off)
+    pool: str = "aggregated"         # 'aggregated' or 'decode' (POOLS)
 
     @property
     def accepted(self) -> float:
@@ -98,8 +104,13 @@ class StepContext:
 
     @property
     def ctx(self) -> float:
-        """Average context during decode (tokens): ISL + OSL / 2."""
-        return self.workload.isl + self.workload.osl / 2
+        """Average context during decode (tokens): ISL + OSL / 2 (E[ISL] + E[OSL^2] / 2E[OSL] with spreads)."""
+        return self.workload.ctx_mean
+
+    @property
+    def slots_per_rank(self) -> float:
+        """Expert slots each EP rank holds (experts + redundant replicas) / moe_ep."""
+        return self.layout.slots(self.cfg) / self.layout.moe_ep
 
     @property
     def expert_params(self) -> int:
@@ -113,8 +124,8 @@ class StepContext:
 
     @property
     def nvl(self) -> float:
-        """Bytes/s one GPU sends over NVLink in one direction: nvlink_frac x half the bidirectional figure."""
-        return (self.spec.nvlink_tbps or 0) * 1e12 / 2 * self.factors.nvlink_frac
+        """Bytes/s one GPU sends over NVLink one way: the DeepEP fraction x half the bidirectional figure."""
+        return (self.spec.nvlink_tbps or 0) * 1e12 / 2 * _nvlink_frac(self.spec, self.factors)
 
 
 class Cost(NamedTuple):

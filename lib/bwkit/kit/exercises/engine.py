@@ -25,7 +25,7 @@ from bwkit.kit.exercises.spec import Case, Exercise, Mistake, Part
 __all__ = ["check", "run", "probe", "judge", "make_payload", "Verdict", "register", "get", "lab_exercises",
            "all_exercises", "LAB_MODULES"]
 
-LAB_MODULES = {f"{n:02d}": f"bwkit.kit.exercises.lab{n:02d}" for n in range(10)}
+LAB_MODULES = {f"{n:02d}": f"bwkit.kit.exercises.lab{n:02d}" for n in range(100)}
 _REGISTRY: dict[str, Exercise] = {}
 
 
@@ -169,7 +169,10 @@ def _mistake_says(m: Mistake, part: Part, case: Case, got: Any, want: Any) -> bo
             return None
         return m.error.lower() in f"{got.type}: {got.message}".lower()
     if isinstance(got, codec.AnswerError):
-        return False
+        if m.when is None:
+            return None             # an input on which the answer raised cannot tell a value/ratio mistake apart
+        if not m.sees_errors:
+            return False
     if m.value is not None:
         return _same(part, got, m.value(*case.args, **dict(case.kwargs)))
     if m.ratio is not None:
@@ -209,6 +212,12 @@ def _diagnose(part: Part, results: list[tuple[Case, Any, Any, bool]]) -> Mistake
         if any(v is True for v in votes) and False not in votes:
             return m
     return None
+
+
+def _short(x: Any) -> str:
+    from bwkit.kit.checks import describe_value
+
+    return repr(x) if isinstance(x, (int, float, bool, str)) and len(repr(x)) < 60 else describe_value(x)
 
 
 def _not_an_option(part: Part, got: Any) -> str | None:
@@ -254,6 +263,18 @@ def judge(ex: Exercise, answers_json: str, seed: int = 0) -> Verdict:
                 return Verdict(ex, False, [f"not answered yet: {_case_text(part, case)} raised "
                                            "NotImplementedError (the exercise stub): write your answer in the "
                                            "exercise cell"], not_answered=True)
+            if case.raises is not None:
+                want = None
+                names = (case.raises,) if isinstance(case.raises, str) else tuple(case.raises)
+                if isinstance(got, codec.AnswerError):
+                    ok = got.type in names
+                    why = [] if ok else [f"raised {got.type}: {got.message}; expected {' or '.join(names)}"]
+                else:
+                    ok, why = False, [f"returned {_short(got)}; these inputs must raise {' or '.join(names)}"]
+                seen.append((case, got, want, ok))
+                if not ok:
+                    fails.append((case, got, want, why))
+                continue
             want = part.expected(*case.args, **dict(case.kwargs))
             if isinstance(got, codec.AnswerError):
                 ok, why = False, [f"raised {got.type}: {got.message}"]

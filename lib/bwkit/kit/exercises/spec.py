@@ -66,21 +66,36 @@ def Choice(name: str, options: Sequence[str]) -> Answer:  # noqa: N802
 
 @dataclass(frozen=True)
 class Case:
-    """One input of a check: positional and keyword arguments (tensors allowed) and a label for messages."""
+    """One input of a check: positional and keyword arguments (tensors allowed) and a label for messages.
+
+    `raises` names the exception type(s) the answer must raise for these inputs (e.g. "ValueError" for a tile no
+    MMA supports) instead of returning a value; `text` replaces the call shown in messages (e.g. "scale_offset(m,
+    kb, 6) for every m < 256").
+    """
 
     args: tuple = ()
     label: str = ""
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    raises: str | tuple[str, ...] | None = None
+    text: str = ""
 
     def call_text(self, fn: str, width: int = 90) -> str:
-        """'ridge_point(4500, 8.0)' (tensors shown by dtype and shape)."""
+        """'ridge_point(4500, 8.0)' (tensors shown by dtype and shape; `text` when the case sets one)."""
+        if self.text:
+            return self.text
         from bwkit.kit.checks import describe_value
 
         def short(v: Any) -> str:
+            import dataclasses
+
             if hasattr(v, "shape") and hasattr(v, "dtype"):
                 return f"<{str(v.dtype).replace('torch.', '')} {list(v.shape)}>"
             if isinstance(v, float):
                 return f"{v:.6g}"
+            if dataclasses.is_dataclass(v) and not isinstance(v, type):
+                return f"<{type(v).__name__}>"
+            if isinstance(v, str) and len(v) > 40:
+                return f"<text of {len(v):,} characters>"
             text = repr(v)
             return text if len(text) <= 40 else describe_value(v, 40)
 
@@ -95,7 +110,9 @@ class Mistake:
 
     Exactly one of: `value(*args, **kwargs)` -> what the wrong answer returns; `ratio` -> answer = r x reference
     (a number or a tuple of alternatives); `when(got, want, *args, **kwargs)` -> True/False/None (None: cannot
-    tell on this case); `error` -> substring of the exception type or message the learner's code raised.
+    tell on this case); `error` -> substring of the exception type or message the learner's code raised. An input
+    on which the answer raised cannot rule a `value`/`ratio` mistake out; a `when` predicate is shown such an input
+    (`got` is then a `codec.AnswerError`) only with `sees_errors=True`, else the input rules it out.
     """
 
     diagnosis: str
@@ -103,6 +120,7 @@ class Mistake:
     ratio: float | tuple[float, ...] | None = None
     when: Callable[..., bool | None] | None = None
     error: str | None = None
+    sees_errors: bool = False
 
     def __post_init__(self):
         n = sum(x is not None for x in (self.value, self.ratio, self.when, self.error))
@@ -151,12 +169,14 @@ class Exercise:
     flags_ok: tuple[str, ...] = ()   # bwkit names an answer may use without being flagged for review
 
     @classmethod
-    def single(cls, id: str, title: str, *, hint: str = "", **part: Any) -> Exercise:  # noqa: A002
+    def single(cls, id: str, title: str, *, hint: str = "", flags_ok: tuple[str, ...] = (),  # noqa: A002
+               **part: Any) -> Exercise:
         """An exercise of one part: `Exercise.single("00.1", "ridge point", reads=..., expected=..., ...)`."""
         reads = part.pop("reads")
         reads = (reads,) if isinstance(reads, Answer) else tuple(reads)
         mistakes = tuple(part.pop("mistakes", ()))
-        return cls(id, title, (Part(reads=reads, mistakes=mistakes, hint=hint, **part),), hint=hint)
+        return cls(id, title, (Part(reads=reads, mistakes=mistakes, hint=hint, **part),), hint=hint,
+                   flags_ok=tuple(flags_ok))
 
     @property
     def reads(self) -> tuple[Answer, ...]:

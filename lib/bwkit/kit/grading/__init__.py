@@ -6,71 +6,70 @@ Student layout (``SUBMISSIONS_DIR``)
     * one folder per student: ``SUBMISSIONS_DIR/<student>/.../00_hardware_roofline.ipynb`` (the official file
       name is preferred; otherwise a notebook whose name starts with the lab number, otherwise the folder's only
       notebook). The folder name is the student id. Every other file in the folder is ignored (never copied,
-      never imported, never loaded by pytest) and listed in the feedback.
+      never imported) and listed in the feedback.
     * or one file per student directly in ``SUBMISSIONS_DIR``: ``<student>.ipynb``,
       ``<student>_00_hardware_roofline.ipynb`` (an LMS export: the official name at the end is removed) or
-      ``<student>__anything.ipynb`` (the id is what precedes ``__``).
-    Hidden entries and ``.ipynb_checkpoints`` are skipped. Every entry gets a row in ``grades.csv``, also when its
-    notebook is missing or unreadable (0 points and the reason).
+      ``<student>__anything.ipynb`` (the id is what precedes ``__``); a second file for the same id gets the first
+      free suffix ``-2``, ``-3``, ... (never one a real folder already has).
+    Hidden entries and ``.ipynb_checkpoints`` are skipped; symbolic links and special files (FIFOs, devices) are
+    never followed or read. Every entry gets a row in ``grades.csv``, also when its notebook is missing or
+    unreadable (0 points and the reason); feedback file names are one to one with student ids.
 
 What happens to each submission
     1. A *grading copy* is built from the official lab (generated from ``solutions/NN_*.ipynb`` with
        `bwkit.kit.notebooks.lab_from_solution`): every non-exercise cell, hint and check cell is the official one
        (matched by stable cell id: edited cells are replaced, deleted ones re-inserted in place); each exercise's
        solution cell is the student's (matched by cell id, then by ``metadata.bwkit`` exercise/role), with nbval
-       comment markers (``# NBVAL_*``) removed and no tags (``raises-exception``, ``nbval-*``) kept; a missing
-       solution cell becomes the lab's stub. Code cells a student added between an exercise's solution and its
-       check are graded with that exercise; other added cells are not run. All outputs are cleared, so stored
-       (possibly faked) outputs count for nothing.
-    2. The copy runs under ``pytest --nbval-lax --nbval-current-env`` with a per-cell timeout, in a fresh
-       temporary folder holding only that notebook (never ``solutions/`` or the student's folder), with
-       ``--noconftest``, an explicit empty ini file, ``-p no:cacheprovider`` and plugin autoloading off, so no
-       ``conftest.py``/``pytest.ini`` of anybody is loaded. Submissions run in parallel (``--workers``).
-    3. Results are mapped to exercises by cell id (each cell of the copy carries the official id and
-       ``metadata.bwkit``; the grader keeps the id -> exercise/role map on its side), never by nbval's
-       ``Cell N`` names.
+       markers and tags dropped; copies of a solution cell (JupyterLab's copy/paste keeps the metadata, not the
+       id) run after it, in notebook order, as they would in Run All; a missing solution cell becomes the lab's
+       stub. Code cells a student added between an exercise's solution and its check are graded with that
+       exercise; other added cells are not run. Stored (possibly faked) outputs count for nothing.
+    2. The copy runs cell by cell in a fresh Jupyter kernel inside a throw-away sandbox (`sandbox`: bubblewrap,
+       see "Isolation"), driven by `bwkit.kit.kernel` (a death is noticed within a second; a cell over the
+       timeout is interrupted, and the kernel killed if it ignores the interrupt; output floods are cut).
+    3. **Verdicts are decided outside the student's process, from data only.** At each exercise's check cell the
+       runner sends the exercise's probe (`bwkit.kit.exercises`) with inputs drawn from a fresh secret seed, so
+       an answer hard-coding the notebook's example values fails; the probe returns the student's answers as
+       plain data (JSON, tensors as raw bytes, never pickle) and the grader judges them against references
+       computed in its own process, with the same definition (and diagnosis) as the learner's check cell.
+       Patching anything inside the kernel (the checker, numpy, IPython's traceback display, the probe itself)
+       can change only that student's own answers. A lab without exercise definitions falls back to running its
+       check cells in the kernel; the feedback says that verdict is not tamper-proof.
+    4. A kernel death (segfault, ``os._exit``, out of memory, a MemoryError) ends the run; if exercises remain,
+       the copy is run again with the guilty exercise's cells replaced by the lab stub, so only that exercise
+       loses its points. A run in which an official (non-student) cell fails is retried once, then graded and
+       flagged for review (the note names the cell), never silently zeroed.
 
-The kernel watchdog (why and how)
-    nbval waits for a cell's reply for the whole ``--nbval-cell-timeout`` even when the kernel is dead
-    (``os._exit``, a segfault, the OOM killer). The grader runs pytest through a small plugin (`runner`: a
-    ``python -c`` worker calling ``_worker_main``) that wraps nbval's ``RunningKernel.get_message``: each wait is cut
-    into 0.2 s slices and between slices it asks the kernel manager whether the kernel process is alive, so a
-    death is reported within a fraction of a second, with its exit code or signal. The same wrapper enforces a
-    hard per-cell deadline (timeout + grace) and kills a kernel that ignores nbval's interrupt. The plugin writes
-    one JSON line per event (cell start, cell end with outcome, captured output and kernel liveness) to a pipe that
-    the kernel does not inherit, so student code cannot forge results. After a kernel death (or a MemoryError,
-    which can starve later cells) pytest stops; if exercises remain unrun, the copy is run again with the guilty
-    exercise's cells replaced by the lab stub. Only the exercises that could not run lose points: the guilty one
-    scores 0 with the reason, the others are graded normally.
-
-Limits per student run
-    ``RLIMIT_AS`` (``--memory-gib``, default 8: the kernel with torch and triton maps about 3.5 GiB; on a machine
-    with an NVIDIA driver ``RLIMIT_DATA``, because CUDA reserves far more address space than it uses) and
-    ``RLIMIT_CPU`` (``--cpu-limit`` seconds per kernel process), core dumps off, one BLAS/OpenMP thread, a
-    wall-clock limit for the whole run; the kernel's process group is killed at the end.
+Isolation (Linux, `sandbox`)
+    Each notebook runs in bubblewrap: the system, the Python installation, the kit's venv and ``lib/`` read-only;
+    one empty working folder read-write; ``solutions/``, the instructor's files, ``--out`` and other students'
+    files not visible; its own PID namespace (it cannot see or signal the grader or other kernels; detached
+    children die with the run), its own unprivileged user, no network; address-space (``--memory-gib``), CPU
+    (``--cpu-limit``) and process limits (a pids cgroup, else RLIMIT_NPROC), no core dumps. Where bubblewrap is
+    unavailable (macOS, Windows, or Linux without the ``bubblewrap`` package) the grader refuses unless
+    ``--no-sandbox`` is given, and then ``summary.md`` says the runs were not isolated. The kernel always gets a
+    reduced environment (no instructor tokens) and a fresh IPython profile.
 
 Scoring
-    An exercise scores its points when its check cell passes and the student's solution cell(s) ran without
-    error; otherwise 0 with a diagnosis (the check's printed ✅/❌ lines, the error, the timeout or the crash).
+    An exercise scores its points when its judged answers are right and the student's solution cell(s) ran
+    without error; otherwise 0 with a diagnosis (the check's FAIL lines, the error, the timeout or the crash;
+    KeyboardInterrupt and SystemExit raised by the student's own code are named as such).
 
 Outputs (``--out``)
     ``grades.csv`` (student, one column per exercise, total, max, notes), ``feedback/<student>.md`` (each
     exercise's status, the check's diagnosis, notes and flags) and ``summary.md`` with
-    ``score_distribution.png``. Exercises whose student cells use a bwkit function the official solution does not
-    use (e.g. calling ``bwkit.hw.ridge_point`` to answer "write ridge_point") are flagged for review, as are cells
-    that touch the check machinery; flags never change a score.
-
-Not a sandbox: the kernel gets a reduced environment (no instructor tokens) and a fresh IPython profile (no
-startup scripts or history shared between students), but student code runs with the instructor's user rights and
-could read files by absolute path or alter the installed packages. For untrusted classes run the grader in a
-container or a throw-away account. Taught nowhere: this is the instructor's tool (README, "Grading a class").
+    ``score_distribution.png`` and the isolation used. Exercises whose student cells use a bwkit function the
+    official solution does not use (e.g. calling ``bwkit.hw.ridge_point`` to answer "write ridge_point") are
+    flagged for review, as are cells that touch the grading machinery; flags never change a score.
+    Taught nowhere: this is the instructor's tool (README, "Grading a class").
 
 Modules (a one-way dependency order: each imports only those above it)
     * `model`: the data classes (`GradeOptions`, `Submission`, `GradingCopy`, results) and `GradingError`;
     * `discovery`: finding the lab and the submissions, reading notebooks, student ids;
     * `gradingcopy`: building the grading copy (cell matching, nbval markers and tags, flags for review);
-    * `runner`: running a copy (the worker process, the watchdog plugin, limits, killing process groups);
-    * `score`: one submission's runs (re-runs around crashes) and per-exercise results (`grade_submission`);
+    * `sandbox`: the bubblewrap command line, limits and what is isolated;
+    * `runner`: running a copy in a sandboxed kernel, cell by cell, probes in place of the checks;
+    * `score`: one submission's runs (re-runs around crashes) and the verdicts (`grade_submission`);
     * `report`: grades.csv, feedback/*.md, summary.md and the histogram (`write_reports`);
     * this package: `grade` (the whole class, in parallel) and the ``bwkit grade`` subcommand (`register_cli`).
 """
@@ -99,6 +98,7 @@ from bwkit.kit.grading.model import (
     Submission,
 )
 from bwkit.kit.grading.report import write_reports
+from bwkit.kit.grading.sandbox import ISOLATION_TEXT, NO_ISOLATION_TEXT, sandbox_available
 from bwkit.kit.grading.score import grade_submission
 
 __all__ = [
@@ -140,10 +140,12 @@ def grade(
     options = options or GradeOptions()
     import importlib.util
 
-    missing = [m for m in ("pytest", "nbval", "ipykernel", "jupyter_client") if importlib.util.find_spec(m) is None]
+    missing = [m for m in ("ipykernel", "jupyter_client") if importlib.util.find_spec(m) is None]
     if missing:
-        raise GradingError(f"bwkit grade needs {', '.join(missing)}: install the test extra "
-                           "(pip install -e '.[test]')")
+        raise GradingError(f"bwkit grade needs {', '.join(missing)} (pip install ipykernel jupyter_client)")
+    if options.sandbox and (why := sandbox_available()) is not None:
+        raise GradingError(f"cannot isolate student code: {why}; pass --no-sandbox to grade without isolation "
+                           "(only for notebooks you trust)")
     t0 = time.monotonic()
     sol_path = find_lab(lab, solutions)
     try:
@@ -175,7 +177,7 @@ def grade(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(one, subs))
     report = ClassReport(sol_path.stem.split("_", 1)[0], exs, results, Path(out) if out else None,
-                         time.monotonic() - t0)
+                         time.monotonic() - t0, ISOLATION_TEXT if options.sandbox else NO_ISOLATION_TEXT)
     if out is not None:
         write_reports(report, out)
     return report
@@ -198,12 +200,14 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--memory-gib", type=float, default=8.0, help="address-space limit per run (default 8)")
     g.add_argument("--cpu-limit", type=float, default=600.0, help="CPU seconds per kernel (default 600)")
     g.add_argument("--solutions", default=None, help="folder of solution notebooks (default: solutions/)")
+    g.add_argument("--no-sandbox", action="store_true",
+                   help="run student code without isolation (only for notebooks you trust; the report says so)")
     g.set_defaults(func=_cmd_grade)
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
     try:
-        opts = GradeOptions(args.timeout, args.memory_gib, args.cpu_limit)
+        opts = GradeOptions(args.timeout, args.memory_gib, args.cpu_limit, sandbox=not args.no_sandbox)
         if args.workers < 1:
             raise GradingError(f"--workers must be >= 1, got {args.workers}")
         lab_path = find_lab(args.lab, args.solutions)

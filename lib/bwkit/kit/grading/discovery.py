@@ -12,7 +12,7 @@ __all__ = ["find_lab", "find_submissions", "read_submission"]
 
 
 def _repo_solutions() -> Path:
-    return Path(__file__).resolve().parents[3] / "solutions"
+    return Path(__file__).resolve().parents[4] / "solutions"     # lib/bwkit/kit/grading -> the repo
 
 
 def find_lab(lab: str, solutions: str | Path | None = None) -> Path:
@@ -49,10 +49,15 @@ def _skip(p: Path) -> bool:
     return p.name.startswith(".") or p.name in ("__pycache__", ".ipynb_checkpoints")
 
 
+def _regular(p: Path) -> bool:
+    """A regular file that is not a symbolic link (links and special files are never read)."""
+    return not p.is_symlink() and p.is_file()
+
+
 def _pick_notebook(folder: Path, lab_stem: str) -> tuple[Path | None, str | None]:
     found = sorted(
         (q for q in folder.rglob("*.ipynb")
-         if q.is_file() and not any(_skip(Path(part)) for part in q.relative_to(folder).parts)),
+         if _regular(q) and not any(_skip(Path(part)) for part in q.relative_to(folder).parts)),
         key=lambda q: (len(q.relative_to(folder).parts), str(q)))
     if not found:
         return None, f"no notebook in {folder.name}/ (expected {lab_stem}.ipynb)"
@@ -89,31 +94,69 @@ def find_submissions(root: str | Path, lab_stem: str) -> list[Submission]:
     for entry in sorted(root.iterdir()):
         if _skip(entry):
             continue
-        if entry.is_dir():
+        if entry.is_symlink():
+            who = _student_from_file(entry.stem, lab_stem) if entry.suffix == ".ipynb" else entry.name
+            subs.append(Submission(who, None, f"{entry.name} is a symbolic link: not followed, not graded"))
+        elif entry.is_dir():
             path, problem = _pick_notebook(entry, lab_stem)
-            ignored = sorted(str(q.relative_to(entry)) for q in entry.rglob("*")
-                             if q.is_file() and q != path and not _skip(q))
+            ignored = sorted(str(q.relative_to(entry)) + (" (a link: not followed)" if q.is_symlink() else "")
+                             for q in entry.rglob("*")
+                             if (q.is_file() or q.is_symlink()) and q != path and not _skip(q))
             subs.append(Submission(entry.name, path, problem, ignored))
         elif entry.suffix == ".ipynb":
-            subs.append(Submission(_student_from_file(entry.stem, lab_stem), entry))
+            student = _student_from_file(entry.stem, lab_stem)
+            if _regular(entry):
+                subs.append(Submission(student, entry))
+            else:
+                subs.append(Submission(student, None, f"{entry.name} is not a regular file: not graded"))
     if not subs:
         raise GradingError(f"no submissions in {root}: expected one folder per student holding {lab_stem}.ipynb, "
                            f"or files named <student>.ipynb / <student>_{lab_stem}.ipynb")
-    seen: dict[str, int] = {}
-    for s in subs:
-        n = seen.get(s.student, 0) + 1
-        seen[s.student] = n
-        if n > 1:
+    taken = {s.student for s in subs}
+    seen: set[str] = set()
+    for s in subs:           # two files for one student: the later gets the first free "-2", "-3", ...
+        if s.student in seen:
+            n = 2
+            while f"{s.student}-{n}" in taken:
+                n += 1
             s.student = f"{s.student}-{n}"
+            taken.add(s.student)
+        seen.add(s.student)
     return sorted(subs, key=lambda s: s.student)
 
 
+MAX_NOTEBOOK_BYTES = 64 * 2**20
+
+
 def read_submission(path: Path) -> nbformat.NotebookNode:
-    """Read a student notebook; raises `GradingError` with a clear message when it is not a readable notebook."""
+    """Read a student notebook; raises `GradingError` with a clear message when it is not a readable notebook.
+
+    Only a regular file is read (never through a symbolic link, never a FIFO or device), up to 64 MiB.
+    """
+    import os
+    import stat
+
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise GradingError(f"cannot read {Path(path).name}: {e}") from e
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as e:
+        raise GradingError(f"cannot read {Path(path).name}: {e.strerror or e} (links are not followed)") from e
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise GradingError(f"{Path(path).name} is not a regular file")
+        if st.st_size > MAX_NOTEBOOK_BYTES:
+            raise GradingError(f"{Path(path).name} is {st.st_size / 2**20:.0f} MiB, over the "
+                               f"{MAX_NOTEBOOK_BYTES // 2**20} MiB limit")
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            raw = f.read(MAX_NOTEBOOK_BYTES + 1)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise GradingError(f"cannot read {Path(path).name}: not UTF-8 text ({e})") from e
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as e:  # nbformat raises JSON, validation and version errors

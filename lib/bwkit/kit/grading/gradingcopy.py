@@ -95,8 +95,9 @@ def _bwkit_names(src: str, aliases: dict[str, str]) -> set[str]:
     return {n for n in names if not any(m.startswith(n + ".") for m in names)}
 
 
-_MACHINERY = re.compile(r"\b(bwkit\.checks|CheckFailure|builtins|sys\.modules|__import__|importlib|"
-                        r"os\._exit|sys\.exit|signal\.)")
+_MACHINERY = re.compile(r"\b(bwkit\.kit|kit\.checks|kit\.exercises|CheckFailure|builtins|"
+                        r"sys\.modules|__import__|importlib|get_ipython|showtraceback|set_custom_exc|"
+                        r"os\._exit|sys\.exit|signal\.|/proc/|ctypes)")
 
 
 def _flags_for(student_src: str, official_src: str, aliases: dict[str, str]) -> list[str]:
@@ -140,6 +141,7 @@ def build_grading_copy(student_nb: nbformat.NotebookNode, solution_nb: nbformat.
 
     # Student code cells added inside an exercise (after its solution, before its check) are graded with it.
     extras: dict[str, list[str]] = {}
+    copies: dict[str, list[dict]] = {}
     ignored_added = 0
     current = None
     for c in student_nb.get("cells", []):
@@ -152,6 +154,8 @@ def build_grading_copy(student_nb: nbformat.NotebookNode, solution_nb: nbformat.
         if cid in official_ids or (m.get("exercise") and m.get("role") in notebooks.ROLES):
             ex, role = role_of.get(cid, (m.get("exercise"), m.get("role")))
             current = ex if role in ("solution", "hint") else None
+            if cid not in official_ids and role == "solution" and c.get("cell_type") == "code":
+                copies.setdefault(ex, []).append(c)    # a copy of the solution cell (JupyterLab copy/paste)
             continue
         if c.get("cell_type") != "code" or not _src(c).strip():
             continue
@@ -187,13 +191,16 @@ def build_grading_copy(student_nb: nbformat.NotebookNode, solution_nb: nbformat.
             if student is None:
                 cands = [c for c in by_meta.get((ex, role), []) if c.get("cell_type") == cell.cell_type]
                 student = cands[k] if k < len(cands) else None
+                if student is not None and student in copies.get(ex, []):
+                    copies[ex].remove(student)      # the id was lost: this copy *is* the solution cell
             if student is None:
                 notes.append(f"exercise {ex}: your solution cell is missing; the empty exercise was graded")
             else:
                 src = _strip_markers(_src(student))
                 tags = student.get("metadata", {}).get("tags") if isinstance(student.get("metadata"), dict) else None
-                if src != _src(student) or (isinstance(tags, list) and any(
-                        isinstance(t, str) and t.startswith(("nbval", "raises-exception")) for t in tags)):
+                if src != _src(student) or (isinstance(tags, list) and any(   # the lab's own Run-All tag is fine
+                        isinstance(t, str) and t.startswith(("nbval", "raises-exception"))
+                        and t != notebooks.RUN_ALL_TAG for t in tags)):
                     notes.append(f"exercise {ex}: nbval markers/tags in your solution cell were ignored")
                 new.source = src
                 new.metadata = _clean_tags(new.metadata)
@@ -206,7 +213,12 @@ def build_grading_copy(student_nb: nbformat.NotebookNode, solution_nb: nbformat.
             out_cells.append(new)
             if new.cell_type == "code" and k + 1 == sum(1 for c in lab.cells if _bw(c).get("exercise") == ex
                                                          and _bw(c).get("role") == "solution"):
-                for j, src in enumerate(extras.get(ex, [])):
+                more = [_strip_markers(_src(c)) for c in copies.get(ex, [])
+                        if _norm(_src(c)) not in (_norm(cell.source), _norm(new.source))]
+                if more:
+                    notes.append(f"exercise {ex}: {len(more)} more copy(ies) of its solution cell were run after "
+                                 "it, in notebook order (the last definition wins, as in Run All)")
+                for j, src in enumerate(more + extras.get(ex, [])):
                     xid = f"extra-{re.sub(r'[^A-Za-z0-9]', '-', ex)}-{j}"
                     extra_cell = nbformat.v4.new_code_cell(src, id=xid)
                     extra_cell.metadata["bwkit"] = {"exercise": ex, "role": "extra"}

@@ -24,17 +24,21 @@ class GradingError(ValueError):
 
 @dataclass(frozen=True)
 class GradeOptions:
-    """Limits of one student run: per-cell `timeout` (s), `memory_gib` (RLIMIT_AS), `cpu_seconds` (RLIMIT_CPU)."""
+    """Limits of one student run: per-cell `timeout` (s), `memory_gib` (RLIMIT_AS), `cpu_seconds` (RLIMIT_CPU);
+    `sandbox` False runs without isolation (`--no-sandbox`)."""
 
     timeout: float = 120.0
     memory_gib: float = 8.0
     cpu_seconds: float = 600.0
+    sandbox: bool = True
 
     def __post_init__(self):
         for name in ("timeout", "memory_gib", "cpu_seconds"):
             v = getattr(self, name)
-            if not isinstance(v, (int, float)) or v <= 0:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
                 raise ValueError(f"GradeOptions.{name} must be a positive number, got {v!r}")
+        if not isinstance(self.sandbox, bool):
+            raise ValueError(f"GradeOptions.sandbox must be True or False, got {self.sandbox!r}")
 
 
 @dataclass
@@ -97,6 +101,7 @@ class ClassReport:
     students: list[StudentResult]
     out: Path | None
     seconds: float = 0.0
+    isolation: str = ""
 
     @property
     def max_points(self) -> float:

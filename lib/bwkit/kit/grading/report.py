@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 from pathlib import Path
 
@@ -35,7 +36,11 @@ def _feedback(res: StudentResult, lab: str, max_points: float) -> str:
 
 
 def _safe_name(student: str) -> str:
-    return re.sub(r"[^\w.\-]+", "_", student).strip("._") or "student"
+    """A file name for `student`, one to one: a name that had to be changed gets a hash of the original."""
+    safe = re.sub(r"[^A-Za-z0-9_.\-]+", "_", student).strip("._-") or "student"
+    if safe != student:
+        safe += "-" + hashlib.sha1(student.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return safe
 
 
 def write_reports(report: ClassReport, out: str | Path) -> Path:
@@ -57,7 +62,8 @@ def write_reports(report: ClassReport, out: str | Path) -> Path:
     n = len(totals)
     lines = [f"# Lab {report.lab}: class summary", "",
              f"{n} submission(s), {report.max_points:g} points available, graded in {report.seconds:.0f} s "
-             "(wall time on the grading machine).", ""]
+             "(wall time on the grading machine).", "",
+             f"Isolation: {report.isolation or 'not recorded'}.", ""]
     if n:
         srt = sorted(totals)
         median = srt[n // 2] if n % 2 else (srt[n // 2 - 1] + srt[n // 2]) / 2
@@ -91,6 +97,7 @@ def _plot(totals: list[float], report: ClassReport, path: Path) -> None:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.ticker import MaxNLocator
 
     top = report.max_points
     bins = np.arange(0, top + 1.5) - 0.5 if top <= 40 else 20
@@ -100,6 +107,7 @@ def _plot(totals: list[float], report: ClassReport, path: Path) -> None:
     ax.set_ylabel("students")
     ax.set_title(f"Lab {report.lab}: score distribution ({len(totals)} submissions)")
     ax.set_xlim(-0.5, top + 0.5)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))     # students come in whole numbers
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -1,7 +1,13 @@
-"""Scoring: run a submission's grading copy (re-running around crashes) and turn the run logs into results."""
+"""Scoring one submission: run its grading copy (re-running around crashes), then decide each exercise.
+
+Verdicts are decided here, in the grader's process, from data only: the answers each probe returned for inputs
+drawn from a secret seed of this run are judged by `bwkit.kit.exercises.judge` against references computed here.
+Patching anything inside the student's kernel can change only that student's own answers.
+"""
 
 from __future__ import annotations
 
+import secrets
 import time
 from pathlib import Path
 
@@ -11,68 +17,66 @@ from bwkit.kit import notebooks
 from bwkit.kit.grading.discovery import read_submission
 from bwkit.kit.grading.gradingcopy import _neutralize, build_grading_copy
 from bwkit.kit.grading.model import ExerciseResult, GradeOptions, GradingCopy, GradingError, StudentResult, Submission
-from bwkit.kit.grading.runner import _run_copy, _RunLog
+from bwkit.kit.grading.runner import CellRun, RunLog, defined_exercises, run_copy
+from bwkit.kit.grading.sandbox import Sandbox
 
 __all__ = ["grade_submission"]
 
 _MAX_ATTEMPTS = 4
 _STUDENT_ROLES = ("solution", "extra")
+_PLACES = {"solution": "your solution cell", "extra": "a cell you added", "check": "the check (calling your code)"}
 
 
-def _fatal(run: _RunLog, cellmap: dict[str, tuple[str | None, str]]) -> tuple[str | None, str] | None:
-    """(cell id, reason) of the cell that killed the run, or None when the run ended normally."""
-    ends = {}
-    order = []
-    for ev in run.events:
-        if ev.get("event") == "start":
-            order.append(ev.get("id"))
-        elif ev.get("event") == "end":
-            ends[ev.get("id")] = ev
-            if not ev.get("kernel_alive", True):
-                return ev.get("id"), ev.get("death") or "the kernel died"
-            ex, role = cellmap.get(ev.get("id"), (None, "lab"))
-            if ev.get("ename") == "MemoryError" and role in ("solution", "extra", "check"):
-                return ev.get("id"), "MemoryError: the cell ran out of memory (limit per student run)"
-    for cid in reversed(order):
-        if cid not in ends:
-            why = ("the run exceeded its wall-clock limit" if run.wall_limited
-                   else f"the grading process died (exit code {run.rc})")
-            return cid, why
-    if run.rc not in (0, 1) and not ends:
-        return None, f"pytest could not run the notebook (exit code {run.rc}): {run.log_tail[-600:]}"
-    return None
-
-
-def _blame(run: _RunLog, cell: str | None, cellmap) -> str | None:
-    """The exercise to hold responsible for a fatal event in `cell`."""
+def _blame(order: list[str], cell: str | None, cellmap) -> str | None:
+    """The exercise to hold responsible for a fatal event in `cell` (its own, or the last student cell's)."""
     if cell is None:
         return None
     ex, role = cellmap.get(cell, (None, "lab"))
     if ex is not None and role in ("solution", "extra", "check"):
         return ex
     last = None
-    for ev in run.events:
-        if ev.get("event") != "start":
-            continue
-        if ev.get("id") == cell:
+    for cid in order:
+        if cid == cell:
             return last
-        e2, r2 = cellmap.get(ev.get("id"), (None, "lab"))
+        e2, r2 = cellmap.get(cid, (None, "lab"))
         if r2 in _STUDENT_ROLES:
             last = e2
     return last
 
 
-def _last_line(text: str) -> str:
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1].strip() if lines else ""
+def _cell_problem(r: CellRun, timeout: float) -> tuple[str, str]:
+    """(status, message) for a student cell that did not end "ok"."""
+    if r.status == "timeout":
+        return "timeout", f"your code ran past the {timeout:g} s cell timeout (it was interrupted)"
+    if r.status == "flood":
+        return "error", "your code printed too much output; the cell was stopped"
+    if r.ename in ("KeyboardInterrupt", "SystemExit"):
+        return "error", f"your code raised {r.ename} itself (not a timeout): {r.error}"
+    return "error", f"your code raised {r.error}"
 
 
-def _score(exs, gc: GradingCopy, results: dict[str, dict], crashed: dict[str, str],
-           stopped: str | None) -> list[ExerciseResult]:
+def _judge(ex_id: str, r: CellRun, seed: int, timeout: float) -> tuple[bool, str, str]:
+    """(passed, status, detail) of a probed check."""
+    from bwkit.kit.exercises import get, judge
+
+    if r.status != "ok":
+        status, msg = _cell_problem(r, timeout)
+        return False, status, msg.replace("your code", "your code, called by the check,", 1)
+    if r.answers is None:
+        return False, "check failed", ("the check could not read your answers (the probe returned no data: was "
+                                       f"the notebook's machinery changed?) {r.text[-300:]}").strip()
+    try:
+        verdict = judge(get(ex_id), r.answers, seed)
+    except Exception as e:  # noqa: BLE001 - malformed answer data from the kernel
+        return False, "check failed", f"your answers could not be read as data ({type(e).__name__}: {e})"
+    return verdict.ok, "passed" if verdict.ok else "check failed", verdict.text()
+
+
+def _score(exs, gc: GradingCopy, results: dict[str, CellRun], crashed: dict[str, str], stopped: str | None,
+           defined: set[str], seed: int, opts: GradeOptions) -> list[ExerciseResult]:
     out = []
     for e in exs:
-        ids = [cid for cid, (ex, role) in gc.cells.items() if ex == e.id and role in ("solution", "extra")]
-        check = results.get(e.check_cell)
+        ids = [cid for cid, (ex, role) in gc.cells.items() if ex == e.id and role in _STUDENT_ROLES]
         base = dict(id=e.id, title=e.title, max_points=e.points, points=0.0, flags=list(gc.flags[e.id]))
         if e.id in crashed:
             out.append(ExerciseResult(status="crashed", detail=crashed[e.id], **base))
@@ -83,28 +87,31 @@ def _score(exs, gc: GradingCopy, results: dict[str, dict], crashed: dict[str, st
             continue
         missing = [cid for cid in ids + [e.check_cell] if cid not in results]
         if missing:
-            why = stopped or "the run stopped before it"
-            out.append(ExerciseResult(status="not run", detail=f"could not run: {why}", **base))
+            out.append(ExerciseResult(status="not run", detail=f"could not run: {stopped or 'the run stopped'}",
+                                      **base))
             continue
-        bad = [results[cid] for cid in ids if results[cid]["outcome"] != "passed"]
-        check_text = (check or {}).get("output", "")
+        bad = [results[cid] for cid in ids if results[cid].status != "ok"]
         if bad:
-            r = bad[0]
-            status = "timeout" if r.get("timeout") else "error"
-            msg = (f"your code ran past the {r.get('timeout_s', 0):g} s cell timeout" if r.get("timeout")
-                   else f"your code raised {_last_line(r.get('error', '')) or r.get('message', 'an error')}")
-            detail = msg + (f"\n\nCheck output:\n{check_text}" if check_text.strip() else "")
-            out.append(ExerciseResult(status=status, detail=detail, **base))
-        elif check["outcome"] != "passed":
-            status = "timeout" if check.get("timeout") else "check failed"
-            detail = check_text.strip() or check.get("error", "") or check.get("message", "")
-            if check.get("timeout"):
-                detail = f"the check ran past the cell timeout\n{detail}"
-            out.append(ExerciseResult(status=status, detail=detail, **base))
+            status, msg = _cell_problem(bad[0], opts.timeout)
+            out.append(ExerciseResult(status=status, detail=msg, **base))
+            continue
+        check = results[e.check_cell]
+        if e.id in defined:
+            ok, status, detail = _judge(e.id, check, seed, opts.timeout)
         else:
+            ok = check.status == "ok"
+            status = "passed" if ok else ("timeout" if check.status == "timeout" else "check failed")
+            detail = (check.text.strip() or check.error) + ("\n(verdict from the check cell in your kernel: "
+                                                            "this exercise has no bwkit definition)")
+        if ok:
             base["points"] = e.points
-            out.append(ExerciseResult(status="passed", detail=check_text.strip(), **base))
+        out.append(ExerciseResult(status=status, detail=detail, **base))
     return out
+
+
+def _official_failures(run: RunLog, cellmap) -> list[tuple[str, CellRun]]:
+    return [(cid, r) for cid, r in run.cells.items() if cellmap.get(cid, (None, "lab"))[1] == "lab"
+            and r.status != "ok"]
 
 
 def grade_submission(sub: Submission, solution_nb: nbformat.NotebookNode, solution_path: Path,
@@ -132,32 +139,48 @@ def grade_submission(sub: Submission, solution_nb: nbformat.NotebookNode, soluti
         gc = build_grading_copy(student_nb, solution_nb, solution_path)
         lab = notebooks.lab_from_solution(solution_nb, solution_path)
         notes += gc.notes
+        defined = defined_exercises(e.id for e in exs)
+        seed = secrets.randbelow(2**31)
+        from bwkit.kit.exercises import get, make_payload
+
+        payloads = {i: make_payload(get(i), seed) for i in defined}
         crashed: dict[str, str] = {}
-        results: dict[str, dict] = {}
+        results: dict[str, CellRun] = {}
         stopped = None
         runs = 0
-        for _ in range(_MAX_ATTEMPTS):
+        retried_official = False
+        attempt = 0
+        while attempt < _MAX_ATTEMPTS:
+            attempt += 1
             nb = _neutralize(gc, lab, set(crashed)) if crashed else gc.nb
-            run = _run_copy(nb, opts)
+            run = run_copy(nb, gc.cells, payloads, opts, Sandbox(opts.memory_gib, opts.cpu_seconds,
+                                                                 isolate=opts.sandbox))
             runs += 1
-            for ev in run.events:
-                if ev.get("event") == "end" and ev.get("id") in gc.cells:
-                    ex = gc.cells[ev["id"]][0]
-                    if ex not in crashed:
-                        results[ev["id"]] = ev
-            fatal = _fatal(run, gc.cells)
-            if fatal is None:
-                stopped = None
+            fails = _official_failures(run, gc.cells)
+            if run.fatal is None and fails and not retried_official:
+                retried_official = True      # an official cell failed: retry once (load, a flaky start)
+                attempt -= 1
+                continue
+            for cid, r in run.cells.items():
+                if gc.cells.get(cid, (None, "lab"))[0] not in crashed:
+                    results[cid] = r
+            if run.fatal is None:
+                for cid, r in fails:
+                    culprit = _blame(list(run.cells), cid, gc.cells)
+                    msg = (f"the official cell {cid} failed twice ({r.status}: {r.error or r.death}); "
+                           "your code may have broken the lab's state: review by hand")
+                    notes.append(msg)
+                    if culprit is not None:
+                        gc.flags[culprit].append(msg)
                 break
-            cell, why = fatal
-            ex = _blame(run, cell, gc.cells)
+            cell, why = run.fatal
+            ex = _blame(list(run.cells), cell, gc.cells)
             if ex is None or ex in crashed:
                 stopped = why if cell is None else f"{why} in a lab cell ({cell})"
                 notes.append(f"grading stopped early: {stopped}")
                 break
             where = gc.cells.get(cell, (None, "lab"))[1]
-            place = {"solution": "your solution cell", "extra": "a cell you added",
-                     "check": "the check cell (calling your code)"}.get(where, f"the lab cell {cell} after it")
+            place = _PLACES.get(where, f"the lab cell {cell} after it")
             crashed[ex] = f"{why} while running {place}; the other exercises were graded without it"
             for cid, (e2, _) in gc.cells.items():
                 if e2 == ex:
@@ -167,7 +190,7 @@ def grade_submission(sub: Submission, solution_nb: nbformat.NotebookNode, soluti
                 if e2 == e.id and r in ("solution", "extra", "check"))]
             if not remaining:
                 break
-        rows = _score(exs, gc, results, crashed, stopped)
+        rows = _score(exs, gc, results, crashed, stopped, defined, seed, opts)
         return StudentResult(sub.student, name, rows, notes, time.monotonic() - t0, runs)
     except Exception as e:  # the grader must never lose a student
         import traceback

@@ -1,0 +1,172 @@
+"""What every benchmarks/gpu_check_*.py shares: its time budget, a table printed row by row, JSON written as it goes,
+the dry run's FAKE marking and the "skipped: needs X" line. Standard library only (the GPU image has no extras).
+
+    from gpu_check_util import Check
+    chk = Check("gpu_check_gemm", "the ladder vs cuBLAS", default_budget_s=85, argv=argv)
+    chk.table(["kernel", "shape", "TFLOP/s"])
+    if chk.spent(): ...                        # stop starting work when the budget is used
+    chk.row(kernel="ws", shape="8192^3", **{"TFLOP/s": 650.0})   # printed now (flush), JSON rewritten now
+    return chk.done()
+
+Budget: `--budget` seconds, else env BWKIT_CHECK_BUDGET_S (gpu_check.py sets it per check), else the script's
+default. JSON: `--out` file, else results/gpu_check/<name>.json on a real run and a temporary folder on a dry run
+(nothing lands in the repository from `make test`). Dry-run rows carry "fake": true and print FAKE next to every
+timed value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "lib") not in sys.path:                       # a checkout without `pip install -e .`
+    sys.path.insert(0, str(ROOT / "lib"))
+
+__all__ = ["Check", "ROOT", "fmt", "time_kernel"]
+
+
+def fmt(v, spec: str = ".1f") -> str:
+    """A table cell: '-' for None, numbers with `spec`, anything else as text."""
+    if v is None:
+        return "-"
+    if not isinstance(v, float):
+        return str(v)
+    return format(v, spec)
+
+
+class Check:
+    """One check script's run: arguments, budget, table and JSON (see the module docstring)."""
+
+    def __init__(self, name: str, description: str, default_budget_s: float, argv: list[str] | None = None,
+                 add_args=None):
+        p = argparse.ArgumentParser(prog=f"{name}.py", description=description)
+        p.add_argument("--dry-run", action="store_true",
+                       help="no GPU: parse, budget, print the table row by row and write JSON with FAKE timings")
+        p.add_argument("--budget", type=float, default=None,
+                       help=f"seconds before no new work starts (default: env BWKIT_CHECK_BUDGET_S or "
+                            f"{default_budget_s:g})")
+        p.add_argument("--out", type=Path, default=None, help="JSON results file")
+        if add_args:
+            add_args(p)
+        self.args = p.parse_args(argv)
+        self.name = name
+        self.dry = self.args.dry_run
+        env = os.environ.get("BWKIT_CHECK_BUDGET_S")
+        self.budget_s = self.args.budget if self.args.budget is not None else float(env) if env else default_budget_s
+        if not self.budget_s > 0:
+            p.error(f"the budget must be a positive number of seconds, got {self.budget_s}")
+        self.t0 = time.perf_counter()
+        if self.args.out is not None:
+            self.out = self.args.out
+        elif self.dry:
+            self.out = Path(tempfile.gettempdir()) / "bwkit-gpu-check-dry" / f"{name}.json"
+        else:
+            self.out = ROOT / "results" / "gpu_check" / f"{name}.json"
+        self.columns: list[str] = []
+        self.rows: list[dict] = []
+        self.notes: list[str] = []
+        self.meta: dict = {"check": name, "description": description, "dry_run": self.dry,
+                           "budget_s": self.budget_s, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        if self.dry:
+            self.say(f"{name}: DRY RUN: every timing below is FAKE (made up to exercise the table), not a measurement")
+
+    # -- time
+    def elapsed(self) -> float:
+        """Seconds since the check started."""
+        return time.perf_counter() - self.t0
+
+    def left(self) -> float:
+        """Seconds of budget left."""
+        return self.budget_s - self.elapsed()
+
+    def spent(self, need_s: float = 0.0) -> bool:
+        """True when less than `need_s` seconds of budget are left (then start nothing new)."""
+        return self.left() < need_s
+
+    # -- output
+    def say(self, text: str) -> None:
+        """Print a line now and keep it in the JSON's notes."""
+        print(text, flush=True)
+        self.notes.append(text)
+        self._write()
+
+    def skipped(self, why: str) -> int:
+        """Print 'NAME: skipped: needs ...' and return exit status 0."""
+        self.meta["skipped"] = why
+        self.say(f"{self.name}: skipped: needs {why}")
+        return 0
+
+    def table(self, columns: list[str], title: str = "") -> None:
+        """Start a table: print its title and header now."""
+        self.columns = list(columns)
+        if title:
+            self.say(title)
+        print("| " + " | ".join(self.columns) + " |", flush=True)
+        print("|" + "---|" * len(self.columns), flush=True)
+
+    def row(self, fake: bool | None = None, **values) -> dict:
+        """Print one row now (FAKE-marked on a dry run) and rewrite the JSON with it."""
+        fake = self.dry if fake is None else fake
+        cells = []
+        for c in self.columns:
+            v = values.get(c)
+            txt = fmt(v) if not isinstance(v, str) else v
+            cells.append(f"{txt} FAKE" if fake and isinstance(v, float) else txt)
+        print("| " + " | ".join(cells) + " |", flush=True)
+        row = {**values, "fake": fake, "t_s": round(self.elapsed(), 2)}
+        self.rows.append(row)
+        self._write()
+        return row
+
+    def _write(self) -> None:
+        if not self.rows and self.args.out is None and not self.dry:
+            return       # nothing measured yet (or a check that cannot run here): nothing under results/
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.out.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"metadata": {**self.meta, "elapsed_s": round(self.elapsed(), 2)},
+                                       "rows": self.rows, "notes": self.notes}, indent=1, default=str))
+            tmp.replace(self.out)
+        except OSError as e:                                # a read-only checkout must not stop the check
+            print(f"(could not write {self.out}: {e})", flush=True)
+
+    def done(self, status: int = 0) -> int:
+        """Final line (rows, seconds, JSON path); returns `status`."""
+        self.meta["status"] = status
+        self.say(f"{self.name}: {len(self.rows)} row(s) in {self.elapsed():.0f} s of a {self.budget_s:.0f} s budget"
+                 f"{' (dry run)' if self.dry else ''}; JSON: {self.out}")
+        return status
+
+
+def time_kernel(fn, reps: int = 10, warmup: int = 3, flush_mb: int = 256) -> dict:
+    """Median/min ms of `fn()` with CUDA events, L2 flushed before each rep; only the GPU work is timed.
+
+    Like `bwkit.bench.time_fn`, plus a head start: a short `torch.cuda._sleep` is queued before each start event,
+    so the host work of a launch (argument checks, allocation, Triton's launcher) overlaps it instead of sitting
+    inside the timed region. `fn` must not synchronize. Call it after a first, untimed `fn()` (compile, autotune).
+    """
+    import statistics
+
+    import torch
+
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    flush = torch.empty(flush_mb * 2**20, dtype=torch.uint8, device="cuda")
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+    for i in range(reps):
+        flush.zero_()
+        torch.cuda._sleep(200_000)          # ~0.1 ms of GPU time: the launch below is queued before it ends
+        starts[i].record()
+        fn()
+        ends[i].record()
+    torch.cuda.synchronize()
+    ms = [s.elapsed_time(e) for s, e in zip(starts, ends, strict=True)]
+    return {"median_ms": statistics.median(ms), "min_ms": min(ms), "reps": reps, "clock": "cuda-events"}

@@ -1,0 +1,430 @@
+"""Exercises of lab 02 (number formats): what each check reads, the inputs it tries, the mistakes it names."""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from bwkit import formats as F
+from bwkit.kit.checks import compare
+from bwkit.kit.exercises.engine import register
+from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake, Part
+
+E2M1_GRID = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)   # magnitudes, index = code (the prompt of 02.2 gives them)
+
+
+def _is_num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _numel(x: Any) -> int | None:
+    if hasattr(x, "shape"):
+        return int(math.prod(x.shape))
+    if isinstance(x, (list, tuple)):
+        return len(x)
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ 02.1
+def _e2m1(code: int) -> float:
+    return float(F.decode(torch.tensor([code], dtype=torch.uint8), "e2m1")[0])
+
+
+def _e2m1_wrong(kind: str):
+    """What a classic wrong decoder returns for `code`."""
+    def value(c: int) -> float:
+        s, e, m = (c >> 3) & 1, (c >> 1) & 3, c & 1
+        if kind == "no_subnormal":
+            mag = (1 + m / 2) * 2.0 ** (e - 1) if c & 7 else 0.0
+        elif kind == "normal_all":
+            mag = (1 + m / 2) * 2.0 ** (e - 1)
+        elif kind == "no_bias_sub0":
+            mag = (m / 2) if e == 0 else (1 + m / 2) * 2.0 ** e
+        elif kind == "no_bias":
+            mag = (m / 2) * 2.0 if e == 0 else (1 + m / 2) * 2.0 ** e
+        elif kind == "mantissa_int":
+            mag = m * 1.0 if e == 0 else (1 + m) * 2.0 ** (e - 1)
+        elif kind == "sub_exp":
+            mag = (m / 2) * 2.0 ** -1 if e == 0 else (1 + m / 2) * 2.0 ** (e - 1)
+        elif kind == "fields":                      # read as s m e e
+            m, e = (c >> 2) & 1, c & 3
+            mag = (m / 2) if e == 0 else (1 + m / 2) * 2.0 ** (e - 1)
+        else:
+            mag = (m / 2) if e == 0 else (1 + m / 2) * 2.0 ** (e - 1)
+        return -mag if (s and kind != "no_sign") else mag
+    return value
+
+
+# ------------------------------------------------------------------------------------------------ 02.2
+def _round_ref(x: float) -> float:
+    return float(F.round_to_format(torch.tensor([x], dtype=torch.float64), "e2m1")[0])
+
+
+def _grid_pick(x: float, key) -> float:
+    a = min(abs(x), 6.0)
+    i = key(a)
+    return -E2M1_GRID[i] if x < 0 else E2M1_GRID[i]
+
+
+def _away(x: float) -> float:
+    return _grid_pick(x, lambda a: min(range(8), key=lambda c: (abs(a - E2M1_GRID[c]), -c)))
+
+
+def _tie_low(x: float) -> float:
+    return _grid_pick(x, lambda a: min(range(8), key=lambda c: (abs(a - E2M1_GRID[c]), c)))
+
+
+def _trunc(x: float) -> float:
+    return _grid_pick(x, lambda a: max(c for c in range(8) if E2M1_GRID[c] <= a))
+
+
+def _round_cases(rng: random.Random) -> list[Case]:
+    tests = [0.2, 0.25, 0.3, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0, 5.5, 6.5, 100.0, -0.75, -5.0, -7.0]
+    cases = [Case((x,), "") for x in tests]
+    i = rng.randrange(7)
+    tie = (E2M1_GRID[i] + E2M1_GRID[i + 1]) / 2 * rng.choice([1, -1])
+    cases += [Case((round(rng.uniform(-9, 9), 3),), "random") for _ in range(3)]
+    cases += [Case((tie,), "a random tie"), Case((round(rng.uniform(6.2, 1e4), 2) * rng.choice([1, -1]),), "big")]
+    return cases
+
+
+def _overflow_nonfinite(got, want, x) -> bool:
+    return abs(x) > 6 and _is_num(got) and not math.isfinite(got)
+
+
+def _overflow_kept(got, want, x) -> bool:
+    return abs(x) > 6 and _is_num(got) and math.isfinite(got) and abs(got) > 6
+
+
+# ------------------------------------------------------------------------------------------------ 02.3 / 02.8
+_MX_BY_EMAX = {2: "mxfp4", 4: "mxfp6_e3m2", 8: "mxfp8_e4m3", 15: "mxfp8_e5m2"}
+_MX_BY_MAX = {F.SCHEMES[s].max_elem: s for s in ("mxfp4", "mxfp6_e2m3", "mxfp6_e3m2", "mxfp8_e4m3", "mxfp8_e5m2")}
+
+
+def _lib_exponent(amax: float, scheme: str, mode: str) -> int:
+    """The shared exponent `bwkit.formats.quantize` picks for a block whose largest magnitude is `amax`."""
+    block = torch.zeros(1, 32, dtype=torch.float64)
+    block[0, 0] = amax
+    return int(F.quantize(block, scheme, scale_mode=mode).scales.item()) - 127
+
+
+def _far_from_integer(v: float) -> bool:
+    return abs(v - round(v)) > 1e-6
+
+
+def _floor_cases(rng: random.Random) -> list[Case]:
+    fixed = [(1.0, 2), (5.9, 2), (7.0, 2), (0.3, 2), (1000.0, 2), (448.0, 8), (500.0, 8), (1e-3, 8)]
+    cases = [Case(c, _MX_BY_EMAX[c[1]]) for c in fixed]
+    while len(cases) < len(fixed) + 2:
+        amax, emax = 2.0 ** rng.uniform(-20, 20), rng.choice(sorted(_MX_BY_EMAX))
+        if _far_from_integer(math.log2(amax)):
+            cases.append(Case((amax, emax), f"random, {_MX_BY_EMAX[emax]}"))
+    return cases
+
+
+def _rceil_cases(rng: random.Random) -> list[Case]:
+    fixed = [(7.0, 6.0), (6.0, 6.0), (5.9, 6.0), (0.3, 6.0), (1000.0, 6.0), (448.0, 448.0), (500.0, 448.0),
+             (1e-3, 448.0), (30.0, 28.0), (10.0, 6.0)]
+    cases = [Case(c, _MX_BY_MAX[c[1]]) for c in fixed]
+    while len(cases) < len(fixed) + 2:
+        mx = rng.choice(sorted(_MX_BY_MAX))
+        amax = mx * 2.0 ** rng.uniform(-15, 15)
+        if _far_from_integer(math.log2(amax / mx)):
+            cases.append(Case((amax, mx), f"random, {_MX_BY_MAX[mx]}"))
+    return cases
+
+
+def _log2(x: float) -> float:
+    return math.log2(x)
+
+
+# ------------------------------------------------------------------------------------------------ 02.4
+def _nvfp4_cases(rng: random.Random) -> list[Case]:
+    xn = torch.randn(128, generator=torch.Generator().manual_seed(4)) * torch.exp2(torch.arange(128) / 16.0) * 1e-3
+    g = torch.Generator().manual_seed(rng.randrange(2**31))
+    n = 16 * rng.randrange(2, 12)
+    xr = (torch.randn(n, generator=g) * 10.0 ** rng.uniform(-4, 3)).float()
+    xz = torch.cat([torch.zeros(16), torch.randn(32, generator=g) * 3])
+    return [Case((xn,), "the notebook's growing magnitudes"), Case((xr,), f"random, {n} values"),
+            Case((xz,), "a zero block first")]
+
+
+def _blocks(x: torch.Tensor, size: int = 16) -> torch.Tensor:
+    return x.reshape(-1, size).abs().amax(1)
+
+
+def _s_enc(x: torch.Tensor) -> torch.Tensor:
+    return torch.tensor(448.0 * 6.0) / x.abs().max()
+
+
+# ------------------------------------------------------------------------------------------------ 02.5
+@functools.lru_cache(maxsize=1)
+def _fp4_sqnr_student() -> dict[str, float]:
+    """SQNR (dB) of the three 4-bit schemes on the lab's Student-t(3) data (step 7: seed 7, 256 x 1024)."""
+    gen = torch.Generator().manual_seed(7)
+    n_rows, n_cols = 256, 1024
+    torch.randn(n_rows, n_cols, generator=gen)                       # the Gaussian set comes first
+    student = torch.randn(n_rows, n_cols, generator=gen) / torch.sqrt(
+        torch.randn(n_rows, n_cols, 3, generator=gen).pow(2).sum(-1) / 3)
+    return {label: F.sqnr_db(student, F.quantize(student, s, scale_mode=m).dequantize())
+            for label, s, m in (("mxfp4 floor", "mxfp4", "floor"), ("mxfp4 rceil", "mxfp4", "rceil"),
+                                ("nvfp4", "nvfp4", "floor"))}
+
+
+def _best_fp4() -> str:
+    sq = _fp4_sqnr_student()
+    return max(sq, key=sq.get)
+
+
+# ------------------------------------------------------------------------------------------------ 02.6
+def _pack_cases(rng: random.Random) -> list[Case]:
+    cq = F.quantize(torch.randn(4, 64, generator=torch.Generator().manual_seed(5)), "mxfp4").codes
+    g = torch.Generator().manual_seed(rng.randrange(2**31))
+    rows, cols = 2 * rng.randrange(1, 5), 2 * rng.randrange(3, 33)
+    return [Case((cq,), "MXFP4 codes, 4 x 64"),
+            Case((torch.randint(0, 16, (rows, cols), generator=g, dtype=torch.uint8),), f"random {rows} x {cols}"),
+            Case((torch.randint(0, 16, (2 * rng.randrange(1, 20),), generator=g, dtype=torch.uint8),), "1-D"),
+            Case((torch.randint(0, 16, (2, 3, 8), generator=g, dtype=torch.uint8),), "3-D")]
+
+
+def _pack_rows(c: torch.Tensor) -> torch.Tensor:
+    return c[0::2] | (c[1::2] << 4)
+
+
+def _pack_halves(c: torch.Tensor) -> torch.Tensor:
+    h = c.shape[-1] // 2
+    return c[..., :h] | (c[..., h:] << 4)
+
+
+def _flattened(got, want, codes) -> bool:
+    return (hasattr(got, "shape") and _numel(got) == _numel(want) and tuple(got.shape) != tuple(want.shape))
+
+
+# ------------------------------------------------------------------------------------------------ 02.7
+def _offset_cases(rng: random.Random) -> list[Case]:
+    every = "called for every (m, kb) of a scale matrix of that many rows and K-blocks"
+    return [Case(label=every, kwargs={"rows": 256, "n_kb": 6}),
+            Case(label=every, kwargs={"rows": rng.randrange(129, 400), "n_kb": rng.choice([1, 2, 3, 5, 7, 9])})]
+
+
+def _offsets_reference(rows: int, n_kb: int) -> dict[str, Any]:
+    ids = torch.arange(1, rows * n_kb + 1, dtype=torch.int32).reshape(rows, n_kb)
+    blocked = F.to_blocked_scales(ids)
+    where = torch.zeros(rows * n_kb, dtype=torch.int64)
+    where[blocked[blocked > 0].long() - 1] = torch.nonzero(blocked > 0).flatten()
+    return {"n_kb": n_kb, "offsets": where.tolist()}
+
+
+def _probe_offsets(answers: Mapping[str, Any], case: Case) -> dict[str, Any]:
+    rows, n_kb = case.kwargs["rows"], case.kwargs["n_kb"]
+    fn = answers["scale_offset"]
+    return {"n_kb": n_kb, "offsets": [fn(m, kb, n_kb) for m in range(rows) for kb in range(n_kb)]}
+
+
+def _compare_offsets(got: Any, want: Any) -> tuple[bool, list[str]]:
+    if not isinstance(got, Mapping) or "offsets" not in got:
+        return compare(got, want)
+    g, w, n_kb = got["offsets"], want["offsets"], want["n_kb"]
+    ok, lines = compare(g, w, atol=0, rtol=0)
+    if ok:
+        return True, []
+    bad = []
+    for i, (a, b) in enumerate(zip(g, w, strict=False)):
+        try:
+            same = float(a) == float(b)
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            bad.append((i, a, b))
+    if not bad:
+        return False, lines
+    i, a, b = bad[0]
+    m, kb = divmod(i, n_kb)
+    return False, [f"scale_offset({m}, {kb}, {n_kb}) returned {a!r}, expected {b} ({len(bad)} of {len(w)} "
+                   "offsets wrong)"]
+
+
+def _grid(f):
+    def value(rows: int, n_kb: int) -> dict[str, Any]:
+        return {"n_kb": n_kb, "offsets": [f(m, kb, n_kb) for m in range(rows) for kb in range(n_kb)]}
+    return value
+
+
+def _tiled(m: int, kb: int, n_kb: int, inner) -> int:
+    return (m // 128) * -(-n_kb // 4) * 512 + (kb // 4) * 512 + inner(m, kb)
+
+
+register(
+    Exercise.single(
+        "02.1", "decode E2M1",
+        reads=Function("e2m1_value", "(code: int) -> float"),
+        cases=lambda rng: [Case((c,), f"code {c:04b}") for c in range(16)] + [
+            Case((rng.randrange(16),), "a random code")],
+        expected=_e2m1, rtol=0,
+        mistakes=[
+            Mistake("exponent field 0 is subnormal: no implicit leading 1 there (0.m x 2^0)",
+                    value=_e2m1_wrong("no_subnormal")),
+            Mistake("exponent field 0 is subnormal: no implicit leading 1 there (0.m x 2^0)",
+                    value=_e2m1_wrong("normal_all")),
+            Mistake("you forgot the bias (E2M1's bias is 1)", value=_e2m1_wrong("no_bias")),
+            Mistake("you forgot the bias (E2M1's bias is 1)", value=_e2m1_wrong("no_bias_sub0")),
+            Mistake("the mantissa bit is worth 1/2, not 1", value=_e2m1_wrong("mantissa_int")),
+            Mistake("codes 8..15 are negative: bit 3 is the sign", value=_e2m1_wrong("no_sign")),
+            Mistake("subnormals use the smallest normal exponent, 1 - bias = 0 (0.m x 2^0), not -bias",
+                    value=_e2m1_wrong("sub_exp")),
+            Mistake("the bits are s e e m: the mantissa is bit 0, the exponent bits 1-2",
+                    value=_e2m1_wrong("fields")),
+        ],
+        hint="s = code >> 3, e = (code >> 1) & 3, m = code & 1; e == 0 is subnormal: (m / 2) x 2^0."),
+
+    Exercise.single(
+        "02.2", "round to E2M1",
+        reads=Function("round_e2m1", "(x: float) -> float"),
+        cases=_round_cases, expected=_round_ref, rtol=0,
+        mistakes=[
+            Mistake("values above 6 came back as NaN/inf: E2M1 saturates to ±6", when=_overflow_nonfinite),
+            Mistake("values above 6 must saturate to ±6 (E2M1's largest value)", when=_overflow_kept),
+            Mistake("ties go to the even code (5 -> 4, 2.5 -> 2), not away from zero", value=_away),
+            Mistake("ties go to the even code (0.75 -> 1, 3.5 -> 4): min() keeps the first, smaller neighbour",
+                    value=_tie_low),
+            Mistake("you truncated (rounded toward zero) instead of rounding to nearest", value=_trunc),
+            Mistake("the sign was lost: round |x|, then give the result x's sign", value=lambda x: abs(_round_ref(x))),
+            Mistake("return the value (e.g. 1.5), not its code (3)",
+                    value=lambda x: float(E2M1_GRID.index(abs(_round_ref(x))))),
+        ],
+        hint="Clamp |x| to 6, take the nearest grid value; on a tie prefer the even code (index)."),
+
+    Exercise.single(
+        "02.3", "choose an MX scale",
+        reads=Function("mx_shared_exponent", "(amax: float, emax_elem: int) -> int"),
+        cases=_floor_cases, expected=lambda a, em: _lib_exponent(a, _MX_BY_EMAX[em], "floor"), rtol=0,
+        mistakes=[
+            Mistake("ceil instead of floor: that is neither OCP's rule nor rceil",
+                    value=lambda a, em: math.ceil(_log2(a)) - em),
+            Mistake("round where floor is meant: OCP floors log2(amax), so the block max lands in the top binade "
+                    "[2^emax, 2^(emax+1)) after scaling", value=lambda a, em: round(_log2(a)) - em),
+            Mistake("int() truncates toward zero, which is ceil for amax < 1: use math.floor",
+                    value=lambda a, em: int(_log2(a)) - em),
+            Mistake("you forgot to subtract emax_elem", value=lambda a, em: math.floor(_log2(a))),
+            Mistake("subtract emax_elem (the block max must land in the element's top binade), do not add it",
+                    value=lambda a, em: math.floor(_log2(a)) + em),
+            Mistake("that is the scale 2^e; the check wants the exponent e (an int)",
+                    value=lambda a, em: 2.0 ** (math.floor(_log2(a)) - em)),
+            Mistake("that is the E8M0 code (e + 127); return the exponent e",
+                    value=lambda a, em: math.floor(_log2(a)) - em + 127),
+            Mistake("that is RCEIL, ceil(log2(amax / max_elem)) (exercise 02.8); OCP's rule is "
+                    "floor(log2 amax) - emax_elem",
+                    value=lambda a, em: math.ceil(_log2(a / F.SCHEMES[_MX_BY_EMAX[em]].max_elem))),
+        ],
+        hint="math.floor(math.log2(amax)) is the binade of amax; subtract emax_elem."),
+
+    Exercise.single(
+        "02.4", "NVFP4 block scales",
+        reads=Function("nvfp4_block_scales", "(x: torch.Tensor) -> torch.Tensor"),
+        cases=_nvfp4_cases, expected=lambda x: F.quantize(x, "nvfp4").scale_values(), rtol=0,
+        mistakes=[
+            Mistake("NVFP4 blocks hold 16 (4 block scales for 64 values), not 32",
+                    when=lambda got, want, x: _numel(got) == x.numel() // 32),
+            Mistake("NVFP4 blocks hold 16 (4 block scales for 64 values), not 32", error="[-1, 32]"),
+            Mistake("you left out the tensor-level S_enc: amax_b / 6 alone underflows E4M3 for small tensors",
+                    value=lambda x: F.round_to_format(_blocks(x) / 6, "ue4m3")),
+            Mistake("S_enc is 448 * 6 / amax (E4M3 max times E2M1 max), not 448 / amax",
+                    value=lambda x: F.round_to_format(_blocks(x) * (448.0 / x.abs().max()) / 6, "ue4m3")),
+            Mistake("S_enc uses the amax of the whole tensor, not of each block (every scale became 448)",
+                    value=lambda x: F.round_to_format(_blocks(x) * (448.0 * 6 / _blocks(x)) / 6, "ue4m3")),
+            Mistake("the block scale maps the block's amax to E2M1's max: amax_b * S_enc / 6 (the / 6 is missing)",
+                    value=lambda x: F.round_to_format(_blocks(x) * _s_enc(x), "ue4m3")),
+            Mistake("return the decoded scales (float values, F.round_to_format), not their UE4M3 codes (F.encode)",
+                    value=lambda x: F.encode(_blocks(x) * _s_enc(x) / 6, "ue4m3")),
+            Mistake("that is a power-of-two (E8M0-style) scale; NVFP4 rounds to E4M3",
+                    value=lambda x: torch.exp2(torch.ceil(torch.log2(_blocks(x) * _s_enc(x) / 6)))),
+        ],
+        hint="S_enc = 448 * 6 / amax of the tensor; per block of 16, amax_b * S_enc / 6 rounded to UE4M3."),
+
+    Exercise.single(
+        "02.5", "predict the best FP4 scheme",
+        reads=Choice("answer_025", ["mxfp4 floor", "mxfp4 rceil", "nvfp4"]),
+        expected=_best_fp4,
+        mistakes=[
+            Mistake("mxfp4 floor: power-of-two E8M0 scales leave each 32-value block's max anywhere in [4, 8) and "
+                    "clip it above 6; NVFP4's E4M3 scales and 16-value blocks follow heavy tails far better",
+                    value=lambda: "mxfp4 floor"),
+            Mistake("mxfp4 rceil: no clipping, but its power-of-two scale coarsens every other value of the "
+                    "32-value block; NVFP4's E4M3 scales and 16-value blocks follow heavy tails far better",
+                    value=lambda: "mxfp4 rceil"),
+        ]),
+
+    Exercise.single(
+        "02.6", "pack nibbles",
+        reads=Function("pack_pairs", "(codes: torch.Tensor) -> torch.Tensor"),
+        cases=_pack_cases, expected=F.pack_fp4, rtol=0,
+        mistakes=[
+            Mistake("element 0 goes in the LOW nibble (you put it in the high one, as PTX cvt ... e2m1x2 d, a, b "
+                    "does with a)", value=lambda c: c[..., 1::2] | (c[..., 0::2] << 4)),
+            Mistake("a nibble is 4 bits: shift by 4 (<< 8 pushes the second code out of the byte)",
+                    value=lambda c: c[..., 0::2] | (c[..., 1::2] << 8)),
+            Mistake("pair neighbours 2i and 2i+1 of the last dimension, not its two halves", value=_pack_halves),
+            Mistake("pack along the last dimension (codes[..., 0::2]), not along the rows", value=_pack_rows),
+            Mistake("keep the leading dimensions: pack along the last one and keep the shape [..., n / 2]",
+                    when=_flattened),
+        ],
+        hint="Even elements codes[..., 0::2] in the low nibble, odd ones codes[..., 1::2] << 4 in the high one."),
+
+    Exercise("02.7", "swizzle a scale index", (Part(
+        reads=(Function("scale_offset", "(m: int, kb: int, n_kb: int) -> int", "bytes"),),
+        cases=_offset_cases, expected=_offsets_reference, probe=_probe_offsets, compare=_compare_offsets,
+        mistakes=(
+            Mistake("that is plain row-major (m * n_kb + kb): the layout is tiled and interleaved",
+                    value=_grid(lambda m, kb, n: m * n + kb)),
+            Mistake("the 32-row group goes in the 4-byte slot and m % 32 in the 16-byte one (you swapped them)",
+                    value=_grid(lambda m, kb, n: _tiled(m, kb, n, lambda m, kb: (m % 32) * 4 + ((m % 128) // 32) * 16
+                                                        + kb % 4))),
+            Mistake("n_ktiles = ceil(n_kb / 4): a partial K tile still takes 512 bytes",
+                    value=_grid(lambda m, kb, n: (m // 128) * (n // 4) * 512 + (kb // 4) * 512 + (m % 32) * 16
+                                + ((m % 128) // 32) * 4 + kb % 4)),
+            Mistake("you left out the tile index: (m // 128) * n_ktiles + kb // 4 tiles of 512 bytes come first",
+                    value=_grid(lambda m, kb, n: (m % 32) * 16 + ((m % 128) // 32) * 4 + kb % 4)),
+            Mistake("the 32-row group is (m % 128) // 32: rows past 128 start a new tile",
+                    value=_grid(lambda m, kb, n: _tiled(m, kb, n, lambda m, kb: (m % 32) * 16 + (m // 32) * 4
+                                                        + kb % 4))),
+            Mistake("inside a tile the K-block is kb % 4 (kb // 4 picks the tile)",
+                    value=_grid(lambda m, kb, n: _tiled(m, kb, n, lambda m, kb: (m % 32) * 16 + ((m % 128) // 32) * 4
+                                                        + kb))),
+        ),
+        hint="Tiles first: (m // 128) * ceil(n_kb / 4) + kb // 4 tiles of 512 bytes; then 16 bytes per m % 32, "
+             "4 per (m % 128) // 32, 1 per kb % 4."),),
+        hint="Tiles of 512 bytes first, then m % 32 (16 bytes), (m % 128) // 32 (4 bytes), kb % 4 (1 byte)."),
+
+    Exercise.single(
+        "02.8", "the RCEIL scale rule",
+        reads=Function("mx_shared_exponent_rceil", "(amax: float, max_elem: float) -> int"),
+        cases=_rceil_cases, expected=lambda a, mx: _lib_exponent(a, _MX_BY_MAX[mx], "rceil"), rtol=0,
+        mistakes=[
+            Mistake("that is OCP's FLOOR rule, floor(log2 amax) - emax (exercise 02.3): RCEIL divides by the element "
+                    "max and rounds up, e = ceil(log2(amax / max_elem))",
+                    value=lambda a, mx: math.floor(_log2(a)) - math.floor(_log2(mx))),
+            Mistake("rounding down lets the block max exceed max_elem and clip: RCEIL rounds up (math.ceil)",
+                    value=lambda a, mx: math.floor(_log2(a / mx))),
+            Mistake("round where ceil is meant: RCEIL rounds log2(amax / max_elem) up, so amax / 2^e <= max_elem",
+                    value=lambda a, mx: round(_log2(a / mx))),
+            Mistake("int() truncates toward zero, which rounds down above 1: use math.ceil",
+                    value=lambda a, mx: int(_log2(a / mx))),
+            Mistake("ceil(log2 amax) - emax is neither rule: RCEIL divides by the element max first, "
+                    "e = ceil(log2(amax / max_elem))", value=lambda a, mx: math.ceil(_log2(a)) - math.floor(_log2(mx))),
+            Mistake("divide amax by max_elem before the log: e = ceil(log2(amax / max_elem))",
+                    value=lambda a, mx: math.ceil(_log2(a))),
+            Mistake("the ratio is upside down: amax / max_elem, not max_elem / amax",
+                    value=lambda a, mx: math.ceil(_log2(mx / a))),
+            Mistake("that is the scale 2^e; the check wants the exponent e (an int)",
+                    value=lambda a, mx: 2.0 ** math.ceil(_log2(a / mx))),
+            Mistake("that is the E8M0 code (e + 127); return the exponent e",
+                    value=lambda a, mx: math.ceil(_log2(a / mx)) + 127),
+        ],
+        hint="e = math.ceil(math.log2(amax / max_elem)): the smallest power of two that brings amax down to "
+             "max_elem or below."),
+)

@@ -1,0 +1,435 @@
+"""Exercises of lab 03 (the Triton GEMM ladder): what each check reads, the inputs it tries, the mistakes it names.
+
+The two kernel exercises (03.1, 03.3) launch the learner's `@triton.jit` kernel on fresh operands and a
+NaN-poisoned C through `bwkit.gemm.launch_report`, i.e. the memory-safe `bwkit.kit.interp.safe_launch`: a load or
+store outside A, B or C raises `OutOfBoundsAccess` (with coordinates) instead of killing the kernel, and a part
+of C no program stored raises `UnwrittenOutput`. The probe adds what the access says about the kernel (a
+missing K-tail mask, swapped strides, ...) so that the mistakes can be named by behaviour.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import torch
+
+from bwkit import gemm
+from bwkit.kit import interp, runtime
+from bwkit.kit.exercises.engine import register
+from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake
+
+SMEM_PER_BLOCK = 227 * 1024     # CUDA C++ Programming Guide, compute capability 9.0 / 10.0: max per block
+KERNEL_SIGNATURE = ("(a_ptr, b_ptr, c_ptr, M, N, K, stride_am, stride_ak, stride_bk, stride_bn, stride_cm, "
+                    "stride_cn, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr)")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# 03.1 / 03.3: kernels, launched memory-safe on a poisoned output
+# ------------------------------------------------------------------------------------------------------------
+def _operands(M: int, N: int, K: int, seed: int, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    return gemm.random_operands(M, N, K, "fp16", device, torch.Generator().manual_seed(seed))
+
+
+def _what_it_means(d: dict, naive: bool) -> str:
+    """What an out-of-bounds access says about a GEMM kernel (the clause the mistakes below match).
+
+    The naive kernel has no masks by design (its shapes are whole tiles), so an access past an M or N edge there
+    means the tile offsets are wrong, not that a mask is missing.
+    """
+    t, op, axes = d.get("tensor"), d.get("op"), d.get("out_axes") or []
+    if d.get("transposed"):
+        return ("C is walked transposed: the store puts offs_m on C's columns" if op == "store" else
+                f"{t} is walked transposed: its two strides are swapped")
+    if naive:
+        return "the tile offsets run past the tiles the grid covers"
+    if op == "store":
+        return "the store has no mask" if d.get("mask") == "missing" else \
+            "the store mask does not cover C's ragged edge"
+    k_axis = {"A": 1, "B": 0}.get(t)
+    if k_axis in axes:
+        return f"the K tail of {t} is not masked"
+    return f"the {'M' if t == 'A' else 'N'} edge of {t} is not masked"
+
+
+def _kernel_probe(name: str, naive: bool = False):
+    """A probe launching kernel `name` on the case's fresh fp16 operands; returns C as float32."""
+    def probe(answers, case):
+        M, N, K, BM, BN, BK, seed = case.args
+        kernel = answers[name]
+        if not hasattr(kernel, "arg_names") or not hasattr(kernel, "__getitem__"):
+            raise TypeError(f"`{name}` must be a @triton.jit kernel (decorate the def with @triton.jit), got "
+                            f"{type(kernel).__name__}")
+        a, b = _operands(M, N, K, seed, "cpu" if runtime.interpreter_active() else "cuda")
+        grid = (math.ceil(M / BM), math.ceil(N / BN))
+        try:
+            c, report = gemm.launch_report(kernel, a, b, grid, BLOCK_M=BM, BLOCK_N=BN, BLOCK_K=BK)
+        except interp.OutOfBoundsAccess as e:
+            raise interp.OutOfBoundsAccess(f"{e} [{_what_it_means(e.details, naive)}]", e.details) from None
+        try:
+            report.require_written("c_ptr", tile=(BM, BN))
+        except interp.UnwrittenOutput as e:
+            walked = [t for op, arg, t in (("store", "c_ptr", "C"), ("load", "a_ptr", "A"), ("load", "b_ptr", "B"))
+                      if (op, arg) in report.transposed]
+            why = f"{walked[0]} is walked transposed" if walked else \
+                "the tile offsets or the store mask miss part of C"
+            raise interp.UnwrittenOutput(f"{e} [{why}]", e.details) from None
+        return c.float().cpu()
+    return probe
+
+
+def _ref(M, N, K, BM, BN, BK, seed):
+    a, b = _operands(M, N, K, seed)
+    return gemm.reference_matmul(a, b)
+
+
+def _floor_trips(M, N, K, BM, BN, BK, seed):
+    a, b = _operands(M, N, K, seed)
+    k0 = K // BK * BK
+    return gemm.reference_matmul(a[:, :k0], b[:k0])
+
+
+def _first_slice_repeated(M, N, K, BM, BN, BK, seed):
+    a, b = _operands(M, N, K, seed)
+    trips = -(-K // BK)
+    return trips * gemm.reference_matmul(a[:, :min(BK, K)], b[:min(BK, K)])
+
+
+def _first_slice_shrinking(M, N, K, BM, BN, BK, seed):
+    a, b = _operands(M, N, K, seed)
+    return sum(gemm.reference_matmul(a[:, :min(BK, K - k)], b[:min(BK, K - k)]) for k in range(0, K, BK))
+
+
+def _like(got, model) -> bool | None:
+    """True when `got` matches the wrong answer `model` (None: the model does not apply to this shape)."""
+    if model is None:
+        return None
+    if not isinstance(got, torch.Tensor):      # the kernel raised (an AnswerError): not a wrong value
+        return False
+    got = got.to(torch.float64)
+    return got.shape == model.shape and bool(torch.allclose(got, model, atol=_TOL_KLOOP[0], rtol=_TOL_KLOOP[1]))
+
+
+def _differs(model, want) -> bool:
+    return model.shape != want.shape or not torch.allclose(model, want, atol=_TOL_KLOOP[0], rtol=_TOL_KLOOP[1])
+
+
+def _wrong_value(model_fn):
+    """A `when` predicate for a wrong-value model: None on inputs where it equals the truth (it cannot tell)."""
+    def when(got, want, *args):
+        model = model_fn(*args)
+        return _like(got, model) if _differs(model, want) else None
+    return when
+
+
+def _swapped_b(got, want, M, N, K, BM, BN, BK, seed):
+    a, b = _operands(M, N, K, seed)
+    return _like(got, gemm.reference_matmul(a, b.T) if K == N else None)
+
+
+def _swapped_a(got, want, M, N, K, BM, BN, BK, seed):
+    a, b = _operands(M, N, K, seed)
+    return _like(got, gemm.reference_matmul(a.T, b) if M == K else None)
+
+
+def _transposed_c(got, want, M, N, K, BM, BN, BK, seed):
+    return _like(got, want.T if M == N else None)
+
+
+_TOL_NAIVE = gemm.gemm_tolerance("fp16", 256)
+_TOL_KLOOP = gemm.gemm_tolerance("fp16", 128)
+_LAYOUT_MISTAKES = [
+    Mistake("you swapped B's strides (offs_k with stride_bn, offs_n with stride_bk): the kernel reads Bᵀ",
+            when=_swapped_b),
+    Mistake("you swapped A's strides (offs_m with stride_ak, offs_k with stride_am): the kernel reads Aᵀ",
+            when=_swapped_a),
+    Mistake("you stored the tile transposed: offs_m goes with stride_cm (rows of C), offs_n with stride_cn",
+            when=_transposed_c),
+    Mistake("you swapped B's strides (offs_k with stride_bn, offs_n with stride_bk): the kernel reads Bᵀ",
+            error="B is walked transposed"),
+    Mistake("you swapped A's strides (offs_m with stride_ak, offs_k with stride_am): the kernel reads Aᵀ",
+            error="A is walked transposed"),
+    Mistake("you stored the tile transposed: offs_m goes with stride_cm (rows of C), offs_n with stride_cn",
+            error="C is walked transposed"),
+]
+
+
+def _naive_cases(rng: random.Random) -> list[Case]:
+    bm, bn = rng.choice([16, 32]), rng.choice([16, 32])
+    k = rng.choice([16, 32, 64])
+    return [Case((64, 64, 64, 32, 32, 64, 1), "M, N, K, BLOCK_M, BLOCK_N, BLOCK_K, seed: the notebook's 64x64x64"),
+            Case((32, 64, 16, 16, 32, 16, 2), "32x64x16: not square"),
+            Case((bm * rng.randint(1, 3), bn * rng.randint(1, 3), k, bm, bn, k, rng.randrange(2**31)),
+                 "a random shape")]
+
+
+def _kloop_cases(rng: random.Random) -> list[Case]:
+    bk = rng.choice([16, 32])
+    k = rng.randrange(17, 90)
+    k += 1 if k % bk == 0 else 0
+    return [Case((37, 53, 45, 32, 32, 16, 3), "M, N, K, BLOCK_M, BLOCK_N, BLOCK_K, seed: the notebook's 37x53x45"),
+            Case((64, 32, 128, 32, 32, 32, 4), "64x32x128: no ragged edge"),
+            Case((rng.randrange(17, 70), rng.randrange(17, 70), k, rng.choice([16, 32]), rng.choice([16, 32]), bk,
+                  rng.randrange(2**31)), "a random ragged shape")]
+
+
+register(
+    Exercise.single(
+        "03.1", "naive kernel",
+        reads=Function("my_matmul_kernel_naive", KERNEL_SIGNATURE),
+        cases=_naive_cases, probe=_kernel_probe("my_matmul_kernel_naive", naive=True), expected=_ref,
+        atol=_TOL_NAIVE[0], rtol=_TOL_NAIVE[1],
+        mistakes=_LAYOUT_MISTAKES + [
+            Mistake("your tiles are not where the grid puts them (part of C never stored, or a tile past the "
+                    "matrix): pid_m = program_id(0) with BLOCK_M rows, pid_n = program_id(1) with BLOCK_N columns",
+                    error="tile offsets"),
+        ],
+        hint="A's block is offs_m[:, None] * stride_am + offs_k[None, :] * stride_ak; B's is "
+             "offs_k[:, None] * stride_bk + offs_n[None, :] * stride_bn; C's uses stride_cm and stride_cn."),
+
+    Exercise.single(
+        "03.3", "K loop with masks",
+        reads=Function("my_matmul_kernel_kloop", KERNEL_SIGNATURE),
+        cases=_kloop_cases, probe=_kernel_probe("my_matmul_kernel_kloop"), expected=_ref,
+        atol=_TOL_KLOOP[0], rtol=_TOL_KLOOP[1],
+        mistakes=[
+            Mistake("your loop runs K // BLOCK_K times (floor): the last, partial K slice is missing; use "
+                    "(K + BLOCK_K - 1) // BLOCK_K trips and mask the tail", when=_wrong_value(_floor_trips)),
+            Mistake("the K index does not advance: every iteration multiplies the first K slice again (use "
+                    "kk = k0 * BLOCK_K + offs_k, or move the pointers by BLOCK_K each trip)",
+                    when=_wrong_value(_first_slice_repeated)),
+            Mistake("the K index does not advance: every iteration multiplies the first K slice again (use "
+                    "kk = k0 * BLOCK_K + offs_k, or move the pointers by BLOCK_K each trip)",
+                    when=_wrong_value(_first_slice_shrinking)),
+            Mistake("your store has no mask: rows or columns of the last tiles lie outside C; store with "
+                    "mask=(offs_m[:, None] < M) & (offs_n[None, :] < N)", error="the store has no mask"),
+
+            Mistake("your loads do not mask the K tail: the last slice reads past column K-1 of A / row K-1 of B; "
+                    "add (kk[None, :] < K) to A's mask and (kk[:, None] < K) to B's", error="K tail"),
+            Mistake("a load is not masked at the M or N edge: A's mask needs offs_m[:, None] < M and B's "
+                    "offs_n[None, :] < N", error="edge of"),
+            Mistake("your store mask does not match C's edges (too loose: it writes outside C; too strict: part of "
+                    "C is never stored): use (offs_m[:, None] < M) & (offs_n[None, :] < N), with pid_m / pid_n from "
+                    "program_id(0) / program_id(1)", error="store mask"),
+        ] + _LAYOUT_MISTAKES,
+        hint="kk = k0 * BLOCK_K + offs_k; A's mask (offs_m[:, None] < M) & (kk[None, :] < K), B's "
+             "(kk[:, None] < K) & (offs_n[None, :] < N), other=0.0; the store needs the M and N mask."),
+)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Counting exercises
+# ------------------------------------------------------------------------------------------------------------
+def _naive_bytes(bm, bn, k, eb):
+    return (bm * k + k * bn) * eb
+
+
+def _tiles(M, N, bm, bn):
+    return (M // bm) * (N // bn)
+
+
+def _tile_read(M, N, K, bm, bn, eb):
+    return _tiles(M, N, bm, bn) * (bm * K + K * bn) * eb
+
+
+def _stages(bm, bn, bk, eb, smem):
+    return smem // ((bm + bn) * bk * eb)
+
+
+def _eff(M, N, bm, bn, s):
+    t = math.ceil(M / bm) * math.ceil(N / bn)
+    return t / (math.ceil(t / s) * s)
+
+
+def _random_grid(rng: random.Random) -> Case:
+    """A random grid at least as tall as it is wide (like the notebook's), with a short last group."""
+    m = rng.randint(5, 13)
+    return Case((m, rng.randint(3, min(9, m)), rng.choice([2, 3, 4, 5])), "a random grid")
+
+
+def _order_probe(answers, case):
+    fn = answers["my_grouped_pid"]
+    num_pid_m, num_pid_n, group = case.args
+    return [tuple(int(x) for x in fn(t, num_pid_m, num_pid_n, group)) for t in range(num_pid_m * num_pid_n)]
+
+
+def _no_short_group(num_pid_m, num_pid_n, g):
+    out = []
+    for t in range(num_pid_m * num_pid_n):
+        first = t // (g * num_pid_n) * g
+        out.append((first + t % (g * num_pid_n) % g, t % (g * num_pid_n) // g))
+    return out
+
+
+def _group_of_m(num_pid_m, num_pid_n, g):
+    """The grouped order computed with GROUP_M * num_pid_m tiles per group (the wrong grid side)."""
+    out = []
+    for t in range(num_pid_m * num_pid_n):
+        per = g * num_pid_m
+        first = t // per * g
+        rows = min(num_pid_m - first, g)
+        out.append((first + t % per % rows, t % per // rows))
+    return out
+
+
+def _wave_cases(rng: random.Random) -> list[Case]:
+    tm, tn = rng.randint(6, 40), rng.randint(6, 40)
+    sms = rng.randint(20, 150)
+    g = rng.choice([None, 4, 8])
+    return [Case((gemm.tile_order(64, 64), 132), "row-major, 64x64 tiles, 132 SMs"),
+            Case((gemm.tile_order(64, 64, 8), 132), "grouped by 8, 64x64 tiles, 132 SMs"),
+            Case((gemm.tile_order(tm, tn, g), sms), "a random grid and SM count")]
+
+
+def _strips(pids, s):
+    wave = pids[:s]
+    return len({m for m, _ in wave}) + len({n for _, n in wave})
+
+
+register(
+    Exercise.single(
+        "03.2", "naive bytes per program",
+        reads=Function("naive_operand_bytes", "(BLOCK_M: int, BLOCK_N: int, K: int, elem_bytes: int) -> int", "bytes"),
+        cases=lambda rng: [Case((128, 256, 4096, 2), "128x256, K=4096, fp16"), Case((32, 32, 256, 2), "32x32, K=256"),
+                           Case((rng.choice([64, 128, 256]), rng.choice([64, 128, 256]), rng.randrange(256, 16384),
+                                 rng.choice([1, 2, 4])), "a random tile")],
+        expected=_naive_bytes, rtol=0,
+        mistakes=[
+            Mistake("you forgot the element size (counted elements, not bytes)",
+                    value=lambda bm, bn, k, eb: bm * k + k * bn),
+            Mistake("you counted only A's strip (BLOCK_M x K); B's K x BLOCK_N strip is loaded too",
+                    value=lambda bm, bn, k, eb: bm * k * eb),
+            Mistake("you counted only B's strip (K x BLOCK_N); A's BLOCK_M x K strip is loaded too",
+                    value=lambda bm, bn, k, eb: k * bn * eb),
+            Mistake("you counted the C tile (BLOCK_M x BLOCK_N), not the operand strips",
+                    value=lambda bm, bn, k, eb: bm * bn * eb),
+            Mistake("that is in bits: the answer is in bytes", value=lambda bm, bn, k, eb: 8 * (bm * k + k * bn) * eb),
+        ],
+        hint="A strip is BLOCK_M x K elements, a B strip K x BLOCK_N; multiply by the element size."),
+
+    Exercise.single(
+        "03.4", "bytes read by the tiles",
+        reads=Function("tile_read_bytes",
+                       "(M: int, N: int, K: int, BLOCK_M: int, BLOCK_N: int, elem_bytes: int) -> int", "bytes"),
+        cases=lambda rng: [Case((4096, 4096, 4096, 128, 128, 2), "4096³, 128x128"),
+                           Case((8192, 2048, 1024, 128, 256, 1), "8192x2048x1024, 128x256, 1-byte"),
+                           Case((128 * rng.randint(1, 40), 256 * rng.randint(1, 20), rng.randrange(64, 8192),
+                                 128, 256, rng.choice([1, 2, 4])), "a random shape")],
+        expected=_tile_read, rtol=0,
+        mistakes=[
+            Mistake("you forgot the element size (counted elements, not bytes)",
+                    value=lambda M, N, K, bm, bn, eb: _tile_read(M, N, K, bm, bn, 1)),
+            Mistake("you counted one operand strip per tile: each tile reads its A strip and its B strip",
+                    value=lambda M, N, K, bm, bn, eb: _tiles(M, N, bm, bn) * bm * K * eb),
+            Mistake("you counted one operand strip per tile: each tile reads its A strip and its B strip",
+                    value=lambda M, N, K, bm, bn, eb: _tiles(M, N, bm, bn) * K * bn * eb),
+            Mistake("you counted each operand once (the ideal), not what the tiles read",
+                    value=lambda M, N, K, bm, bn, eb: (M * K + K * N) * eb),
+            Mistake("you multiplied by the tiles along one axis only: there are (M // BLOCK_M) x (N // BLOCK_N) tiles",
+                    value=lambda M, N, K, bm, bn, eb: (M // bm) * (bm * K + K * bn) * eb),
+        ],
+        hint="(M // BLOCK_M) * (N // BLOCK_N) tiles, each reading BLOCK_M x K of A and K x BLOCK_N of B."),
+
+    Exercise.single(
+        "03.5", "grouped program order",
+        reads=Function("my_grouped_pid",
+                       "(tile_id: int, num_pid_m: int, num_pid_n: int, GROUP_M: int) -> tuple[int, int]"),
+        cases=lambda rng: [Case((8, 6, 4), "8x6 tiles, GROUP_M=4"), Case((7, 5, 3), "7x5 tiles, GROUP_M=3"),
+                           _random_grid(rng)],
+        probe=_order_probe, expected=lambda m, n, g: gemm.tile_order(m, n, g), rtol=0,
+        mistakes=[
+            Mistake("this is plain row-major order (no grouping)", value=lambda m, n, g: gemm.tile_order(m, n)),
+            Mistake("you divided by GROUP_M instead of the last group's real height (min(num_pid_m - first_m, "
+                    "GROUP_M))", value=_no_short_group),
+            Mistake("a group holds GROUP_M * num_pid_n tiles (GROUP_M row-tiles times every column), not "
+                    "GROUP_M * num_pid_m", value=_group_of_m),
+            Mistake("you returned (pid_n, pid_m): the order is (row-tile, column-tile)",
+                    value=lambda m, n, g: [(q, p) for p, q in gemm.tile_order(m, n, g)]),
+        ],
+        hint="A group holds GROUP_M * num_pid_n tiles; its height is min(num_pid_m - first_m, GROUP_M)."),
+
+    Exercise.single(
+        "03.6", "strips per wave",
+        reads=Function("wave_strips", "(pids: list, num_sms: int) -> int"),
+        cases=_wave_cases, expected=_strips, rtol=0,
+        mistakes=[
+            Mistake("you counted tiles, not distinct strips (use sets of the row- and column-tiles)",
+                    value=lambda pids, s: len(pids[:s])),
+            Mistake("you counted only A strips (row-tiles); add the distinct B strips (column-tiles)",
+                    value=lambda pids, s: len({m for m, _ in pids[:s]})),
+            Mistake("you counted only B strips (column-tiles); add the distinct A strips (row-tiles)",
+                    value=lambda pids, s: len({n for _, n in pids[:s]})),
+            Mistake("you counted the strips of the whole launch, not of the first num_sms tiles (one wave)",
+                    value=lambda pids, s: _strips(pids, len(pids))),
+            Mistake("you multiplied the two counts; strips add up", value=lambda pids, s: len(
+                {m for m, _ in pids[:s]}) * len({n for _, n in pids[:s]})),
+        ],
+        hint="Take pids[:num_sms]; count the distinct first and second elements and add."),
+
+    Exercise.single(
+        "03.7", "pipeline stages that fit",
+        reads=Function("max_stages",
+                       "(BLOCK_M: int, BLOCK_N: int, BLOCK_K: int, elem_bytes: int, smem_bytes: int) -> int"),
+        cases=lambda rng: [Case((128, 256, 64, 2, SMEM_PER_BLOCK), "128x256x64 bf16, 227 KiB"),
+                           Case((128, 128, 128, 1, SMEM_PER_BLOCK), "128x128x128 fp8, 227 KiB"),
+                           Case((rng.choice([64, 128, 256]), rng.choice([64, 128, 256]), rng.choice([32, 64, 128]),
+                                 rng.choice([1, 2]), rng.randrange(96, 228) * 1024), "a random tile and budget")],
+        expected=_stages, rtol=0,
+        mistakes=[
+            Mistake("you rounded up: a partial stage does not fit (floor-divide)",
+                    value=lambda bm, bn, bk, eb, s: -(-s // ((bm + bn) * bk * eb))),
+            Mistake("stages are whole: floor-divide (//) instead of dividing",
+                    value=lambda bm, bn, bk, eb, s: s / ((bm + bn) * bk * eb)),
+            Mistake("you forgot the element size", value=lambda bm, bn, bk, eb, s: s // ((bm + bn) * bk)),
+            Mistake("you counted only one operand's slice per stage: a stage holds an A and a B slice",
+                    value=lambda bm, bn, bk, eb, s: s // (bn * bk * eb)),
+            Mistake("you counted only one operand's slice per stage: a stage holds an A and a B slice",
+                    value=lambda bm, bn, bk, eb, s: s // (bm * bk * eb)),
+            Mistake("you multiplied BLOCK_M by BLOCK_N: a stage is (BLOCK_M + BLOCK_N) x BLOCK_K elements",
+                    value=lambda bm, bn, bk, eb, s: s // (bm * bn * bk * eb)),
+        ],
+        hint="Floor-divide the budget by the bytes of one stage, (BLOCK_M + BLOCK_N) * BLOCK_K * elem_bytes."),
+
+    Exercise.single(
+        "03.8", "wave efficiency",
+        reads=Function("wave_efficiency", "(M: int, N: int, BLOCK_M: int, BLOCK_N: int, num_sms: int) -> float"),
+        cases=lambda rng: [Case((8192, 8192, 128, 256, 148), "8192², 128x256, 148 SMs"),
+                           Case((16384, 17290, 128, 256, 132), "16384x17290, 128x256, 132 SMs"),
+                           Case((rng.randrange(256, 20000), rng.randrange(256, 20000), 128, rng.choice([128, 256]),
+                                 rng.randrange(60, 170)), "a random shape and SM count")],
+        expected=_eff, rtol=1e-9,
+        mistakes=[
+            Mistake("you used floor for the waves (a partial wave still takes a full wave's time)",
+                    value=lambda M, N, bm, bn, s: (math.ceil(M / bm) * math.ceil(N / bn))
+                    / (max(1, (math.ceil(M / bm) * math.ceil(N / bn)) // s) * s)),
+            Mistake("you used floor for the ragged tiles (M / BLOCK_M or N / BLOCK_N is not whole)",
+                    value=lambda M, N, bm, bn, s: ((M // bm) * (N // bn)) / (math.ceil((M // bm) * (N // bn) / s) * s)),
+            Mistake("you returned the number of waves, not the fraction of SM slots used",
+                    value=lambda M, N, bm, bn, s: math.ceil(math.ceil(M / bm) * math.ceil(N / bn) / s)),
+            Mistake("the ratio is upside down: tiles / (waves x num_sms) is at most 1",
+                    value=lambda M, N, bm, bn, s: 1 / _eff(M, N, bm, bn, s)),
+        ],
+        hint="ceil for the tiles along M and N, ceil again for the waves; efficiency = tiles / (waves * SMs)."),
+)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# 03.9: which instruction carries the tiles (a choice)
+# ------------------------------------------------------------------------------------------------------------
+TILE_COPY_OPTIONS = ("ld.global", "cp.async.bulk.tensor", "tcgen05.cp", "wgmma.mma_async")
+
+register(
+    Exercise.single(
+        "03.9", "TMA instruction",
+        reads=Choice("tile_copy_instruction", TILE_COPY_OPTIONS),
+        expected=lambda: "cp.async.bulk.tensor",
+        mistakes=[
+            Mistake("ld.global is how steps 1-4 load (each thread a few elements); step 5 has none of it",
+                    value=lambda: "ld.global"),
+            Mistake("tcgen05.cp copies shared memory into Tensor Memory (e.g. scale factors), not global to shared",
+                    value=lambda: "tcgen05.cp"),
+            Mistake("wgmma.mma_async is Hopper's MMA, not a copy, and it is not on sm_100a",
+                    value=lambda: "wgmma.mma_async"),
+        ],
+        hint="Look at the TMA load column of the table, and at which column drops to 0 from step 4 to step 5."),
+)

@@ -1,0 +1,415 @@
+"""Exercises of lab 08 (the DGX B200 serving model): what each check reads, the inputs it tries, the mistakes it names.
+
+Inputs and references come from `bwkit.perfmodel` (the model's own step times, the published figures of
+`bwkit.perfmodel.published`) and `bwkit.moe` (the DeepSeek-V3 config, plus made-up configs drawn from `rng`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+
+from bwkit import moe
+from bwkit import perfmodel as pm
+from bwkit.kit.checks import describe_value
+from bwkit.kit.exercises.engine import register
+from bwkit.kit.exercises.lab07 import random_config
+from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, Value
+from bwkit.perfmodel.decode import dependent_kernels
+
+__all__ = ["DOMINANT_OPTIONS"]
+
+GB, GIB = 1e9, 2.0**30
+
+
+def _single(exercise_id: str, title: str, *, flags_ok: tuple[str, ...] = (), **kw) -> Exercise:
+    return dataclasses.replace(Exercise.single(exercise_id, title, **kw), flags_ok=flags_ok)
+
+
+def _units(what: str) -> list[Mistake]:
+    """GB / GiB mix-ups of an answer in bytes."""
+    return [Mistake(f"you returned GB (10^9 bytes); the check wants {what} in bytes", ratio=1 / GB),
+            Mistake(f"you returned GiB (2^30 bytes); the check wants {what} in bytes", ratio=1 / GIB)]
+
+
+# ---------------------------------------------------------------------------------------------------- 08.1
+
+def _expert_elements(cfg: moe.DeepSeekMoEConfig, *, layers: int | None = None, experts: int | None = None,
+                     matrices: int = 3) -> float:
+    L = cfg.num_moe_layers if layers is None else layers
+    E = cfg.num_experts if experts is None else experts
+    return L * E * matrices * cfg.hidden * cfg.expert_inter
+
+
+def _cfg_cases(rng: random.Random) -> list[Case]:
+    return [Case((moe.DEEPSEEK_V3,), "DeepSeek-R1"), Case((random_config(rng),), "a made-up config")]
+
+
+EX_08_1 = Exercise.single(
+    "08.1", "NVFP4 expert bytes",
+    reads=Function("routed_expert_bytes_nvfp4", "(cfg: moe.DeepSeekMoEConfig) -> float", "bytes"),
+    cases=_cfg_cases, expected=lambda cfg: _expert_elements(cfg) * pm.STORAGE_BYTES["nvfp4"], rtol=1e-9,
+    mistakes=[
+        Mistake("you left out the block scales (one UE4M3 byte per 16 elements, +12.5 %)",
+                value=lambda c: _expert_elements(c) * 0.5),
+        Mistake("you used MX block scales (one byte per 32 elements): that is MXFP4, not NVFP4",
+                value=lambda c: _expert_elements(c) * 17 / 32),
+        Mistake("you counted a whole byte per FP4 element", value=lambda c: _expert_elements(c) * (1 + 1 / 16)),
+        Mistake("an expert has three matrices (w1, w2, w3), not two",
+                value=lambda c: _expert_elements(c, matrices=2) * 0.5625),
+        Mistake("you counted all layers: the first num_dense_layers have a dense FFN, no experts (use "
+                "cfg.num_moe_layers)", value=lambda c: _expert_elements(c, layers=c.num_layers) * 0.5625),
+        Mistake("you included the shared expert(s): the check asks for the routed experts only",
+                value=lambda c: _expert_elements(c, experts=c.num_experts + c.num_shared_experts) * 0.5625),
+        *_units("the size"),
+    ],
+    hint="elements = num_moe_layers x num_experts x 3 x hidden x expert_inter; 0.5 byte each plus 1 byte per 16.")
+
+
+# ---------------------------------------------------------------------------------------------------- 08.7
+
+def _active(cfg: moe.DeepSeekMoEConfig, *, routed: str = "top_k", shared: bool = True, attention: bool = True,
+            embedding: bool = False, mtp: bool = False, routed_layers: int | None = None) -> float:
+    p = pm.component_params(cfg)
+    experts = {"top_k": cfg.top_k, "all": cfg.num_experts}[routed]
+    expert = 3 * cfg.hidden * cfg.expert_inter
+    layers = cfg.num_moe_layers if routed_layers is None else routed_layers
+    n = p["dense_ffn"] + p["router"] + p["head"] + layers * experts * expert
+    n += p["shared_expert"] if shared else 0
+    n += p["attention"] if attention else 0
+    n += p["embedding"] if embedding else 0
+    n += p["mtp"] if mtp else 0
+    return float(n)
+
+
+def _is_total(got, want, cfg, wb) -> bool | None:
+    try:
+        g = float(got)
+    except (TypeError, ValueError):
+        return None
+    totals = [_active(cfg, routed="all", embedding=e) * wb for e in (True, False)]
+    return any(math.isclose(g, t, rel_tol=1e-6) for t in totals)
+
+
+def _cases_08_7(rng: random.Random) -> list[Case]:
+    return [Case((moe.DEEPSEEK_V3, 1.0), "DeepSeek-R1, FP8 weights"),
+            Case((moe.DEEPSEEK_V3, pm.STORAGE_BYTES["nvfp4"]), "DeepSeek-R1, NVFP4 weights"),
+            Case((random_config(rng), rng.choice([0.5625, 1.0, 2.0])), "a made-up config")]
+
+
+EX_08_7 = _single(
+    "08.7", "weight bytes per token at batch 1",
+    reads=Function("weight_bytes_per_token", "(cfg: moe.DeepSeekMoEConfig, bytes_per_weight: float) -> float",
+                   "bytes"),
+    cases=_cases_08_7, flags_ok=("component_params",),
+    expected=lambda cfg, wb: pm.active_params_per_token(cfg) * wb, rtol=1e-9,
+    mistakes=[
+        Mistake("you counted every expert (the ~671 B total parameters); a decoded token reads only its top_k "
+                "experts per MoE layer: the ~37 B active parameters", when=_is_total),
+        Mistake("you counted the whole embedding table: a token looks up one row of it, not 129,280",
+                value=lambda c, wb: _active(c, embedding=True) * wb),
+        Mistake("you counted the MTP module: without MTP it does not run",
+                value=lambda c, wb: _active(c, mtp=True) * wb),
+        Mistake("you forgot the shared expert(s): they run for every token",
+                value=lambda c, wb: _active(c, shared=False) * wb),
+        Mistake("you forgot the attention weights (MLA projections, BF16 in the serving recipe, read at every step)",
+                value=lambda c, wb: _active(c, attention=False) * wb),
+        Mistake("you counted routed experts in every layer; the first num_dense_layers have no experts",
+                value=lambda c, wb: _active(c, routed_layers=c.num_layers) * wb),
+        Mistake("you returned parameters, not bytes: multiply by bytes_per_weight",
+                value=lambda c, wb: _active(c)),
+        *_units("the bytes"),
+    ],
+    hint="Every parameter a token multiplies through is read once: everything except the embedding table, the MTP "
+         "module and the routed experts it does not pick (top_k of num_experts per MoE layer).")
+
+
+# ---------------------------------------------------------------------------------------------------- 08.2
+
+def _unique(E, k, T):
+    return pm.unique_experts(E, k, T)
+
+
+EX_08_2 = Exercise.single(
+    "08.2", "expected unique experts",
+    reads=Function("expected_unique", "(num_experts: int, top_k: int, tokens: int) -> float"),
+    cases=lambda rng: [Case((256, 8, 1), "one token"), Case((256, 8, 4), "one MTP-3 step"),
+                       Case((256, 8, 64), "64 tokens"),
+                       Case((rng.choice([64, 128, 160]), rng.choice([2, 6]), rng.randint(2, 300)), "random")],
+    expected=_unique, rtol=1e-9,
+    mistakes=[
+        Mistake("you ignored overlaps: top_k x tokens can exceed num_experts", value=lambda E, k, T: float(k * T)),
+        Mistake("you capped top_k x tokens at num_experts: tokens overlap long before that",
+                value=lambda E, k, T: float(min(k * T, E))),
+        Mistake("you returned the expected number of experts *missed*",
+                value=lambda E, k, T: E - _unique(E, k, T)),
+        Mistake("a token picks top_k *distinct* experts: you drew its choices with replacement",
+                value=lambda E, k, T: E * (1 - (1 - 1 / E) ** (k * T))),
+        Mistake("you returned a probability (the share of experts read); multiply by num_experts",
+                value=lambda E, k, T: _unique(E, k, T) / E),
+    ],
+    hint="Linearity of expectation: each expert is missed by one token with probability 1 - top_k/num_experts.")
+
+
+# ---------------------------------------------------------------------------------------------------- 08.3
+
+KV_TOKEN = pm.kv_bytes_per_token()
+
+
+DEFAULTS_08_3 = (180.0, 74.8, 5.0, 0.85, 1024, 2048)   # requests_per_gpu's defaults: B200, ADP8 weights
+
+
+def _args(a: tuple) -> tuple:
+    return tuple(a) + DEFAULTS_08_3[len(a):]
+
+
+def _requests(hbm_gb=180.0, weights_gb=74.8, activation_gb=5.0, kv_fraction=0.85, isl=1024, osl=2048, *,
+              unit=GB, tokens=None, kv=KV_TOKEN, frac_of_hbm=False) -> float:
+    free = hbm_gb * kv_fraction - weights_gb - activation_gb if frac_of_hbm else \
+        (hbm_gb - weights_gb - activation_gb) * kv_fraction
+    return free * unit / ((isl + osl if tokens is None else tokens(isl, osl)) * kv)
+
+
+def _cases_08_3(rng: random.Random) -> list[Case]:
+    hbm = rng.choice([96.0, 141.0, 192.0])
+    rand = (hbm, round(rng.uniform(20, hbm - 30), 1), round(rng.uniform(2, 8), 1), round(rng.uniform(0.5, 0.95), 2),
+            rng.choice([512, 1024, 4096]), rng.choice([256, 2048, 8192]))
+    return [Case((), "B200, ADP8 (the defaults)"),
+            Case((141.0, 100.8, 5.0, pm.KV_FRACTION["H200"], 1024, 2048), "H200, FP8 weights, fraction 0.8"),
+            Case(rand, "random")]
+
+
+def _floor(f):
+    return lambda *a: int(f(*a) // 1)
+
+
+def _float_not_floored(got, want, *args) -> bool | None:
+    if isinstance(got, bool) or not isinstance(got, (int, float)):
+        return None
+    exact = _requests(*args)
+    return float(got) != int(want) and math.isclose(float(got), exact, rel_tol=1e-6)
+
+
+EX_08_3 = _single(
+    "08.3", "requests per GPU",
+    reads=Function("requests_per_gpu", "(hbm_gb=180.0, weights_gb=74.8, activation_gb=5.0, kv_fraction=0.85, "
+                                       "isl=1024, osl=2048) -> int", "requests"),
+    cases=_cases_08_3, flags_ok=("kv_bytes_per_token",),
+    expected=lambda *a: int(_requests(*a) // 1), atol=0, rtol=0,
+    mistakes=[
+        Mistake("you reserved only the prompt (ISL), not ISL + OSL",
+                value=_floor(lambda *a: _requests(*a, tokens=lambda i, o: i))),
+        Mistake("you reserved only the output (OSL), not ISL + OSL",
+                value=_floor(lambda *a: _requests(*a, tokens=lambda i, o: o))),
+        Mistake("you forgot the KV fraction (kv_cache_free_gpu_mem_fraction): the pool takes only that share of "
+                "the free memory", value=_floor(lambda *a: _requests(*a) / _args(a)[3])),
+        Mistake("you applied the KV fraction to the whole HBM; TensorRT-LLM applies it to the memory left after "
+                "weights and activations", value=_floor(lambda *a: _requests(*a, frac_of_hbm=True))),
+        Mistake("you forgot the activations / workspace",
+                value=_floor(lambda *a: _requests(*(_args(a)[:2] + (0.0,) + _args(a)[3:])))),
+        Mistake("you used an FP8 cache (1 byte per element); the model's cache is BF16 (pm.kv_bytes_per_token)",
+                value=_floor(lambda *a: _requests(*a, kv=KV_TOKEN / 2))),
+        Mistake("you counted one layer's latent (576 elements): the cache keeps one per layer, 61 of them",
+                value=_floor(lambda *a: _requests(*a, kv=KV_TOKEN / moe.DEEPSEEK_V3.num_layers))),
+        Mistake("you converted GB with 2^30 (GiB); HBM sizes in GB are 10^9 bytes",
+                value=_floor(lambda *a: _requests(*a, unit=GIB))),
+        Mistake("you rounded to the nearest request; round down: a request either fits or it does not",
+                value=lambda *a: round(_requests(*a))),
+        Mistake("round down to whole requests: a request either fits or it does not (int(pool // per_request))",
+                when=_float_not_floored),
+        Mistake("that is the whole node (8 GPUs); the check wants one GPU", ratio=8),
+    ],
+    hint="pool = (HBM - weights - activations) x fraction, in bytes (GB = 10^9); per request (ISL + OSL) tokens "
+         "of KV cache; round down.")
+
+
+# ---------------------------------------------------------------------------------------------------- 08.4
+
+_DRAFTS_OF = {v: d for d, v in pm.MTP_ACCEPTED.items()}
+
+
+def _speedup(t_plain, t_mtp, accepted=pm.MTP_ACCEPTED[3]):
+    return accepted * t_plain / t_mtp
+
+
+def _all_drafts_accepted(got, want, t_plain, t_mtp, accepted=pm.MTP_ACCEPTED[3]) -> bool | None:
+    drafts = _DRAFTS_OF.get(accepted)
+    if drafts is None or isinstance(got, str):
+        return None
+    try:
+        return math.isclose(float(got), (1 + drafts) * t_plain / t_mtp, rel_tol=1e-3)
+    except (TypeError, ValueError):
+        return None
+
+
+def _cases_08_4(rng: random.Random) -> list[Case]:
+    t = {d: pm.min_latency(mtp_drafts=d).step_s for d in (0, 1, 3)}
+    tp = rng.uniform(0.004, 0.02)
+    return [Case((t[0], t[3]), "model step times, MTP 3 (accepted 2.82, the default)"),
+            Case((t[0], t[1]), "MTP 1, accepted 1.92", {"accepted": pm.MTP_ACCEPTED[1]}),
+            Case((tp, tp * rng.uniform(1.05, 1.6)), "random", {"accepted": round(rng.uniform(1.5, 3.5), 2)})]
+
+
+EX_08_4 = Exercise.single(
+    "08.4", "MTP speed-up",
+    reads=Function("mtp_speedup", "(t_plain: float, t_mtp: float, accepted: float = 2.82) -> float"),
+    cases=_cases_08_4, expected=_speedup, rtol=1e-3,
+    mistakes=[
+        Mistake("you left out the tokens accepted per step: with MTP one (longer) step yields `accepted` tokens, "
+                "not 1", value=lambda tp, tm, accepted=2.82: tp / tm),
+        Mistake("you divided the step times the wrong way round",
+                value=lambda tp, tm, accepted=2.82: accepted * tm / tp),
+        Mistake("the step with MTP is longer: the speed-up is not the acceptance itself",
+                value=lambda tp, tm, accepted=2.82: accepted),
+        Mistake("you counted every draft as accepted (1 + drafts tokens per step); use the measured acceptance",
+                when=_all_drafts_accepted),
+        Mistake("`accepted` already counts the main model's own token: 2.82 tokens per step with 3 drafts, not "
+                "1 + 2.82", value=lambda tp, tm, accepted=2.82: (1 + accepted) * tp / tm),
+        Mistake("you used 2.82 whatever `accepted` says: read the argument",
+                value=lambda tp, tm, accepted=2.82: 2.82 * tp / tm),
+        Mistake("you returned the gain (speed-up - 1); the check wants the ratio",
+                value=lambda tp, tm, accepted=2.82: accepted * tp / tm - 1),
+    ],
+    hint="tokens/s = tokens per step / step time, for both runs: accepted / t_mtp against 1 / t_plain.")
+
+
+# ---------------------------------------------------------------------------------------------------- 08.8
+
+def _cases_08_8(rng: random.Random) -> list[Case]:
+    return [Case((pm.min_latency(mtp_drafts=3).step_s, 3), "the model's MTP-3 step"),
+            Case((pm.min_latency(mtp_drafts=1).step_s, 1), "the model's MTP-1 step"),
+            Case((pm.min_latency(mtp_drafts=0).step_s, 0), "no MTP"),
+            Case((round(rng.uniform(0.003, 0.03), 5), rng.choice([2, 4, 5])), "random")]
+
+
+EX_08_8 = Exercise.single(
+    "08.8", "tokens per step with MTP",
+    reads=Function("mtp_user_speed", "(step_s: float, drafts: int) -> float", "tok/s/user"),
+    cases=_cases_08_8, expected=lambda step_s, d: pm.MTP_ACCEPTED[d] / step_s, rtol=1e-6,
+    mistakes=[
+        Mistake("you left out the tokens accepted per step: an MTP step yields pm.MTP_ACCEPTED[drafts] tokens, "
+                "not 1", value=lambda s, d: 1 / s),
+        Mistake("you counted every draft as accepted (1 + drafts tokens per step); TensorRT-LLM measured fewer "
+                "(2.82 for 3 drafts)", value=lambda s, d: (1 + d) / s),
+        Mistake("pm.MTP_ACCEPTED already counts the main model's own token (1.00 without MTP): do not add 1",
+                value=lambda s, d: (1 + pm.MTP_ACCEPTED[d]) / s),
+        Mistake("you counted only the accepted drafts (accepted - 1): the main model's own token counts too",
+                value=lambda s, d: (pm.MTP_ACCEPTED[d] - 1) / s),
+        Mistake("you used 2.82 (3 drafts) for every draft count: read pm.MTP_ACCEPTED[drafts]",
+                value=lambda s, d: 2.82 / s),
+        Mistake("you multiplied by the step time: tokens per second = tokens per step / seconds per step",
+                value=lambda s, d: pm.MTP_ACCEPTED[d] * s),
+    ],
+    hint="pm.MTP_ACCEPTED[drafts] tokens per step (TensorRT-LLM's measured acceptance, 2.82 for 3 drafts), "
+         "divided by the step time.")
+
+
+# ---------------------------------------------------------------------------------------------------- 08.5
+
+DOMINANT_OPTIONS = ("attention linear", "dense FFN + shared expert", "head + router", "routed experts",
+                    "KV cache + attention core", "kernel fixed cost", "NVLink communication", "MTP draft passes",
+                    "prefill share", "ADP imbalance (measured)")
+
+
+def _dominant() -> tuple[str, str]:
+    lat, thr = pm.min_latency(), pm.max_throughput()
+    return max(lat.times, key=lat.times.get), max(thr.times, key=thr.times.get)
+
+
+def _ms(which: str, key: str) -> str:
+    """The model's time for `key` at minimum latency or maximum throughput, rounded for a diagnosis."""
+    r = pm.min_latency() if which == "lat" else pm.max_throughput()
+    return f"{r.times[key] * 1e3:.1f} ms"
+
+
+def _norm(v) -> str:
+    return " ".join(v.split()).lower() if isinstance(v, str) else ""
+
+
+def _pair(got) -> tuple[str, str] | None:
+    if isinstance(got, (tuple, list)) and len(got) == 2 and all(isinstance(g, str) for g in got):
+        return _norm(got[0]), _norm(got[1])
+    return None
+
+
+def _compare_dominant(got, want) -> tuple[bool, list[str]]:
+    pair = _pair(got)
+    if pair is None:
+        return False, [f"got {describe_value(got)}, expected a tuple of two strings (two keys of StepResult.times): "
+                       "(minimum latency, maximum throughput)"]
+    lines = [f"{name}: you chose {g!r}" for name, g, w in zip(("(a) minimum latency", "(b) maximum throughput"),
+                                                              got, want, strict=True) if _norm(g) != _norm(w)]
+    return not lines, lines
+
+
+def _chose(position: int, option: str):
+    return lambda got, want: None if _pair(got) is None else _pair(got)[position] == _norm(option)
+
+
+def _not_options(got, want) -> bool | None:
+    pair = _pair(got)
+    return None if pair is None else any(p not in [_norm(o) for o in DOMINANT_OPTIONS] for p in pair)
+
+
+EX_08_5 = Exercise.single(
+    "08.5", "dominant factors",
+    reads=Value("dominant", "tuple[str, str]"),
+    expected=_dominant, compare=_compare_dominant,
+    mistakes=[
+        Mistake("`dominant` is a tuple of two keys, (minimum latency, maximum throughput), not one string",
+                when=lambda got, want: isinstance(got, str) or None),
+        Mistake("write two keys of StepResult.times exactly as the breakdowns print them (e.g. \"routed experts\")",
+                when=_not_options),
+        Mistake("you swapped them: the tuple is (minimum latency, maximum throughput)",
+                when=lambda got, want: _pair(got) == (_norm(want[1]), _norm(want[0]))),
+        Mistake(f"(a): at batch 1 each GPU reads only ~1 GB of experts per step ({_ms('lat', 'routed experts')}); "
+                f"the ~850 dependent kernels cost {_ms('lat', 'kernel fixed cost')}", when=_chose(0, "routed experts")),
+        Mistake(f"(a): the BF16 attention weights are 2.85 GB per GPU, {_ms('lat', 'attention linear')}; look at the "
+                "per-kernel cost", when=_chose(0, "attention linear")),
+        Mistake(f"(b): the 46 GB of local experts take {_ms('thr', 'routed experts')}; look at the larger items",
+                when=_chose(1, "routed experts")),
+        Mistake(f"(b): the attention over 2K contexts is the largest kernel group "
+                f"({_ms('thr', 'KV cache + attention core')}), but waiting for the slowest attention-DP rank costs "
+                f"more ({_ms('thr', 'ADP imbalance (measured)')})",
+                when=_chose(1, "KV cache + attention core")),
+        Mistake(f"(b): the prefill work itself is {_ms('thr', 'prefill share')} per step; the waiting it causes across "
+                "attention-DP ranks is larger", when=_chose(1, "prefill share")),
+        Mistake(f"(b): at {pm.max_throughput().concurrency // 8} requests per GPU the ~850 kernels "
+                f"({_ms('thr', 'kernel fixed cost')}) are shared by the whole batch; look at the attention-DP wait",
+                when=_chose(1, "kernel fixed cost")),
+    ],
+    hint="Print max(r.times, key=r.times.get) for pm.min_latency() and pm.max_throughput(), or read the sorted "
+         "breakdowns of steps 5 and 6.")
+
+
+# ---------------------------------------------------------------------------------------------------- 08.6
+
+def _cases_08_6(rng: random.Random) -> list[Case]:
+    rest = pm.min_latency(mtp_drafts=0, factors=pm.Factors(kernel_s_sm100=0.0)).step_s
+    n = dependent_kernels(moe.DEEPSEEK_V3, pm.LAYOUT_MIN_LATENCY)
+    tps = rng.uniform(40, 150)
+    return [Case((rest, n, pm.PUBLISHED_MTP_B200[0]), "blog 1's batch-1 run without MTP, 111 tok/s/user"),
+            Case((round(rng.uniform(0.2, 0.8) / tps, 6), rng.randint(200, 1200), round(tps, 1)), "random")]
+
+
+EX_08_6 = Exercise.single(
+    "08.6", "per-kernel cost from a published run",
+    reads=Function("kernel_cost", "(rest_s: float, n_kernels: int, tokens_per_s_user: float) -> float", "s"),
+    cases=_cases_08_6, expected=lambda rest, n, tps: (1.0 / tps - rest) / n, rtol=1e-6,
+    mistakes=[
+        Mistake("you did not subtract the rest of the step: the kernels do not take the whole 9 ms",
+                value=lambda rest, n, tps: 1 / tps / n),
+        Mistake("you returned microseconds: return seconds", ratio=1e6),
+        Mistake("you returned milliseconds: return seconds", ratio=1e3),
+        Mistake("you returned the time of all kernels, not of one", value=lambda rest, n, tps: 1 / tps - rest),
+        Mistake("you used the MTP run (253 tok/s/user) as if it made one token per step",
+                value=lambda rest, n, tps: (1 / 253 - rest) / n),
+        Mistake("a step's time is 1 / (tokens per second), not tokens per second: invert it first",
+                value=lambda rest, n, tps: (tps - rest) / n),
+    ],
+    hint="Without MTP one step makes one token: the step takes 1 / tokens_per_s_user seconds; the kernels take "
+         "what rest_s does not explain.")
+
+
+register(EX_08_1, EX_08_2, EX_08_3, EX_08_4, EX_08_5, EX_08_6, EX_08_7, EX_08_8)

@@ -1,0 +1,203 @@
+"""Exercises of lab 10 (CuTe DSL to near-peak): what each check reads, the inputs it tries, the mistakes it names.
+
+The references are `bwkit.ladder_model`'s functions (the same arithmetic the lab's predictions use).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from bwkit import ladder_model as lm
+from bwkit.kit.exercises.engine import register
+from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake
+
+SMEM = lm.SMEM_LIMIT           # 232448 bytes: what one sm_100a CTA may allocate
+
+
+# ------------------------------------------------------------------------------------------------ 10.1
+def _stage(tn: int, tk: int, cg: int, elem: float = 2) -> float:
+    return (128 + tn // cg) * tk * elem
+
+
+def _stages_cases(rng: random.Random) -> list[Case]:
+    fixed = [Case((256, 64, 1, 0), "rung 1: 128x256x64, one CTA"),
+             Case((256, 64, 2, 0), "rung 2: a CTA pair"),
+             Case((256, 64, 2, 16384), "rung 5: a pair + 2 C buffers of 128x32"),
+             Case((256, 64, 2, 4096), "a pair + one C buffer of 128x16"),
+             Case((128, 128, 1, 8192), "128x128x128, one C buffer")]
+    drawn = Case((rng.choice([64, 128, 256]), rng.choice([64, 128]), 2, rng.choice([8192, 32768])), "random")
+    return fixed + [drawn]
+
+
+# ------------------------------------------------------------------------------------------------ 10.2
+def _ab(tn: int, tk: int, cg: int) -> tuple[float, float]:
+    """(bytes of A, bytes of B) one CTA holds per K step (bf16)."""
+    return 128 * tk * 2, tn // cg * tk * 2
+
+
+def _l2_cases(rng: random.Random) -> list[Case]:
+    fixed = [Case((256, 64, 1, 1, 1), "rung 1: no cluster"),
+             Case((256, 64, 2, 2, 1), "a CTA pair, cluster (2, 1)"),
+             Case((256, 64, 2, 2, 2), "rung 2: cluster (2, 2)"),
+             Case((256, 64, 2, 4, 1), "cluster (4, 1)"),
+             Case((256, 64, 1, 2, 1), "one-CTA MMAs, cluster (2, 1)"),
+             Case((128, 64, 1, 2, 4), "one-CTA MMAs, cluster (2, 4)")]
+    cg = rng.choice([1, 2])
+    drawn = Case((rng.choice([64, 128, 256]), rng.choice([64, 128]), cg, cg * rng.choice([1, 2]),
+                  rng.choice([2, 4])), "random")
+    return fixed + [drawn]
+
+
+# ------------------------------------------------------------------------------------------------ 10.3
+def _tiles_cases(rng: random.Random) -> list[Case]:
+    fixed = [Case((8192, 8192, 256, 2, 2, 148), "8192^3, cluster (2, 2), B200"),
+             Case((16384, 17920, 256, 2, 2, 148), "CUTLASS's shape"),
+             Case((8192, 768, 256, 2, 1, 148), "a thin N, cluster (2, 1)"),
+             Case((4096, 4096, 128, 4, 2, 148), "cluster (4, 2): 18 clusters on 148 SMs")]
+    cm, cn = rng.choice([(2, 1), (2, 2), (4, 2), (2, 4)])
+    drawn = Case((128 * cm * rng.randrange(8, 64), 256 * cn * rng.randrange(8, 64), 256, cm, cn,
+                  rng.choice([132, 148])), "random shape")
+    return fixed + [drawn]
+
+
+def _cta_tiles(M: int, N: int, tn: int) -> int:
+    return math.ceil(M / 128) * math.ceil(N / tn)
+
+
+# ------------------------------------------------------------------------------------------------ 10.4
+def _pow2(x: int) -> int:
+    return 1 << (x - 1).bit_length()
+
+
+def _tmem_cases(rng: random.Random) -> list[Case]:
+    fixed = [Case((256, 2), "rung 4: two 256-column accumulators"), Case((256, 1), "rung 3"),
+             Case((128, 2), "NVFP4 rung: 2 x 128"), Case((96, 1), "a 96-column tile"), Case((64, 3), "3 x 64"),
+             Case((16, 1), "a 16-column tile")]
+    acc = rng.choice([1, 2, 3])
+    drawn = Case((16 * rng.randrange(1, 512 // (16 * acc) + 1), acc), "random")
+    return fixed + [drawn]
+
+
+# ------------------------------------------------------------------------------------------------ 10.5
+def _time_cases(rng: random.Random) -> list[Case]:
+    fixed = [Case((35.3, 1.2, 14, 1), "8192^3 on rung 3"), Case((35.3, 1.2, 14, 2), "8192^3 on rung 4"),
+             Case((10.0, 15.0, 8, 2), "small K: the epilogue is the longer"),
+             Case((10.0, 15.0, 8, 1), "small K, 1 accumulator")]
+    drawn = Case((round(rng.uniform(1, 50), 2), round(rng.uniform(0.5, 30), 2), rng.randrange(2, 70),
+                  rng.choice([1, 2])), "random")
+    return fixed + [drawn]
+
+
+register(
+    Exercise.single(
+        "10.1", "stages that fit",
+        reads=Function("stages_that_fit", "(TILE_N: int, TILE_K: int, cta_group: int, epi_bytes: int) -> int",
+                       "stages"),
+        cases=_stages_cases,
+        expected=lambda tn, tk, cg, epi: lm.max_stages(tn, tk, cg, 2, epi), rtol=0,
+        mistakes=[
+            Mistake("in a CTA pair each CTA holds only TILE_N / 2 rows of B: divide B by cta_group",
+                    value=lambda tn, tk, cg, epi: (SMEM - epi) // _stage(tn, tk, 1)),
+            Mistake("you forgot the epilogue's C buffers (epi_bytes) in the budget",
+                    value=lambda tn, tk, cg, epi: SMEM // _stage(tn, tk, cg)),
+            Mistake("a CTA may use 227 KiB = 232448 bytes, not the SM's 228 KiB (or 256 KiB)",
+                    when=lambda got, want, tn, tk, cg, epi: got in ((228 * 1024 - epi) // _stage(tn, tk, cg),
+                                                                   (256 * 1024 - epi) // _stage(tn, tk, cg))),
+            Mistake("you counted elements, not bytes: a bf16 element is 2 bytes",
+                    value=lambda tn, tk, cg, epi: (SMEM - epi) // _stage(tn, tk, cg, 1)),
+            Mistake("you rounded up: a partial stage does not fit, round down",
+                    value=lambda tn, tk, cg, epi: math.ceil((SMEM - epi) / _stage(tn, tk, cg))),
+            Mistake("you halved A as well: in a CTA pair each CTA keeps all of its own 128 rows of A",
+                    value=lambda tn, tk, cg, epi: (SMEM - epi) // ((128 // cg + tn // cg) * tk * 2)),
+        ],
+        hint="One stage = (128 rows of A + TILE_N / cta_group rows of B) x TILE_K x 2 bytes; divide what is left of "
+             "232448 bytes after the C buffers, rounding down."),
+
+    Exercise.single(
+        "10.2", "multicast traffic",
+        reads=Function("l2_bytes", "(TILE_N: int, TILE_K: int, cta_group: int, cluster_m: int, cluster_n: int) "
+                       "-> float", "bytes"),
+        cases=_l2_cases,
+        expected=lambda tn, tk, cg, cm, cn: lm.l2_bytes_per_cta(tn, tk, cg, cm, cn), rtol=1e-9,
+        mistakes=[
+            Mistake("the multicast directions are swapped: A (M-side rows) is shared by the CTAs along N, "
+                    "B by the pairs along M",
+                    value=lambda tn, tk, cg, cm, cn: _ab(tn, tk, cg)[0] / (cm // cg) + _ab(tn, tk, cg)[1] / cn),
+            Mistake("that is without multicast: each A slice is fetched once for the cluster_n CTAs that share it "
+                    "(and each B slice once for the pairs along M)",
+                    value=lambda tn, tk, cg, cm, cn: sum(_ab(tn, tk, cg))),
+            Mistake("in a CTA pair each CTA loads only TILE_N / 2 rows of B",
+                    value=lambda tn, tk, cg, cm, cn: _ab(tn, tk, cg)[0] / cn + _ab(tn, tk, 1)[1] / (cm // cg)),
+            Mistake("B is shared by the pairs along M, cluster_m / cta_group of them, not by all cluster_m CTAs",
+                    value=lambda tn, tk, cg, cm, cn: _ab(tn, tk, cg)[0] / cn + _ab(tn, tk, cg)[1] / cm),
+            Mistake("not every CTA of the cluster shares each slice: A is shared along N only, B along M only",
+                    value=lambda tn, tk, cg, cm, cn: sum(_ab(tn, tk, cg)) / (cm * cn)),
+            Mistake("you counted elements, not bytes (bf16 = 2 bytes)", ratio=0.5),
+        ],
+        hint="A: 128 x TILE_K x 2 bytes, shared by cluster_n CTAs; B: TILE_N / cta_group x TILE_K x 2 bytes, shared "
+             "by cluster_m / cta_group pairs."),
+
+    Exercise.single(
+        "10.3", "tiles per CTA of a persistent grid",
+        reads=Function("tiles_per_cta", "(M: int, N: int, TILE_N: int, cluster_m: int, cluster_n: int, sms: int) "
+                       "-> int", "tiles"),
+        cases=_tiles_cases,
+        expected=lambda M, N, tn, cm, cn, sms: lm.persistent_tiles_per_cta(M, N, tn, cm, cn, sms), rtol=0,
+        mistakes=[
+            Mistake("a persistent grid keeps sms // (cluster_m x cluster_n) whole clusters resident; spreading CTA "
+                    "tiles over every SM ignores the SMs a cluster cannot use",
+                    value=lambda M, N, tn, cm, cn, sms: math.ceil(_cta_tiles(M, N, tn) / sms)),
+            Mistake("you rounded down: the busiest CTA also does the partial last round",
+                    value=lambda M, N, tn, cm, cn, sms: (math.ceil(M / (128 * cm)) * math.ceil(N / (tn * cn)))
+                    // (sms // (cm * cn))),
+            Mistake("you divided CTA tiles by the number of clusters: each cluster takes cluster_m x cluster_n CTA "
+                    "tiles at a time",
+                    value=lambda M, N, tn, cm, cn, sms: math.ceil(_cta_tiles(M, N, tn) / (sms // (cm * cn)))),
+            Mistake("a CTA's tile has 128 rows (the pair's MMA has 256, but each CTA computes half of it)",
+                    value=lambda M, N, tn, cm, cn, sms: math.ceil(math.ceil(M / (256 * cm)) * math.ceil(N / (tn * cn))
+                                                                  / (sms // (cm * cn)))),
+        ],
+        hint="Count cluster tiles (128 x cluster_m rows by TILE_N x cluster_n columns), count the clusters that fit "
+             "on the SMs, and round the ratio up."),
+
+    Exercise.single(
+        "10.4", "TMEM columns for two accumulators",
+        reads=Function("tmem_alloc", "(tile_n: int, acc_stages: int) -> int", "columns"),
+        cases=_tmem_cases,
+        expected=lambda tn, acc: lm.tmem_alloc_columns(tn, acc), rtol=0,
+        mistakes=[
+            Mistake("tcgen05.alloc takes a power of two: round tile_n x acc_stages up to 32, 64, 128, 256 or 512",
+                    value=lambda tn, acc: tn * acc),
+            Mistake("a power of two, yes, but never fewer than 32 columns", value=lambda tn, acc: _pow2(tn * acc)),
+            Mistake("round up to a power of two, not to a multiple of 32",
+                    value=lambda tn, acc: 32 * math.ceil(tn * acc / 32)),
+            Mistake("that counts bytes (4 per FP32 value); the allocation is in columns, one per accumulator "
+                    "column (each column has all 128 lanes)",
+                    value=lambda tn, acc: max(32, _pow2(4 * tn * acc))),
+            Mistake("each accumulator needs its own tile_n columns: multiply by acc_stages",
+                    value=lambda tn, acc: lm.tmem_alloc_columns(tn, 1)),
+        ],
+        hint="An FP32 accumulator of 128 x tile_n takes tile_n columns (one lane per row); allocations are powers of "
+             "two from 32 to 512."),
+
+    Exercise.single(
+        "10.5", "epilogue overlap",
+        reads=Function("persistent_time", "(t_mainloop: float, t_epilogue: float, tiles: int, acc_stages: int) "
+                       "-> float", "µs"),
+        cases=_time_cases,
+        expected=lambda m, e, n, acc: lm.overlap_time(m, e, n, acc), rtol=1e-6,
+        mistakes=[
+            Mistake("with two accumulators the epilogue of tile i runs under the mainloop of tile i+1: do not add "
+                    "every epilogue",
+                    value=lambda m, e, n, acc: n * (m + e)),
+            Mistake("the last tile's epilogue has no mainloop to hide under: add it once",
+                    value=lambda m, e, n, acc: n * (m + e) if acc == 1 else n * max(m, e)),
+            Mistake("when the epilogue is longer than the mainloop it sets the pace: use max(mainloop, epilogue)",
+                    value=lambda m, e, n, acc: n * (m + e) if acc == 1 else n * m + e),
+            Mistake("with one accumulator the MMAs of the next tile wait for the epilogue: nothing overlaps",
+                    value=lambda m, e, n, acc: lm.overlap_time(m, e, n, 2)),
+        ],
+        hint="One accumulator: tiles x (mainloop + epilogue). Two: mainloop + (tiles - 1) x max(mainloop, epilogue) "
+             "+ epilogue."),
+)

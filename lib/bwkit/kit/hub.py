@@ -1,0 +1,271 @@
+"""A class on JupyterHub: seed each user's home with the labs, start the user's server, collect the notebooks.
+
+    bwkit hub install-proxy                      # configurable-http-proxy (npm) into <venv>/node, for one machine
+    bwkit hub singleuser [--labs-dir D] [-- ARGS]  # what the hub spawns: seed ~/D, then exec jupyterhub-singleuser
+    bwkit hub seed [--dest DIR]                  # copy the labs missing from DIR (never overwrites a file)
+    bwkit hub collect --users-root /home --lab 00 --out subs/   # one folder per student, the layout `bwkit grade` reads
+
+The hub configurations live in ``deploy/jupyterhub/``: ``jupyterhub_config.py`` (one machine: PAM users and
+LocalProcessSpawner, or a loopback-only trial with the dummy authenticator), ``z2jh-values.yaml`` and
+``Dockerfile`` (Zero to JupyterHub on Kubernetes, GPU profiles for the native path). Seeding runs as the user,
+inside the user's server process (or pod), so the copies belong to the user and the hub needs no access to homes.
+Taught nowhere: this is the instructor's tool (README, "Deployment: one machine, JupyterHub, or nbgrader").
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["HubError", "CHP_VERSION", "LABS_DIR", "default_labs", "seed_labs", "collect", "Collected",
+           "proxy_command", "install_proxy", "register_cli"]
+
+CHP_VERSION = "5.1.0"      # configurable-http-proxy: the last release that runs on Node 18 (Debian 12's nodejs)
+LABS_DIR = "blackwell-labs"  # the folder in each user's home that receives the labs
+_ROOT = Path(__file__).resolve().parents[3]
+
+
+class HubError(ValueError):
+    """Bad input for a hub command (a missing folder, an unknown lab); the message says what."""
+
+
+def default_labs() -> Path:
+    """The labs handed to users: ``$BWKIT_LABS`` when set, else the kit's own ``labs/``."""
+    return Path(os.environ.get("BWKIT_LABS") or _ROOT / "labs")
+
+
+def _hidden(rel: Path) -> bool:
+    return any(p.startswith(".") or p in ("__pycache__", ".ipynb_checkpoints") for p in rel.parts)
+
+
+def seed_labs(dest: str | Path, source: str | Path | None = None) -> list[Path]:
+    """Copy every file of `source` (default `default_labs()`) that `dest` lacks; return the paths copied.
+
+    Never overwrites: a file that exists in `dest` (the user's work) is left as it is. A notebook the user deleted
+    comes back, fresh, at the next server start. Hidden files and checkpoints are not copied.
+    """
+    src = Path(source) if source is not None else default_labs()
+    if not src.is_dir():
+        raise HubError(f"no labs folder at {src} (set BWKIT_LABS or run `bwkit make-labs`)")
+    dest = Path(dest).expanduser()
+    copied = []
+    for f in sorted(src.rglob("*")):
+        rel = f.relative_to(src)
+        if not f.is_file() or _hidden(rel):
+            continue
+        target = dest / rel
+        if target.exists() or target.is_symlink():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(target, "xb") as out, open(f, "rb") as inp:  # "x": a file created meanwhile is not replaced
+                shutil.copyfileobj(inp, out)
+        except FileExistsError:
+            continue
+        copied.append(target)
+    return copied
+
+
+@dataclass(frozen=True)
+class Collected:
+    """One home folder seen by `collect`: the user, what happened ('copied', 'missing', 'skipped'), the detail."""
+
+    user: str
+    status: str
+    detail: str
+
+
+def collect(users_root: str | Path, lab: str, out: str | Path, *, labs_dir: str = LABS_DIR,
+            solutions: str | Path | None = None, users: list[str] | None = None,
+            force: bool = False) -> list[Collected]:
+    """Copy each user's ``<home>/<labs_dir>/<lab>.ipynb`` to ``out/<user>/`` (the layout `bwkit grade` reads).
+
+    A home with the labs folder but without the notebook gets an empty folder, so the grader lists the student
+    with 0 points and the reason; a home without the labs folder (never logged in, or not a student) is skipped.
+    `users` restricts the collection to those names. `out` must be empty or absent unless `force`.
+    """
+    from bwkit.kit.grading.discovery import find_lab
+    from bwkit.kit.grading.model import GradingError
+
+    root = Path(users_root)
+    if not root.is_dir():
+        raise HubError(f"--users-root {root} is not a folder")
+    try:
+        stem = find_lab(lab, solutions).stem
+    except GradingError as e:
+        raise HubError(str(e)) from e
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise HubError(f"{out} is not empty: pass --force to replace the notebooks there, or pick a new folder")
+    wanted = set(users) if users else None
+    rows: list[Collected] = []
+    for home in sorted(root.iterdir()):
+        user = home.name
+        if user.startswith(".") or not home.is_dir() or (wanted is not None and user not in wanted):
+            continue
+        labs = home / labs_dir
+        if not labs.is_dir():
+            rows.append(Collected(user, "skipped", f"no {labs_dir}/ folder (never logged in?)"))
+            continue
+        nb = labs / f"{stem}.ipynb"
+        dst = out / user
+        dst.mkdir(parents=True, exist_ok=True)
+        if nb.is_file():
+            shutil.copyfile(nb, dst / nb.name)
+            rows.append(Collected(user, "copied", str(dst / nb.name)))
+        else:
+            rows.append(Collected(user, "missing", f"no {labs_dir}/{stem}.ipynb: graded as missing"))
+    for name in sorted((wanted or set()) - {r.user for r in rows}):
+        rows.append(Collected(name, "skipped", f"no home folder {root / name}"))
+    if not any(r.status != "skipped" for r in rows):
+        raise HubError(f"no user under {root} has a {labs_dir}/ folder: nothing to collect")
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------ the proxy
+
+
+def _proxy_prefix() -> Path:
+    return Path(sys.prefix) / "node"
+
+
+def proxy_command() -> list[str]:
+    """The configurable-http-proxy command: ``$BWKIT_HUB_PROXY``, the copy `install_proxy` made, or PATH's."""
+    if os.environ.get("BWKIT_HUB_PROXY"):
+        return [os.environ["BWKIT_HUB_PROXY"]]
+    local = _proxy_prefix() / "node_modules" / ".bin" / "configurable-http-proxy"
+    if local.exists():
+        return [str(local)]
+    found = shutil.which("configurable-http-proxy")
+    if found:
+        return [found]
+    raise HubError("configurable-http-proxy is not installed: run `bwkit hub install-proxy` (needs npm) or "
+                   "`npm install -g configurable-http-proxy`")
+
+
+def install_proxy(prefix: str | Path | None = None, quiet: bool = True) -> Path:
+    """Install configurable-http-proxy `CHP_VERSION` from npm into `prefix` (default ``<venv>/node``) unless it is
+    there already; return the executable. Safe to call from several processes at once."""
+    prefix = Path(prefix) if prefix is not None else _proxy_prefix()
+    exe = prefix / "node_modules" / ".bin" / "configurable-http-proxy"
+    stamp = prefix / f".installed-chp-{CHP_VERSION}"
+    if exe.exists() and stamp.exists():
+        return exe
+    npm = shutil.which("npm")
+    if npm is None:
+        raise HubError("installing configurable-http-proxy needs npm (Node.js >= 18): apt-get install nodejs npm")
+    prefix.mkdir(parents=True, exist_ok=True)
+    with open(prefix / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (exe.exists() and stamp.exists()):
+            cmd = [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--no-save",
+                   "--loglevel=error", f"configurable-http-proxy@{CHP_VERSION}"]
+            r = subprocess.run(cmd, capture_output=quiet, text=True)
+            if r.returncode != 0 or not exe.exists():
+                raise HubError(f"npm could not install configurable-http-proxy@{CHP_VERSION}: "
+                               f"{(r.stderr or '')[-1500:]}")
+            for old in prefix.glob(".installed-chp-*"):
+                old.unlink()
+            stamp.touch()
+    return exe
+
+
+# --------------------------------------------------------------------------------------------- the user side
+
+
+def singleuser(labs_dir: str = LABS_DIR, args: list[str] | None = None) -> None:
+    """Seed ``~/<labs_dir>`` with the labs, then replace this process with ``jupyterhub-singleuser ARGS``."""
+    exe = Path(sys.executable).with_name("jupyterhub-singleuser")
+    if not exe.exists():
+        found = shutil.which("jupyterhub-singleuser")
+        if found is None:
+            raise HubError("jupyterhub-singleuser is not installed here: pip install -e '.[hub]'")
+        exe = Path(found)
+    dest = Path(labs_dir).expanduser()
+    if not dest.is_absolute():
+        dest = Path.home() / dest
+    try:
+        copied = seed_labs(dest)
+        print(f"bwkit hub: {len(copied)} lab file(s) copied into {dest}", file=sys.stderr, flush=True)
+    except (OSError, HubError) as e:  # a broken seed must not keep the user out of their server
+        print(f"bwkit hub: could not seed {dest}: {e}", file=sys.stderr, flush=True)
+    os.execv(exe, [str(exe), *(args or [])])
+
+
+# ------------------------------------------------------------------------------------------------------- CLI
+
+
+def register_cli(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `hub` subcommand (install-proxy, singleuser, seed, collect) to the `bwkit` command."""
+    p = subparsers.add_parser("hub", help="JupyterHub helpers: seed users' labs, start servers, collect notebooks")
+    sub = p.add_subparsers(dest="hub_cmd", required=True)
+    s = sub.add_parser("singleuser", help="seed ~/LABS_DIR, then exec jupyterhub-singleuser (the spawner's cmd)")
+    s.add_argument("--labs-dir", default=os.environ.get("BWKIT_HUB_LABS_DIR", LABS_DIR),
+                   help=f"folder of the home that receives the labs (default {LABS_DIR})")
+    s.add_argument("server_args", nargs="*", metavar="-- ARGS", help="passed to jupyterhub-singleuser")
+    s.set_defaults(func=_cmd_singleuser)
+    d = sub.add_parser("seed", help="copy the labs missing from DEST (never overwrites)")
+    d.add_argument("--dest", default=f"~/{LABS_DIR}")
+    d.add_argument("--labs", default=None, help="labs folder to copy from (default: $BWKIT_LABS or the kit's)")
+    d.set_defaults(func=_cmd_seed)
+    c = sub.add_parser("collect", help="copy every user's lab notebook into OUT/<user>/ for `bwkit grade`")
+    c.add_argument("--users-root", required=True, help="the folder holding the users' homes, e.g. /home")
+    c.add_argument("--lab", required=True, help="lab number or name, e.g. 00")
+    c.add_argument("--out", required=True, help="output folder (one folder per student)")
+    c.add_argument("--labs-dir", default=LABS_DIR, help=f"labs folder inside each home (default {LABS_DIR})")
+    c.add_argument("--users", default=None, help="comma-separated user names (default: every home)")
+    c.add_argument("--solutions", default=None, help="folder of solution notebooks (default: solutions/)")
+    c.add_argument("--force", action="store_true", help="write into a non-empty OUT")
+    c.set_defaults(func=_cmd_collect)
+    i = sub.add_parser("install-proxy", help=f"npm install configurable-http-proxy@{CHP_VERSION} into <venv>/node")
+    i.add_argument("--prefix", default=None)
+    i.set_defaults(func=_cmd_install_proxy)
+
+
+def _cmd_singleuser(args: argparse.Namespace) -> int:
+    try:
+        singleuser(args.labs_dir, args.server_args)
+    except HubError as e:
+        print(f"hub: {e}", file=sys.stderr)
+        return 2
+    return 0  # pragma: no cover - execv does not return
+
+
+def _cmd_seed(args: argparse.Namespace) -> int:
+    try:
+        copied = seed_labs(args.dest, args.labs)
+    except HubError as e:
+        print(f"hub: {e}", file=sys.stderr)
+        return 2
+    print(f"copied {len(copied)} file(s) into {Path(args.dest).expanduser()}")
+    return 0
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    users = [u.strip() for u in args.users.split(",") if u.strip()] if args.users else None
+    try:
+        rows = collect(args.users_root, args.lab, args.out, labs_dir=args.labs_dir, solutions=args.solutions,
+                       users=users, force=args.force)
+    except HubError as e:
+        print(f"hub: {e}", file=sys.stderr)
+        return 2
+    for r in rows:
+        print(f"{r.user:<20} {r.status:<8} {r.detail}")
+    n = sum(r.status != "skipped" for r in rows)
+    print(f"{n} student folder(s) in {args.out}: grade them with `bwkit grade {args.out} --lab {args.lab}`")
+    return 0
+
+
+def _cmd_install_proxy(args: argparse.Namespace) -> int:
+    try:
+        print(install_proxy(args.prefix, quiet=False))
+    except HubError as e:
+        print(f"hub: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,208 @@
+"""Lab 10 on a datacenter Blackwell GPU: every CuTe ladder rung checked against torch and timed against cuBLAS.
+
+    from bwkit import ladder_bench as lb
+    rows = lb.measure_ladder()          # B200 only: correctness at small shapes, then timings at 8192^3
+    print(lb.format_ladder(rows))
+    print(lb.format_ladder(lb.fake_ladder()))   # any machine: the same table with FAKE timings (a dry run)
+
+Timings come from `bwkit.bench.time_fn` (CUDA events, warm-up, L2 flushed, median). Each row also carries the
+models' prediction (`bwkit.ladder_model`) so that measurement and model sit side by side. A rung that cannot run
+is a row that says why, never a zero. Used by benchmarks/gpu_check_cute_ladder.py and lab 10's last step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+__all__ = ["LadderRow", "CHECK_SHAPES", "TIME_SHAPE", "TARGET", "variants", "check_rung", "check_nvfp4",
+           "measure_ladder", "fake_ladder", "format_ladder", "gpu_reason"]
+
+CHECK_SHAPES = [(512, 1024, 512), (1024, 2048, 1536)]   # multiples of a (2, 2) cluster's 256 x 512 and of K = 64
+NVFP4_SHAPES = [(256, 384, 512), (1024, 1024, 2048)]
+TIME_SHAPE = (8192, 8192, 8192)
+TARGET = 0.95                  # lab 10's target: the best rung at >= 0.95x cuBLAS bf16 at 8192^3 (a target)
+
+
+@dataclass(frozen=True)
+class LadderRow:
+    """One row of the ladder table: a rung, its correctness check and (on a GPU) its timing."""
+
+    rung: str
+    name: str
+    shape: tuple[int, int, int]
+    rel_err: float | None = None       # worst relative error over CHECK_SHAPES (vs torch in FP32)
+    ms: float | None = None
+    tflops: float | None = None
+    pct_peak: float | None = None      # % of bwkit.hw's dense peak for this GPU and precision
+    vs_baseline: float | None = None   # x cuBLAS bf16 (dense), x lab 05's NVFP4 kernel (NVFP4)
+    model_pct: float | None = None     # bwkit.ladder_model's prediction (% of the datasheet peak)
+    fake: bool = False
+    note: str = ""
+
+
+def gpu_reason() -> str | None:
+    """None when this machine can run sm_100a kernels, else why not (in one sentence)."""
+    try:
+        import torch
+    except ImportError:
+        return "torch is not installed"
+    if not torch.cuda.is_available():
+        return "no CUDA GPU is visible"
+    major, minor = torch.cuda.get_device_capability(0)
+    if major != 10:
+        return (f"{torch.cuda.get_device_name(0)} is sm_{major}{minor}: the rungs use tcgen05, TMEM, CTA pairs "
+                f"(cta_group::2) and cluster launch control, which only datacenter Blackwell (sm_100a) has")
+    return None
+
+
+def variants():
+    """(rung, label) for every dense variant of the ladder, in order: rungs 1-5 and 3-clc."""
+    from bwkit import cute_ladder as lad
+
+    out = [(r, f"rung {r.number}") for r in lad.RUNGS]
+    out.insert(3, (lad.RUNG_CLC, "rung 3-clc"))
+    return out
+
+
+def _rel(out, ref) -> float:
+    return float(((out.float() - ref).norm() / ref.norm()).item())
+
+
+def check_rung(rung, shapes=CHECK_SHAPES, dtype=None) -> float:
+    """Worst relative error of `rung` against an FP32 torch matmul over `shapes` (random operands)."""
+    import torch
+
+    from bwkit import cute_ladder as lad
+
+    dtype = dtype or torch.bfloat16
+    worst = 0.0
+    for M, N, K in shapes:
+        a = torch.randn(M, K, device="cuda", dtype=dtype)
+        b = torch.randn(N, K, device="cuda", dtype=dtype)
+        out = lad.run_rung(rung, a, b)
+        torch.cuda.synchronize()
+        err = _rel(out, a.float() @ b.float().t())
+        worst = max(worst, err if math.isfinite(err) else math.inf)
+    return worst
+
+
+def check_nvfp4(shapes=NVFP4_SHAPES) -> float:
+    """Worst relative error of the NVFP4 ladder kernel against FP32 of the same FP4 values and block scales."""
+    import torch
+
+    from bwkit import cute_ladder_nvfp4 as l4
+    from bwkit import formats as F
+
+    worst = 0.0
+    for M, N, K in shapes:
+        qa, qb = F.quantize(torch.randn(M, K), "nvfp4"), F.quantize(torch.randn(N, K), "nvfp4")
+        ea = (qa.element_values().view(M, K // 16, 16) * qa.scale_values().unsqueeze(-1)).view(M, K)
+        eb = (qb.element_values().view(N, K // 16, 16) * qb.scale_values().unsqueeze(-1)).view(N, K)
+        ops = [F.pack_fp4(qa.codes), F.pack_fp4(qb.codes), F.to_blocked_scales(qa.scales),
+               F.to_blocked_scales(qb.scales)]
+        out = l4.run_nvfp4(*[t.contiguous().cuda() for t in ops], M, N, K).float().cpu()
+        worst = max(worst, _rel(out, ea @ eb.t()))
+    return worst
+
+
+def _model(rung, shape, precision="bf16") -> float:
+    from bwkit import ladder_model as lm
+
+    return lm.predict_rung(rung, *shape, precision=precision).pct_of_peak
+
+
+def measure_ladder(shape=TIME_SHAPE, reps: int = 20, warmup: int = 5, nvfp4: bool = True) -> list[LadderRow]:
+    """On a B200: check every rung against torch, then time it and cuBLAS at `shape` (bf16). Raises elsewhere."""
+    why = gpu_reason()
+    if why:
+        raise RuntimeError(f"measure_ladder needs a datacenter Blackwell GPU: {why}")
+    import torch
+
+    from bwkit import bench
+    from bwkit import cute_ladder as lad
+
+    torch.manual_seed(0)
+    M, N, K = shape
+    a = torch.randn(M, K, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(N, K, device="cuda", dtype=torch.bfloat16)
+    cub = bench.gemm_result("cuBLAS", M, N, K, bench.time_fn(lambda: torch.matmul(a, b.t()), warmup=warmup,
+                                                             reps=reps), precision="bf16")
+    rows = [LadderRow("cuBLAS", "torch.matmul(a, b.t())", shape, None, cub.timing.median_ms, cub.tflops,
+                      cub.pct_peak, 1.0)]
+    for rung, _label in variants():
+        try:
+            err = check_rung(rung)
+            r = bench.gemm_result(rung.name, M, N, K, bench.time_fn(lambda rung=rung: lad.run_rung(rung, a, b),
+                                                                    warmup=warmup, reps=reps), precision="bf16")
+            rows.append(LadderRow(rung.number, rung.name, shape, err, r.timing.median_ms, r.tflops, r.pct_peak,
+                                  r.tflops / cub.tflops, _model(rung, shape)))
+        except Exception as e:  # noqa: BLE001 - a rung that cannot run is a row saying why
+            rows.append(LadderRow(rung.number, rung.name, shape, note=f"did not run: {type(e).__name__}: {e}"))
+    if nvfp4:
+        rows.append(_measure_nvfp4(shape, reps, warmup))
+    return rows
+
+
+def _measure_nvfp4(shape, reps: int, warmup: int) -> LadderRow:
+    import torch
+
+    from bwkit import bench
+    from bwkit import cute_gemm as cg
+    from bwkit import cute_ladder_nvfp4 as l4
+    from bwkit import formats as F
+
+    M, N, K = shape
+    try:
+        err = check_nvfp4()
+        qa, qb = F.quantize(torch.randn(M, K), "nvfp4"), F.quantize(torch.randn(N, K), "nvfp4")
+        ops = [t.contiguous().cuda() for t in (F.pack_fp4(qa.codes), F.pack_fp4(qb.codes),
+                                               F.to_blocked_scales(qa.scales), F.to_blocked_scales(qb.scales))]
+        base = bench.time_fn(lambda: cg.gemm_nvfp4(*ops, M, N, K), warmup=warmup, reps=reps)
+        t = bench.time_fn(lambda: l4.run_nvfp4(*ops, M, N, K), warmup=warmup, reps=reps)
+        r = bench.gemm_result("nvfp4", M, N, K, t, precision="fp4")
+        return LadderRow("nvfp4", l4.NVFP4_RUNG.name, shape, err, t.median_ms, r.tflops, r.pct_peak,
+                         base.median_ms / t.median_ms, _model(l4.NVFP4_RUNG, shape, "fp4"),
+                         note="vs_baseline = x lab 05's NVFP4 kernel")
+    except Exception as e:  # noqa: BLE001
+        return LadderRow("nvfp4", l4.NVFP4_RUNG.name, shape, note=f"did not run: {type(e).__name__}: {e}")
+
+
+def fake_ladder(shape=TIME_SHAPE) -> list[LadderRow]:
+    """The table `measure_ladder` prints, with FAKE timings (the model's time, to exercise the formatting): a
+    dry run for machines without a B200. Never data."""
+    from bwkit import cute_ladder_nvfp4 as l4
+    from bwkit import hw
+
+    M, N, K = shape
+    peak = hw.get_spec("B200").peak("bf16")
+    cub_ms = 2 * M * N * K / (0.9 * peak) * 1e3
+    rows = [LadderRow("cuBLAS", "torch.matmul(a, b.t())", shape, None, cub_ms, 2 * M * N * K / cub_ms / 1e9,
+                      90.0, 1.0, fake=True)]
+    for rung, _label in variants():
+        pct = _model(rung, shape)
+        ms = 2 * M * N * K / (pct / 100 * peak) * 1e3
+        rows.append(LadderRow(rung.number, rung.name, shape, None, ms, 2 * M * N * K / ms / 1e9, pct, cub_ms / ms,
+                              pct, fake=True))
+    pct4 = _model(l4.NVFP4_RUNG, shape, "fp4")
+    ms4 = 2 * M * N * K / (pct4 / 100 * hw.get_spec("B200").peak("fp4")) * 1e3
+    rows.append(LadderRow("nvfp4", l4.NVFP4_RUNG.name, shape, None, ms4, 2 * M * N * K / ms4 / 1e9, pct4, 1.0, pct4,
+                          fake=True, note="vs_baseline = x lab 05's NVFP4 kernel"))
+    return [replace(r, note=(r.note + "; " if r.note else "") + "FAKE timing (dry run)") for r in rows]
+
+
+def _f(v: float | None, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def format_ladder(rows: list[LadderRow]) -> str:
+    """A markdown table of the rows; FAKE rows are marked in every timed column."""
+    head = ("| rung | what | shape | rel. err | ms | TFLOP/s | % peak | x baseline | model % | note |\n"
+            "|---|---|---|---|---|---|---|---|---|---|")
+    out = [head]
+    for r in rows:
+        fake = " FAKE" if r.fake else ""
+        out.append(f"| {r.rung} | {r.name} | {'x'.join(map(str, r.shape))} | {_f(r.rel_err, '.1e')} | "
+                   f"{_f(r.ms, '.3f')}{fake} | {_f(r.tflops, '.0f')}{fake} | {_f(r.pct_peak, '.1f')}{fake} | "
+                   f"{_f(r.vs_baseline, '.3f')}{fake} | {_f(r.model_pct, '.1f')} | {r.note} |")
+    return "\n".join(out)

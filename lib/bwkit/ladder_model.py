@@ -1,0 +1,152 @@
+"""What each rung of the CuTe ladder (`bwkit.cute_ladder`) should buy on a B200, before anything runs.
+
+Two models of the kit, multiplied:
+
+- **the efficiency model** (`bwkit.efficiency`, lab 06): tiles, waves and the per-wave roofline of the whole GEMM
+  for the rung's MMA tile (a 2-CTA tile runs on a pair of SMs: half as many slots, each twice as fast);
+- **the pipeline model** (`bwkit.pipeline`, lab 01): one SM over the tiles it computes — the TMA load pipe
+  (this CTA's share of the L2 traffic after multicast, `l2_bytes_per_cta`), `STAGES` smem slots, MMAs at the
+  Tensor Core rate, the epilogue, one or two TMEM accumulators. A one-CTA-per-tile rung pays the pipeline fill
+  and the epilogue on every tile (the next CTA starts when this one exits); a persistent rung overlaps the next
+  tile's loads with the epilogue; a double-buffered accumulator overlaps the next tile's MMAs with it too.
+
+    from bwkit import ladder_model as lm, cute_ladder as lad
+    p = lm.predict_rung(lad.RUNGS[3], 16384, 17920, 16384)   # p.pct_of_peak: model, % of the datasheet peak
+
+The pipeline model's rates are its stated assumptions (`bwkit.pipeline.PipelineConfig`: 200 B/ns per SM from
+L2, 800 ns load latency); the epilogue time is the tile's C bytes at the SM's share of HBM bandwidth. Not
+modelled: clocks under the power limit (CUTLASS's figures are "at power"), instruction issue, launch and
+prologue costs, L2 misses. These are predictions, never measurements. The small functions at the end are the
+references of lab 10's exercises. Taught in lab 10.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from bwkit import efficiency as eff
+from bwkit import hw
+from bwkit import pipeline as pl
+
+__all__ = [
+    "RungPrediction", "predict_rung", "pipeline_config", "epilogue_ns", "l2_bytes_per_cta", "tmem_alloc_columns",
+    "persistent_tiles_per_cta", "overlap_time", "max_stages", "SMEM_LIMIT", "TMEM_COLUMNS",
+]
+
+SMEM_LIMIT = 227 * 1024        # dynamic shared memory per sm_100a CTA
+TMEM_COLUMNS = 512             # TMEM columns per SM (128 lanes x 512 x 32 bit)
+
+
+def _pos_int(name: str, v) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+        raise ValueError(f"{name} must be a positive int, got {v!r}")
+
+
+def l2_bytes_per_cta(TILE_N: int, TILE_K: int, cta_group: int, cluster_m: int, cluster_n: int,
+                     elem_bytes: float = 2.0) -> float:
+    """Bytes one CTA fetches from L2 per K step: its 128 rows of A shared by the `cluster_n` CTAs along N, its
+    TILE_N / cta_group rows of B shared by the `cluster_m / cta_group` pairs along M (TMA multicast)."""
+    for name, v in (("TILE_N", TILE_N), ("TILE_K", TILE_K), ("cluster_m", cluster_m), ("cluster_n", cluster_n)):
+        _pos_int(name, v)
+    if cta_group not in (1, 2) or cluster_m % cta_group:
+        raise ValueError(f"cta_group must be 1 or 2 and divide cluster_m={cluster_m}, got {cta_group!r}")
+    t = pl.stage_traffic(128 * cta_group, TILE_N, TILE_K, elem_bytes, cta_group=cta_group, multicast_a=cluster_n,
+                         multicast_b=cluster_m // cta_group)
+    return t.l2_bytes
+
+
+def tmem_alloc_columns(tile_n: int, acc_stages: int) -> int:
+    """TMEM columns to allocate for `acc_stages` FP32 accumulators of `tile_n` columns: the next power of two
+    >= 32 (tcgen05.alloc's rule); ValueError above TMEM's 512."""
+    _pos_int("tile_n", tile_n)
+    _pos_int("acc_stages", acc_stages)
+    need = tile_n * acc_stages
+    if need > TMEM_COLUMNS:
+        raise ValueError(f"{acc_stages} x {tile_n} = {need} columns exceed TMEM's {TMEM_COLUMNS}")
+    return max(32, 1 << (need - 1).bit_length())
+
+
+def persistent_tiles_per_cta(M: int, N: int, TILE_N: int, cluster_m: int, cluster_n: int, sms: int = 148) -> int:
+    """Tiles the busiest CTA of a static persistent grid computes: sms // cluster clusters stay resident and
+    take the ceil(M / (128 cluster_m)) x ceil(N / (TILE_N cluster_n)) cluster tiles in turn."""
+    for name, v in (("M", M), ("N", N), ("TILE_N", TILE_N), ("cluster_m", cluster_m), ("cluster_n", cluster_n),
+                    ("sms", sms)):
+        _pos_int(name, v)
+    cluster_tiles = math.ceil(M / (128 * cluster_m)) * math.ceil(N / (TILE_N * cluster_n))
+    resident = min(cluster_tiles, sms // (cluster_m * cluster_n))
+    if resident == 0:
+        raise ValueError(f"a cluster of {cluster_m * cluster_n} CTAs does not fit on {sms} SMs")
+    return math.ceil(cluster_tiles / resident)
+
+
+def overlap_time(t_mainloop: float, t_epilogue: float, tiles: int, acc_stages: int) -> float:
+    """Time for one persistent CTA's `tiles` when loads are hidden: with one accumulator every epilogue stalls
+    the MMAs (tiles x (main + epi)); with two, tile i's epilogue runs under tile i+1's mainloop, and the slower
+    of the two sets the pace: main + (tiles - 1) x max(main, epi) + epi."""
+    if not (t_mainloop >= 0 and t_epilogue >= 0):
+        raise ValueError(f"times must be >= 0, got {t_mainloop!r}, {t_epilogue!r}")
+    _pos_int("tiles", tiles)
+    if acc_stages not in (1, 2):
+        raise ValueError(f"acc_stages must be 1 or 2, got {acc_stages!r}")
+    if acc_stages == 1:
+        return tiles * (t_mainloop + t_epilogue)
+    return t_mainloop + (tiles - 1) * max(t_mainloop, t_epilogue) + t_epilogue
+
+
+def max_stages(TILE_N: int, TILE_K: int, cta_group: int, elem_bytes: int = 2, epi_bytes: int = 0,
+               smem: int = SMEM_LIMIT) -> int:
+    """Most A/B stages one CTA fits: (smem - epi_bytes) // (128 + TILE_N / cta_group) x TILE_K x elem_bytes."""
+    for name, v in (("TILE_N", TILE_N), ("TILE_K", TILE_K), ("elem_bytes", elem_bytes), ("smem", smem)):
+        _pos_int(name, v)
+    if cta_group not in (1, 2):
+        raise ValueError(f"cta_group must be 1 or 2, got {cta_group!r}")
+    stage = (128 + TILE_N // cta_group) * TILE_K * elem_bytes
+    return (smem - epi_bytes) // stage
+
+
+def epilogue_ns(TILE_N: int, gpu: str | hw.GPUSpec = "B200", out_bytes: float = 2.0) -> float:
+    """Model time of one CTA's epilogue: its 128 x TILE_N C tile at 1/sms of the HBM bandwidth (every SM storing)."""
+    s = hw.get_spec(gpu)
+    return 128 * TILE_N * out_bytes / (s.bandwidth / s.sms / 1e9)
+
+
+def pipeline_config(rung, K: int, tiles: int, gpu: str | hw.GPUSpec = "B200",
+                    precision: str = "bf16") -> pl.PipelineConfig:
+    """The pipeline model of one SM running `rung` over `tiles` tiles of K: the load pipe carries this CTA's L2
+    share per K step (`l2_bytes_per_cta`), the Tensor Cores run at the SM's share of the dense peak."""
+    s = hw.get_spec(gpu)
+    l2 = l2_bytes_per_cta(rung.TILE_N, rung.TILE_K, rung.cta_group, *rung.cluster, eff.IN_BYTES[precision])
+    return pl.PipelineConfig(BLOCK_M=128, BLOCK_N=rung.TILE_N, BLOCK_K=rung.TILE_K, stages=rung.STAGES,
+                             bytes_per_element=l2 / ((128 + rung.TILE_N) * rung.TILE_K),
+                             k_steps=math.ceil(K / rung.TILE_K), tiles=tiles, acc_buffers=rung.acc_stages,
+                             flops_per_ns=s.peak(precision) / s.sms / 1e9, epilogue_ns=epilogue_ns(rung.TILE_N, s))
+
+
+@dataclass(frozen=True)
+class RungPrediction:
+    """The models' view of one rung at one shape: efficiency-model %, pipeline MMA-busy fraction, their product."""
+
+    rung: str
+    tiles_per_sm: int
+    efficiency_pct: float       # bwkit.efficiency: tiles, waves, roofline (% of the datasheet dense peak)
+    mma_busy: float             # bwkit.pipeline: fraction of one SM's time its Tensor Cores work
+    pct_of_peak: float          # the product: the model's % of the datasheet dense peak
+
+    def line(self) -> str:
+        """'rung 3: 61 tiles/SM, efficiency 99.2% x MMA busy 98.3% = 97.5% (model)'."""
+        return (f"rung {self.rung}: {self.tiles_per_sm} tiles/SM, efficiency {self.efficiency_pct:.1f}% x MMA busy "
+                f"{100 * self.mma_busy:.1f}% = {self.pct_of_peak:.1f}% (model)")
+
+
+def predict_rung(rung, M: int, N: int, K: int, gpu: str | hw.GPUSpec = "B200",
+                 precision: str = "bf16") -> RungPrediction:
+    """Predict one rung at M x N x K on `gpu` (see the module docstring); nothing is measured."""
+    tile = eff.Tile(128 * rung.cta_group, rung.TILE_N, rung.TILE_K, cta_group=rung.cta_group)
+    e = eff.predict(M, N, K, tile, gpu, precision)
+    tiles = e.full_waves                            # the busiest SM's tiles
+    if rung.scheduler == "none":                    # one CTA per tile: each tile pays its own fill and epilogue
+        busy = pl.simulate(pipeline_config(rung, K, 1, gpu, precision)).mma_busy
+    else:
+        busy = pl.simulate(pipeline_config(rung, K, tiles, gpu, precision)).mma_busy
+    return RungPrediction(rung.number, tiles, e.pct_of_peak, busy, e.pct_of_peak * busy)

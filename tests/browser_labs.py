@@ -1,0 +1,198 @@
+"""Driving JupyterLab in Chromium the way a learner does: open a lab, Run > Run All Cells, save, read the result.
+
+Shared by tests/test_runall_unsolved.py (every lab as generated: only exercise cells may fail) and
+tests/test_runall_solved.py (the official answers pasted in: every check says PASS). Screenshots go to
+artifacts/jupyterlab/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts" / "jupyterlab"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+LABS = sorted(p.name for p in (ROOT / "labs").glob("[0-9][0-9]_*.ipynb"))
+TOKEN = "bwkit-runall-test"
+
+
+def require_chromium() -> None:
+    """Skip outside CI when Chromium is missing; in CI (env CI set) a missing browser is an error."""
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("CI must run the browser tests: .ci/run installs Debian's chromium")
+        pytest.skip("Chromium is not installed (apt-get install chromium); CI installs it and runs these tests",
+                    allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def jupyterlab(root_dir: Path, tmp: Path):
+    """A JupyterLab server on loopback serving `root_dir`; yields its base URL."""
+    port = _free_port()
+    env = {**os.environ, "BWKIT_FORCE_CPU": "1", "JUPYTER_CONFIG_DIR": str(tmp / "cfg"),
+           "JUPYTER_RUNTIME_DIR": str(tmp / "rt"), "JUPYTER_DATA_DIR": str(tmp / "data"),
+           "TRITON_DEFAULT_FP_FUSION": "1", "PYTHONHASHSEED": "0",
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    # Notebooks open in JupyterLab's default "Notebook" view; no news, no announcements (no network here).
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+           f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root_dir}", "--ServerApp.open_browser=False",
+           "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = open(tmp / "jupyterlab.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            if proc.poll() is not None:
+                break
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not start: " + (tmp / "jupyterlab.log").read_text()[-2000:])
+        if proc.poll() is not None:
+            pytest.fail("JupyterLab exited: " + (tmp / "jupyterlab.log").read_text()[-2000:])
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+_PROMPTS = """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt'))
+                   .map(e => e.textContent.trim())"""
+
+
+def run_all(page, url: str, folder: Path, name: str, timeout: float = 900.0, shot: str = "") -> nbformat.NotebookNode:
+    """Open `name` in JupyterLab, Run All Cells from the Run menu, wait, save; return the saved notebook."""
+    page.goto(f"{url}/lab/tree/{name}?reset&token={TOKEN}")       # reset: no workspace of an earlier lab
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=240000)
+    _dismiss_dialogs(page, name, shot)
+    deadline = time.monotonic() + timeout
+    for _ in range(3):                # a Run All sent while the kernel still connects may be dropped: retry
+        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+        page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click()
+        time.sleep(2.0)
+        started = any(p not in ("[ ]:", "") for p in page.evaluate(_PROMPTS))
+        if started:
+            break
+        time.sleep(3.0)
+    idle_since = None
+    while time.monotonic() < deadline:      # the kernel's state from the server: idle for 3 s = done
+        state = _kernel_state(url, name)
+        if state == "idle":
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since >= 3.0:
+                break
+        else:
+            idle_since = None
+        time.sleep(0.5)
+    else:
+        page.screenshot(path=str(ARTIFACTS / f"{shot or name}-timeout.png"))
+        pytest.fail(f"{name}: Run All did not finish in {timeout:.0f} s; prompts: {page.evaluate(_PROMPTS)}")
+    page.keyboard.press("Control+s")
+    page.wait_for_selector(".jp-StatusBar-TextItem:has-text('Saving completed')", timeout=30000)
+    page.keyboard.press("End")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{shot or name}.png"))
+    nb = nbformat.read(folder / name, as_version=4)
+    _shutdown(url, name)
+    return nb
+
+
+def _shutdown(url: str, name: str) -> None:
+    """Shut the lab's kernel down (the next lab gets the CPU and the memory)."""
+    import json
+
+    try:
+        with urllib.request.urlopen(f"{url}/api/sessions?token={TOKEN}", timeout=5) as r:
+            sessions = json.load(r)
+        for s in sessions:
+            if s.get("path", "").endswith(name):
+                req = urllib.request.Request(f"{url}/api/sessions/{s['id']}?token={TOKEN}", method="DELETE")
+                urllib.request.urlopen(req, timeout=10).close()
+    except OSError:
+        pass
+
+
+def _dismiss_dialogs(page, name: str, shot: str) -> None:
+    """Fail on an unexpected JupyterLab dialog (kernel choice, errors), saying what it asked."""
+    time.sleep(1.0)
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count():
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{shot or name}-dialog.png"))
+        pytest.fail(f"{name}: JupyterLab opened a dialog: {dialog.first.inner_text()[:500]!r}")
+
+
+def _kernel_state(url: str, name: str) -> str | None:
+    """The execution state of the kernel of the session open on `name` (server REST API)."""
+    import json
+
+    try:
+        with urllib.request.urlopen(f"{url}/api/sessions?token={TOKEN}", timeout=5) as r:
+            sessions = json.load(r)
+    except OSError:
+        return None
+    for s in sessions:
+        if s.get("path", "").endswith(name):
+            return (s.get("kernel") or {}).get("execution_state")
+    return None
+
+
+def role(cell) -> str | None:
+    """The exercise role of a cell (solution/hint/check) or None."""
+    return (cell.metadata.get("bwkit") or {}).get("role")
+
+
+def errors_of(cell) -> list[dict]:
+    """The error outputs of a code cell."""
+    return [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def text_of(cell) -> str:
+    """A code cell's stream and text/plain output."""
+    out = []
+    for o in cell.get("outputs", []):
+        if o.get("output_type") == "stream":
+            out.append(o.get("text", ""))
+        elif o.get("output_type") == "error":
+            out.append("\n".join(o.get("traceback", [])))
+    return "".join(out)
+
+
+def solved_copy(lab_name: str, folder: Path) -> str:
+    """Write the lab with the official answers pasted in (the solution's sources, no outputs); return its name."""
+    sol = nbformat.read(ROOT / "solutions" / lab_name, as_version=4)
+    for c in sol.cells:
+        if c.cell_type == "code":
+            c.outputs, c.execution_count = [], None
+    name = lab_name.replace(".ipynb", "-solved.ipynb")
+    nbformat.write(sol, folder / name)
+    return name

@@ -1,0 +1,171 @@
+"""The exercise definitions (bwkit.kit.exercises) against the labs: one definition per exercise, named answers,
+self-contained check cells of one standard form, and the engine's own rules (codec round trip, verdicts)."""
+
+import math
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+
+from bwkit.kit import notebooks
+from bwkit.kit.checks import CheckFailure, NotAnswered
+from bwkit.kit.exercises import Case, Exercise, Function, Mistake, Value, codec, get, lab_exercises, run
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _cells(path):
+    nb = nbformat.read(path, as_version=4)
+    return nb, notebooks.exercises(nb, path)
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
+def test_every_exercise_has_one_definition(path):
+    nb, exs = _cells(path)
+    lab = path.name[:2]
+    defined = {e.id: e for e in lab_exercises(lab)}
+    assert sorted(defined) == sorted(e.id for e in exs), f"{path.name}: notebook exercises vs definitions"
+    for e in exs:
+        assert defined[e.id].title == e.title, f"{e.id}: title {defined[e.id].title!r} vs notebook {e.title!r}"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
+def test_check_cells_are_one_standard_line(path):
+    nb, exs = _cells(path)
+    by_id = {c.get("id"): c for c in nb.cells}
+    for e in exs:
+        src = by_id[e.check_cell].source.strip()
+        assert src == f'from bwkit.kit.exercises import check\n\ncheck("{e.id}")', f"{e.id}: check cell is\n{src}"
+
+
+def _prompt(nb, ex) -> str:
+    """The markdown a learner reads for an exercise: from the cell after the previous code cell to its solution."""
+    first = next(i for i, c in enumerate(nb.cells) if c.get("id") == ex.solution_cells[0])
+    i = first - 1
+    text = []
+    while i >= 0 and nb.cells[i].cell_type == "markdown":
+        text.insert(0, nb.cells[i].source)
+        i -= 1
+    sol = [c.source for c in nb.cells if c.get("id") in ex.solution_cells]
+    return "\n".join(text + [s for s in sol if s.lstrip().startswith("#") or "def " in s])
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
+def test_prompts_name_what_the_check_reads(path):
+    nb, exs = _cells(path)
+    problems = []
+    for e in exs:
+        prompt = _prompt(nb, e)
+        for a in get(e.id).reads:
+            if not re.search(rf"`{re.escape(a.name)}\b", prompt):
+                problems.append(f"{e.id}: the prompt never names `{a.name}` in backticks")
+            if a.unit and a.unit not in prompt:
+                problems.append(f"{e.id}: the prompt never gives the unit of `{a.name}` ({a.unit})")
+            if a.kind == "value" and a.type and a.type.split()[0] not in prompt:
+                problems.append(f"{e.id}: the prompt never gives the type of `{a.name}` ({a.type})")
+            for o in a.options:
+                if o not in prompt:
+                    problems.append(f"{e.id}: the prompt never lists option {o!r} of `{a.name}`")
+    assert not problems, "\n".join(problems)
+
+
+def test_codec_round_trip():
+    x = {"a": (1, 2.5, float("nan"), float("inf")), 3: [torch.arange(6, dtype=torch.int16).reshape(2, 3),
+                                                       torch.tensor(1.5, dtype=torch.float64)],
+         "fp8": torch.tensor([1.0, -2.0]).to(torch.float8_e4m3fn), "np": np.arange(4.0), "s": np.float32(2.0),
+         "empty": torch.zeros(0, 3), "none": None, "big": 2**70}
+    y = codec.loads(codec.dumps(x))
+    assert y["a"][:2] == (1, 2.5) and math.isnan(y["a"][2]) and y["a"][3] == float("inf")
+    assert torch.equal(y[3][0], x[3][0]) and y[3][0].dtype == torch.int16 and y[3][1].shape == ()
+    assert torch.equal(y["fp8"].float(), x["fp8"].float()) and y["fp8"].dtype == torch.float8_e4m3fn
+    assert np.array_equal(y["np"], x["np"]) and y["s"] == 2.0 and y["empty"].shape == (0, 3)
+    assert y["none"] is None and y["big"] == 2**70
+    assert isinstance(codec.loads(codec.dumps(object())), codec.Opaque)
+
+
+def test_codec_refuses_what_is_not_data():
+    with pytest.raises(codec.CodecError, match="only bwkit dataclasses"):
+        codec.loads('{"__dataclass__": "os:system", "fields": {}}')
+    with pytest.raises(codec.CodecError):
+        codec.loads('{"__pickle__": "x"}')
+    with pytest.raises(codec.CodecError):
+        codec.loads("not json")
+
+
+_EX = Exercise.single("99.1", "double it", reads=Function("double", "(x: float) -> float"),
+                      cases=lambda rng: [Case((1.0,), "one"), Case((rng.uniform(2, 9),), "random")],
+                      expected=lambda x: 2 * x, rtol=1e-9,
+                      mistakes=[Mistake("you squared it", value=lambda x: x * x),
+                                Mistake("you halved it", ratio=0.25),
+                                Mistake("you returned a string", when=lambda got, want, x: isinstance(got, str)),
+                                Mistake("the input was a string", error="TypeError")],
+                      hint="multiply by two")
+_VAL = Exercise.single("99.2", "a value", reads=Value("ms", "float", "ms"), expected=lambda: 6.0, rtol=1e-3,
+                       mistakes=[Mistake("seconds", ratio=1e-3)])
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _registered():
+    from bwkit.kit.exercises import register
+
+    register(_EX, _VAL)
+
+
+def test_engine_verdicts():
+    assert run("99.1", {"double": lambda x: x + x}).ok
+    assert run("99.1", {"double": lambda x: np.float32(2 * x)}).ok          # another numeric type passes
+    v = run("99.1", {"double": lambda x: x * x})
+    assert not v.ok and "squared" in v.text()                               # diagnosed by behaviour
+    assert "halved" in run("99.1", {"double": lambda x: x / 2}).text()
+    assert "Hint: multiply by two" in run("99.1", {"double": lambda x: x + 3}).text()
+    assert "raised ZeroDivisionError" in run("99.1", {"double": lambda x: 1 / 0}).text()
+    assert "not defined" in run("99.1", {}).text()
+    assert "is a float, but this check calls it" in run("99.1", {"double": 2.0}).text()
+    v = run("99.2", {"ms": 0.006})
+    assert "seconds" in v.text() and v.diagnosed
+    with pytest.raises(NotAnswered):
+        run("99.1", {"double": lambda x: (_ for _ in ()).throw(NotImplementedError("stub"))}).show()
+    with pytest.raises(CheckFailure) as e:
+        run("99.2", {"ms": "6"}).show()
+    assert e.value._render_traceback_()[0] == "FAIL ❌ 99.2 a value" and "drop the quotes" in str(e.value)
+
+
+def test_learner_mutating_inputs_does_not_move_the_reference():
+    def double(t):
+        r = 2 * t
+        t.mul_(0)
+        return r
+
+    ex = Exercise.single("99.3", "tensor", reads=Function("double", "(t: Tensor) -> Tensor"),
+                         cases=[Case((torch.ones(3),))], expected=lambda t: 2 * t)
+    from bwkit.kit.exercises import register
+
+    register(ex)
+    assert run("99.3", {"double": double}).ok
+
+
+def test_cases_that_must_raise():
+    from bwkit.kit.exercises import register
+
+    def ref(m):
+        if m not in (64, 128):
+            raise ValueError(m)
+        return m // 2
+
+    ex = Exercise.single("99.4", "raise on a bad tile", reads=Function("half", "(m: int) -> int"),
+                         cases=[Case((128,)), Case((256,), "one CTA", raises="ValueError",
+                                                   text="half(256) on one CTA")],
+                         expected=ref,
+                         mistakes=[Mistake("M=256 needs a CTA pair: raise ValueError",
+                                           when=lambda got, want, m: m == 256
+                                           and not isinstance(got, codec.AnswerError), sees_errors=True)])
+    register(ex)
+    assert run("99.4", {"half": ref}).ok
+    v = run("99.4", {"half": lambda m: m // 2})
+    assert not v.ok and "half(256) on one CTA [one CTA]: returned 128; these inputs must raise ValueError" in v.text()
+    assert "CTA pair" in v.text()
+    assert "expected ValueError" in run("99.4", {"half": lambda m: 1 // 0 if m == 256 else m // 2}).text()

@@ -1,0 +1,237 @@
+"""bwkit.kit.interp: memory-safe interpreter launches (checked before memory is touched, restored after)."""
+
+import time
+
+import pytest
+import torch
+import triton
+import triton.language as tl
+
+from bwkit import gemm
+from bwkit.kit import interp, runtime
+
+pytestmark = pytest.mark.skipif(not runtime.interpreter_active(), reason="the checks run in the Triton interpreter")
+
+
+@triton.jit
+def _kloop_variant(a_ptr, b_ptr, c_ptr, M, N, K, stride_am, stride_ak, stride_bk, stride_bn, stride_cm, stride_cn,
+                   BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                   STORE_MASK: tl.constexpr, K_MASK: tl.constexpr, HALF_N: tl.constexpr, SWAP_C: tl.constexpr):
+    """Lab 03's K loop with switches for the classic mistakes (store mask, K-tail mask, half of C, C transposed)."""
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_k = tl.arange(0, BLOCK_K)
+    acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)
+    for k0 in range(0, (K + BLOCK_K - 1) // BLOCK_K):
+        kk = k0 * BLOCK_K + offs_k
+        if K_MASK:
+            a_mask = (offs_m[:, None] < M) & (kk[None, :] < K)
+            b_mask = (kk[:, None] < K) & (offs_n[None, :] < N)
+        else:
+            a_mask = offs_m[:, None] < M
+            b_mask = offs_n[None, :] < N
+        a = tl.load(a_ptr + offs_m[:, None] * stride_am + kk[None, :] * stride_ak, mask=a_mask, other=0.0)
+        b = tl.load(b_ptr + kk[:, None] * stride_bk + offs_n[None, :] * stride_bn, mask=b_mask, other=0.0)
+        acc = tl.dot(a, b, acc)
+    if SWAP_C:
+        c_ptrs = c_ptr + offs_m[:, None] * stride_cn + offs_n[None, :] * stride_cm
+    else:
+        c_ptrs = c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn
+    n_limit = N // 2 if HALF_N else N
+    if STORE_MASK:
+        tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=(offs_m[:, None] < M) & (offs_n[None, :] < n_limit))
+    else:
+        tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty))
+
+
+@triton.jit
+def _stub(x_ptr, BLOCK: tl.constexpr):
+    raise NotImplementedError("Exercise 99.1: write your code here")
+
+
+@triton.jit
+def _bf16_dot(a_ptr, c_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    a = tl.load(a_ptr + offs[:, None] * BLOCK + offs[None, :])
+    tl.store(c_ptr + offs[:, None] * BLOCK + offs[None, :], tl.dot(a, a))
+
+
+def _launch(M=37, N=53, K=45, *, block=(32, 32, 16), out=None, **switches):
+    flags = {"STORE_MASK": True, "K_MASK": True, "HALF_N": False, "SWAP_C": False, **switches}
+    g = torch.Generator().manual_seed(0)
+    a, b = gemm.random_operands(M, N, K, "fp16", generator=g)
+    c = torch.full((M, N), float("nan"), dtype=torch.float16) if out is None else out
+    bm, bn, bk = block
+    grid = (triton.cdiv(M, bm), triton.cdiv(N, bn))
+    args = (a, b, c, M, N, K, a.stride(0), a.stride(1), b.stride(0), b.stride(1), c.stride(0), c.stride(1))
+    return a, b, c, grid, args, {"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, **flags}
+
+
+def _builder_is_clean() -> bool:
+    from triton.runtime import interpreter as it
+
+    return not any(k.startswith("create_") for k in it.interpreter_builder.__dict__)
+
+
+def test_missing_store_mask_is_a_clear_error_not_a_crash():
+    a, b, c, grid, args, meta = _launch(STORE_MASK=False)
+    with pytest.raises(interp.OutOfBoundsAccess) as e:
+        interp.safe_launch(_kloop_variant, grid, *args, **meta)
+    msg, d = str(e.value), e.value.details
+    assert msg.startswith("store to c_ptr out of bounds in program (0, 1): columns 53–63 of C lie outside the 37×53 "
+                          "tensor — your store has no mask")
+    assert d["op"] == "store" and d["arg"] == "c_ptr" and d["mask"] == "missing" and d["shape"] == [37, 53]
+    assert d["first"][0] == [0, 53] and d["cols"] == [53, 63] and d["rows"] is None and d["program"][:2] == [0, 1]
+    assert _builder_is_clean()
+
+
+def test_rows_past_the_end_are_caught_before_they_are_written():
+    """A 1-D store past the end of its tensor: nothing behind it is touched, and the error names the elements."""
+    @triton.jit
+    def fill(y_ptr, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        tl.store(y_ptr + offs, offs.to(tl.float32))
+
+    backing = torch.zeros(96)
+    y = backing[:50]
+    with pytest.raises(interp.OutOfBoundsAccess, match=r"elements 50–63 of Y lie outside the 50-element tensor"):
+        interp.safe_launch(fill, (2,), y, BLOCK=32)
+    assert torch.equal(backing[32:], torch.zeros(64)), "the failing program must not have written anything"
+    assert torch.equal(y[:32], torch.arange(32.0))
+
+
+def test_missing_k_tail_mask_is_an_out_of_bounds_read_with_coordinates():
+    a, b, c, grid, args, meta = _launch(K_MASK=False)
+    with pytest.raises(interp.OutOfBoundsAccess) as e:
+        interp.safe_launch(_kloop_variant, grid, *args, **meta)
+    d = e.value.details
+    assert "load from a_ptr out of bounds in program (0, 0): columns 45–47 of A lie outside the 37×45 tensor" in \
+        str(e.value) and "your mask does not cover them" in str(e.value)
+    assert d["op"] == "load" and d["arg"] == "a_ptr" and d["mask"] == "incomplete" and d["first"][0] == [0, 45]
+    assert d["out_axes"] == [1] and d["count"] == 32 * 3
+
+
+def test_a_correct_kernel_gives_the_unchecked_result():
+    a, b, c, grid, args, meta = _launch()
+    report = interp.safe_launch(_kloop_variant, grid, *args, **meta)
+    checked = c.clone()
+    c.fill_(float("nan"))
+    _kloop_variant[grid](*args, **meta)
+    assert torch.equal(checked, c) and not torch.isnan(c).any()
+    assert report.checked and report.accesses == 4 * (3 * 2 + 1)
+    assert report.describe_unwritten("c_ptr") is None and report.stored == {"c_ptr"}
+    report.require_written("c_ptr")
+    ref = gemm.reference_matmul(a, b)
+    atol, rtol = gemm.gemm_tolerance("fp16", 45)
+    assert torch.allclose(c.double(), ref, atol=atol, rtol=rtol)
+
+
+def test_unwritten_tiles_are_reported_apart_from_bad_reads():
+    a, b, c, grid, args, meta = _launch(HALF_N=True)
+    report = interp.safe_launch(_kloop_variant, grid, *args, **meta)
+    miss = report.unwritten("c_ptr")
+    assert miss.shape == (37, 53) and miss[:, 26:].all() and not miss[:, :26].any()
+    assert torch.isnan(c[:, 26:].float()).all()
+    text = report.describe_unwritten("c_ptr", tile=(32, 32))
+    assert text == "columns 26–52 of C (37×53) were never written (tiles (0, 0), (0, 1), (1, 0), (1, 1) of 32×32)"
+    with pytest.raises(interp.UnwrittenOutput) as e:
+        report.require_written("c_ptr", tile=(32, 32))
+    assert e.value.details["unwritten"] == 37 * 27 and e.value.details["first"] == [0, 26]
+    assert "OutOfBounds" not in type(e.value).__name__
+    with pytest.raises(KeyError, match="not a tensor argument"):
+        report.unwritten("d_ptr")
+
+
+def test_a_transposed_store_is_named():
+    a, b, c, grid, args, meta = _launch(M=32, N=64, K=16, block=(16, 32, 16), SWAP_C=True)
+    with pytest.raises(interp.OutOfBoundsAccess, match="walks C transposed") as e:
+        interp.safe_launch(_kloop_variant, grid, *args, **meta)
+    assert e.value.details["transposed"] is True
+
+
+def test_nothing_stays_patched_and_compiling_still_works():
+    a, b, c, grid, args, meta = _launch(STORE_MASK=False)
+    with pytest.raises(interp.OutOfBoundsAccess):
+        interp.safe_launch(_kloop_variant, grid, *args, **meta)
+    assert _builder_is_clean()
+    k = gemm.compile_step("kloop", "fp16", "sm_90a")
+    assert "wgmma.mma_async" in " ".join(k.histogram())
+    a, b, c, grid, args, meta = _launch()
+    interp.safe_launch(_kloop_variant, grid, *args, **meta)     # and the interpreter still runs
+    assert _builder_is_clean() and not torch.isnan(c).any()
+
+
+def test_the_unsolved_stub_surfaces_as_not_implemented():
+    with pytest.raises(NotImplementedError, match="Exercise 99.1"):
+        interp.safe_launch(_stub, (1,), torch.zeros(4), BLOCK=4)
+    assert _builder_is_clean()
+
+
+def test_bf16_dots_are_refused_with_the_fix_on_every_learner_path():
+    a = torch.randn(16, 16).to(torch.bfloat16)
+    with pytest.raises(runtime.InterpreterBugError, match="11584") as e:
+        interp.safe_launch(_bf16_dot, (1,), a, torch.empty(16, 16), BLOCK=16)
+    assert "float16 or float32" in str(e.value) and _builder_is_clean()
+    with pytest.raises(runtime.InterpreterBugError, match="float16 or float32"):
+        gemm.launch(gemm.matmul_kernel_naive, a, a, (1, 1), BLOCK_M=16, BLOCK_N=16, BLOCK_K=16)
+    c = torch.empty(16, 16)
+    interp.safe_launch(_bf16_dot, (1,), a.half(), c, BLOCK=16)      # fp16 is the fix
+    assert torch.allclose(c.double(), a.double() @ a.double(), atol=1e-2, rtol=1e-3)
+
+
+def test_on_a_gpu_it_is_a_plain_launch(monkeypatch):
+    calls = []
+
+    class Fake:
+        arg_names = ["x_ptr", "BLOCK"]
+        __name__ = "fake"
+
+        def __getitem__(self, grid):
+            return lambda *a, **k: calls.append((grid, a, k))
+
+    monkeypatch.setattr(runtime, "interpreter_active", lambda: False)
+    report = interp.safe_launch(Fake(), (3,), "x", BLOCK=8)
+    assert calls == [((3,), ("x",), {"BLOCK": 8})] and not report.checked
+    with pytest.raises(TypeError, match="@triton.jit kernel"):
+        interp.safe_launch(print, (1,))
+
+
+def test_overhead_is_small():
+    """The checks cost a fraction of an interpreted launch (the module docstring states the measured figure)."""
+    a, b, c, grid, args, meta = _launch()
+    best = []
+    for _ in range(3):
+        r = interp.overhead(_kloop_variant, grid, *args, repeats=3, **meta)
+        best.append(r["ratio"])
+        time.sleep(0)
+    assert min(best) < 1.6, f"checked / plain launch time {min(best):.2f}"
+
+
+@pytest.mark.parametrize("step,layout", [("naive", "kn"), ("kloop", "kn"), ("grouped", "kn"),
+                                         ("persistent_tma", "kn"), ("persistent_tma", "nk"), ("ws", "nk")])
+def test_the_library_kernels_pass_the_checks(step, layout):
+    """No false alarms: every ladder step (pointer blocks, transposed B views, TMA descriptors) runs clean."""
+    M, N, K = (64, 64, 64) if step == "naive" else (70, 48, 48)
+    a, b = gemm.random_operands(M, N, K, "fp16", generator=torch.Generator().manual_seed(1), b_layout=layout)
+    c = torch.full((M, N), float("nan"), dtype=torch.float16)
+    with interp.memory_checks({"a_ptr": a, "b_ptr": b, "c_ptr": c}, step) as report:
+        gemm.ladder_step(step).wrapper(a, b, out=c)
+    assert report.accesses > 0 and report.describe_unwritten("c_ptr") is None
+    # a K-major B tile read through a descriptor over w (N, K) walks b = w.t() "transposed": a note, not an error
+    assert report.transposed == ({("load", "b_ptr")} if layout == "nk" and step != "naive" else set())
+    atol, rtol = gemm.gemm_tolerance("fp16", K)
+    assert torch.allclose(c.double(), gemm.reference_matmul(a, b), atol=atol, rtol=rtol)
+    assert _builder_is_clean()
+
+
+def test_block_scaled_kernels_pass_the_checks():
+    from bwkit import formats as F
+    from bwkit import scaled_gemm as sg
+
+    for scheme, fn in (("mxfp4", sg.mxfp4_matmul), ("mxfp8_e4m3", sg.mxfp8_matmul), ("nvfp4", sg.nvfp4_matmul)):
+        a_q, w_q = F.quantize(torch.randn(24, 128), scheme), F.quantize(torch.randn(20, 128), scheme)
+        with interp.memory_checks({}, scheme) as report:       # no tensors named: nothing to attribute, no alarms
+            c = fn(a_q, w_q)
+        assert report.checked and torch.allclose(c, sg.emulated_matmul(a_q, w_q), rtol=1e-5, atol=1e-4)
