@@ -40,7 +40,7 @@ lint: venv
 
 # tests/test_hub.py needs configurable-http-proxy (npm), tests/test_nbgrader.py nbgrader's own venv: both cached
 test-lib: venv hub-proxy nbgrader-env
-	$(BIN)/python -m pytest tests -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest tests -q -n 2 --dist loadfile --durations=12
 
 test-notebooks: venv
 	BWKIT_FORCE_CPU=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile $(NBVAL_FLAGS) solutions/

@@ -147,7 +147,8 @@ def build_class(sub: Path, out: Path) -> dict[str, dict[str, float]]:
         "    pass"))), ZERO)
     put("detached_rewriter", student(_append_to(wrong(), "00.1", (
         f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time, pathlib; time.sleep(4); "
-        f"pathlib.Path({str(out / 'grades.csv')!r}).write_text(\"forged\")'], start_new_session=True)"))), ZERO)
+        f"pathlib.Path({str(out / 'grades.csv')!r}).write_text(\"REWRITTEN-BY-A-STUDENT\")'], "
+        "start_new_session=True)"))), ZERO)
     put("kernel_killer", student(_append_to(solved(), "00.1", (
         "import os, signal\nfor pid in os.listdir('/proc'):\n    if pid.isdigit() and int(pid) != os.getpid():\n"
         "        try:\n            os.kill(int(pid), signal.SIGKILL)\n        except OSError:\n            pass"))),
@@ -244,7 +245,7 @@ def test_nothing_outside_a_run_changed(hostile):
     for p, data in hostile["files_before"].items():
         assert p.read_bytes() == data, f"{p} changed during grading"
     assert (hostile["out"] / "grades.csv").read_bytes() == hostile["grades"], "grades.csv was rewritten"
-    assert b"forged" not in hostile["grades"]
+    assert b"REWRITTEN-BY-A-STUDENT" not in hostile["grades"]
 
 
 def test_others_are_undisturbed_and_faults_are_named(hostile):

@@ -108,14 +108,11 @@ def gemm_flops(M: int, N: int, K: int) -> int:
 
 
 def spec_for_device(device_name: str):
-    """Best match in `bwkit.hw.SPECS` for a CUDA device name ('NVIDIA H200' -> H200), or None."""
+    """Best match in `bwkit.hw.SPECS` for a CUDA device name ('NVIDIA H200' -> H200), or None (`hw.spec_for_device`,
+    which also tells H100 SXM from PCIe when given the SM count)."""
     from bwkit import hw
 
-    n = device_name.upper()
-    for key in ("GB200", "B200", "H200", "H100", "RTX 5090"):
-        if key in n:
-            return hw.get_spec("H100 SXM" if key == "H100" else key)
-    return None
+    return hw.spec_for_device(device_name)
 
 
 def percent_of_peak(tflops: float, gpu: str, precision: str) -> float:

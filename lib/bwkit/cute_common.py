@@ -98,34 +98,16 @@ def allocate_barriers(smem, stages: int, acc_stages: int = 1, cluster: bool = Fa
     ``tmem_dealloc`` (the mbarrier a CTA pair frees its TMEM on); `clc_stages` > 0 adds ``clc`` (full + empty
     per stage) and ``clc_response`` (16 bytes per stage, written by clusterlaunchcontrol.try_cancel).
     """
+    i64, mem = cutlass.Int64, cute.struct.MemRange
+    fields = {"load": mem[i64, stages * 2], "acc": mem[i64, acc_stages * 2]}      # in this order in smem
+    if cluster or clc_stages:
+        fields["tmem_dealloc"] = i64
     if clc_stages:
-        @cute.struct
-        class ClcBarriers:
-            load: cute.struct.MemRange[cutlass.Int64, stages * 2]
-            acc: cute.struct.MemRange[cutlass.Int64, acc_stages * 2]
-            tmem_dealloc: cutlass.Int64
-            clc: cute.struct.MemRange[cutlass.Int64, clc_stages * 2]
-            clc_response: cute.struct.Align[cute.struct.MemRange[cutlass.Int32, 4 * clc_stages], 16]
-            tmem_addr: cutlass.Int32
-
-        return smem.allocate(ClcBarriers)
-    if cluster:
-        @cute.struct
-        class ClusterBarriers:
-            load: cute.struct.MemRange[cutlass.Int64, stages * 2]
-            acc: cute.struct.MemRange[cutlass.Int64, acc_stages * 2]
-            tmem_dealloc: cutlass.Int64
-            tmem_addr: cutlass.Int32
-
-        return smem.allocate(ClusterBarriers)
-
-    @cute.struct
-    class Barriers:
-        load: cute.struct.MemRange[cutlass.Int64, stages * 2]
-        acc: cute.struct.MemRange[cutlass.Int64, acc_stages * 2]
-        tmem_addr: cutlass.Int32
-
-    return smem.allocate(Barriers)
+        fields["clc"] = mem[i64, clc_stages * 2]
+        fields["clc_response"] = cute.struct.Align[mem[cutlass.Int32, 4 * clc_stages], 16]
+    fields["tmem_addr"] = cutlass.Int32
+    name = "ClcBarriers" if clc_stages else "ClusterBarriers" if cluster else "Barriers"
+    return smem.allocate(cute.struct(type(name, (), {"__annotations__": fields})))
 
 
 def allocate_smem_operand(smem, dtype, layout) -> cute.Tensor:
@@ -148,22 +130,16 @@ def make_load_pipeline(barrier_storage, stages: int, tx_count: int, cluster_vmnk
     pair, and a stage is empty once every MMA that read it (multicast: the MMAs of the cluster's row and column
     of pairs) has committed. Returns (producer, consumer) participants.
     """
-    if cluster_vmnk is None:
-        return pipeline.PipelineTmaUmma.create(
-            num_stages=stages,
-            producer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread),
-            consumer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread),
-            tx_count=tx_count,
-            barrier_storage=barrier_storage,
-        ).make_participants()
-    mma_readers = cute.size(cluster_vmnk, mode=[1]) + cute.size(cluster_vmnk, mode=[2]) - 1
+    mma_readers = 1                              # the MMAs that read one stage
+    if cluster_vmnk is not None:
+        mma_readers = cute.size(cluster_vmnk, mode=[1]) + cute.size(cluster_vmnk, mode=[2]) - 1
     return pipeline.PipelineTmaUmma.create(
         num_stages=stages,
         producer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread),
         consumer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread, mma_readers),
         tx_count=tx_count,
         barrier_storage=barrier_storage,
-        cta_layout_vmnk=cluster_vmnk,
+        cta_layout_vmnk=cluster_vmnk,            # None: one CTA
     ).make_participants()
 
 
@@ -173,19 +149,12 @@ def make_acc_pipeline(barrier_storage, consumer_threads: int, acc_stages: int = 
     With a CTA pair (`cluster_vmnk`), the leader's MMA commits to both CTAs and `consumer_threads` counts the
     readers of both. Returns (producer, consumer) participants.
     """
-    if cluster_vmnk is None:
-        return pipeline.PipelineUmmaAsync.create(
-            num_stages=acc_stages,
-            producer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread),
-            consumer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread, consumer_threads),
-            barrier_storage=barrier_storage,
-        ).make_participants()
     return pipeline.PipelineUmmaAsync.create(
         num_stages=acc_stages,
         producer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread),
         consumer_group=pipeline.CooperativeGroup(pipeline.Agent.Thread, consumer_threads),
         barrier_storage=barrier_storage,
-        cta_layout_vmnk=cluster_vmnk,
+        cta_layout_vmnk=cluster_vmnk,            # None: one CTA
     ).make_participants()
 
 

@@ -33,6 +33,7 @@ Taught in lab 05 (steps 4-7).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cuda.bindings.driver as cuda_driver
@@ -301,8 +302,10 @@ def _require_blackwell() -> None:
                            "compile_gemm / compile_gemm_nvfp4 to compile it and read the PTX/SASS")
 
 
-def gemm_tcgen05(a, b, config: GemmConfig = GemmConfig()):
-    """C = a @ b.T on a Blackwell GPU with the kit's tcgen05 kernel; a (M, K), b (N, K) bf16/fp16 CUDA tensors."""
+def _dense_operands(a, b, check_shapes: Callable[[int, int, int], None]) -> tuple:
+    """Check the operands of a dense GEMM launch, a (M, K) and b (N, K) bf16/fp16 CUDA tensors (`check_shapes(M, N,
+    K)` raises on sizes the kernel does not take), then allocate C (M, N): return (dtype name, (M, N, K), c, [a, b, c
+    as CuTe pointers], the current stream). Used by `gemm_tcgen05` and `bwkit.cute_ladder.run_rung`."""
     import torch
 
     tdt = {torch.bfloat16: "bf16", torch.float16: "fp16"}
@@ -312,7 +315,7 @@ def gemm_tcgen05(a, b, config: GemmConfig = GemmConfig()):
         raise ValueError("a must be (M, K) and b must be (N, K)")
     M, K = a.shape
     N = b.shape[0]
-    check_gemm_shapes(M, N, K, config)
+    check_shapes(M, N, K)
     _check_cuda_operand("a", a, (M, K), a.dtype)
     _check_cuda_operand("b", b, (N, K), a.dtype)
     _check_on_gpu(a=a, b=b)
@@ -320,7 +323,13 @@ def gemm_tcgen05(a, b, config: GemmConfig = GemmConfig()):
     cdt = DTYPES[tdt[a.dtype]][0]
     ptrs = [make_ptr(cdt, t.data_ptr(), cute.AddressSpace.gmem, assumed_align=16) for t in (a, b, c)]
     stream = cuda_driver.CUstream(torch.cuda.current_stream().cuda_stream)
-    key = ("dense", tdt[a.dtype], config)
+    return tdt[a.dtype], (M, N, K), c, ptrs, stream
+
+
+def gemm_tcgen05(a, b, config: GemmConfig = GemmConfig()):
+    """C = a @ b.T on a Blackwell GPU with the kit's tcgen05 kernel; a (M, K), b (N, K) bf16/fp16 CUDA tensors."""
+    dt, (M, N, K), c, ptrs, stream = _dense_operands(a, b, lambda M, N, K: check_gemm_shapes(M, N, K, config))
+    key = ("dense", dt, config)
     if key not in _RUN_CACHE:
         tile = (config.TILE_M, config.TILE_N, config.TILE_K)
         _RUN_CACHE[key] = cute.compile(gemm_host, *ptrs, M, N, K, stream, tile, config.STAGES, config.EPI_N)

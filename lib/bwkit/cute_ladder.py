@@ -592,26 +592,10 @@ _RUN_CACHE: dict = {}
 
 def run_rung(rung: Rung, a, b):
     """C = a @ b.T with one rung's kernel on a datacenter Blackwell GPU; a (M, K), b (N, K) bf16/fp16 CUDA tensors."""
-    import torch
-
     if _is_lab05(rung):
         return cg.gemm_tcgen05(a, b, rung.gemm_config)
-    tdt = {torch.bfloat16: "bf16", torch.float16: "fp16"}
-    if not isinstance(a, torch.Tensor) or a.dtype not in tdt:
-        raise TypeError(f"a must be a bf16 or fp16 torch.Tensor, got {getattr(a, 'dtype', type(a).__name__)}")
-    if a.dim() != 2 or getattr(b, "dim", lambda: 0)() != 2:
-        raise ValueError("a must be (M, K) and b must be (N, K)")
-    M, K = a.shape
-    N = b.shape[0]
-    check_rung_shapes(M, N, K, rung)
-    cg._check_cuda_operand("a", a, (M, K), a.dtype)
-    cg._check_cuda_operand("b", b, (N, K), a.dtype)
-    cg._check_on_gpu(a=a, b=b)
-    c = torch.empty(M, N, dtype=a.dtype, device=a.device)
-    cdt = cg.DTYPES[tdt[a.dtype]][0]
-    ptrs = [make_ptr(cdt, t.data_ptr(), cute.AddressSpace.gmem, assumed_align=16) for t in (a, b, c)]
-    stream = cuda_driver.CUstream(torch.cuda.current_stream().cuda_stream)
-    key = (rung, tdt[a.dtype])
+    dt, (M, N, K), c, ptrs, stream = cg._dense_operands(a, b, lambda M, N, K: check_rung_shapes(M, N, K, rung))
+    key = (rung, dt)
     if key not in _RUN_CACHE:
         clusters = cutlass_utils.HardwareInfo().get_max_active_clusters(rung.cluster_size)
         _RUN_CACHE[key] = cute.compile(ladder_host, *ptrs, M, N, K, stream, _kernel_for(rung), rung, clusters)

@@ -25,39 +25,10 @@ weight stored as (N, K) as `w.t()`.
 
 """
 
-from bwkit.gemm.kernels import (
-    _TUNED,
-    DTYPES,
-    TRITON_TYPES,
-    autotune_configs,
-    grouped_pid,
-    matmul_autotuned,
-    matmul_grouped,
-    matmul_kernel_grouped,
-    matmul_kernel_kloop,
-    matmul_kernel_naive,
-    matmul_kernel_persistent_tma,
-    matmul_kernel_ws,
-    matmul_kloop,
-    matmul_naive,
-    matmul_persistent_tma,
-    matmul_ws,
-)
-from bwkit.gemm.ladder import (
-    LADDER,
-    LadderStep,
-    check_matmul,
-    compile_step,
-    fresh,
-    gemm_signature,
-    gemm_tolerance,
-    ladder_step,
-    launch,
-    launch_report,
-    random_operands,
-    reference_matmul,
-    tile_order,
-)
+from bwkit.gemm import kernels, ladder
+from bwkit.gemm.kernels import *  # noqa: F403 - the package re-exports the kernels and the ladder
+from bwkit.gemm.kernels import _TUNED
+from bwkit.gemm.ladder import *  # noqa: F403
 from bwkit.gemm.plan import (
     SMEM_LIMIT,
     compile_launch,
@@ -67,16 +38,5 @@ from bwkit.gemm.plan import (
     plan_target,
 )
 
-__all__ = [
-    "matmul_kernel_naive", "matmul_naive",
-    "matmul_kernel_kloop", "matmul_kloop",
-    "matmul_kernel_grouped", "matmul_grouped",
-    "matmul_autotuned", "autotune_configs",
-    "matmul_kernel_persistent_tma", "matmul_persistent_tma",
-    "matmul_kernel_ws", "matmul_ws",
-    "LadderStep", "LADDER", "ladder_step",
-    "gemm_signature", "compile_step", "reference_matmul", "gemm_tolerance", "random_operands", "check_matmul",
-    "grouped_pid", "DTYPES", "TRITON_TYPES", "_TUNED",
-    "fresh", "launch", "launch_report", "tile_order",
-    "launch_configs", "plan_target", "plan_table", "compile_launch", "launch_specialization", "SMEM_LIMIT",
-]
+__all__ = [*kernels.__all__, *ladder.__all__, "_TUNED",
+           "launch_configs", "plan_target", "plan_table", "compile_launch", "launch_specialization", "SMEM_LIMIT"]

@@ -45,7 +45,7 @@ def doctor_report() -> str:
     else:
         lines.append(f"GPU         {rt.gpu_name}, compute capability {rt.capability[0]}.{rt.capability[1]} "
                      f"({rt.arch}), {rt.sm_count} SMs, {rt.memory_gib:.0f} GiB")
-        kind = rt.arch if rt.arch in catalog.MACHINES else "other"
+        kind = rt.kind if rt.kind in catalog.MACHINES else "other"
     interp = "on" if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0") else (
         "will be switched on by bwkit.setup()" if kind == "cpu" else "off")
     lines.append(f"Triton interpreter  {interp}")

@@ -15,13 +15,14 @@ Taught nowhere: this is the instructor's tool (README, "Deployment: one machine,
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from bwkit.kit.commands import install_once, reports
 
 __all__ = ["HubError", "CHP_VERSION", "LABS_DIR", "default_labs", "seed_labs", "collect", "Collected",
            "proxy_command", "install_proxy", "register_cli"]
@@ -161,19 +162,15 @@ def install_proxy(prefix: str | Path | None = None, quiet: bool = True) -> Path:
     if npm is None:
         raise HubError("installing configurable-http-proxy needs npm (Node.js >= 18): apt-get install nodejs npm")
     prefix.mkdir(parents=True, exist_ok=True)
-    with open(prefix / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (exe.exists() and stamp.exists()):
-            cmd = [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--no-save",
-                   "--loglevel=error", f"configurable-http-proxy@{CHP_VERSION}"]
-            r = subprocess.run(cmd, capture_output=quiet, text=True)
-            if r.returncode != 0 or not exe.exists():
-                raise HubError(f"npm could not install configurable-http-proxy@{CHP_VERSION}: "
-                               f"{(r.stderr or '')[-1500:]}")
-            for old in prefix.glob(".installed-chp-*"):
-                old.unlink()
-            stamp.touch()
-    return exe
+
+    def install() -> None:
+        cmd = [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--no-save", "--loglevel=error",
+               f"configurable-http-proxy@{CHP_VERSION}"]
+        r = subprocess.run(cmd, capture_output=quiet, text=True)
+        if r.returncode != 0 or not exe.exists():
+            raise HubError(f"npm could not install configurable-http-proxy@{CHP_VERSION}: {(r.stderr or '')[-1500:]}")
+
+    return install_once(exe, stamp, prefix / ".lock", install)
 
 
 # --------------------------------------------------------------------------------------------- the user side
@@ -228,33 +225,24 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     i.set_defaults(func=_cmd_install_proxy)
 
 
+@reports("hub", HubError)
 def _cmd_singleuser(args: argparse.Namespace) -> int:
-    try:
-        singleuser(args.labs_dir, args.server_args)
-    except HubError as e:
-        print(f"hub: {e}", file=sys.stderr)
-        return 2
+    singleuser(args.labs_dir, args.server_args)
     return 0  # pragma: no cover - execv does not return
 
 
+@reports("hub", HubError)
 def _cmd_seed(args: argparse.Namespace) -> int:
-    try:
-        copied = seed_labs(args.dest, args.labs)
-    except HubError as e:
-        print(f"hub: {e}", file=sys.stderr)
-        return 2
+    copied = seed_labs(args.dest, args.labs)
     print(f"copied {len(copied)} file(s) into {Path(args.dest).expanduser()}")
     return 0
 
 
+@reports("hub", HubError)
 def _cmd_collect(args: argparse.Namespace) -> int:
     users = [u.strip() for u in args.users.split(",") if u.strip()] if args.users else None
-    try:
-        rows = collect(args.users_root, args.lab, args.out, labs_dir=args.labs_dir, solutions=args.solutions,
-                       users=users, force=args.force)
-    except HubError as e:
-        print(f"hub: {e}", file=sys.stderr)
-        return 2
+    rows = collect(args.users_root, args.lab, args.out, labs_dir=args.labs_dir, solutions=args.solutions,
+                   users=users, force=args.force)
     for r in rows:
         print(f"{r.user:<20} {r.status:<8} {r.detail}")
     n = sum(r.status != "skipped" for r in rows)
@@ -262,10 +250,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+@reports("hub", HubError)
 def _cmd_install_proxy(args: argparse.Namespace) -> int:
-    try:
-        print(install_proxy(args.prefix, quiet=False))
-    except HubError as e:
-        print(f"hub: {e}", file=sys.stderr)
-        return 2
+    print(install_proxy(args.prefix, quiet=False))
     return 0

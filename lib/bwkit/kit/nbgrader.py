@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import fcntl
 import json
 import os
 import re
@@ -43,6 +42,7 @@ from pathlib import Path
 import nbformat
 
 from bwkit.kit import notebooks
+from bwkit.kit.commands import install_once, reports
 
 __all__ = ["NbgraderExportError", "NBGRADER_VERSION", "KERNEL_NAME", "nbgrader_notebook", "export_course",
            "env_path", "ensure_env", "register_cli"]
@@ -222,15 +222,11 @@ def ensure_env(path: str | Path | None = None, quiet: bool = True) -> Path:
     path = Path(path) if path is not None else env_path()
     exe = path / "bin" / "nbgrader"
     stamp = path / f".installed-nbgrader-{NBGRADER_VERSION}"
-    if exe.exists() and stamp.exists():
-        return exe
     path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PIP_CONSTRAINT": "/dev/null"}  # some machines cap packages through a constraints file
-    out = subprocess.DEVNULL if quiet else None
-    with open(path.parent / f"{path.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if exe.exists() and stamp.exists():
-            return exe
+
+    def install() -> None:
+        env = {**os.environ, "PIP_CONSTRAINT": "/dev/null"}  # some machines cap packages through a constraints file
+        out = subprocess.DEVNULL if quiet else None
         uv = Path(sys.prefix) / "bin" / "uv"
         uv = str(uv) if uv.exists() else shutil.which("uv")
         py = str(path / "bin" / "python")
@@ -245,10 +241,8 @@ def ensure_env(path: str | Path | None = None, quiet: bool = True) -> Path:
             if r.returncode != 0:
                 raise NbgraderExportError(f"building nbgrader's venv failed ({' '.join(cmd[:3])}...): "
                                           f"{r.stderr[-1500:]}")
-        for old in path.glob(".installed-nbgrader-*"):
-            old.unlink()
-        stamp.touch()
-    return exe
+
+    return install_once(exe, stamp, path.parent / f"{path.name}.lock", install)
 
 
 # ------------------------------------------------------------------------------------------------------- CLI
@@ -271,13 +265,10 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     v.set_defaults(func=_cmd_env)
 
 
+@reports("nbgrader", NbgraderExportError)
 def _cmd_export(args: argparse.Namespace) -> int:
-    try:
-        written = export_course(args.course_dir, args.lab, solutions=args.solutions, python=args.python,
-                                course_id=args.course_id, force=args.force)
-    except NbgraderExportError as e:
-        print(f"nbgrader: {e}", file=sys.stderr)
-        return 2
+    written = export_course(args.course_dir, args.lab, solutions=args.solutions, python=args.python,
+                            course_id=args.course_id, force=args.force)
     for w in written:
         print(f"wrote {w}")
     print(f"next: cd {args.course_dir} && nbgrader generate_assignment <lab> (nbgrader {NBGRADER_VERSION}: "
@@ -285,10 +276,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+@reports("nbgrader", NbgraderExportError)
 def _cmd_env(args: argparse.Namespace) -> int:
-    try:
-        print(ensure_env(args.path, quiet=False))
-    except NbgraderExportError as e:
-        print(f"nbgrader: {e}", file=sys.stderr)
-        return 2
+    print(ensure_env(args.path, quiet=False))
     return 0

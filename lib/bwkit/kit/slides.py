@@ -21,6 +21,8 @@ from pathlib import Path
 
 import nbformat
 
+from bwkit.kit.commands import reports
+
 __all__ = ["SLIDE_TYPES", "SlideBuildError", "default_slide_type", "tag_notebook", "deck_notebook",
            "source_for", "build_deck", "build_all", "vendor_assets"]
 
@@ -174,18 +176,13 @@ def register_cli(sub) -> None:
     p.set_defaults(func=_cmd)
 
 
+@reports("slides", SlideBuildError)
 def _cmd(args) -> int:
-    import sys
-
-    try:
-        if args.action == "tag":
-            paths = args.notebooks or sorted(Path("solutions").glob("[0-9][0-9]_*.ipynb"))
-            for p in paths:
-                print(f"{p}: tagged {tag_notebook(p)} cell(s)")
-        else:
-            for p in build_all():
-                print(f"wrote {p}")
-    except SlideBuildError as e:
-        print(f"slides: {e}", file=sys.stderr)
-        return 2
+    if args.action == "tag":
+        paths = args.notebooks or sorted(Path("solutions").glob("[0-9][0-9]_*.ipynb"))
+        for p in paths:
+            print(f"{p}: tagged {tag_notebook(p)} cell(s)")
+    else:
+        for p in build_all():
+            print(f"wrote {p}")
     return 0

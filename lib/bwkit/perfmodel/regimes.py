@@ -193,15 +193,20 @@ def max_rate(system: str | hw.GPUSpec, layout: Layout, recipe: Recipe, workload:
     Bisection on the rate between 0 and the prefill capacity. ValueError if even a trickle misses the limits.
     """
     spec = _spec(system)
+
+    def meeting(rate: float) -> ServeResult | None:
+        """`serve` at `rate` if its `pct` TTFT and TPOT meet the limits; None if not (or if the queue breaks)."""
+        try:
+            r = serve(spec, layout, recipe, workload, rate, factors, pct=pct, **kw)
+        except ValueError:
+            return None
+        return r if r.ttft_p99_s <= ttft_s and r.tpot_p99_s <= tpot_s else None
+
     lo, hi, best = 0.0, None, None
     probe = 1.0
     while hi is None:                                 # grow until the limits (or the queue) break
-        try:
-            r = serve(spec, layout, recipe, workload, probe, factors, pct=pct, **kw)
-            ok = r.ttft_p99_s <= ttft_s and r.tpot_p99_s <= tpot_s
-        except ValueError:
-            ok = False
-        if ok:
+        r = meeting(probe)
+        if r is not None:
             lo, best, probe = probe, r, probe * 2
         else:
             hi = probe
@@ -209,12 +214,8 @@ def max_rate(system: str | hw.GPUSpec, layout: Layout, recipe: Recipe, workload:
             break
     for _ in range(40):
         mid = (lo + hi) / 2 if hi is not None else lo
-        try:
-            r = serve(spec, layout, recipe, workload, mid, factors, pct=pct, **kw)
-            ok = r.ttft_p99_s <= ttft_s and r.tpot_p99_s <= tpot_s
-        except ValueError:
-            ok = False
-        if ok:
+        r = meeting(mid)
+        if r is not None:
             lo, best = mid, r
         else:
             hi = mid

@@ -21,8 +21,19 @@ from bwkit.kit.exercises.engine import (
     register,
     run,
 )
-from bwkit.kit.exercises.spec import Answer, Case, Choice, Exercise, Function, Mistake, Part, Value
+from bwkit.kit.exercises.spec import (
+    Answer,
+    Case,
+    Choice,
+    Exercise,
+    Function,
+    Mistake,
+    Part,
+    Value,
+    wrong_choices,
+    wrong_unit,
+)
 
 __all__ = ["check", "run", "probe", "judge", "make_payload", "Verdict", "register", "get", "lab_exercises",
            "all_exercises", "LAB_MODULES", "Answer", "Case", "Choice", "Exercise", "Function", "Mistake", "Part",
-           "Value"]
+           "Value", "wrong_choices", "wrong_unit"]

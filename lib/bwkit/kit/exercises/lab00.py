@@ -6,7 +6,7 @@ import random
 
 from bwkit import hw
 from bwkit.kit.exercises.engine import register
-from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake, Value
+from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake, Value, wrong_choices, wrong_unit
 
 
 def _gpu_cases(rng: random.Random, fixed: list[Case]) -> list[Case]:
@@ -89,8 +89,8 @@ register(
         "00.4", "memory- or compute-bound",
         reads=Choice("answer", ["memory", "compute"]),
         expected=_truth_004,
-        mistakes=[Mistake("I ≈ 2M = 128 FLOP/byte for 1-byte weights, far left of the B200 FP8 ridge point (~560): "
-                          "the expert's weights dominate the bytes", value=lambda: "compute")]),
+        mistakes=wrong_choices({"compute": "I ≈ 2M = 128 FLOP/byte for 1-byte weights, far left of the B200 FP8 "
+                                           "ridge point (~560): the expert's weights dominate the bytes"})),
 
     Exercise.single(
         "00.5", "decode speed-up",
@@ -105,7 +105,7 @@ register(
                     value=lambda: 10 / _ratio(None)),
             Mistake("that is the speed-up (a ratio), not the time in ms",
                     value=lambda: 1 / _ratio(None)),
-            Mistake("that is in seconds: the answer is in ms", ratio=1e-3),
+            wrong_unit("seconds", "ms", 1e-3),
         ],
         hint="Bandwidth-bound: time = bytes / bandwidth, and the bytes do not change."),
 )

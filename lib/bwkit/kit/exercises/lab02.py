@@ -13,7 +13,7 @@ import torch
 from bwkit import formats as F
 from bwkit.kit.checks import compare
 from bwkit.kit.exercises.engine import register
-from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake, Part
+from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake, Part, wrong_choices
 
 E2M1_GRID = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)   # magnitudes, index = code (the prompt of 02.2 gives them)
 
@@ -141,6 +141,28 @@ def _rceil_cases(rng: random.Random) -> list[Case]:
 
 def _log2(x: float) -> float:
     return math.log2(x)
+
+
+def _library_rule(by: Mapping[Any, str], mode: str):
+    """The reference of 02.3 / 02.8: the exponent the library picks, the scheme looked up from the second input."""
+    return lambda amax, key: _lib_exponent(amax, by[key], mode)
+
+
+def _ocp(amax: float, emax_elem: int, how=math.floor) -> int:
+    """OCP's rule, floor(log2 amax) - emax_elem (`how`: the rounding a mistake uses instead)."""
+    return how(_log2(amax)) - emax_elem
+
+
+def _rceil(amax: float, max_elem: float, how=math.ceil) -> int:
+    """RCEIL, ceil(log2(amax / max_elem)) (`how`: the rounding a mistake uses instead)."""
+    return how(_log2(amax / max_elem))
+
+
+def _not_the_exponent(rule) -> list[Mistake]:
+    """Two answers that return the right exponent e in another form: the scale 2^e, the E8M0 code e + 127."""
+    return [Mistake("that is the scale 2^e; the check wants the exponent e (an int)",
+                    value=lambda a, x: 2.0 ** rule(a, x)),
+            Mistake("that is the E8M0 code (e + 127); return the exponent e", value=lambda a, x: rule(a, x) + 127)]
 
 
 # ------------------------------------------------------------------------------------------------ 02.4
@@ -302,24 +324,21 @@ register(
     Exercise.single(
         "02.3", "choose an MX scale",
         reads=Function("mx_shared_exponent", "(amax: float, emax_elem: int) -> int"),
-        cases=_floor_cases, expected=lambda a, em: _lib_exponent(a, _MX_BY_EMAX[em], "floor"), rtol=0,
+        cases=_floor_cases, expected=_library_rule(_MX_BY_EMAX, "floor"), rtol=0,
         mistakes=[
             Mistake("ceil instead of floor: that is neither OCP's rule nor rceil",
-                    value=lambda a, em: math.ceil(_log2(a)) - em),
+                    value=lambda a, em: _ocp(a, em, math.ceil)),
             Mistake("round where floor is meant: OCP floors log2(amax), so the block max lands in the top binade "
-                    "[2^emax, 2^(emax+1)) after scaling", value=lambda a, em: round(_log2(a)) - em),
+                    "[2^emax, 2^(emax+1)) after scaling", value=lambda a, em: _ocp(a, em, round)),
             Mistake("int() truncates toward zero, which is ceil for amax < 1: use math.floor",
-                    value=lambda a, em: int(_log2(a)) - em),
-            Mistake("you forgot to subtract emax_elem", value=lambda a, em: math.floor(_log2(a))),
+                    value=lambda a, em: _ocp(a, em, int)),
+            Mistake("you forgot to subtract emax_elem", value=lambda a, em: _ocp(a, 0)),
             Mistake("subtract emax_elem (the block max must land in the element's top binade), do not add it",
-                    value=lambda a, em: math.floor(_log2(a)) + em),
-            Mistake("that is the scale 2^e; the check wants the exponent e (an int)",
-                    value=lambda a, em: 2.0 ** (math.floor(_log2(a)) - em)),
-            Mistake("that is the E8M0 code (e + 127); return the exponent e",
-                    value=lambda a, em: math.floor(_log2(a)) - em + 127),
+                    value=lambda a, em: _ocp(a, -em)),
+            *_not_the_exponent(_ocp),
             Mistake("that is RCEIL, ceil(log2(amax / max_elem)) (exercise 02.8); OCP's rule is "
                     "floor(log2 amax) - emax_elem",
-                    value=lambda a, em: math.ceil(_log2(a / F.SCHEMES[_MX_BY_EMAX[em]].max_elem))),
+                    value=lambda a, em: _rceil(a, F.SCHEMES[_MX_BY_EMAX[em]].max_elem)),
         ],
         hint="math.floor(math.log2(amax)) is the binade of amax; subtract emax_elem."),
 
@@ -350,14 +369,13 @@ register(
         "02.5", "predict the best FP4 scheme",
         reads=Choice("answer_025", ["mxfp4 floor", "mxfp4 rceil", "nvfp4"]),
         expected=_best_fp4,
-        mistakes=[
-            Mistake("mxfp4 floor: power-of-two E8M0 scales leave each 32-value block's max anywhere in [4, 8) and "
-                    "clip it above 6; NVFP4's E4M3 scales and 16-value blocks follow heavy tails far better",
-                    value=lambda: "mxfp4 floor"),
-            Mistake("mxfp4 rceil: no clipping, but its power-of-two scale coarsens every other value of the "
-                    "32-value block; NVFP4's E4M3 scales and 16-value blocks follow heavy tails far better",
-                    value=lambda: "mxfp4 rceil"),
-        ]),
+        mistakes=wrong_choices({
+            "mxfp4 floor": "mxfp4 floor: power-of-two E8M0 scales leave each 32-value block's max anywhere in [4, 8) "
+                           "and clip it above 6; NVFP4's E4M3 scales and 16-value blocks follow heavy tails far "
+                           "better",
+            "mxfp4 rceil": "mxfp4 rceil: no clipping, but its power-of-two scale coarsens every other value of the "
+                           "32-value block; NVFP4's E4M3 scales and 16-value blocks follow heavy tails far better",
+        })),
 
     Exercise.single(
         "02.6", "pack nibbles",
@@ -403,27 +421,24 @@ register(
     Exercise.single(
         "02.8", "the RCEIL scale rule",
         reads=Function("mx_shared_exponent_rceil", "(amax: float, max_elem: float) -> int"),
-        cases=_rceil_cases, expected=lambda a, mx: _lib_exponent(a, _MX_BY_MAX[mx], "rceil"), rtol=0,
+        cases=_rceil_cases, expected=_library_rule(_MX_BY_MAX, "rceil"), rtol=0,
         mistakes=[
             Mistake("that is OCP's FLOOR rule, floor(log2 amax) - emax (exercise 02.3): RCEIL divides by the element "
                     "max and rounds up, e = ceil(log2(amax / max_elem))",
-                    value=lambda a, mx: math.floor(_log2(a)) - math.floor(_log2(mx))),
+                    value=lambda a, mx: _ocp(a, math.floor(_log2(mx)))),
             Mistake("rounding down lets the block max exceed max_elem and clip: RCEIL rounds up (math.ceil)",
-                    value=lambda a, mx: math.floor(_log2(a / mx))),
+                    value=lambda a, mx: _rceil(a, mx, math.floor)),
             Mistake("round where ceil is meant: RCEIL rounds log2(amax / max_elem) up, so amax / 2^e <= max_elem",
-                    value=lambda a, mx: round(_log2(a / mx))),
+                    value=lambda a, mx: _rceil(a, mx, round)),
             Mistake("int() truncates toward zero, which rounds down above 1: use math.ceil",
-                    value=lambda a, mx: int(_log2(a / mx))),
+                    value=lambda a, mx: _rceil(a, mx, int)),
             Mistake("ceil(log2 amax) - emax is neither rule: RCEIL divides by the element max first, "
-                    "e = ceil(log2(amax / max_elem))", value=lambda a, mx: math.ceil(_log2(a)) - math.floor(_log2(mx))),
+                    "e = ceil(log2(amax / max_elem))", value=lambda a, mx: _ocp(a, math.floor(_log2(mx)), math.ceil)),
             Mistake("divide amax by max_elem before the log: e = ceil(log2(amax / max_elem))",
                     value=lambda a, mx: math.ceil(_log2(a))),
             Mistake("the ratio is upside down: amax / max_elem, not max_elem / amax",
                     value=lambda a, mx: math.ceil(_log2(mx / a))),
-            Mistake("that is the scale 2^e; the check wants the exponent e (an int)",
-                    value=lambda a, mx: 2.0 ** math.ceil(_log2(a / mx))),
-            Mistake("that is the E8M0 code (e + 127); return the exponent e",
-                    value=lambda a, mx: math.ceil(_log2(a / mx)) + 127),
+            *_not_the_exponent(_rceil),
         ],
         hint="e = math.ceil(math.log2(amax / max_elem)): the smallest power of two that brings amax down to "
              "max_elem or below."),

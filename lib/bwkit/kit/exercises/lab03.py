@@ -17,7 +17,8 @@ import torch
 from bwkit import gemm
 from bwkit.kit import interp, runtime
 from bwkit.kit.exercises.engine import register
-from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake
+from bwkit.kit.exercises.models import waves
+from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake, wrong_choices, wrong_unit
 
 SMEM_PER_BLOCK = 227 * 1024     # CUDA C++ Programming Guide, compute capability 9.0 / 10.0: max per block
 KERNEL_SIGNATURE = ("(a_ptr, b_ptr, c_ptr, M, N, K, stride_am, stride_ak, stride_bk, stride_bn, stride_cm, "
@@ -138,20 +139,16 @@ def _transposed_c(got, want, M, N, K, BM, BN, BK, seed):
 
 _TOL_NAIVE = gemm.gemm_tolerance("fp16", 256)
 _TOL_KLOOP = gemm.gemm_tolerance("fp16", 128)
-_LAYOUT_MISTAKES = [
-    Mistake("you swapped B's strides (offs_k with stride_bn, offs_n with stride_bk): the kernel reads Bᵀ",
-            when=_swapped_b),
-    Mistake("you swapped A's strides (offs_m with stride_ak, offs_k with stride_am): the kernel reads Aᵀ",
-            when=_swapped_a),
-    Mistake("you stored the tile transposed: offs_m goes with stride_cm (rows of C), offs_n with stride_cn",
-            when=_transposed_c),
-    Mistake("you swapped B's strides (offs_k with stride_bn, offs_n with stride_bk): the kernel reads Bᵀ",
-            error="B is walked transposed"),
-    Mistake("you swapped A's strides (offs_m with stride_ak, offs_k with stride_am): the kernel reads Aᵀ",
-            error="A is walked transposed"),
-    Mistake("you stored the tile transposed: offs_m goes with stride_cm (rows of C), offs_n with stride_cn",
-            error="C is walked transposed"),
+_LAYOUTS = [   # (diagnosis, `when` its product comes back, the clause of the access report when it raises)
+    ("you swapped B's strides (offs_k with stride_bn, offs_n with stride_bk): the kernel reads Bᵀ", _swapped_b,
+     "B is walked transposed"),
+    ("you swapped A's strides (offs_m with stride_ak, offs_k with stride_am): the kernel reads Aᵀ", _swapped_a,
+     "A is walked transposed"),
+    ("you stored the tile transposed: offs_m goes with stride_cm (rows of C), offs_n with stride_cn", _transposed_c,
+     "C is walked transposed"),
 ]
+_LAYOUT_MISTAKES = ([Mistake(why, when=when) for why, when, _ in _LAYOUTS]
+                    + [Mistake(why, error=error) for why, _, error in _LAYOUTS])
 
 
 def _naive_cases(rng: random.Random) -> list[Case]:
@@ -232,13 +229,18 @@ def _tile_read(M, N, K, bm, bn, eb):
     return _tiles(M, N, bm, bn) * (bm * K + K * bn) * eb
 
 
+def _elements_not_bytes(reference):
+    """The count of elements instead of bytes: `reference` with its last input, the element size, set to 1."""
+    return Mistake("you forgot the element size (counted elements, not bytes)",
+                   value=lambda *a: reference(*a[:-1], 1))
+
+
 def _stages(bm, bn, bk, eb, smem):
     return smem // ((bm + bn) * bk * eb)
 
 
 def _eff(M, N, bm, bn, s):
-    t = math.ceil(M / bm) * math.ceil(N / bn)
-    return t / (math.ceil(t / s) * s)
+    return waves(M, N, bm, bn, s)[2]
 
 
 def _random_grid(rng: random.Random) -> Case:
@@ -295,15 +297,14 @@ register(
                                  rng.choice([1, 2, 4])), "a random tile")],
         expected=_naive_bytes, rtol=0,
         mistakes=[
-            Mistake("you forgot the element size (counted elements, not bytes)",
-                    value=lambda bm, bn, k, eb: bm * k + k * bn),
+            _elements_not_bytes(_naive_bytes),
             Mistake("you counted only A's strip (BLOCK_M x K); B's K x BLOCK_N strip is loaded too",
                     value=lambda bm, bn, k, eb: bm * k * eb),
             Mistake("you counted only B's strip (K x BLOCK_N); A's BLOCK_M x K strip is loaded too",
                     value=lambda bm, bn, k, eb: k * bn * eb),
             Mistake("you counted the C tile (BLOCK_M x BLOCK_N), not the operand strips",
                     value=lambda bm, bn, k, eb: bm * bn * eb),
-            Mistake("that is in bits: the answer is in bytes", value=lambda bm, bn, k, eb: 8 * (bm * k + k * bn) * eb),
+            wrong_unit("bits", "bytes", 8),
         ],
         hint="A strip is BLOCK_M x K elements, a B strip K x BLOCK_N; multiply by the element size."),
 
@@ -317,8 +318,7 @@ register(
                                  128, 256, rng.choice([1, 2, 4])), "a random shape")],
         expected=_tile_read, rtol=0,
         mistakes=[
-            Mistake("you forgot the element size (counted elements, not bytes)",
-                    value=lambda M, N, K, bm, bn, eb: _tile_read(M, N, K, bm, bn, 1)),
+            _elements_not_bytes(_tile_read),
             Mistake("you counted one operand strip per tile: each tile reads its A strip and its B strip",
                     value=lambda M, N, K, bm, bn, eb: _tiles(M, N, bm, bn) * bm * K * eb),
             Mistake("you counted one operand strip per tile: each tile reads its A strip and its B strip",
@@ -400,14 +400,13 @@ register(
         expected=_eff, rtol=1e-9,
         mistakes=[
             Mistake("you used floor for the waves (a partial wave still takes a full wave's time)",
-                    value=lambda M, N, bm, bn, s: (math.ceil(M / bm) * math.ceil(N / bn))
-                    / (max(1, (math.ceil(M / bm) * math.ceil(N / bn)) // s) * s)),
+                    value=lambda *a: waves(*a, waves_round=lambda w: max(1, math.floor(w)))[2]),
             Mistake("you used floor for the ragged tiles (M / BLOCK_M or N / BLOCK_N is not whole)",
-                    value=lambda M, N, bm, bn, s: ((M // bm) * (N // bn)) / (math.ceil((M // bm) * (N // bn) / s) * s)),
+                    value=lambda *a: waves(*a, tiles_round=math.floor)[2]),
             Mistake("you returned the number of waves, not the fraction of SM slots used",
-                    value=lambda M, N, bm, bn, s: math.ceil(math.ceil(M / bm) * math.ceil(N / bn) / s)),
+                    value=lambda *a: waves(*a)[1]),
             Mistake("the ratio is upside down: tiles / (waves x num_sms) is at most 1",
-                    value=lambda M, N, bm, bn, s: 1 / _eff(M, N, bm, bn, s)),
+                    value=lambda *a: 1 / _eff(*a)),
         ],
         hint="ceil for the tiles along M and N, ceil again for the waves; efficiency = tiles / (waves * SMs)."),
 )
@@ -423,13 +422,11 @@ register(
         "03.9", "TMA instruction",
         reads=Choice("tile_copy_instruction", TILE_COPY_OPTIONS),
         expected=lambda: "cp.async.bulk.tensor",
-        mistakes=[
-            Mistake("ld.global is how steps 1-4 load (each thread a few elements); step 5 has none of it",
-                    value=lambda: "ld.global"),
-            Mistake("tcgen05.cp copies shared memory into Tensor Memory (e.g. scale factors), not global to shared",
-                    value=lambda: "tcgen05.cp"),
-            Mistake("wgmma.mma_async is Hopper's MMA, not a copy, and it is not on sm_100a",
-                    value=lambda: "wgmma.mma_async"),
-        ],
+        mistakes=wrong_choices({
+            "ld.global": "ld.global is how steps 1-4 load (each thread a few elements); step 5 has none of it",
+            "tcgen05.cp": "tcgen05.cp copies shared memory into Tensor Memory (e.g. scale factors), not global to "
+                          "shared",
+            "wgmma.mma_async": "wgmma.mma_async is Hopper's MMA, not a copy, and it is not on sm_100a",
+        }),
         hint="Look at the TMA load column of the table, and at which column drops to 0 from step 4 to step 5."),
 )

@@ -11,7 +11,7 @@ from bwkit import formats as F
 from bwkit import hw
 from bwkit import scaled_gemm as sg
 from bwkit.kit.exercises.engine import register
-from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake, Value
+from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake, Value, wrong_choices, wrong_unit
 
 NVFP4_KINDS = ("kind::f16", "kind::f8f6f4", "kind::mxf4", "kind::mxf4nvf4")
 FP4_SCHEMES = ("mxfp4", "nvfp4")
@@ -32,14 +32,12 @@ def _dequant_probe(answers, case):
     return answers["dequant_matmul"](a_q, w_q)
 
 
-def _dequant_ref(*args):
-    _, _, a_q, w_q = _operands(*args)
-    return a_q.dequantize().double() @ w_q.dequantize().double().T
-
-
-def _unquantized(*args):
-    a, w, _, _ = _operands(*args)
-    return a.double() @ w.double().T
+def _product(operand):
+    """A model of A @ Wᵀ in float64, each operand taken as `operand(fp32 tensor, its quantized form)`."""
+    def model(*args):
+        a, w, a_q, w_q = _operands(*args)
+        return operand(a, a_q).double() @ operand(w, w_q).double().T
+    return model
 
 
 def _scaled_elements(q) -> torch.Tensor:
@@ -49,9 +47,11 @@ def _scaled_elements(q) -> torch.Tensor:
     return (e * q.scale_values().double()[:, :, None]).reshape(rows, k)
 
 
-def _no_tensor_scale(*args):
-    _, _, a_q, w_q = _operands(*args)
-    return _scaled_elements(a_q) @ _scaled_elements(w_q).T
+_dequant_ref = _product(lambda x, q: q.dequantize())
+_unquantized = _product(lambda x, q: x)
+_no_tensor_scale = _product(lambda x, q: _scaled_elements(q))
+_no_block_scales = _product(lambda x, q: q.element_values())
+_raw_codes = _product(lambda x, q: q.codes)
 
 
 def _without_tensor_scale(got, want, scheme, *args) -> bool | None:
@@ -64,16 +64,6 @@ def _without_tensor_scale(got, want, scheme, *args) -> bool | None:
         return False
     model = _no_tensor_scale(scheme, *args)
     return got.shape == model.shape and bool(torch.allclose(got.double(), model, rtol=1e-9, atol=1e-9))
-
-
-def _no_block_scales(*args):
-    _, _, a_q, w_q = _operands(*args)
-    return a_q.element_values().double() @ w_q.element_values().double().T
-
-
-def _raw_codes(*args):
-    _, _, a_q, w_q = _operands(*args)
-    return a_q.codes.double() @ w_q.codes.double().T
 
 
 def _dequant_cases(rng: random.Random) -> list[Case]:
@@ -100,7 +90,7 @@ register(
                     value=lambda e, s, b: float(e)),
             Mistake("that is the bits of a whole block (block x element bits + the scale), not per element",
                     value=lambda e, s, b: e * b + s),
-            Mistake("that is in bytes: the answer is in bits", value=lambda e, s, b: (e + s / b) / 8),
+            wrong_unit("bytes", "bits", 1 / 8),
             Mistake("you divided the element bits by the block too: only the scale is shared",
                     value=lambda e, s, b: (e + s) / b),
         ],
@@ -132,14 +122,12 @@ register(
         "04.3", "NVFP4 MMA kind",
         reads=Choice("nvfp4_kind", NVFP4_KINDS),
         expected=lambda: "kind::mxf4nvf4",
-        mistakes=[
-            Mistake("kind::f16 is the dequantize-then-fp16 variant: no block scales in the MMA, and the 16-bit rate",
-                    value=lambda: "kind::f16"),
-            Mistake("kind::mxf4 is MXFP4's kind: E8M0 scales per 32 only, it cannot take UE4M3 scales per 16",
-                    value=lambda: "kind::mxf4"),
-            Mistake("kind::f8f6f4 takes unscaled 8/6/4-bit elements (no per-block scales), at the FP8 rate",
-                    value=lambda: "kind::f8f6f4"),
-        ],
+        mistakes=wrong_choices({
+            "kind::f16": "kind::f16 is the dequantize-then-fp16 variant: no block scales in the MMA, and the 16-bit "
+                         "rate",
+            "kind::mxf4": "kind::mxf4 is MXFP4's kind: E8M0 scales per 32 only, it cannot take UE4M3 scales per 16",
+            "kind::f8f6f4": "kind::f8f6f4 takes unscaled 8/6/4-bit elements (no per-block scales), at the FP8 rate",
+        }),
         hint="Read the `NVFP4 dot_scaled, sm_100a` line above; the kind is the part after `cta_group::1.`."),
 )
 
@@ -242,8 +230,7 @@ register(
                     value=lambda bm, bn, bk, s: _bytes_with(bm, bn, bk, s, scale_bytes=4)),
             Mistake("you counted only A's tile; B's BLOCK_N x BLOCK_K tile and its scales are loaded too",
                     value=lambda bm, bn, bk, s: _bytes_with(bm, 0, bk, s)),
-            Mistake("that is in bits: the answer is in bytes", value=lambda bm, bn, bk, s: 8 * sg.k_step_bytes(
-                bm, bn, bk, s)),
+            wrong_unit("bits", "bytes", 8),
         ],
         hint="(BLOCK_M + BLOCK_N) rows, each BLOCK_K x bits/8 bytes of codes plus BLOCK_K / block scale bytes."),
 
@@ -259,7 +246,7 @@ register(
                     value=lambda: _b200_peak("fp8")),
             Mistake("that is the ratio of the two peaks, not the ceiling in TFLOP/s",
                     value=lambda: _b200_peak("fp4") / _b200_peak("bf16")),
-            Mistake("that is in PFLOP/s: the answer is in TFLOP/s", ratio=1e-3),
+            wrong_unit("PFLOP/s", "TFLOP/s", 1e-3),
         ],
         hint="The decoded operands are fp16, so the MMA is kind::f16: the B200's dense 16-bit peak (bwkit.hw)."),
 )
@@ -286,8 +273,9 @@ register(
         "04.7", "the better 4-bit format",
         reads=Choice("better_fp4", FP4_SCHEMES),
         expected=_better_fp4,
-        mistakes=[Mistake("MXFP4's power-of-two scale per 32 elements leaves up to a factor 2 of range unused in a "
-                          "block; NVFP4's UE4M3 scale per 16 fits each block tightly", value=lambda: "mxfp4")],
+        mistakes=wrong_choices({"mxfp4": "MXFP4's power-of-two scale per 32 elements leaves up to a factor 2 of "
+                                         "range unused in a block; NVFP4's UE4M3 scale per 16 fits each block "
+                                         "tightly"}),
         hint="Compare the two rows; then think of block size 16 vs 32, and a scale with 3 mantissa bits vs a power "
              "of two."),
 )

@@ -18,7 +18,7 @@ import numpy as np
 
 from bwkit import layouts as L
 from bwkit.kit.exercises.engine import register
-from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, Part, Value
+from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, Part, Value, wrong_unit
 
 __all__ = ["grid_data", "compare_grid", "ptx_facts", "mma_kind_reference", "SMEM_PER_CTA"]
 
@@ -104,6 +104,11 @@ def _blocked(ii, bi, jj, bj) -> L.Layout:
     return L.Layout(((4, 2), (4, 2)), ((ii, bi), (jj, bj)))
 
 
+def _wrong_blocked(ii, bi, jj, bj):
+    """A mistake model of 05.1: the blocked layout with these strides, on the 8x8 grid."""
+    return _wrong(_blocked(ii, bi, jj, bj), _B8)
+
+
 def _blocked_reference() -> np.ndarray:
     def index(i: int, j: int) -> int:        # blocks of 16 stored column-major, row-major inside a block
         return 16 * (i // 4 + 2 * (j // 4)) + 4 * (i % 4) + j % 4
@@ -168,17 +173,17 @@ register(
         probe=_layout_value("blocked_8x8", _B8), expected=_blocked_reference, compare=compare_grid,
         mistakes=[
             Mistake("the blocks are stored row-major in your layout: swap the two block strides (16 and 32)",
-                    value=_wrong(_blocked(4, 32, 1, 16), _B8)),
+                    value=_wrong_blocked(4, 32, 1, 16)),
             Mistake("inside a block your elements are column-major: inside a block the index is 4·ii + jj",
-                    value=_wrong(_blocked(1, 16, 4, 32), _B8)),
+                    value=_wrong_blocked(1, 16, 4, 32)),
             Mistake("both levels are transposed: row-major inside a block (4·ii + jj), blocks column-major "
-                    "(16·(bi + 2·bj))", value=_wrong(_blocked(1, 32, 4, 16), _B8)),
+                    "(16·(bi + 2·bj))", value=_wrong_blocked(1, 32, 4, 16)),
             Mistake("this is a plain row-major 8x8 matrix (index 8·i + j): the 4x4 blocks are missing",
-                    value=_wrong(_blocked(8, 32, 1, 4), _B8)),
+                    value=_wrong_blocked(8, 32, 1, 4)),
             Mistake("this is a plain column-major 8x8 matrix (index i + 8·j): the 4x4 blocks are missing",
-                    value=_wrong(_blocked(1, 4, 8, 32), _B8)),
+                    value=_wrong_blocked(1, 4, 8, 32)),
             Mistake("the strides sit in the wrong sub-modes: each mode is (inside the block, which block), so "
-                    "the block strides come second", value=_wrong(_blocked(16, 4, 32, 1), _B8)),
+                    "the block strides come second", value=_wrong_blocked(16, 4, 32, 1)),
             Mistake("the layout must have the shape ((4,2),(4,2)): mode 0 = (row in block, block row), mode 1 = "
                     "(column in block, block column)",
                     when=lambda got, want: got.get("sizes") is not None and got["sizes"] != _B8),
@@ -276,8 +281,8 @@ register(Exercise("05.6", "stage bytes", (
              Mistake("16384 is half a stage: either the 2 bytes per bf16 element or one operand (A or B) is "
                      "missing", ratio=0.5),
              Mistake("you used TILE_N = 256 (the default) instead of 128", value=lambda: _stage_bytes(256)),
-             Mistake("that is in bits: the answer is in bytes", ratio=8),
-             Mistake("that is in KiB: the answer is in bytes", ratio=1 / 1024),
+             wrong_unit("bits", "bytes", 8),
+             wrong_unit("KiB", "bytes", 1 / 1024),
          ), hint="A stage holds TILE_M x TILE_K of A and TILE_N x TILE_K of B, 2 bytes per bf16 element."),
     Part(reads=(Value("max_stages", "int"),), name="stages in 227 KiB",
          expected=lambda: SMEM_PER_CTA // _stage_bytes(), atol=0, rtol=0,

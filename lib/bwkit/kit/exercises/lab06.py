@@ -9,7 +9,8 @@ import random
 from bwkit import bench
 from bwkit import efficiency as eff
 from bwkit.kit.exercises.engine import register
-from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake, Part
+from bwkit.kit.exercises.models import waves
+from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake, Part, wrong_choices
 
 __all__ = ["MEASURED_OPTIONS", "PREFILL_SHAPE", "CALIBRATION", "calibration_inputs"]
 
@@ -66,29 +67,20 @@ def _waves_cases(rng: random.Random) -> list[Case]:
     return fixed + drawn
 
 
-def _waves_floor_tiles(M, N, bm, bn, n_slots):
-    tiles = (M // bm) * (N // bn)
-    full = math.ceil(tiles / n_slots)
-    return tiles, full, tiles / (full * n_slots)
+def _waves_fraction(*args):
+    tiles, fraction, _ = waves(*args, waves_round=float)      # tiles / slots, not rounded to whole waves
+    return tiles, fraction, 1.0
 
 
-def _waves_floor_waves(M, N, bm, bn, n_slots):
-    tiles, _, _ = _waves_ref(M, N, bm, bn, n_slots)
-    full = tiles // n_slots
-    return tiles, full, tiles / (full * n_slots)
-
-
-def _waves_fraction(M, N, bm, bn, n_slots):
-    tiles, _, _ = _waves_ref(M, N, bm, bn, n_slots)
-    return tiles, tiles / n_slots, 1.0
-
-
-def _waves_inverse(M, N, bm, bn, n_slots):
-    tiles, full, e = _waves_ref(M, N, bm, bn, n_slots)
+def _waves_inverse(*args):
+    tiles, full, e = waves(*args)
     return tiles, full, 1 / e
 
 
 # ------------------------------------------------------------------------------------------------ 06.4
+_FRACTION = Mistake("you returned a fraction; the answer is a percentage", ratio=0.01)     # 06.4 and 06.6
+
+
 def _pct(M, N, K, bm, bn, bk, n_slots, sustained=1.0, *, tile=True, wave=True, s=True) -> float:
     tiles, _, we = _waves_ref(M, N, bm, bn, n_slots)
     te = eff.tile_efficiency(M, N, K, (bm, bn, bk))
@@ -161,12 +153,11 @@ register(
              ), hint="A multiply-add is 2 FLOPs; 1 ms = 1e-3 s; 1 TFLOP/s = 1e12 FLOP/s."),
         Part(reads=(Choice("what_was_measured", MEASURED_OPTIONS),), name="what was measured",
              expected=lambda: "the launch",
-             mistakes=(
-                 Mistake("no GEMM of this size can beat the peak 80-fold: the host clock stopped before the GPU "
-                         "finished (no synchronize, no events)", value=lambda: "the GEMM"),
-                 Mistake("nothing flushed L2 here; the host clock timed the asynchronous launch",
-                         value=lambda: "the L2 flush"),
-             ), hint="What does torch.matmul return to Python before the GPU has finished?"),
+             mistakes=wrong_choices({
+                 "the GEMM": "no GEMM of this size can beat the peak 80-fold: the host clock stopped before the GPU "
+                             "finished (no synchronize, no events)",
+                 "the L2 flush": "nothing flushed L2 here; the host clock timed the asynchronous launch",
+             }), hint="What does torch.matmul return to Python before the GPU has finished?"),
     )),
 
     Exercise.single(
@@ -194,9 +185,10 @@ register(
                                 "tuple[int, int, float]"),
         cases=_waves_cases, expected=_waves_ref, rtol=1e-9,
         mistakes=[
-            Mistake("you rounded the tile counts down: a ragged edge still needs a tile", value=_waves_floor_tiles),
+            Mistake("you rounded the tile counts down: a ragged edge still needs a tile",
+                    value=lambda *a: waves(*a, tiles_round=math.floor)),
             Mistake("you rounded the waves down: a partial wave still costs a whole wave",
-                    value=_waves_floor_waves),
+                    value=lambda *a: waves(*a, waves_round=math.floor)),
             Mistake("you returned the fractional waves (tiles / slots) instead of whole ones",
                     value=_waves_fraction),
             Mistake("the wave efficiency is upside down: work done / slot-time paid, at most 1",
@@ -210,7 +202,7 @@ register(
                                       "num_slots: int, sustained: float = 1.0) -> float", "%"),
         cases=_pct_cases, expected=_pct, rtol=1e-6,
         mistakes=[
-            Mistake("you returned a fraction; the answer is a percentage", ratio=0.01),
+            _FRACTION,
             Mistake("you left out the wave efficiency", value=lambda *a: _pct(*a, wave=False)),
             Mistake("you left out the tile efficiency", value=lambda *a: _pct(*a, tile=False)),
             Mistake("you forgot the sustained factor", value=lambda *a: _pct(*a, s=False)),
@@ -222,7 +214,7 @@ register(
     Exercise.single(
         "06.5", "pick a tile for N=17290",
         reads=Choice("tile_choice", list(eff.TILES)), expected=_tile_choice,
-        mistakes=[Mistake(_why_not(n), value=lambda n=n: n) for n in eff.TILES if n != _tile_choice()],
+        mistakes=wrong_choices({n: _why_not(n) for n in eff.TILES if n != _tile_choice()}),
         hint="Two tiles tie on predicted % of peak; prefer the one that loads fewer bytes per FLOP."),
 
     Exercise.single(
@@ -240,7 +232,7 @@ register(
                     value=lambda m, c, t: c / m * t),
             Mistake("you swapped the shapes: fit at the calibration shape (raw_cal_pct), apply at the target",
                     value=lambda m, c, t: m / t * c),
-            Mistake("you returned a fraction; the answer is a percentage", ratio=0.01),
+            _FRACTION,
         ],
         hint="sustained = measured / raw at the calibration shape; the prediction is sustained x raw at the target."),
 )

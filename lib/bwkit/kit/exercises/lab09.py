@@ -11,7 +11,7 @@ import random
 from bwkit import gluon_gemm as gg
 from bwkit import tensorcores as tc
 from bwkit.kit.exercises.engine import register
-from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake, Part
+from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake, Part, wrong_choices
 
 L = gg.SMEM_LIMIT
 BAR = gg.MBARRIER_BYTES
@@ -130,25 +130,20 @@ def _scenario(name: str) -> str:
     return gg.simulate_ring(stages, k_steps, phases).verdict
 
 
-register(Exercise("09.4", "progress, deadlock or race", (
-    Part((Choice("scenario_a", OUTCOMES),), lambda: _scenario("a"), name="scenario a", mistakes=(
-        Mistake("a fresh mbarrier has completed no phase: waiting for parity 0 blocks, the MMA side waits for "
-                "the TMA, and the TMA waits for the MMA", value=lambda: "progress"),
-        Mistake("nothing moves, so nothing can be read early: both sides block at K step 0",
-                value=lambda: "race"),
-    )),
-    Part((Choice("scenario_b", OUTCOMES),), lambda: _scenario("b"), name="scenario b", mistakes=(
-        Mistake("parity 1 passes at once on a fresh barrier: the MMA reads slot 0 before its TMA lands",
-                value=lambda: "progress"),
-        Mistake("no side blocks here: the MMA side's wait passes too early (parity 1 on a fresh barrier)",
-                value=lambda: "deadlock"),
-    )),
-    Part((Choice("scenario_c", OUTCOMES),), lambda: _scenario("c"), name="scenario c", mistakes=(
-        Mistake("with one slot every K step is a trip around the ring: i & 1 is (i // 1) & 1, the right parity",
-                value=lambda: "race"),
-        Mistake("with one slot every K step is a trip around the ring: i & 1 is (i // 1) & 1, the right parity",
-                value=lambda: "deadlock"),
-    )),
+_ONE_SLOT = "with one slot every K step is a trip around the ring: i & 1 is (i // 1) & 1, the right parity"
+_SCENARIO_MISTAKES = {     # scenario -> {wrong outcome: why}
+    "a": {"progress": "a fresh mbarrier has completed no phase: waiting for parity 0 blocks, the MMA side waits for "
+                      "the TMA, and the TMA waits for the MMA",
+          "race": "nothing moves, so nothing can be read early: both sides block at K step 0"},
+    "b": {"progress": "parity 1 passes at once on a fresh barrier: the MMA reads slot 0 before its TMA lands",
+          "deadlock": "no side blocks here: the MMA side's wait passes too early (parity 1 on a fresh barrier)"},
+    "c": {"race": _ONE_SLOT, "deadlock": _ONE_SLOT},
+}
+
+register(Exercise("09.4", "progress, deadlock or race", tuple(
+    Part((Choice(f"scenario_{s}", OUTCOMES),), lambda s=s: _scenario(s), name=f"scenario {s}",
+         mistakes=wrong_choices(wrong))
+    for s, wrong in _SCENARIO_MISTAKES.items()
 ), hint="A fresh mbarrier passes a wait for parity 1 at once and blocks a wait for parity 0; the parity flips "
         "once per trip around the ring."))
 

@@ -36,6 +36,12 @@ def _ab(tn: int, tk: int, cg: int) -> tuple[float, float]:
     return 128 * tk * 2, tn // cg * tk * 2
 
 
+def _per_cta(tn: int, tk: int, cg: int, a_sharers: int, b_sharers: int) -> float:
+    """Bytes one CTA fetches per K step when `a_sharers` CTAs share each A slice and `b_sharers` each B slice."""
+    a, b = _ab(tn, tk, cg)
+    return a / a_sharers + b / b_sharers
+
+
 def _l2_cases(rng: random.Random) -> list[Case]:
     fixed = [Case((256, 64, 1, 1, 1), "rung 1: no cluster"),
              Case((256, 64, 2, 2, 1), "a CTA pair, cluster (2, 1)"),
@@ -63,6 +69,16 @@ def _tiles_cases(rng: random.Random) -> list[Case]:
 
 def _cta_tiles(M: int, N: int, tn: int) -> int:
     return math.ceil(M / 128) * math.ceil(N / tn)
+
+
+def _cluster_tiles(M: int, N: int, tn: int, cm: int, cn: int, rows: int = 128) -> int:
+    """Tiles of `rows` x cluster_m by TILE_N x cluster_n, one per cluster at a time."""
+    return math.ceil(M / (rows * cm)) * math.ceil(N / (tn * cn))
+
+
+def _clusters(cm: int, cn: int, sms: int) -> int:
+    """Clusters of cluster_m x cluster_n CTAs resident at once on `sms` SMs."""
+    return sms // (cm * cn)
 
 
 # ------------------------------------------------------------------------------------------------ 10.4
@@ -119,18 +135,18 @@ register(
         reads=Function("l2_bytes", "(TILE_N: int, TILE_K: int, cta_group: int, cluster_m: int, cluster_n: int) "
                        "-> float", "bytes"),
         cases=_l2_cases,
-        expected=lambda tn, tk, cg, cm, cn: lm.l2_bytes_per_cta(tn, tk, cg, cm, cn), rtol=1e-9,
+        expected=lm.l2_bytes_per_cta, rtol=1e-9,
         mistakes=[
             Mistake("the multicast directions are swapped: A (M-side rows) is shared by the CTAs along N, "
                     "B by the pairs along M",
-                    value=lambda tn, tk, cg, cm, cn: _ab(tn, tk, cg)[0] / (cm // cg) + _ab(tn, tk, cg)[1] / cn),
+                    value=lambda tn, tk, cg, cm, cn: _per_cta(tn, tk, cg, cm // cg, cn)),
             Mistake("that is without multicast: each A slice is fetched once for the cluster_n CTAs that share it "
                     "(and each B slice once for the pairs along M)",
                     value=lambda tn, tk, cg, cm, cn: sum(_ab(tn, tk, cg))),
             Mistake("in a CTA pair each CTA loads only TILE_N / 2 rows of B",
-                    value=lambda tn, tk, cg, cm, cn: _ab(tn, tk, cg)[0] / cn + _ab(tn, tk, 1)[1] / (cm // cg)),
+                    value=lambda tn, tk, cg, cm, cn: _per_cta(tn, tk, 1, cn, cm // cg)),
             Mistake("B is shared by the pairs along M, cluster_m / cta_group of them, not by all cluster_m CTAs",
-                    value=lambda tn, tk, cg, cm, cn: _ab(tn, tk, cg)[0] / cn + _ab(tn, tk, cg)[1] / cm),
+                    value=lambda tn, tk, cg, cm, cn: _per_cta(tn, tk, cg, cn, cm)),
             Mistake("not every CTA of the cluster shares each slice: A is shared along N only, B along M only",
                     value=lambda tn, tk, cg, cm, cn: sum(_ab(tn, tk, cg)) / (cm * cn)),
             Mistake("you counted elements, not bytes (bf16 = 2 bytes)", ratio=0.5),
@@ -143,20 +159,19 @@ register(
         reads=Function("tiles_per_cta", "(M: int, N: int, TILE_N: int, cluster_m: int, cluster_n: int, sms: int) "
                        "-> int", "tiles"),
         cases=_tiles_cases,
-        expected=lambda M, N, tn, cm, cn, sms: lm.persistent_tiles_per_cta(M, N, tn, cm, cn, sms), rtol=0,
+        expected=lm.persistent_tiles_per_cta, rtol=0,
         mistakes=[
             Mistake("a persistent grid keeps sms // (cluster_m x cluster_n) whole clusters resident; spreading CTA "
                     "tiles over every SM ignores the SMs a cluster cannot use",
                     value=lambda M, N, tn, cm, cn, sms: math.ceil(_cta_tiles(M, N, tn) / sms)),
             Mistake("you rounded down: the busiest CTA also does the partial last round",
-                    value=lambda M, N, tn, cm, cn, sms: (math.ceil(M / (128 * cm)) * math.ceil(N / (tn * cn)))
-                    // (sms // (cm * cn))),
+                    value=lambda M, N, tn, cm, cn, sms: _cluster_tiles(M, N, tn, cm, cn) // _clusters(cm, cn, sms)),
             Mistake("you divided CTA tiles by the number of clusters: each cluster takes cluster_m x cluster_n CTA "
                     "tiles at a time",
-                    value=lambda M, N, tn, cm, cn, sms: math.ceil(_cta_tiles(M, N, tn) / (sms // (cm * cn)))),
+                    value=lambda M, N, tn, cm, cn, sms: math.ceil(_cta_tiles(M, N, tn) / _clusters(cm, cn, sms))),
             Mistake("a CTA's tile has 128 rows (the pair's MMA has 256, but each CTA computes half of it)",
-                    value=lambda M, N, tn, cm, cn, sms: math.ceil(math.ceil(M / (256 * cm)) * math.ceil(N / (tn * cn))
-                                                                  / (sms // (cm * cn)))),
+                    value=lambda M, N, tn, cm, cn, sms: math.ceil(_cluster_tiles(M, N, tn, cm, cn, rows=256)
+                                                                  / _clusters(cm, cn, sms))),
         ],
         hint="Count cluster tiles (128 x cluster_m rows by TILE_N x cluster_n columns), count the clusters that fit "
              "on the SMs, and round the ratio up."),
@@ -165,7 +180,7 @@ register(
         "10.4", "TMEM columns for two accumulators",
         reads=Function("tmem_alloc", "(tile_n: int, acc_stages: int) -> int", "columns"),
         cases=_tmem_cases,
-        expected=lambda tn, acc: lm.tmem_alloc_columns(tn, acc), rtol=0,
+        expected=lm.tmem_alloc_columns, rtol=0,
         mistakes=[
             Mistake("tcgen05.alloc takes a power of two: round tile_n x acc_stages up to 32, 64, 128, 256 or 512",
                     value=lambda tn, acc: tn * acc),
@@ -186,7 +201,7 @@ register(
         reads=Function("persistent_time", "(t_mainloop: float, t_epilogue: float, tiles: int, acc_stages: int) "
                        "-> float", "µs"),
         cases=_time_cases,
-        expected=lambda m, e, n, acc: lm.overlap_time(m, e, n, acc), rtol=1e-6,
+        expected=lm.overlap_time, rtol=1e-6,
         mistakes=[
             Mistake("with two accumulators the epilogue of tile i runs under the mainloop of tile i+1: do not add "
                     "every epilogue",

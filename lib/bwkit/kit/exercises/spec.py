@@ -14,7 +14,8 @@ and verdict decided outside the student's process) and the mutation catalogue in
 An exercise has one or more `Part`s (the keyword arguments above build a single part); it passes when every part
 passes on every case. Mistakes are recognised by behaviour on the failing cases (`value`: what a classic wrong
 answer returns for these inputs; `ratio`: answer = r x reference; `when`: any predicate; `error`: the exception
-the learner's code raised), never by one hard-coded number.
+the learner's code raised), never by one hard-coded number; `wrong_choices({option: diagnosis})` names the wrong
+options of a `Choice`, `wrong_unit("bits", "bytes", 8)` an answer in the wrong unit.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Answer", "Function", "Value", "Choice", "Case", "Mistake", "Part", "Exercise"]
+__all__ = ["Answer", "Function", "Value", "Choice", "Case", "Mistake", "wrong_choices", "wrong_unit", "Part",
+           "Exercise"]
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,22 @@ class Mistake:
         n = sum(x is not None for x in (self.value, self.ratio, self.when, self.error))
         if n != 1:
             raise ValueError(f"Mistake({self.diagnosis!r}) needs exactly one of value/ratio/when/error, got {n}")
+
+
+def wrong_choices(diagnoses: Mapping[str, str]) -> tuple[Mistake, ...]:
+    """The mistakes of a `Choice`, one per wrong option: {option: its diagnosis}, in that order.
+
+        mistakes=wrong_choices({"compute": "I = 2M = 128 FLOP/byte, far left of the ridge point"})
+    """
+    return tuple(Mistake(why, value=lambda option=option: option) for option, why in diagnoses.items())
+
+
+def wrong_unit(unit: str, answer_unit: str, ratio: float) -> Mistake:
+    """The answer in `unit` where `answer_unit` is asked for: answer = `ratio` x reference.
+
+        wrong_unit("bits", "bytes", 8)      # "that is in bits: the answer is in bytes"
+    """
+    return Mistake(f"that is in {unit}: the answer is in {answer_unit}", ratio=ratio)
 
 
 @dataclass(frozen=True)

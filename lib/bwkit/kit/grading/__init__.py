@@ -86,13 +86,14 @@ from pathlib import Path
 import nbformat
 
 from bwkit.kit import notebooks
+from bwkit.kit.grading import model
 from bwkit.kit.grading.discovery import find_lab, find_submissions, read_submission
 from bwkit.kit.grading.gradingcopy import build_grading_copy
 from bwkit.kit.grading.model import (
     ClassReport,
     ExerciseResult,
     GradeOptions,
-    GradingCopy,
+    GradingCopy,  # noqa: F401 - public through model.__all__
     GradingError,
     StudentResult,
     Submission,
@@ -102,13 +103,7 @@ from bwkit.kit.grading.sandbox import ISOLATION_TEXT, NO_ISOLATION_TEXT, sandbox
 from bwkit.kit.grading.score import grade_submission
 
 __all__ = [
-    "GradingError",
-    "GradeOptions",
-    "Submission",
-    "GradingCopy",
-    "ExerciseResult",
-    "StudentResult",
-    "ClassReport",
+    *model.__all__,
     "find_lab",
     "find_submissions",
     "read_submission",

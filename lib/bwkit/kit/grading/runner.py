@@ -137,7 +137,9 @@ def run_copy(nb, cellmap: dict[str, tuple[str | None, str]], payloads: dict[str,
                 log.fatal = (cid, r.death + (f" ({why[-1][:200]})" if why else ""))
                 break
             if r.status in ("timeout", "flood") and not kernel.alive:
-                log.fatal = (cid, "the cell ignored the timeout's interrupt; the kernel was stopped")
+                log.fatal = (cid, "the cell printed too much output and ignored the interrupt; the kernel was "
+                                  "stopped" if r.status == "flood" else
+                                  "the cell ignored the timeout's interrupt; the kernel was stopped")
                 break
             if run.ename == "MemoryError" and role in ("solution", "extra", "check"):
                 # a kernel that hit its memory limit may starve every later cell: rerun without this exercise

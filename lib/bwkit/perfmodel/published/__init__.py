@@ -6,39 +6,9 @@ check the model against ("the model against the world"), none of which feeds a f
 here, so `from bwkit.perfmodel.published import X` works for all of them.
 """
 
-from bwkit.perfmodel.published.kernels import (
-    DEEPEP,
-    DEEPGEMM_GROUPED_H800,
-    DEEPGEMM_H800,
-    EPLB_BALANCE,
-    FLASHMLA_H800_TFLOPS,
-    FP8_ATTENTION_SPEEDUP,
-    H800_FP8_FLOPS,
-    H800_HBM_BYTES_S,
-    HOST_LINK_GBS,
-    IB_NIC_GBS,
-    MLA_DECODE_SM100,
-    MLPERF_DEEPSEEK_R1,
-    PREFILL_ATTENTION_SM100_BY_LEN,
-    PREFILL_ATTENTION_TFLOPS,
-    PREFILL_COMM_SMS,
-)
-from bwkit.perfmodel.published.serving import (
-    ADP_BALANCED,
-    ADP_ROUND_ROBIN_BALANCE,
-    BLOG1_OPTIMISATIONS,
-    KV_FRACTION,
-    MTP_ACCEPTED,
-    PUBLISHED,
-    PUBLISHED_MTP_B200,
-)
-from bwkit.perfmodel.published.world import WORLD_POINTS
+from bwkit.perfmodel.published import kernels, serving, world
+from bwkit.perfmodel.published.kernels import *  # noqa: F403 - the package re-exports its three modules
+from bwkit.perfmodel.published.serving import *  # noqa: F403
+from bwkit.perfmodel.published.world import *  # noqa: F403
 
-__all__ = [
-    "MTP_ACCEPTED", "PUBLISHED", "PUBLISHED_MTP_B200", "ADP_ROUND_ROBIN_BALANCE", "ADP_BALANCED", "KV_FRACTION",
-    "BLOG1_OPTIMISATIONS",
-    "DEEPGEMM_H800", "DEEPGEMM_GROUPED_H800", "H800_HBM_BYTES_S", "H800_FP8_FLOPS", "FLASHMLA_H800_TFLOPS",
-    "MLA_DECODE_SM100", "FP8_ATTENTION_SPEEDUP", "PREFILL_ATTENTION_TFLOPS", "DEEPEP", "EPLB_BALANCE",
-    "HOST_LINK_GBS", "IB_NIC_GBS", "MLPERF_DEEPSEEK_R1", "PREFILL_COMM_SMS", "PREFILL_ATTENTION_SM100_BY_LEN",
-    "WORLD_POINTS",
-]
+__all__ = [*serving.__all__, *kernels.__all__, *world.__all__]

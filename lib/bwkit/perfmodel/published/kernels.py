@@ -49,22 +49,17 @@ MLA_DECODE_SM100: dict[str, dict] = {
         "tflops": 350.0, "math": "bf16", "when": "2025-09-29",
         "source": "deepseek-ai/FlashMLA README ('up to 350 TFlops on B200 (which is not really optimized yet)')",
         "shape": "token-sparse, FP8 cache dequantized to BF16, 128 heads"},
-    "CUTLASS MLA, batch 128": {
-        "tflops": 2195.9 * 241.8 / 1e3, "math": "bf16", "when": "2025-06",
-        "source": "sgl-project/sglang PR #6929 (cutlass_mla_decode benchmark on B200, after the PR): 2,196 GB/s",
-        "shape": "dense, BF16 cache, 128 heads, batch 128, 8K context"},
-    "CUTLASS MLA, batch 256": {
-        "tflops": 4047.3 * 241.8 / 1e3, "math": "bf16", "when": "2025-06",
-        "source": "sgl-project/sglang PR #6929 (cutlass_mla_decode benchmark on B200, after the PR): 4,047 GB/s",
-        "shape": "dense, BF16 cache, 128 heads, batch 256, 2K context"},
-    "trtllm-gen MLA, MTP 3": {
-        "tflops": 64 * 11.14 / 1.420, "math": "fp8", "when": "2026-05",
-        "source": "vllm-project/vllm PR #41778: trtllm_batch_decode_with_kv_cache_mla, batch 64, 1,420 us",
-        "shape": "FP8 cache, 16 heads x 4 query tokens, 80K context"},
-    "TokenSpeed MLA, MTP 3": {
-        "tflops": 64 * 11.14 / 0.610, "math": "fp8", "when": "2026-05",
-        "source": "vllm-project/vllm PR #41778: tokenspeed_mla_decode, batch 64, 610 us",
-        "shape": "FP8 cache, 16 heads x 4 query tokens, 80K context"},
+    **{f"CUTLASS MLA, batch {batch}": {
+        "tflops": gbs * 241.8 / 1e3, "math": "bf16", "when": "2025-06",
+        "source": f"sgl-project/sglang PR #6929 (cutlass_mla_decode benchmark on B200, after the PR): {gbs:,.0f} GB/s",
+        "shape": f"dense, BF16 cache, 128 heads, batch {batch}, {context} context"}
+       for batch, gbs, context in [(128, 2195.9, "8K"), (256, 4047.3, "2K")]},
+    **{f"{name} MLA, MTP 3": {
+        "tflops": 64 * 11.14 / (us / 1e3), "math": "fp8", "when": "2026-05",
+        "source": f"vllm-project/vllm PR #41778: {kernel}, batch 64, {us:,} us",
+        "shape": "FP8 cache, 16 heads x 4 query tokens, 80K context"}
+       for name, kernel, us in [("trtllm-gen", "trtllm_batch_decode_with_kv_cache_mla", 1420),
+                                ("TokenSpeed", "tokenspeed_mla_decode", 610)]},
 }
 for _d in MLA_DECODE_SM100.values():
     _d["frac"] = _d["tflops"] / {"bf16": 2250.0, "fp8": 4500.0}[_d["math"]]
