@@ -30,7 +30,12 @@ lab: venv
 
 # The CPU path is tested on every machine (outputs compared strictly); on a machine with a CUDA GPU the native
 # path runs too (outputs depend on the hardware there, so they are not compared).
-test: venv lint test-lib test-notebooks
+# One pytest run for the library tests and the notebooks (no barrier between them); many tests wait on kernels,
+# browsers and compilers, so it runs more workers than cores (TEST_JOBS; `make test-lib` / `test-notebooks` apart).
+TEST_JOBS ?= 3
+test: venv lint hub-proxy nbgrader-env
+	BWKIT_FORCE_CPU=1 $(BIN)/python -m pytest tests solutions -q -n $(TEST_JOBS) --dist loadfile --durations=12 \
+		$(NBVAL_FLAGS)
 	$(BIN)/python benchmarks/gpu_check.py --dry-run
 	@if $(BIN)/python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; \
 	then $(MAKE) --no-print-directory test-gpu; else echo "No CUDA GPU here: native-path checks skipped (make test-gpu)"; fi

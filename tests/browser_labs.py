@@ -55,7 +55,9 @@ def jupyterlab(root_dir: Path, tmp: Path):
     # Notebooks open in JupyterLab's default "Notebook" view; no news, no announcements (no network here).
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
            f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root_dir}", "--ServerApp.open_browser=False",
-           "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+           "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+           # kernels on unix sockets: no TCP port to lose to a parallel test ("Address already in use")
+           "--KernelManager.transport=ipc"]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     log = open(tmp / "jupyterlab.log", "w")  # noqa: SIM115 - closed below
@@ -103,9 +105,17 @@ def run_all(page, url: str, folder: Path, name: str, timeout: float = 900.0, sho
         if started:
             break
         time.sleep(3.0)
-    idle_since = None
+    idle_since, gone_since = None, None
     while time.monotonic() < deadline:      # the kernel's state from the server: idle for 3 s = done
         state = _kernel_state(url, name)
+        if state in (None, "dead"):         # no kernel behind the session: it died or never started
+            gone_since = gone_since or time.monotonic()
+            if time.monotonic() - gone_since >= 30.0:
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / f"{shot or name}-dead.png"))
+                pytest.fail(f"{name}: the kernel died or never started (state {state!r}); see jupyterlab.log")
+        else:
+            gone_since = None
         if state == "idle":
             idle_since = idle_since or time.monotonic()
             if time.monotonic() - idle_since >= 3.0:

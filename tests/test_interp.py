@@ -1,7 +1,5 @@
 """bwkit.kit.interp: memory-safe interpreter launches (checked before memory is touched, restored after)."""
 
-import time
-
 import pytest
 import torch
 import triton
@@ -198,15 +196,12 @@ def test_on_a_gpu_it_is_a_plain_launch(monkeypatch):
         interp.safe_launch(print, (1,))
 
 
-def test_overhead_is_small():
-    """The checks cost a fraction of an interpreted launch (the module docstring states the measured figure)."""
+def test_overhead_reports_both_launches():
+    """`interp.overhead` times the same launch plain and checked (the speed itself: benchmarks/bench_interp.py)."""
     a, b, c, grid, args, meta = _launch()
-    best = []
-    for _ in range(3):
-        r = interp.overhead(_kloop_variant, grid, *args, repeats=3, **meta)
-        best.append(r["ratio"])
-        time.sleep(0)
-    assert min(best) < 1.6, f"checked / plain launch time {min(best):.2f}"
+    r = interp.overhead(_kloop_variant, grid, *args, repeats=1, **meta)
+    assert set(r) == {"plain_s", "checked_s", "ratio"} and r["plain_s"] > 0 and r["checked_s"] > 0
+    assert r["ratio"] == pytest.approx(r["checked_s"] / r["plain_s"])
 
 
 @pytest.mark.parametrize("step,layout", [("naive", "kn"), ("kloop", "kn"), ("grouped", "kn"),

@@ -30,7 +30,7 @@ Overhead, measured on the kit's shared 2-core CPU machine under load (triton 3.9
 of 15 interleaved plain and checked launches, three runs): lab 03's K-loop kernel on 37x53x45 fp16 with 32x32x16
 tiles (4 programs, 28 checked accesses) took 1.13-1.28x the plain launch's time (e.g. 40.7 ms plain, 46.2 ms
 checked); 128x128x128 with 32x32x32 tiles (16 programs, 144 accesses) 1.05-1.25x (209 ms vs 245 ms). One check
-of a 32x32 pointer block costs about 0.1 ms. `tests/test_interp.py::test_overhead_is_small` re-measures it.
+of a 32x32 pointer block costs about 0.1 ms. `benchmarks/bench_interp.py` re-measures it.
 Taught in lab 03 (exercises 03.1 and 03.3).
 """
 
