@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from gpu_check_util import Check
+from gpu_check_util import Check, nvfp4_case, rel_error
 
 TARGET = 0.9
 CHECK_SHAPES = [(128, 256, 64), (256, 512, 192), (1024, 768, 4096), (384, 1280, 320)]
@@ -30,18 +30,10 @@ COLUMNS = ["kernel", "dtype", "shape", "rel err", "tol", "ok", "TFLOP/s", "x cuB
 
 def _gpu_reason() -> str | None:
     """None when this machine can run sm_100a kernels, else why not."""
-    try:
-        import torch
-    except ImportError:
-        return "torch is not installed"
-    if not torch.cuda.is_available():
-        return "no CUDA GPU is visible"
-    major, minor = torch.cuda.get_device_capability(0)
-    if major != 10:
-        name = torch.cuda.get_device_name(0)
-        return (f"{name} is sm_{major}{minor}; the kernels use tcgen05/TMEM, which only datacenter Blackwell "
-                f"(sm_100a: B200, GB200) has. On Hopper, lab 05 compiles them for sm_100a and reads the PTX.")
-    return None
+    from bwkit.kit.runtime import gpu_missing
+
+    return gpu_missing((10,), "the kernels use tcgen05/TMEM, which only datacenter Blackwell (sm_100a: B200, GB200) "
+                              "has. On Hopper, lab 05 compiles them for sm_100a and reads the PTX.")
 
 
 def check_dense(chk: Check, cg, shapes) -> bool:
@@ -70,24 +62,14 @@ def check_dense(chk: Check, cg, shapes) -> bool:
 def check_nvfp4(chk: Check, cg, shapes) -> bool:
     import torch
 
-    from bwkit import formats as F
-
     ok = True
     for M, N, K in shapes:
         if chk.spent(3):
             chk.say(f"[budget spent: nvfp4 {M}x{N}x{K} not checked]")
             return ok
-        x = torch.randn(M, K)
-        w = torch.randn(N, K)
-        qa, qb = F.quantize(x, "nvfp4"), F.quantize(w, "nvfp4")
-        # reference: the FP4 values times their block scales, in FP32 (the tensor scales are applied outside)
-        ea = (qa.element_values().view(M, K // 16, 16) * qa.scale_values().unsqueeze(-1)).view(M, K)
-        eb = (qb.element_values().view(N, K // 16, 16) * qb.scale_values().unsqueeze(-1)).view(N, K)
-        ref = ea @ eb.t()
-        args = [F.pack_fp4(qa.codes), F.pack_fp4(qb.codes), F.to_blocked_scales(qa.scales),
-                F.to_blocked_scales(qb.scales)]
-        out = cg.gemm_nvfp4(*[t.contiguous().cuda() for t in args], M, N, K).float().cpu()
-        rel = float(((out - ref).norm() / ref.norm()).item())
+        args, ref = nvfp4_case(M, N, K)           # reference: the same FP4 values times their scales, in FP32
+        out = cg.gemm_nvfp4(*args, M, N, K)
+        rel = rel_error(out, ref)
         good = rel < 8e-3 and bool(torch.isfinite(out).all())
         ok &= good
         chk.row(kernel="nvfp4 (vs FP32 of the same FP4 values)", dtype="nvfp4", shape=f"{M}x{N}x{K}", **{

@@ -158,27 +158,12 @@ def run_nvfp4(chk: Check, rt, torch) -> None:
     if chk.spent(15):
         chk.say("[budget spent: NVFP4 rows not started]")
         return
-    import dataclasses
-
-    from bwkit import formats, scaled_gemm
+    from bwkit import gemm_bench
 
     n = SQUARE[0]
-    a, w = torch.randn(n, n), torch.randn(n, n)
-    qa, qw = (dataclasses.replace(q, codes=q.codes.cuda(), scales=q.scales.cuda(), tensor_scale=q.tensor_scale.cuda())
-              for q in (formats.quantize(a, "nvfp4"), formats.quantize(w, "nvfp4")))
-    ab, wb = a.cuda().bfloat16(), w.cuda().bfloat16()
-    fns = {"bf16 torch.matmul": (lambda: ab @ wb.T, "bf16"),
-           "nvfp4 triton (tl.dot_scaled)": (lambda: scaled_gemm.nvfp4_matmul(qa, qw), "fp4")}
-    try:
-        ap = formats.pack_fp4(qa.codes).view(torch.float4_e2m1fn_x2)
-        wp = formats.pack_fp4(qw.codes).view(torch.float4_e2m1fn_x2)
-        sa = formats.to_blocked_scales(qa.scales).view(torch.float8_e4m3fn)
-        sw = formats.to_blocked_scales(qw.scales).view(torch.float8_e4m3fn)
-        torch._scaled_mm(ap, wp.T, sa, sw, out_dtype=torch.bfloat16)
-        fns["nvfp4 cuBLASLt (_scaled_mm)"] = (lambda: torch._scaled_mm(ap, wp.T, sa, sw, out_dtype=torch.bfloat16),
-                                              "fp4")
-    except Exception as e:  # noqa: BLE001 - NVFP4 in _scaled_mm depends on the torch build
-        chk.say(f"nvfp4 cuBLASLt (_scaled_mm): skipped: needs a torch build with NVFP4 _scaled_mm ({type(e).__name__})")
+    fns, missing = gemm_bench.nvfp4_contenders(n)
+    if missing:
+        chk.say(f"nvfp4 cuBLASLt (_scaled_mm): skipped: {missing}")
     from bwkit import hw
 
     spec = hw.spec_for_device(rt.gpu_name, rt.memory_gib, rt.sm_count)

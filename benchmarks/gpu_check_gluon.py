@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sys
 
-from gpu_check_util import Check
+from gpu_check_util import Check, nvfp4_case, rel_error
 
 TARGET = 0.8
 TOL = {"bf16": 8e-3, "fp16": 1e-3}            # relative Frobenius error: the output's rounding
@@ -32,17 +32,10 @@ COLUMNS = ["step", "dtype", "shape", "rel err", "tol", "ok", "TFLOP/s", "x cuBLA
 
 def gpu_reason() -> str | None:
     """None when this machine can run the ladder (sm_100a, or sm_90a for wgmma), else why not."""
-    try:
-        import torch
-    except ImportError:
-        return "torch is not installed"
-    if not torch.cuda.is_available():
-        return "no CUDA GPU is visible"
-    major, minor = torch.cuda.get_device_capability(0)
-    if major not in (9, 10):
-        return (f"{torch.cuda.get_device_name(0)} is sm_{major}{minor}: the ladder needs tcgen05/TMEM (sm_100a: "
-                f"B200, GB200), its wgmma variant Hopper (sm_90a)")
-    return None
+    from bwkit.kit.runtime import gpu_missing
+
+    return gpu_missing((9, 10), "the ladder needs tcgen05/TMEM (sm_100a: B200, GB200), its wgmma variant Hopper "
+                                "(sm_90a)")
 
 
 def dry_run(chk: Check, gg) -> int:
@@ -103,21 +96,14 @@ def check_dense(chk: Check, gg, steps: tuple[str, ...], shapes) -> bool:
 def check_nvfp4(chk: Check, gg, shapes) -> bool:
     import torch
 
-    from bwkit import formats as F
-
     ok = True
     for M, N, K in shapes:
         if chk.spent(3):
             chk.say(f"[budget spent: nvfp4 {M}x{N}x{K} not checked]")
             return ok
-        qa, qb = F.quantize(torch.randn(M, K), "nvfp4"), F.quantize(torch.randn(N, K), "nvfp4")
-        ea = (qa.element_values().view(M, K // 16, 16) * qa.scale_values().unsqueeze(-1)).view(M, K)
-        eb = (qb.element_values().view(N, K // 16, 16) * qb.scale_values().unsqueeze(-1)).view(N, K)
-        ref = ea @ eb.t()
-        args = [F.pack_fp4(qa.codes), F.pack_fp4(qb.codes), F.to_blocked_scales(qa.scales),
-                F.to_blocked_scales(qb.scales)]
-        out = gg.matmul_nvfp4(*[t.contiguous().cuda() for t in args], M, N, K).float().cpu()
-        rel = float(((out - ref).norm() / ref.norm()).item())
+        args, ref = nvfp4_case(M, N, K)
+        out = gg.matmul_nvfp4(*args, M, N, K)
+        rel = rel_error(out, ref)
         good = rel < TOL["bf16"] and bool(torch.isfinite(out).all())
         ok &= good
         chk.row(step="nvfp4", dtype="nvfp4", shape=f"{M}x{N}x{K}", **{"rel err": f"{rel:.2e}",

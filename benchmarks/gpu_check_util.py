@@ -170,3 +170,16 @@ def time_kernel(fn, reps: int = 10, warmup: int = 3, flush_mb: int = 256) -> dic
     torch.cuda.synchronize()
     ms = [s.elapsed_time(e) for s, e in zip(starts, ends, strict=True)]
     return {"median_ms": statistics.median(ms), "min_ms": min(ms), "reps": reps, "clock": "cuda-events"}
+
+
+
+def nvfp4_case(M: int, N: int, K: int) -> tuple[list, object]:
+    """An NVFP4 GEMM check on the GPU: `bwkit.formats.nvfp4_gemm_case` (operands, FP32 reference)."""
+    from bwkit import formats as F
+
+    return F.nvfp4_gemm_case(M, N, K)
+
+def rel_error(out, ref) -> float:
+    """Relative Frobenius error of `out` against `ref` (both moved to the CPU in FP32)."""
+    out, ref = out.float().cpu(), ref.float().cpu()
+    return float(((out - ref).norm() / ref.norm()).item())

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -48,8 +49,10 @@ def _free_port() -> int:
 def jupyterlab(root_dir: Path, tmp: Path):
     """A JupyterLab server on loopback serving `root_dir`; yields its base URL."""
     port = _free_port()
+    # the kernels' unix sockets live in the runtime dir: a short path (sun_path holds 107 bytes)
+    runtime_dir = tempfile.mkdtemp(prefix="bwk-")
     env = {**os.environ, "BWKIT_FORCE_CPU": "1", "JUPYTER_CONFIG_DIR": str(tmp / "cfg"),
-           "JUPYTER_RUNTIME_DIR": str(tmp / "rt"), "JUPYTER_DATA_DIR": str(tmp / "data"),
+           "JUPYTER_RUNTIME_DIR": runtime_dir, "JUPYTER_DATA_DIR": str(tmp / "data"),
            "TRITON_DEFAULT_FP_FUSION": "1", "PYTHONHASHSEED": "0",
            "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     # Notebooks open in JupyterLab's default "Notebook" view; no news, no announcements (no network here).
@@ -84,6 +87,29 @@ def jupyterlab(root_dir: Path, tmp: Path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+        shutil.rmtree(runtime_dir, ignore_errors=True)
+
+
+@contextmanager
+def lab_browser(work: Path, tmp: Path):
+    """JupyterLab serving `work` and a headless Chromium: yields (browser, base URL)."""
+    from playwright.sync_api import sync_playwright
+
+    with jupyterlab(work, tmp) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            yield browser, url
+        finally:
+            browser.close()
+
+
+def run_all_in_new_page(browser, url: str, work: Path, name: str, shot: str) -> nbformat.NotebookNode:
+    """`run_all` in a fresh page of `browser` (closed afterwards, also on failure)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        return run_all(page, url, work, name, shot=shot)
+    finally:
+        page.close()
 
 
 _PROMPTS = """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt'))

@@ -582,3 +582,17 @@ def test_mx_module_reexported():
     assert F.quantize is mx.quantize and F.SCHEMES is mx.SCHEMES and F.Quantized is mx.Quantized
     assert {"quantize", "pack_fp4", "to_blocked_scales", "quantize_fp8_act"} <= set(F.__all__)
     assert F.SCHEMES["mxfp4"].bits_per_element == 4.25 and F.SCHEMES["nvfp4"].bits_per_element == 4.5
+
+
+def test_nvfp4_gemm_case_matches_the_decoded_operands():
+    """The GPU checks' NVFP4 case: packed operands + swizzled scales, and the FP32 product of their decoded values."""
+    torch.manual_seed(0)
+    (pa, pb, sa, sb), ref = F.nvfp4_gemm_case(128, 64, 64, device="cpu")
+    assert pa.shape == (128, 32) and pb.shape == (64, 32) and pa.dtype == torch.uint8
+    torch.manual_seed(0)
+    qa, qb = F.quantize(torch.randn(128, 64), "nvfp4"), F.quantize(torch.randn(64, 64), "nvfp4")
+    assert torch.equal(pa, F.pack_fp4(qa.codes)) and torch.equal(sb, F.to_blocked_scales(qb.scales))
+    expected = (qa.dequantize() / qa.tensor_scale) @ (qb.dequantize() / qb.tensor_scale).t()
+    assert float((ref - expected).norm() / expected.norm()) < 1e-6
+    with pytest.raises(ValueError, match="multiple of NVFP4's block of 16"):
+        F.nvfp4_gemm_case(16, 16, 40, device="cpu")

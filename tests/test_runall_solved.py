@@ -5,22 +5,9 @@ The solved copy carries no Run-All tags, so any failing cell stops the run and f
 
 
 import pytest
-from browser_labs import (
-    CHROMIUM,
-    FLAGS,
-    LABS,
-    errors_of,
-    jupyterlab,
-    require_chromium,
-    role,
-    run_all,
-    solved_copy,
-    text_of,
-)
+from browser_labs import LABS, errors_of, lab_browser, require_chromium, role, run_all_in_new_page, solved_copy, text_of
 
 require_chromium()
-
-from playwright.sync_api import sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -28,21 +15,15 @@ def session(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("runall-solved")
     work = tmp / "labs"
     work.mkdir()
-    with jupyterlab(work, tmp) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+    with lab_browser(work, tmp) as (browser, url):
         yield browser, url, work
-        browser.close()
 
 
 @pytest.mark.parametrize("lab", LABS)
 def test_run_all_with_the_official_answers_passes_every_check(session, lab):
     browser, url, work = session
     name = solved_copy(lab, work)
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    try:
-        nb = run_all(page, url, work, name, shot=lab.replace(".ipynb", "-solved"))
-    finally:
-        page.close()
+    nb = run_all_in_new_page(browser, url, work, name, shot=lab.replace(".ipynb", "-solved"))
     code = [c for c in nb.cells if c.cell_type == "code"]
     errors = [(c.get("id"), errors_of(c)[0]["ename"]) for c in code if errors_of(c)]
     assert not errors, f"{lab} with the official answers: cells raised {errors}"

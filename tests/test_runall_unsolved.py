@@ -7,11 +7,9 @@ check) may fail, and each exercise says it is not answered yet. Screenshots: art
 import shutil
 
 import pytest
-from browser_labs import CHROMIUM, FLAGS, LABS, ROOT, errors_of, jupyterlab, require_chromium, role, run_all
+from browser_labs import LABS, ROOT, errors_of, lab_browser, require_chromium, role, run_all_in_new_page
 
 require_chromium()
-
-from playwright.sync_api import sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -19,20 +17,14 @@ def session(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("runall-unsolved")
     work = tmp / "labs"
     shutil.copytree(ROOT / "labs", work)
-    with jupyterlab(work, tmp) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+    with lab_browser(work, tmp) as (browser, url):
         yield browser, url, work
-        browser.close()
 
 
 @pytest.mark.parametrize("lab", LABS)
 def test_run_all_reaches_the_end_of_an_unsolved_lab(session, lab):
     browser, url, work = session
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    try:
-        nb = run_all(page, url, work, lab, shot=lab.replace(".ipynb", "-unsolved"))
-    finally:
-        page.close()
+    nb = run_all_in_new_page(browser, url, work, lab, shot=lab.replace(".ipynb", "-unsolved"))
     code = [c for c in nb.cells if c.cell_type == "code"]
     not_run = [i for i, c in enumerate(code) if c.execution_count is None]
     assert not not_run, f"{lab}: Run All stopped; code cells {not_run} never ran"

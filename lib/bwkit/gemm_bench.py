@@ -19,9 +19,9 @@ import math
 import sys
 from pathlib import Path
 
-__all__ = ["register_cli", "run_gpu_sweep", "run_cpu_sweep", "run_cpu_scaled_sweep", "run_gpu_scaled", "plot_sweep",
-           "format_table", "DEFAULT_SIZES", "STEP_ADDS", "REFERENCE_POINTS", "ladder_model", "plot_ladder",
-           "wave_reuse", "plot_launch_order"]
+__all__ = ["register_cli", "run_gpu_sweep", "run_cpu_sweep", "run_cpu_scaled_sweep", "run_gpu_scaled",
+           "nvfp4_contenders", "plot_sweep", "format_table", "DEFAULT_SIZES", "STEP_ADDS", "REFERENCE_POINTS",
+           "ladder_model", "plot_ladder", "wave_reuse", "plot_launch_order"]
 
 DEFAULT_SIZES = (1024, 2048, 4096, 8192)
 _TIMED_STEPS = ("grouped", "autotuned", "persistent_tma", "ws")   # naive needs K <= 256; kloop = grouped, slower
@@ -315,33 +315,45 @@ def run_cpu_scaled_sweep(shapes=((40, 24, 128), (17, 33, 192))) -> list[dict]:
     return rows
 
 
-def run_gpu_scaled(n: int = 8192, reps: int = 30) -> list[dict]:
-    """Datacenter Blackwell only: NVFP4 Triton (`scaled_gemm.nvfp4_matmul`) vs cuBLASLt (`torch._scaled_mm`) vs bf16."""
+def nvfp4_contenders(n: int) -> tuple[dict, str | None]:
+    """The NVFP4 GEMMs at n^3 on a datacenter Blackwell GPU, ready to time: ({name: (fn, precision)}, why cuBLASLt's
+    NVFP4 `_scaled_mm` is missing or None). bf16 `torch.matmul`, the Triton `tl.dot_scaled` kernel, cuBLASLt."""
     import dataclasses
 
     import torch
 
-    from bwkit import bench, formats, scaled_gemm
+    from bwkit import formats, scaled_gemm
 
-    if not torch.cuda.is_available() or torch.cuda.get_device_capability()[0] != 10:
-        raise RuntimeError("run_gpu_scaled needs datacenter Blackwell (sm_100): FP4 Tensor Cores")
     a, w = torch.randn(n, n), torch.randn(n, n)
     a_q, w_q = (dataclasses.replace(q, codes=q.codes.cuda(), scales=q.scales.cuda(),
                                     tensor_scale=q.tensor_scale.cuda())
                 for q in (formats.quantize(a, "nvfp4"), formats.quantize(w, "nvfp4")))
     ab, wb = a.cuda().bfloat16(), w.cuda().bfloat16()
     fns = {"bf16 torch.matmul": (lambda: ab @ wb.T, "bf16"),
-           "nvfp4 triton": (lambda: scaled_gemm.nvfp4_matmul(a_q, w_q), "fp4")}
+           "nvfp4 triton (tl.dot_scaled)": (lambda: scaled_gemm.nvfp4_matmul(a_q, w_q), "fp4")}
     try:
         ap = formats.pack_fp4(a_q.codes).view(torch.float4_e2m1fn_x2)
         wp = formats.pack_fp4(w_q.codes).view(torch.float4_e2m1fn_x2)
         sa = formats.to_blocked_scales(a_q.scales).view(torch.float8_e4m3fn)
         sw = formats.to_blocked_scales(w_q.scales).view(torch.float8_e4m3fn)
         torch._scaled_mm(ap, wp.T, sa, sw, out_dtype=torch.bfloat16)
-        fns["nvfp4 cuBLASLt (_scaled_mm)"] = (lambda: torch._scaled_mm(ap, wp.T, sa, sw, out_dtype=torch.bfloat16),
-                                              "fp4")
-    except Exception as e:  # NVFP4 in _scaled_mm depends on the torch build
-        print(f"torch._scaled_mm NVFP4 not available: {type(e).__name__}: {str(e)[:200]}")
+    except Exception as e:  # noqa: BLE001 - NVFP4 in _scaled_mm depends on the torch build
+        return fns, f"needs a torch build with NVFP4 _scaled_mm ({type(e).__name__}: {str(e)[:200]})"
+    fns["nvfp4 cuBLASLt (_scaled_mm)"] = (lambda: torch._scaled_mm(ap, wp.T, sa, sw, out_dtype=torch.bfloat16), "fp4")
+    return fns, None
+
+
+def run_gpu_scaled(n: int = 8192, reps: int = 30) -> list[dict]:
+    """Datacenter Blackwell only: NVFP4 Triton (`scaled_gemm.nvfp4_matmul`) vs cuBLASLt (`torch._scaled_mm`) vs bf16."""
+    import torch
+
+    from bwkit import bench
+
+    if not torch.cuda.is_available() or torch.cuda.get_device_capability()[0] != 10:
+        raise RuntimeError("run_gpu_scaled needs datacenter Blackwell (sm_100): FP4 Tensor Cores")
+    fns, missing = nvfp4_contenders(n)
+    if missing:
+        print(f"torch._scaled_mm NVFP4 not available: {missing}")
     rows = []
     for name, (fn, prec) in fns.items():
         t = bench.time_fn(fn, warmup=5, reps=reps)

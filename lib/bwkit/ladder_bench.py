@@ -43,17 +43,10 @@ class LadderRow:
 
 def gpu_reason() -> str | None:
     """None when this machine can run sm_100a kernels, else why not (in one sentence)."""
-    try:
-        import torch
-    except ImportError:
-        return "torch is not installed"
-    if not torch.cuda.is_available():
-        return "no CUDA GPU is visible"
-    major, minor = torch.cuda.get_device_capability(0)
-    if major != 10:
-        return (f"{torch.cuda.get_device_name(0)} is sm_{major}{minor}: the rungs use tcgen05, TMEM, CTA pairs "
-                f"(cta_group::2) and cluster launch control, which only datacenter Blackwell (sm_100a) has")
-    return None
+    from bwkit.kit.runtime import gpu_missing
+
+    return gpu_missing((10,), "the rungs use tcgen05, TMEM, CTA pairs (cta_group::2) and cluster launch control, "
+                              "which only datacenter Blackwell (sm_100a) has")
 
 
 def variants():
@@ -89,20 +82,14 @@ def check_rung(rung, shapes=CHECK_SHAPES, dtype=None) -> float:
 
 def check_nvfp4(shapes=NVFP4_SHAPES) -> float:
     """Worst relative error of the NVFP4 ladder kernel against FP32 of the same FP4 values and block scales."""
-    import torch
-
     from bwkit import cute_ladder_nvfp4 as l4
     from bwkit import formats as F
 
     worst = 0.0
     for M, N, K in shapes:
-        qa, qb = F.quantize(torch.randn(M, K), "nvfp4"), F.quantize(torch.randn(N, K), "nvfp4")
-        ea = (qa.element_values().view(M, K // 16, 16) * qa.scale_values().unsqueeze(-1)).view(M, K)
-        eb = (qb.element_values().view(N, K // 16, 16) * qb.scale_values().unsqueeze(-1)).view(N, K)
-        ops = [F.pack_fp4(qa.codes), F.pack_fp4(qb.codes), F.to_blocked_scales(qa.scales),
-               F.to_blocked_scales(qb.scales)]
-        out = l4.run_nvfp4(*[t.contiguous().cuda() for t in ops], M, N, K).float().cpu()
-        worst = max(worst, _rel(out, ea @ eb.t()))
+        ops, ref = F.nvfp4_gemm_case(M, N, K)
+        out = l4.run_nvfp4(*ops, M, N, K).float().cpu()
+        worst = max(worst, _rel(out, ref))
     return worst
 
 

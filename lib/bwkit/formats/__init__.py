@@ -24,6 +24,7 @@ from bwkit.formats.mx import (
     Quantized,
     SchemeSpec,
     from_blocked_scales,
+    nvfp4_gemm_case,
     quantize,
     quantize_fp8_act,
     quantize_fp8_weight,
@@ -34,5 +35,5 @@ from bwkit.formats.mx import (
 __all__ = [
     "FormatSpec", "FORMATS", "encode", "decode", "round_to_format", "value_table", "pack_fp4", "unpack_fp4",
     "SchemeSpec", "SCHEMES", "Quantized", "quantize", "to_blocked_scales", "from_blocked_scales",
-    "FP8Blockwise", "quantize_fp8_act", "quantize_fp8_weight", "sqnr_db",
+    "FP8Blockwise", "quantize_fp8_act", "quantize_fp8_weight", "sqnr_db", "nvfp4_gemm_case",
 ]

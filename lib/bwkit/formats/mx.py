@@ -52,11 +52,11 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as tnf
 
-from bwkit.formats.elements import FORMATS, _as_float_tensor, decode, encode, value_table
+from bwkit.formats.elements import FORMATS, _as_float_tensor, decode, encode, pack_fp4, value_table
 
 __all__ = [
     "SchemeSpec", "SCHEMES", "Quantized", "quantize", "to_blocked_scales", "from_blocked_scales",
-    "FP8Blockwise", "quantize_fp8_act", "quantize_fp8_weight", "sqnr_db",
+    "FP8Blockwise", "quantize_fp8_act", "quantize_fp8_weight", "sqnr_db", "nvfp4_gemm_case",
 ]
 
 SCALE_MODES = ("floor", "rceil")
@@ -413,3 +413,18 @@ def quantize_fp8_weight(w: torch.Tensor, block: int = 128, pow2_scales: bool = F
     y = wb / s[:, None, :, None]
     codes = encode(y, "e4m3").reshape(nn_ * block, nk * block)[:N, :K].contiguous()
     return FP8Blockwise(codes, s, (block, block), (N, K), bool(pow2_scales))
+
+
+def nvfp4_gemm_case(M: int, N: int, K: int, device: str = "cuda") -> tuple[list[torch.Tensor], torch.Tensor]:
+    """A random NVFP4 GEMM test: ([packed A (M, K/2), packed B (N, K/2), blocked A scales, blocked B scales] on
+    `device`, FP32 reference (M, N) on the CPU), the operands every kit NVFP4 kernel takes before M, N, K.
+
+    The reference is the FP4 values times their block scales in FP32: the per-tensor scales are applied outside.
+    """
+    if K % 16:
+        raise ValueError(f"nvfp4_gemm_case: K = {K} is not a multiple of NVFP4's block of 16")
+    qa, qb = quantize(torch.randn(M, K), "nvfp4"), quantize(torch.randn(N, K), "nvfp4")
+    ea = (qa.element_values().view(M, K // 16, 16) * qa.scale_values().unsqueeze(-1)).view(M, K)
+    eb = (qb.element_values().view(N, K // 16, 16) * qb.scale_values().unsqueeze(-1)).view(N, K)
+    ops = [pack_fp4(qa.codes), pack_fp4(qb.codes), to_blocked_scales(qa.scales), to_blocked_scales(qb.scales)]
+    return [t.contiguous().to(device) for t in ops], ea @ eb.t()

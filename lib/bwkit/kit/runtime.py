@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import dataclass
 
 __all__ = [
+    "gpu_missing",
     "Runtime",
     "setup",
     "detect",
@@ -128,6 +129,21 @@ def _gpu_facts() -> tuple[str | None, tuple[int, int] | None, int | None, float 
         return None, None, None, None
     props = torch.cuda.get_device_properties(0)
     return props.name, (props.major, props.minor), props.multi_processor_count, props.total_memory / 2**30
+
+
+def gpu_missing(majors: tuple[int, ...], needs: str) -> str | None:
+    """None when CUDA device 0 has a compute capability major in `majors`, else why not, in one sentence ending in
+    `needs` (what the kernels need); used by the GPU checks before they launch anything."""
+    try:
+        import torch
+    except ImportError:
+        return "torch is not installed"
+    if not torch.cuda.is_available():
+        return "no CUDA GPU is visible"
+    major, minor = torch.cuda.get_device_capability(0)
+    if major not in majors:
+        return f"{torch.cuda.get_device_name(0)} is sm_{major}{minor}: {needs}"
+    return None
 
 
 def detect() -> Runtime:
