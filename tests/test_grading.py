@@ -365,3 +365,18 @@ def test_submission_layout(tmp_path):
     assert subs["amy"].path.name == "97_fixture (1).ipynb"
     assert subs["two"].path is None and "several notebooks" in subs["two"].problem
     assert subs["kim"].path.name == "kim_97_fixture.ipynb"
+
+
+def test_sandbox_mounts_the_private_tmp_before_the_kit(monkeypatch, tmp_path):
+    """A kit (or venv) cloned under /tmp stays visible: bwrap mounts in order, so the tmpfs comes before the binds."""
+    from bwkit.kit.grading import sandbox
+
+    monkeypatch.setattr(sandbox, "sandbox_available", lambda: None)
+    monkeypatch.setattr(sandbox, "_make_cgroup", lambda n: None)
+    monkeypatch.setattr(sandbox, "_kit_lib", lambda: "/tmp/ci-clone/lib")
+    cmd = sandbox.Sandbox().prefix(tmp_path)
+    tmpfs = cmd.index("--tmpfs")
+    assert cmd[tmpfs + 1] == "/tmp"
+    binds = [i for i, a in enumerate(cmd) if a in ("--ro-bind", "--bind") and cmd[i + 1].startswith("/tmp")]
+    assert binds and all(i > tmpfs for i in binds), cmd
+    assert cmd[cmd.index("/tmp/ci-clone/lib") - 1] == "--ro-bind"

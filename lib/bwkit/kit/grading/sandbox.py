@@ -111,12 +111,14 @@ class Sandbox:
                 cmd += ["--symlink", os.readlink(p), f"/{name}"]
             elif p.is_dir():
                 cmd += ["--ro-bind", str(p), f"/{name}"]
+        # the private /tmp first: bwrap mounts in order, and the kit or its venv may live under /tmp (a CI clone)
+        cmd += ["--tmpfs", "/tmp"]
         for root in _python_roots() + [_kit_lib()]:
             cmd += ["--ro-bind", root, root]
         cmd += ["--proc", "/proc", "--dev", "/dev"]
         for dev in sorted(Path("/dev").glob("nvidia*")):           # the GPU, for the native path
             cmd += ["--dev-bind", str(dev), str(dev)]
-        cmd += ["--tmpfs", "/tmp", "--bind", w, w, "--chdir", w, "--unsetenv", "JPY_PARENT_PID"]
+        cmd += ["--bind", w, w, "--chdir", w, "--unsetenv", "JPY_PARENT_PID"]
         return cmd
 
     def cleanup(self) -> None:
