@@ -30,9 +30,9 @@ lab: venv
 
 # The CPU path is tested on every machine (outputs compared strictly); on a machine with a CUDA GPU the native
 # path runs too (outputs depend on the hardware there, so they are not compared).
-# One pytest run for the library tests and the notebooks (no barrier between them); many tests wait on kernels,
-# browsers and compilers, so it runs more workers than cores (TEST_JOBS; `make test-lib` / `test-notebooks` apart).
-TEST_JOBS ?= 3
+# One pytest run for the library tests and the notebooks (no barrier between them); TEST_JOBS workers (2 measured
+# fastest on 2 cores: 3 made the sandboxed and browser tests slower); `make test-lib` / `test-notebooks` apart.
+TEST_JOBS ?= 2
 test: venv lint hub-proxy nbgrader-env
 	BWKIT_FORCE_CPU=1 $(BIN)/python -m pytest tests solutions -q -n $(TEST_JOBS) --dist loadfile --durations=12 \
 		$(NBVAL_FLAGS)
