@@ -105,18 +105,21 @@ def _run_cells(page) -> str:
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=180000)
     out = page.locator(".jp-OutputArea-output", has_text="No CUDA GPU")
+    text = ""
     for attempt in range(4):  # a run sent while the kernel is still connecting can be dropped: retry
         page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.click()
         page.keyboard.press("Shift+Enter")
         try:
-            out.first.wait_for(timeout=45000)
-            break
+            out.first.wait_for(timeout=90000)
+            text = out.first.inner_text()   # read it now: a retried run re-renders the output area
+            if text:
+                break
         except Exception:
             if attempt == 3:
                 raise
     page.keyboard.press("Shift+Enter")  # the next cell: print(doctor_report())
     page.locator(".jp-OutputArea-output", has_text="Blackwell Lab Kit doctor").first.wait_for(timeout=120000)
-    return out.first.inner_text()
+    return text
 
 
 def _type_answer(page, marker: str, source: str) -> None:
