@@ -6,7 +6,7 @@ import random
 
 from bwkit import hw
 from bwkit.kit.exercises.engine import register
-from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake, Value, wrong_choices, wrong_unit
+from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, Value, wrong_unit
 
 
 def _gpu_cases(rng: random.Random, fixed: list[Case]) -> list[Case]:
@@ -85,12 +85,10 @@ def _truth_004() -> str:
 
 
 register(
-    Exercise.single(
-        "00.4", "memory- or compute-bound",
-        reads=Choice("answer", ["memory", "compute"]),
-        expected=_truth_004,
-        mistakes=wrong_choices({"compute": "I ≈ 2M = 128 FLOP/byte for 1-byte weights, far left of the B200 FP8 "
-                                           "ridge point (~560): the expert's weights dominate the bytes"})),
+    Exercise.choice(
+        "00.4", "memory- or compute-bound", "answer", ["memory", "compute"], answer=_truth_004,
+        wrong={"compute": "I ≈ 2M = 128 FLOP/byte for 1-byte weights, far left of the B200 FP8 ridge point (~560): "
+                          "the expert's weights dominate the bytes"}),
 
     Exercise.single(
         "00.5", "decode speed-up",

@@ -13,7 +13,7 @@ import torch
 from bwkit import formats as F
 from bwkit.kit.checks import compare
 from bwkit.kit.exercises.engine import register
-from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake, Part, wrong_choices
+from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, Part
 
 E2M1_GRID = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)   # magnitudes, index = code (the prompt of 02.2 gives them)
 
@@ -365,17 +365,16 @@ register(
         ],
         hint="S_enc = 448 * 6 / amax of the tensor; per block of 16, amax_b * S_enc / 6 rounded to UE4M3."),
 
-    Exercise.single(
-        "02.5", "predict the best FP4 scheme",
-        reads=Choice("answer_025", ["mxfp4 floor", "mxfp4 rceil", "nvfp4"]),
-        expected=_best_fp4,
-        mistakes=wrong_choices({
+    Exercise.choice(
+        "02.5", "predict the best FP4 scheme", "answer_025", ["mxfp4 floor", "mxfp4 rceil", "nvfp4"],
+        answer=_best_fp4,
+        wrong={
             "mxfp4 floor": "mxfp4 floor: power-of-two E8M0 scales leave each 32-value block's max anywhere in [4, 8) "
                            "and clip it above 6; NVFP4's E4M3 scales and 16-value blocks follow heavy tails far "
                            "better",
             "mxfp4 rceil": "mxfp4 rceil: no clipping, but its power-of-two scale coarsens every other value of the "
                            "32-value block; NVFP4's E4M3 scales and 16-value blocks follow heavy tails far better",
-        })),
+        }),
 
     Exercise.single(
         "02.6", "pack nibbles",

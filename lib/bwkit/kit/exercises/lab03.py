@@ -18,7 +18,7 @@ from bwkit import gemm
 from bwkit.kit import interp, runtime
 from bwkit.kit.exercises.engine import register
 from bwkit.kit.exercises.models import waves
-from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake, wrong_choices, wrong_unit
+from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, wrong_unit
 
 SMEM_PER_BLOCK = 227 * 1024     # CUDA C++ Programming Guide, compute capability 9.0 / 10.0: max per block
 KERNEL_SIGNATURE = ("(a_ptr, b_ptr, c_ptr, M, N, K, stride_am, stride_ak, stride_bk, stride_bn, stride_cm, "
@@ -418,15 +418,13 @@ register(
 TILE_COPY_OPTIONS = ("ld.global", "cp.async.bulk.tensor", "tcgen05.cp", "wgmma.mma_async")
 
 register(
-    Exercise.single(
-        "03.9", "TMA instruction",
-        reads=Choice("tile_copy_instruction", TILE_COPY_OPTIONS),
-        expected=lambda: "cp.async.bulk.tensor",
-        mistakes=wrong_choices({
+    Exercise.choice(
+        "03.9", "TMA instruction", "tile_copy_instruction", TILE_COPY_OPTIONS, answer="cp.async.bulk.tensor",
+        wrong={
             "ld.global": "ld.global is how steps 1-4 load (each thread a few elements); step 5 has none of it",
             "tcgen05.cp": "tcgen05.cp copies shared memory into Tensor Memory (e.g. scale factors), not global to "
                           "shared",
             "wgmma.mma_async": "wgmma.mma_async is Hopper's MMA, not a copy, and it is not on sm_100a",
-        }),
+        },
         hint="Look at the TMA load column of the table, and at which column drops to 0 from step 4 to step 5."),
 )

@@ -11,7 +11,7 @@ from bwkit import formats as F
 from bwkit import hw
 from bwkit import scaled_gemm as sg
 from bwkit.kit.exercises.engine import register
-from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake, Value, wrong_choices, wrong_unit
+from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, Value, wrong_unit
 
 NVFP4_KINDS = ("kind::f16", "kind::f8f6f4", "kind::mxf4", "kind::mxf4nvf4")
 FP4_SCHEMES = ("mxfp4", "nvfp4")
@@ -118,16 +118,14 @@ register(
 # 04.3 the NVFP4 MMA kind (a choice)
 # ------------------------------------------------------------------------------------------------------------
 register(
-    Exercise.single(
-        "04.3", "NVFP4 MMA kind",
-        reads=Choice("nvfp4_kind", NVFP4_KINDS),
-        expected=lambda: "kind::mxf4nvf4",
-        mistakes=wrong_choices({
+    Exercise.choice(
+        "04.3", "NVFP4 MMA kind", "nvfp4_kind", NVFP4_KINDS, answer="kind::mxf4nvf4",
+        wrong={
             "kind::f16": "kind::f16 is the dequantize-then-fp16 variant: no block scales in the MMA, and the 16-bit "
                          "rate",
             "kind::mxf4": "kind::mxf4 is MXFP4's kind: E8M0 scales per 32 only, it cannot take UE4M3 scales per 16",
             "kind::f8f6f4": "kind::f8f6f4 takes unscaled 8/6/4-bit elements (no per-block scales), at the FP8 rate",
-        }),
+        },
         hint="Read the `NVFP4 dot_scaled, sm_100a` line above; the kind is the part after `cta_group::1.`."),
 )
 
@@ -269,13 +267,10 @@ def _better_fp4() -> str:
 
 
 register(
-    Exercise.single(
-        "04.7", "the better 4-bit format",
-        reads=Choice("better_fp4", FP4_SCHEMES),
-        expected=_better_fp4,
-        mistakes=wrong_choices({"mxfp4": "MXFP4's power-of-two scale per 32 elements leaves up to a factor 2 of "
-                                         "range unused in a block; NVFP4's UE4M3 scale per 16 fits each block "
-                                         "tightly"}),
+    Exercise.choice(
+        "04.7", "the better 4-bit format", "better_fp4", FP4_SCHEMES, answer=_better_fp4,
+        wrong={"mxfp4": "MXFP4's power-of-two scale per 32 elements leaves up to a factor 2 of range unused in a "
+                        "block; NVFP4's UE4M3 scale per 16 fits each block tightly"},
         hint="Compare the two rows; then think of block size 16 vs 32, and a scale with 3 mantissa bits vs a power "
              "of two."),
 )

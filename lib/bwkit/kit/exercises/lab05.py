@@ -104,9 +104,22 @@ def _blocked(ii, bi, jj, bj) -> L.Layout:
     return L.Layout(((4, 2), (4, 2)), ((ii, bi), (jj, bj)))
 
 
-def _wrong_blocked(ii, bi, jj, bj):
-    """A mistake model of 05.1: the blocked layout with these strides, on the 8x8 grid."""
-    return _wrong(_blocked(ii, bi, jj, bj), _B8)
+# 05.1's wrong layouts: the strides (ii, bi, jj, bj) of a classic wrong answer -> its diagnosis
+_WRONG_STRIDES = {
+    (4, 32, 1, 16): "the blocks are stored row-major in your layout: swap the two block strides (16 and 32)",
+    (1, 16, 4, 32): "inside a block your elements are column-major: inside a block the index is 4·ii + jj",
+    (1, 32, 4, 16): "both levels are transposed: row-major inside a block (4·ii + jj), blocks column-major "
+                    "(16·(bi + 2·bj))",
+    (8, 32, 1, 4): "this is a plain row-major 8x8 matrix (index 8·i + j): the 4x4 blocks are missing",
+    (1, 4, 8, 32): "this is a plain column-major 8x8 matrix (index i + 8·j): the 4x4 blocks are missing",
+    (16, 4, 32, 1): "the strides sit in the wrong sub-modes: each mode is (inside the block, which block), so the "
+                    "block strides come second",
+}
+
+
+def _wrong_blocked() -> list[Mistake]:
+    """05.1's mistakes of the right shape and wrong strides: each the blocked layout of `_WRONG_STRIDES`."""
+    return [Mistake(why, value=_wrong(_blocked(*strides), _B8)) for strides, why in _WRONG_STRIDES.items()]
 
 
 def _blocked_reference() -> np.ndarray:
@@ -172,18 +185,7 @@ register(
         reads=Value("blocked_8x8", "bwkit.layouts.Layout"),
         probe=_layout_value("blocked_8x8", _B8), expected=_blocked_reference, compare=compare_grid,
         mistakes=[
-            Mistake("the blocks are stored row-major in your layout: swap the two block strides (16 and 32)",
-                    value=_wrong_blocked(4, 32, 1, 16)),
-            Mistake("inside a block your elements are column-major: inside a block the index is 4·ii + jj",
-                    value=_wrong_blocked(1, 16, 4, 32)),
-            Mistake("both levels are transposed: row-major inside a block (4·ii + jj), blocks column-major "
-                    "(16·(bi + 2·bj))", value=_wrong_blocked(1, 32, 4, 16)),
-            Mistake("this is a plain row-major 8x8 matrix (index 8·i + j): the 4x4 blocks are missing",
-                    value=_wrong_blocked(8, 32, 1, 4)),
-            Mistake("this is a plain column-major 8x8 matrix (index i + 8·j): the 4x4 blocks are missing",
-                    value=_wrong_blocked(1, 4, 8, 32)),
-            Mistake("the strides sit in the wrong sub-modes: each mode is (inside the block, which block), so "
-                    "the block strides come second", value=_wrong_blocked(16, 4, 32, 1)),
+            *_wrong_blocked(),
             Mistake("the layout must have the shape ((4,2),(4,2)): mode 0 = (row in block, block row), mode 1 = "
                     "(column in block, block column)",
                     when=lambda got, want: got.get("sizes") is not None and got["sizes"] != _B8),

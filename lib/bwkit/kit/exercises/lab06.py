@@ -211,10 +211,9 @@ register(
         ],
         hint="100 x sustained x tile efficiency x wave efficiency."),
 
-    Exercise.single(
-        "06.5", "pick a tile for N=17290",
-        reads=Choice("tile_choice", list(eff.TILES)), expected=_tile_choice,
-        mistakes=wrong_choices({n: _why_not(n) for n in eff.TILES if n != _tile_choice()}),
+    Exercise.choice(
+        "06.5", "pick a tile for N=17290", "tile_choice", list(eff.TILES), answer=_tile_choice,
+        wrong={n: _why_not(n) for n in eff.TILES if n != _tile_choice()},
         hint="Two tiles tie on predicted % of peak; prefer the one that loads fewer bytes per FLOP."),
 
     Exercise.single(

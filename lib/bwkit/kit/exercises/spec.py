@@ -15,7 +15,8 @@ An exercise has one or more `Part`s (the keyword arguments above build a single 
 passes on every case. Mistakes are recognised by behaviour on the failing cases (`value`: what a classic wrong
 answer returns for these inputs; `ratio`: answer = r x reference; `when`: any predicate; `error`: the exception
 the learner's code raised), never by one hard-coded number; `wrong_choices({option: diagnosis})` names the wrong
-options of a `Choice`, `wrong_unit("bits", "bytes", 8)` an answer in the wrong unit.
+options of a `Choice` (`Exercise.choice` declares a whole choice exercise), `wrong_unit("bits", "bytes", 8)` an
+answer in the wrong unit.
 """
 
 from __future__ import annotations
@@ -195,6 +196,23 @@ class Exercise:
         mistakes = tuple(part.pop("mistakes", ()))
         return cls(id, title, (Part(reads=reads, mistakes=mistakes, hint=hint, **part),), hint=hint,
                    flags_ok=tuple(flags_ok))
+
+    @classmethod
+    def choice(cls, id: str, title: str, name: str, options: Sequence[str], *,  # noqa: A002
+               answer: str | Callable[[], str], wrong: Mapping[str, str], hint: str = "") -> Exercise:
+        """A one-part choice: `name` must hold `answer` (an option, or a function returning one); `wrong` names
+        the diagnosis of each wrong option (see `wrong_choices`).
+
+            Exercise.choice("00.4", "memory- or compute-bound", "answer", ["memory", "compute"],
+                            answer="memory", wrong={"compute": "I = 2M = 128 FLOP/byte, left of the ridge"})
+        """
+        options = tuple(options)
+        unknown = [o for o in ([] if callable(answer) else [answer]) + list(wrong) if o not in options]
+        if unknown:
+            raise ValueError(f"exercise {id}: {unknown} not among the options {options}")
+        expected = answer if callable(answer) else (lambda: answer)
+        return cls.single(id, title, reads=Choice(name, options), expected=expected, mistakes=wrong_choices(wrong),
+                          hint=hint)
 
     @property
     def reads(self) -> tuple[Answer, ...]:
