@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from gpu_check_util import Check, nvfp4_case, rel_error
+from gpu_check_util import Check, check_nvfp4, dense_case, rel_error
 
 TARGET = 0.9
 CHECK_SHAPES = [(128, 256, 64), (256, 512, 192), (1024, 768, 4096), (384, 1280, 320)]
@@ -45,36 +45,16 @@ def check_dense(chk: Check, cg, shapes) -> bool:
             if chk.spent(3):
                 chk.say(f"[budget spent: dense {M}x{N}x{K} not checked]")
                 return ok
-            a = torch.randn(M, K, device="cuda", dtype=dtype)
-            b = torch.randn(N, K, device="cuda", dtype=dtype)
-            ref = a.float() @ b.float().t()
-            out = cg.gemm_tcgen05(a, b).float()
-            torch.cuda.synchronize()
-            rel = float(((out - ref).norm() / ref.norm()).item())
+            a, b, ref = dense_case(M, N, K, dtype)
+            out = cg.gemm_tcgen05(a, b)
             tol = 8e-3 if dtype == torch.bfloat16 else 1e-3        # output rounding of bf16 / fp16
-            good = rel < tol and bool(torch.isfinite(out).all())
-            ok &= good
-            chk.row(kernel="dense tcgen05", dtype=str(dtype)[6:], shape=f"{M}x{N}x{K}", **{
-                "rel err": f"{rel:.2e}", "tol": f"{tol:g}", "ok": "✅" if good else "❌"})
+            ok &= chk.accuracy(out, ref, tol, kernel="dense tcgen05", dtype=str(dtype)[6:], shape=f"{M}x{N}x{K}")
     return ok
 
 
-def check_nvfp4(chk: Check, cg, shapes) -> bool:
-    import torch
-
-    ok = True
-    for M, N, K in shapes:
-        if chk.spent(3):
-            chk.say(f"[budget spent: nvfp4 {M}x{N}x{K} not checked]")
-            return ok
-        args, ref = nvfp4_case(M, N, K)           # reference: the same FP4 values times their scales, in FP32
-        out = cg.gemm_nvfp4(*args, M, N, K)
-        rel = rel_error(out, ref)
-        good = rel < 8e-3 and bool(torch.isfinite(out).all())
-        ok &= good
-        chk.row(kernel="nvfp4 (vs FP32 of the same FP4 values)", dtype="nvfp4", shape=f"{M}x{N}x{K}", **{
-            "rel err": f"{rel:.2e}", "tol": "8e-3", "ok": "✅" if good else "❌"})
-    return ok
+def _check_nvfp4(chk: Check, cg, shapes) -> bool:
+    return check_nvfp4(chk, cg.gemm_nvfp4, shapes, 8e-3, kernel="nvfp4 (vs FP32 of the same FP4 values)",
+                       dtype="nvfp4")
 
 
 def time_dense(chk: Check, cg, bench, sweep: bool) -> float | None:
@@ -99,7 +79,7 @@ def time_dense(chk: Check, cg, bench, sweep: bool) -> float | None:
             chk.say(f"[budget spent: {cfg} not timed]")
             continue
         out = cg.gemm_tcgen05(a, b, cfg)
-        rel = float(((out.float() - ref).norm() / ref.norm()).item())
+        rel = rel_error(out, ref)
         r = bench.gemm_result(f"kit tcgen05 {cfg.TILE_M}x{cfg.TILE_N}x{cfg.TILE_K} s{cfg.STAGES}", M, N, K,
                               bench.time_fn(lambda cfg=cfg: cg.gemm_tcgen05(a, b, cfg), warmup=3, reps=10),
                               precision="bf16")
@@ -144,9 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     chk.say(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__}")
     chk.table(COLUMNS, "CuTe DSL GEMMs: correctness, then bf16 8192^3 vs cuBLAS")
-    ok = check_dense(chk, cg, CHECK_SHAPES[:1]) & check_nvfp4(chk, cg, NVFP4_SHAPES[:1])
+    ok = check_dense(chk, cg, CHECK_SHAPES[:1]) & _check_nvfp4(chk, cg, NVFP4_SHAPES[:1])
     ratio = time_dense(chk, cg, bench, chk.args.sweep)
-    ok &= check_dense(chk, cg, CHECK_SHAPES[1:]) & check_nvfp4(chk, cg, NVFP4_SHAPES[1:])
+    ok &= check_dense(chk, cg, CHECK_SHAPES[1:]) & _check_nvfp4(chk, cg, NVFP4_SHAPES[1:])
     if not ok:
         chk.say("❌ a correctness check failed")
         return chk.done(1)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from gpu_check_util import Check, time_kernel
+from gpu_check_util import Check, rel_error, time_kernel
 
 SQUARE, SEED = (8192, 8192, 8192), (16384, 17290, 16384)
 TUNED = ("ws", "persistent_tma", "autotuned")
@@ -123,7 +123,7 @@ def run_ladder(chk: Check, spec, torch, gemm) -> float | None:
             fn, cfg = _call(kernel, how, a, b, gemm, winners, torch)
             out = fn()                                  # compile / autotune: outside the timed region
             torch.cuda.synchronize()
-            err = float(((out.float() - ref).norm() / ref.norm()).item())
+            err = rel_error(out, ref)
             del out
             t = time_kernel(fn)
         except Exception as e:  # noqa: BLE001 - one broken step must not hide the others

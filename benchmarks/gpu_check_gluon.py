@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sys
 
-from gpu_check_util import Check, nvfp4_case, rel_error
+from gpu_check_util import Check, check_nvfp4, dense_case
 
 TARGET = 0.8
 TOL = {"bf16": 8e-3, "fp16": 1e-3}            # relative Frobenius error: the output's rounding
@@ -78,37 +78,10 @@ def check_dense(chk: Check, gg, steps: tuple[str, ...], shapes) -> bool:
             if chk.spent(3):
                 chk.say(f"[budget spent: {name} {M}x{N}x{K} not checked]")
                 return ok
-            a = torch.randn(M, K, device="cuda", dtype=dtype)
-            b = torch.randn(N, K, device="cuda", dtype=dtype)
-            ref = a.float() @ b.float().t()
+            a, b, ref = dense_case(M, N, K, dtype)
             for step in steps:
-                out = gg.matmul(a, b, step=step).float()
-                torch.cuda.synchronize()
-                rel = float(((out - ref).norm() / ref.norm()).item())
-                good = rel < TOL[name] and bool(torch.isfinite(out).all())
-                ok &= good
-                chk.row(step=step, dtype=name, shape=f"{M}x{N}x{K}", **{"rel err": f"{rel:.2e}",
-                                                                       "tol": f"{TOL[name]:g}",
-                                                                       "ok": "✅" if good else "❌"})
-    return ok
-
-
-def check_nvfp4(chk: Check, gg, shapes) -> bool:
-    import torch
-
-    ok = True
-    for M, N, K in shapes:
-        if chk.spent(3):
-            chk.say(f"[budget spent: nvfp4 {M}x{N}x{K} not checked]")
-            return ok
-        args, ref = nvfp4_case(M, N, K)
-        out = gg.matmul_nvfp4(*args, M, N, K)
-        rel = rel_error(out, ref)
-        good = rel < TOL["bf16"] and bool(torch.isfinite(out).all())
-        ok &= good
-        chk.row(step="nvfp4", dtype="nvfp4", shape=f"{M}x{N}x{K}", **{"rel err": f"{rel:.2e}",
-                                                                     "tol": f"{TOL['bf16']:g}",
-                                                                     "ok": "✅" if good else "❌"})
+                out = gg.matmul(a, b, step=step)
+                ok &= chk.accuracy(out, ref, TOL[name], step=step, dtype=name, shape=f"{M}x{N}x{K}")
     return ok
 
 
@@ -166,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = check_dense(chk, gg, steps, CHECK_SHAPES[:1])
     ratio = time_best(chk, gg, bench, "ws" if blackwell else "wgmma")
     if blackwell:
-        ok &= check_nvfp4(chk, gg, NVFP4_SHAPES[:2])
+        ok &= check_nvfp4(chk, gg.matmul_nvfp4, NVFP4_SHAPES[:2], TOL["bf16"], step="nvfp4", dtype="nvfp4")
     ok &= check_dense(chk, gg, steps, CHECK_SHAPES[1:])
     if blackwell and ratio is not None:
         verdict = "✅ meets" if ratio >= TARGET else "❌ misses"

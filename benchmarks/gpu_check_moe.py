@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from gpu_check_util import Check, time_kernel
+from gpu_check_util import Check, rel_error, time_kernel
 
 COLUMNS = ["layer", "tokens", "loop ms", "fused ms", "x loop", "rel err", "blocks"]
 TOKENS = 4096
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             ref = moe.experts_grouped(*args)
             out = moe_kernels.fused_moe(*args)          # compiles: outside the timed region
             torch.cuda.synchronize()
-            err = float(((out.float() - ref.float()).norm() / ref.float().norm()).item())
+            err = rel_error(out, ref)
             t_loop = time_kernel(lambda args=args: moe.experts_grouped(*args))
             t_fused = time_kernel(lambda args=args: moe_kernels.fused_moe(*args))
         except Exception as e:  # noqa: BLE001 - a failing layer is a line, the next one still runs

@@ -124,6 +124,15 @@ class Check:
         self._write()
         return row
 
+    def accuracy(self, out, ref, tol: float, **labels) -> bool:
+        """Print a row `labels` + rel err / tol / ok for `out` against `ref`; True when finite and within `tol`."""
+        import torch
+
+        rel = rel_error(out, ref)
+        good = rel < tol and bool(torch.isfinite(out).all())
+        self.row(**labels, **{"rel err": f"{rel:.2e}", "tol": f"{tol:g}", "ok": "✅" if good else "❌"})
+        return good
+
     def _write(self) -> None:
         if not self.rows and self.args.out is None and not self.dry:
             return       # nothing measured yet (or a check that cannot run here): nothing under results/
@@ -173,6 +182,15 @@ def time_kernel(fn, reps: int = 10, warmup: int = 3, flush_mb: int = 256) -> dic
 
 
 
+def dense_case(M: int, N: int, K: int, dtype) -> tuple[object, object, object]:
+    """A dense GEMM check on the GPU: random A (M, K) and B (N, K) of `dtype`, and A·Bᵀ in FP32."""
+    import torch
+
+    a = torch.randn(M, K, device="cuda", dtype=dtype)
+    b = torch.randn(N, K, device="cuda", dtype=dtype)
+    return a, b, a.float() @ b.float().t()
+
+
 def nvfp4_case(M: int, N: int, K: int) -> tuple[list, object]:
     """An NVFP4 GEMM check on the GPU: `bwkit.formats.nvfp4_gemm_case` (operands, FP32 reference)."""
     from bwkit import formats as F
@@ -180,6 +198,20 @@ def nvfp4_case(M: int, N: int, K: int) -> tuple[list, object]:
     return F.nvfp4_gemm_case(M, N, K)
 
 def rel_error(out, ref) -> float:
-    """Relative Frobenius error of `out` against `ref` (both moved to the CPU in FP32)."""
-    out, ref = out.float().cpu(), ref.float().cpu()
+    """Relative Frobenius error of `out` against `ref`, in FP32 on `out`'s device (`ref` is moved there)."""
+    out = out.float()
+    ref = ref.float().to(out.device)
     return float(((out - ref).norm() / ref.norm()).item())
+
+
+def check_nvfp4(chk: Check, gemm, shapes, tol: float, **labels) -> bool:
+    """Accuracy rows of an NVFP4 GEMM `gemm(*operands, M, N, K)` (operands from `nvfp4_case`) against the FP32
+    product of the same FP4 values times their scales, one per shape; True when all pass."""
+    ok = True
+    for M, N, K in shapes:
+        if chk.spent(3):
+            chk.say(f"[budget spent: nvfp4 {M}x{N}x{K} not checked]")
+            return ok
+        args, ref = nvfp4_case(M, N, K)
+        ok &= chk.accuracy(gemm(*args, M, N, K), ref, tol, **labels, shape=f"{M}x{N}x{K}")
+    return ok

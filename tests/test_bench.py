@@ -91,6 +91,36 @@ def test_gpu_check_rows_print_as_they_come_and_json_is_rewritten(tmp_path, capsy
     assert "demo: skipped: needs nvidia-cutlass-dsl" in capsys.readouterr().out
 
 
+def test_gpu_check_accuracy_rows_judge_error_and_finiteness(tmp_path, capsys, monkeypatch):
+    """The GPU checks' accuracy rows (`Check.accuracy`, `rel_error`), on CPU tensors: the same code runs on CUDA."""
+    _benchmarks()
+    import gpu_check_util as u
+
+    ref = torch.tensor([[3.0, 4.0]])
+    assert u.rel_error(torch.tensor([[3.0, 4.5]], dtype=torch.bfloat16), ref) == pytest.approx(0.1)
+    chk = u.Check("acc", "accuracy rows", default_budget_s=5, argv=["--out", str(tmp_path / "a.json")])
+    chk.table(["kernel", "rel err", "tol", "ok"])
+    assert chk.accuracy(torch.tensor([[3.0, 4.5]]), ref, 0.2, kernel="close") is True
+    assert chk.accuracy(torch.tensor([[3.0, 4.5]]), ref, 0.05, kernel="too far") is False
+    assert chk.accuracy(torch.tensor([[3.0, float("nan")]]), ref, 1e9, kernel="nan") is False
+    rows = json.loads((tmp_path / "a.json").read_text())["rows"]
+    assert [(r["kernel"], r["rel err"], r["tol"], r["ok"]) for r in rows[:2]] == [
+        ("close", "1.00e-01", "0.2", "✅"), ("too far", "1.00e-01", "0.05", "❌")]
+    assert rows[2]["ok"] == "❌" and "| too far | 1.00e-01 | 0.05 | ❌ |" in capsys.readouterr().out
+    # the NVFP4 rows: one per shape, the GEMM called on the case's operands and its M, N, K
+    calls = []
+    monkeypatch.setattr(u, "nvfp4_case", lambda M, N, K: (["codes"], torch.ones(M, N)))
+
+    def gemm(*args):
+        calls.append(args)
+        return torch.full((args[1], args[2]), 1.0 if len(calls) == 1 else 1.5)
+
+    assert u.check_nvfp4(chk, gemm, [(2, 3, 64), (4, 5, 64)], 0.1, kernel="nvfp4") is False
+    assert calls == [("codes", 2, 3, 64), ("codes", 4, 5, 64)]
+    assert [(r["shape"], r["ok"]) for r in json.loads((tmp_path / "a.json").read_text())["rows"][3:]] == [
+        ("2x3x64", "✅"), ("4x5x64", "❌")]
+
+
 def test_gpu_check_gemm_dry_run_and_the_budget_table(tmp_path, capsys):
     _benchmarks()
     import gpu_check
