@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 
 import pytest
 
@@ -600,6 +601,37 @@ def test_world_points_carry_source_date_and_configuration():
     # none of them is a number a factor was derived from
     assert 25664.0 not in {p["published"] for p in pts} and pm.PUBLISHED_MTP_B200[0] not in {
         p["published"] for p in pts}
+
+
+def test_world_data_file_presets_and_its_errors():
+    """world.toml's presets fill in each point; a bad name is an error naming the point and the key."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    from bwkit.perfmodel.published import world
+
+    data = tomllib.loads((Path(world.__file__).parent / "world.toml").read_text())
+    pts = world.points_from(data)
+    assert pts == pm.WORLD_POINTS
+    h100 = next(p for p in pts if p["name"].startswith("H100 decode pool"))
+    assert h100["published"] == 22282.0 / 8 and h100["concurrency"] == 72 * 256      # values, arithmetic in comments
+    assert h100["url"] == data["sources"]["EP"]["url"] and h100["when"] == "2025-05-05"
+    assert h100["model"]["layout"] == data["layouts"]["SGL_DECODE_H100"] and h100["model"]["recipe"] == "fp8"
+    h100["model"]["layout"]["num_gpus"] = 1                       # each point has its own copy of a preset
+    assert world.points_from(data)[pts.index(h100)]["model"]["layout"]["num_gpus"] == 72
+    raw = data["points"][0]
+    for change, message in (({"model": {**raw["model"], "layout": "ADP9"}}, "model.layout names 'ADP9'"),
+                            ({"source": "no preset named"}, "source must name one [sources] entry"),
+                            ({"url": "https://example.org"}, "unknown key(s) ['url']"),
+                            ({"notes": "see {NO_SUCH_NOTE}"}, "notes names 'NO_SUCH_NOTE'")):
+        with pytest.raises(ValueError, match=re.escape(message)) as e:
+            world.points_from({**data, "points": [{**raw, **change}]})
+        assert raw["name"] in str(e.value)
+    # the data file ships in the wheel: pyproject's package-data names it
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert any(fnmatch.fnmatch("perfmodel/published/world.toml", pat)
+               for pat in pyproject["tool"]["setuptools"]["package-data"]["bwkit"])
 
 
 def test_the_model_against_the_world():
