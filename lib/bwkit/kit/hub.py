@@ -22,6 +22,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from bwkit.kit import commands
 from bwkit.kit.commands import install_once, reports
 
 __all__ = ["HubError", "CHP_VERSION", "LABS_DIR", "default_labs", "seed_labs", "collect", "Collected",
@@ -202,27 +203,25 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     """Add the `hub` subcommand (install-proxy, singleuser, seed, collect) to the `bwkit` command."""
     p = subparsers.add_parser("hub", help="JupyterHub helpers: seed users' labs, start servers, collect notebooks")
     sub = p.add_subparsers(dest="hub_cmd", required=True)
-    s = sub.add_parser("singleuser", help="seed ~/LABS_DIR, then exec jupyterhub-singleuser (the spawner's cmd)")
+    s = commands.add_command(sub, "singleuser", _cmd_singleuser,
+                             help="seed ~/LABS_DIR, then exec jupyterhub-singleuser (the spawner's cmd)")
     s.add_argument("--labs-dir", default=os.environ.get("BWKIT_HUB_LABS_DIR", LABS_DIR),
                    help=f"folder of the home that receives the labs (default {LABS_DIR})")
     s.add_argument("server_args", nargs="*", metavar="-- ARGS", help="passed to jupyterhub-singleuser")
-    s.set_defaults(func=_cmd_singleuser)
-    d = sub.add_parser("seed", help="copy the labs missing from DEST (never overwrites)")
+    d = commands.add_command(sub, "seed", _cmd_seed, help="copy the labs missing from DEST (never overwrites)")
     d.add_argument("--dest", default=f"~/{LABS_DIR}")
     d.add_argument("--labs", default=None, help="labs folder to copy from (default: $BWKIT_LABS or the kit's)")
-    d.set_defaults(func=_cmd_seed)
-    c = sub.add_parser("collect", help="copy every user's lab notebook into OUT/<user>/ for `bwkit grade`")
+    c = commands.add_command(sub, "collect", _cmd_collect,
+                             help="copy every user's lab notebook into OUT/<user>/ for `bwkit grade`")
     c.add_argument("--users-root", required=True, help="the folder holding the users' homes, e.g. /home")
-    c.add_argument("--lab", required=True, help="lab number or name, e.g. 00")
+    commands.add_lab_option(c)
     c.add_argument("--out", required=True, help="output folder (one folder per student)")
     c.add_argument("--labs-dir", default=LABS_DIR, help=f"labs folder inside each home (default {LABS_DIR})")
     c.add_argument("--users", default=None, help="comma-separated user names (default: every home)")
-    c.add_argument("--solutions", default=None, help="folder of solution notebooks (default: solutions/)")
-    c.add_argument("--force", action="store_true", help="write into a non-empty OUT")
-    c.set_defaults(func=_cmd_collect)
-    i = sub.add_parser("install-proxy", help=f"npm install configurable-http-proxy@{CHP_VERSION} into <venv>/node")
-    i.add_argument("--prefix", default=None)
-    i.set_defaults(func=_cmd_install_proxy)
+    commands.add_solutions_option(c)
+    commands.add_force_option(c, "write into a non-empty OUT")
+    commands.add_install_command(sub, "install-proxy", "--prefix", install_proxy, reports("hub", HubError),
+                                 help=f"npm install configurable-http-proxy@{CHP_VERSION} into <venv>/node")
 
 
 @reports("hub", HubError)
@@ -247,10 +246,4 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         print(f"{r.user:<20} {r.status:<8} {r.detail}")
     n = sum(r.status != "skipped" for r in rows)
     print(f"{n} student folder(s) in {args.out}: grade them with `bwkit grade {args.out} --lab {args.lab}`")
-    return 0
-
-
-@reports("hub", HubError)
-def _cmd_install_proxy(args: argparse.Namespace) -> int:
-    print(install_proxy(args.prefix, quiet=False))
     return 0

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import nbformat
 
-from bwkit.kit import notebooks
+from bwkit.kit import commands, notebooks
 from bwkit.kit.commands import install_once, reports
 
 __all__ = ["NbgraderExportError", "NBGRADER_VERSION", "KERNEL_NAME", "nbgrader_notebook", "export_course",
@@ -252,17 +252,16 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     """Add `bwkit nbgrader export|env` to the bwkit command."""
     p = subparsers.add_parser("nbgrader", help="the labs as an nbgrader course; nbgrader's own venv")
     sub = p.add_subparsers(dest="nbgrader_cmd", required=True)
-    e = sub.add_parser("export", help="write the labs into an nbgrader course folder (source/<lab>/<lab>.ipynb)")
+    e = commands.add_command(sub, "export", _cmd_export,
+                             help="write the labs into an nbgrader course folder (source/<lab>/<lab>.ipynb)")
     e.add_argument("course_dir", metavar="COURSE_DIR")
-    e.add_argument("--lab", action="append", default=None, help="lab number or name, repeatable (default: all)")
-    e.add_argument("--solutions", default=None, help="folder of solution notebooks (default: solutions/)")
+    commands.add_lab_option(e, repeatable=True)
+    commands.add_solutions_option(e)
     e.add_argument("--python", default=None, help="the kit's Python for the autograde kernel (default: this one)")
     e.add_argument("--course-id", default="bwkit", help="course id of a new course (default bwkit)")
-    e.add_argument("--force", action="store_true", help="replace source notebooks that changed")
-    e.set_defaults(func=_cmd_export)
-    v = sub.add_parser("env", help=f"build nbgrader {NBGRADER_VERSION}'s own venv (default .venv-nbgrader/)")
-    v.add_argument("--path", default=None)
-    v.set_defaults(func=_cmd_env)
+    commands.add_force_option(e, "replace source notebooks that changed")
+    commands.add_install_command(sub, "env", "--path", ensure_env, reports("nbgrader", NbgraderExportError),
+                                 help=f"build nbgrader {NBGRADER_VERSION}'s own venv (default .venv-nbgrader/)")
 
 
 @reports("nbgrader", NbgraderExportError)
@@ -273,10 +272,4 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(f"wrote {w}")
     print(f"next: cd {args.course_dir} && nbgrader generate_assignment <lab> (nbgrader {NBGRADER_VERSION}: "
           "`bwkit nbgrader env` builds it)")
-    return 0
-
-
-@reports("nbgrader", NbgraderExportError)
-def _cmd_env(args: argparse.Namespace) -> int:
-    print(ensure_env(args.path, quiet=False))
     return 0

@@ -85,7 +85,7 @@ from pathlib import Path
 
 import nbformat
 
-from bwkit.kit import notebooks
+from bwkit.kit import commands, notebooks
 from bwkit.kit.grading import model
 from bwkit.kit.grading.discovery import find_lab, find_submissions, read_submission
 from bwkit.kit.grading.gradingcopy import build_grading_copy
@@ -183,21 +183,20 @@ def grade(
 
 def register_cli(subparsers: argparse._SubParsersAction) -> None:
     """Add the `grade` subcommand to the `bwkit` command's subparsers."""
-    g = subparsers.add_parser(
-        "grade", help="grade a class's lab notebooks exercise by exercise",
+    g = commands.add_command(
+        subparsers, "grade", _cmd_grade, help="grade a class's lab notebooks exercise by exercise",
         description="Grade every submission in SUBMISSIONS_DIR (one folder per student, or <student>.ipynb "
                     "files) against a lab; writes grades.csv, feedback/<student>.md and summary.md.")
     g.add_argument("submissions", metavar="SUBMISSIONS_DIR")
-    g.add_argument("--lab", required=True, help="lab number or name, e.g. 00 or 00_hardware_roofline")
+    commands.add_lab_option(g)
     g.add_argument("--out", default=None, help="output folder (default: grades-<lab>)")
     g.add_argument("--workers", type=int, default=2, help="submissions graded at once (default 2)")
     g.add_argument("--timeout", type=float, default=120.0, help="per-cell timeout in seconds (default 120)")
     g.add_argument("--memory-gib", type=float, default=8.0, help="address-space limit per run (default 8)")
     g.add_argument("--cpu-limit", type=float, default=600.0, help="CPU seconds per kernel (default 600)")
-    g.add_argument("--solutions", default=None, help="folder of solution notebooks (default: solutions/)")
+    commands.add_solutions_option(g)
     g.add_argument("--no-sandbox", action="store_true",
                    help="run student code without isolation (only for notebooks you trust; the report says so)")
-    g.set_defaults(func=_cmd_grade)
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
