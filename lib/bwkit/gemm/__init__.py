@@ -10,11 +10,12 @@ at once), 2 `kloop` (a loop over K with masks for ragged edges), 3 `grouped` (L2
 `autotuned` (block shapes, warps and stages chosen by `triton.autotune` on a GPU, only when called; a fixed
 config on the interpreter), 5 `persistent_tma` (one program per SM looping over tiles, operands loaded through
 TMA tensor descriptors), 6 `ws` (step 5 with a warp-specialized, software-pipelined K loop for Blackwell).
-Modules: `kernels` (the kernels and their wrappers), `plan` (one kernel plan per (step, dtype, target):
-`launch_configs`, the configs the native path tries, sized to the target's shared memory, and `compile_launch`,
-a compile specialized as a real launch is), `ladder` (the ladder as data, `compile_step`, the float64 reference
-and tolerances every check uses, and `fresh` / `launch`: a learner's kernel on fresh operands and a NaN-poisoned
-C through the memory-safe `bwkit.kit.interp.safe_launch`).
+Modules: `kernels` (the kernels and their wrappers; the `@triton.jit` helpers the kernels share: `_masked_kloop`
+(steps 2-4), `_masked_store` (2-6), `_tile_counts` (3-6), `_tma_descriptors` and `_tma_kloop` (5-6)),
+`plan` (one kernel plan per (step, dtype, target): `launch_configs`, the configs the native path tries, sized to
+the target's shared memory, and `compile_launch`, a compile specialized as a real launch is), `ladder` (the
+ladder as data, `compile_step`, the float64 reference and tolerances every check uses, and `fresh` / `launch`: a
+learner's kernel on fresh operands and a NaN-poisoned C through the memory-safe `bwkit.kit.interp.safe_launch`).
 
 Constraints: operands are 2-D CUDA (or, under the interpreter, CPU) tensors of the same dtype; accumulation is
 fp32; C is fp32 for fp32 inputs, fp16 for fp16 and fp8 inputs, bf16 for bf16 inputs (override with
@@ -27,7 +28,14 @@ weight stored as (N, K) as `w.t()`.
 
 from bwkit.gemm import kernels, ladder
 from bwkit.gemm.kernels import *  # noqa: F403 - the package re-exports the kernels and the ladder
-from bwkit.gemm.kernels import _TUNED
+from bwkit.gemm.kernels import (  # the autotuner cache and the kernels' shared @triton.jit helpers (lab 03 prints them)
+    _TUNED,
+    _masked_kloop,
+    _masked_store,
+    _tile_counts,
+    _tma_descriptors,
+    _tma_kloop,
+)
 from bwkit.gemm.ladder import *  # noqa: F403
 from bwkit.gemm.plan import (
     SMEM_LIMIT,
@@ -39,4 +47,5 @@ from bwkit.gemm.plan import (
 )
 
 __all__ = [*kernels.__all__, *ladder.__all__, "_TUNED",
+           "_masked_kloop", "_masked_store", "_tile_counts", "_tma_descriptors", "_tma_kloop",
            "launch_configs", "plan_target", "plan_table", "compile_launch", "launch_specialization", "SMEM_LIMIT"]

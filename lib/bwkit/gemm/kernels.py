@@ -70,15 +70,13 @@ def matmul_kernel_naive(
 # Step 2: K loop: BLOCK_K-wide slices accumulated in fp32; masks make any M, N, K work
 # ----------------------------------------------------------------------------------------------------------
 @triton.jit
-def matmul_kernel_kloop(
-    a_ptr, b_ptr, c_ptr,
-    M, N, K,
-    stride_am, stride_ak, stride_bk, stride_bn, stride_cm, stride_cn,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-):
-    """One C tile per program, looping over K in BLOCK_K slices; out-of-range rows/cols/k are masked."""
-    pid_m = tl.program_id(0)
-    pid_n = tl.program_id(1)
+def _masked_kloop(a_ptr, b_ptr, pid_m, pid_n, M, N, K, stride_am, stride_ak, stride_bk, stride_bn,
+                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    """The fp32 (BLOCK_M, BLOCK_N) tile (pid_m, pid_n) of A @ B: a K loop over pointer blocks (steps 2-4).
+
+    Each BLOCK_K slice of A's rows and B's columns is loaded with masks (out-of-range rows, columns and k read 0,
+    which adds nothing) and accumulated by `tl.dot` in fp32.
+    """
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     offs_k = tl.arange(0, BLOCK_K)
@@ -92,9 +90,36 @@ def matmul_kernel_kloop(
         acc = tl.dot(a, b, acc)
         a_ptrs += BLOCK_K * stride_ak
         b_ptrs += BLOCK_K * stride_bk
-    c = acc.to(c_ptr.dtype.element_ty)
+    return acc
+
+
+@triton.jit
+def _masked_store(c_ptr, acc, pid_m, pid_n, M, N, stride_cm, stride_cn,
+                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Store `acc` as C's tile (pid_m, pid_n) in C's dtype; rows and columns outside M x N are masked (steps 2-6)."""
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     c_mask = (offs_m[:, None] < M) & (offs_n[None, :] < N)
-    tl.store(c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn, c, mask=c_mask)
+    tl.store(c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn, acc.to(c_ptr.dtype.element_ty),
+             mask=c_mask)
+
+
+@triton.jit
+def matmul_kernel_kloop(
+    a_ptr, b_ptr, c_ptr,
+    M, N, K,
+    stride_am, stride_ak, stride_bk, stride_bn, stride_cm, stride_cn,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+):
+    """One C tile per program, looping over K in BLOCK_K slices; out-of-range rows/cols/k are masked.
+
+    Step 1's grid; the K loop is `_masked_kloop`, the store `_masked_store`.
+    """
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    acc = _masked_kloop(a_ptr, b_ptr, pid_m, pid_n, M, N, K, stride_am, stride_ak, stride_bk, stride_bn,
+                        BLOCK_M, BLOCK_N, BLOCK_K)
+    _masked_store(c_ptr, acc, pid_m, pid_n, M, N, stride_cm, stride_cn, BLOCK_M, BLOCK_N)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -121,6 +146,19 @@ def grouped_pid(tile_id: int, num_pid_m: int, num_pid_n: int, GROUP_M: int) -> t
 
 
 @triton.jit
+def _tile_counts(M, N, K, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    """(num_pid_m, num_pid_n, num_tiles, k_tiles): C's tiles along M, along N and in all, and K's slices.
+
+    Ragged edge tiles and a ragged last K slice count (steps 3-6).
+    """
+    num_pid_m = (M + BLOCK_M - 1) // BLOCK_M
+    num_pid_n = (N + BLOCK_N - 1) // BLOCK_N
+    num_tiles = num_pid_m * num_pid_n
+    k_tiles = (K + BLOCK_K - 1) // BLOCK_K
+    return num_pid_m, num_pid_n, num_tiles, k_tiles
+
+
+@triton.jit
 def matmul_kernel_grouped(
     a_ptr, b_ptr, c_ptr,
     M, N, K,
@@ -128,26 +166,12 @@ def matmul_kernel_grouped(
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):
     """Step 2's kernel on a 1-D grid whose program ids are re-ordered in groups of GROUP_M row-tiles."""
-    num_pid_m = (M + BLOCK_M - 1) // BLOCK_M
-    num_pid_n = (N + BLOCK_N - 1) // BLOCK_N
+    num_pid_m, num_pid_n, _, _ = _tile_counts(M, N, K, BLOCK_M, BLOCK_N, BLOCK_K)
     # grouped order (see grouped_pid): GROUP_M row-tiles walked down each column of tiles
     pid_m, pid_n = _grouped_pid(tl.program_id(0), num_pid_m, num_pid_n, GROUP_M)
-    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    offs_k = tl.arange(0, BLOCK_K)
-    a_ptrs = a_ptr + offs_m[:, None] * stride_am + offs_k[None, :] * stride_ak
-    b_ptrs = b_ptr + offs_k[:, None] * stride_bk + offs_n[None, :] * stride_bn
-    acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)   # the fp32 accumulator, all zeros
-    for k in range(0, (K + BLOCK_K - 1) // BLOCK_K):
-        k_left = K - k * BLOCK_K
-        a = tl.load(a_ptrs, mask=(offs_m[:, None] < M) & (offs_k[None, :] < k_left), other=0.0)
-        b = tl.load(b_ptrs, mask=(offs_k[:, None] < k_left) & (offs_n[None, :] < N), other=0.0)
-        acc = tl.dot(a, b, acc)
-        a_ptrs += BLOCK_K * stride_ak
-        b_ptrs += BLOCK_K * stride_bk
-    c = acc.to(c_ptr.dtype.element_ty)
-    c_mask = (offs_m[:, None] < M) & (offs_n[None, :] < N)
-    tl.store(c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn, c, mask=c_mask)
+    acc = _masked_kloop(a_ptr, b_ptr, pid_m, pid_n, M, N, K, stride_am, stride_ak, stride_bk, stride_bn,
+                        BLOCK_M, BLOCK_N, BLOCK_K)
+    _masked_store(c_ptr, acc, pid_m, pid_n, M, N, stride_cm, stride_cn, BLOCK_M, BLOCK_N)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -387,6 +411,44 @@ def matmul_autotuned(a: torch.Tensor, b: torch.Tensor, *,
 # Step 5: persistent over all SMs, operands through TMA tensor descriptors
 # ----------------------------------------------------------------------------------------------------------
 @triton.jit
+def _tma_descriptors(a_ptr, b_ptr, M, N, K, stride_am, stride_bk, stride_bn,
+                     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, B_KMAJOR: tl.constexpr):
+    """(a_desc, b_desc): TMA tensor descriptors of A and B whose boxes are one tile's K slice (steps 5-6).
+
+    A is (M, K), K-contiguous. B_KMAJOR: B is stored as its transpose (N, K), K-contiguous; else (K, N).
+    """
+    a_desc = tl.make_tensor_descriptor(a_ptr, shape=[M, K], strides=[stride_am, 1],
+                                       block_shape=[BLOCK_M, BLOCK_K])
+    if B_KMAJOR:
+        b_desc = tl.make_tensor_descriptor(b_ptr, shape=[N, K], strides=[stride_bn, 1],
+                                           block_shape=[BLOCK_N, BLOCK_K])
+    else:
+        b_desc = tl.make_tensor_descriptor(b_ptr, shape=[K, N], strides=[stride_bk, 1],
+                                           block_shape=[BLOCK_K, BLOCK_N])
+    return a_desc, b_desc
+
+
+@triton.jit
+def _tma_kloop(a_desc, b_desc, pid_m, pid_n, k_tiles,
+               BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, B_KMAJOR: tl.constexpr):
+    """The fp32 (BLOCK_M, BLOCK_N) tile (pid_m, pid_n) of A @ B: a K loop of k_tiles TMA box loads (steps 5-6).
+
+    No masks: the parts of a box outside the tensor read as zeros. A B_KMAJOR box of B is transposed (`.T`).
+    """
+    off_m = pid_m * BLOCK_M
+    off_n = pid_n * BLOCK_N
+    acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)   # the fp32 accumulator, all zeros
+    for ki in range(k_tiles):
+        a = a_desc.load([off_m, ki * BLOCK_K])
+        if B_KMAJOR:
+            b = b_desc.load([off_n, ki * BLOCK_K]).T
+        else:
+            b = b_desc.load([ki * BLOCK_K, off_n])
+        acc = tl.dot(a, b, acc)
+    return acc
+
+
+@triton.jit
 def matmul_kernel_persistent_tma(
     a_ptr, b_ptr, c_ptr,
     M, N, K,
@@ -398,38 +460,17 @@ def matmul_kernel_persistent_tma(
 
     A must be K-contiguous (stride_ak == 1). B_KMAJOR: B is stored as its transpose (N, K), K-contiguous
     (stride_bk == 1, e.g. `w.t()` of an nn.Linear weight); else B is (K, N), N-contiguous. TMA fills
-    out-of-bounds boxes with zeros, so ragged edges need no masks on the loads.
+    out-of-bounds boxes with zeros, so ragged edges need no masks on the loads (`_tma_descriptors`,
+    `_tma_kloop`); the store is step 2's `_masked_store`.
     """
-    a_desc = tl.make_tensor_descriptor(a_ptr, shape=[M, K], strides=[stride_am, 1],
-                                       block_shape=[BLOCK_M, BLOCK_K])
-    if B_KMAJOR:
-        b_desc = tl.make_tensor_descriptor(b_ptr, shape=[N, K], strides=[stride_bn, 1],
-                                           block_shape=[BLOCK_N, BLOCK_K])
-    else:
-        b_desc = tl.make_tensor_descriptor(b_ptr, shape=[K, N], strides=[stride_bk, 1],
-                                           block_shape=[BLOCK_K, BLOCK_N])
-    num_pid_m = (M + BLOCK_M - 1) // BLOCK_M
-    num_pid_n = (N + BLOCK_N - 1) // BLOCK_N
-    num_tiles = num_pid_m * num_pid_n
-    k_tiles = (K + BLOCK_K - 1) // BLOCK_K
+    a_desc, b_desc = _tma_descriptors(a_ptr, b_ptr, M, N, K, stride_am, stride_bk, stride_bn,
+                                      BLOCK_M, BLOCK_N, BLOCK_K, B_KMAJOR)
+    num_pid_m, num_pid_n, num_tiles, k_tiles = _tile_counts(M, N, K, BLOCK_M, BLOCK_N, BLOCK_K)
     for tile_id in tl.range(tl.program_id(0), num_tiles, NUM_SMS, flatten=True):
         # grouped order (see grouped_pid): GROUP_M row-tiles walked down each column of tiles
         pid_m, pid_n = _grouped_pid(tile_id, num_pid_m, num_pid_n, GROUP_M)
-        off_m = pid_m * BLOCK_M
-        off_n = pid_n * BLOCK_N
-        acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)   # the fp32 accumulator, all zeros
-        for ki in range(k_tiles):
-            a = a_desc.load([off_m, ki * BLOCK_K])
-            if B_KMAJOR:
-                b = b_desc.load([off_n, ki * BLOCK_K]).T
-            else:
-                b = b_desc.load([ki * BLOCK_K, off_n])
-            acc = tl.dot(a, b, acc)
-        offs_m = off_m + tl.arange(0, BLOCK_M)
-        offs_n = off_n + tl.arange(0, BLOCK_N)
-        c_mask = (offs_m[:, None] < M) & (offs_n[None, :] < N)
-        tl.store(c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn,
-                 acc.to(c_ptr.dtype.element_ty), mask=c_mask)
+        acc = _tma_kloop(a_desc, b_desc, pid_m, pid_n, k_tiles, BLOCK_M, BLOCK_N, BLOCK_K, B_KMAJOR)
+        _masked_store(c_ptr, acc, pid_m, pid_n, M, N, stride_cm, stride_cn, BLOCK_M, BLOCK_N)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -447,48 +488,29 @@ def matmul_kernel_ws(
 
     The compiler splits the loop body into a producer (TMA loads into a ring of shared-memory stages), an MMA
     issuer and the epilogue, so loads, MMAs and stores of different tiles overlap. C_TMA: store C through a
-    descriptor in two half-tiles (needs C's row stride 16-byte aligned); else masked pointer stores.
+    descriptor in two half-tiles (needs C's row stride 16-byte aligned); else masked pointer stores
+    (`_masked_store`).
     """
-    a_desc = tl.make_tensor_descriptor(a_ptr, shape=[M, K], strides=[stride_am, 1],
-                                       block_shape=[BLOCK_M, BLOCK_K])
-    if B_KMAJOR:
-        b_desc = tl.make_tensor_descriptor(b_ptr, shape=[N, K], strides=[stride_bn, 1],
-                                           block_shape=[BLOCK_N, BLOCK_K])
-    else:
-        b_desc = tl.make_tensor_descriptor(b_ptr, shape=[K, N], strides=[stride_bk, 1],
-                                           block_shape=[BLOCK_K, BLOCK_N])
+    a_desc, b_desc = _tma_descriptors(a_ptr, b_ptr, M, N, K, stride_am, stride_bk, stride_bn,
+                                      BLOCK_M, BLOCK_N, BLOCK_K, B_KMAJOR)
     if C_TMA:
         c_desc = tl.make_tensor_descriptor(c_ptr, shape=[M, N], strides=[stride_cm, 1],
                                            block_shape=[BLOCK_M, BLOCK_N // 2])
-    num_pid_m = (M + BLOCK_M - 1) // BLOCK_M
-    num_pid_n = (N + BLOCK_N - 1) // BLOCK_N
-    num_tiles = num_pid_m * num_pid_n
-    k_tiles = (K + BLOCK_K - 1) // BLOCK_K
+    num_pid_m, num_pid_n, num_tiles, k_tiles = _tile_counts(M, N, K, BLOCK_M, BLOCK_N, BLOCK_K)
     for tile_id in tl.range(tl.program_id(0), num_tiles, NUM_SMS, flatten=False,
                             warp_specialize=WARP_SPECIALIZE):
         # grouped order (see grouped_pid): GROUP_M row-tiles walked down each column of tiles
         pid_m, pid_n = _grouped_pid(tile_id, num_pid_m, num_pid_n, GROUP_M)
-        off_m = pid_m * BLOCK_M
-        off_n = pid_n * BLOCK_N
-        acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)   # the fp32 accumulator, all zeros
-        for ki in range(k_tiles):
-            a = a_desc.load([off_m, ki * BLOCK_K])
-            if B_KMAJOR:
-                b = b_desc.load([off_n, ki * BLOCK_K]).T
-            else:
-                b = b_desc.load([ki * BLOCK_K, off_n])
-            acc = tl.dot(a, b, acc)
+        acc = _tma_kloop(a_desc, b_desc, pid_m, pid_n, k_tiles, BLOCK_M, BLOCK_N, BLOCK_K, B_KMAJOR)
         if C_TMA:
             # epilogue in two halves: half the registers and shared memory of a whole-tile store
+            off_m = pid_m * BLOCK_M
+            off_n = pid_n * BLOCK_N
             acc0, acc1 = acc.reshape((BLOCK_M, 2, BLOCK_N // 2)).permute(0, 2, 1).split()
             c_desc.store([off_m, off_n], acc0.to(c_ptr.dtype.element_ty))
             c_desc.store([off_m, off_n + BLOCK_N // 2], acc1.to(c_ptr.dtype.element_ty))
         else:
-            offs_m = off_m + tl.arange(0, BLOCK_M)
-            offs_n = off_n + tl.arange(0, BLOCK_N)
-            c_mask = (offs_m[:, None] < M) & (offs_n[None, :] < N)
-            tl.store(c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn,
-                     acc.to(c_ptr.dtype.element_ty), mask=c_mask)
+            _masked_store(c_ptr, acc, pid_m, pid_n, M, N, stride_cm, stride_cn, BLOCK_M, BLOCK_N)
 
 
 def _tma_layout(a: torch.Tensor, b: torch.Tensor, what: str) -> bool:
