@@ -8,10 +8,11 @@
 How it works (the layout of vLLM's fused_moe / DeepGEMM's contiguous grouped GEMM):
 1. `bwkit.moe.permute_tokens` sorts the (token, slot) pairs by expert and pads each expert's run to BLOCK_M rows,
    so every BLOCK_M-row tile belongs to exactly one expert (`block_expert_ids`);
-2. `moe_gemm_kernel_gate_up`: one program per (row tile, BLOCK_N columns); it reads its expert id, gathers the
-   tile's token rows of x, runs the w1 and w3 GEMMs side by side and writes h = silu(x w1^T) * (x w3^T) for each
-   pair (row = pair id);
-3. `moe_gemm_kernel_down`: the same grouping over h with w2, each row scaled by its routing weight;
+2. `moe_gemm_kernel`, the gate/up GEMM (GATED): one program per (row tile, BLOCK_N columns); it reads its expert
+   id, gathers the tile's token rows of x, runs the w1 and w3 GEMMs side by side and writes
+   h = silu(x w1^T) * (x w3^T) for each pair (row = pair id);
+3. `moe_gemm_kernel` again, the down GEMM (MUL_ROUTED_WEIGHT): the same grouping over h with w2, each row scaled
+   by its routing weight;
 4. `moe_combine_kernel`: y[t] = sum of the top_k pair rows of token t.
 Padding rows (pair id == num_pairs) are masked out; a block whose expert id is -1 (an expert another EP rank
 holds) is skipped. Accumulation is fp32. Constraints: BLOCK_M/N/K powers of two >= 16. Under the Triton
@@ -28,7 +29,7 @@ import triton.language as tl
 from bwkit.kit.runtime import guard_dot_dtypes, interpreter_active
 from bwkit.moe import _check_experts_inputs, permute_tokens
 
-__all__ = ["moe_gemm_kernel_gate_up", "moe_gemm_kernel_down", "moe_combine_kernel", "fused_moe",
+__all__ = ["moe_gemm_kernel", "moe_combine_kernel", "fused_moe",
            "default_blocks", "compile_moe", "GPU_BLOCKS"]
 
 GPU_BLOCKS = (64, 64, 64)      # (BLOCK_M, BLOCK_N, BLOCK_K) of `default_blocks` on a GPU
@@ -36,7 +37,7 @@ GPU_BLOCKS = (64, 64, 64)      # (BLOCK_M, BLOCK_N, BLOCK_K) of `default_blocks`
 
 @triton.jit
 def _expert_tile(sorted_ids_ptr, num_pairs, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
-    """The tile of program (row block, column block) in both grouped GEMMs: its BLOCK_M pair ids, which of them
+    """The tile of program (row block, column block) of `moe_gemm_kernel`: its BLOCK_M pair ids, which of them
     are real pairs (not padding), its column offsets and the K offsets of one slice."""
     offs_m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     pair = tl.load(sorted_ids_ptr + offs_m)
@@ -45,67 +46,46 @@ def _expert_tile(sorted_ids_ptr, num_pairs, BLOCK_M: tl.constexpr, BLOCK_N: tl.c
 
 
 @triton.jit
-def moe_gemm_kernel_gate_up(
-    # pointers
-    x_ptr, w1_ptr, w3_ptr, h_ptr, sorted_ids_ptr, block_expert_ptr,
-    # sizes: num_pairs = tokens * TOP_K, N = expert_inter, K = hidden
+def moe_gemm_kernel(
+    # pointers: A rows, the expert weights B (and B3 when GATED), the output rows, the permutation, the weights
+    a_ptr, b_ptr, b3_ptr, out_ptr, sorted_ids_ptr, block_expert_ptr, topk_weights_ptr,
+    # sizes: num_pairs = tokens * top_k; N output columns, K the reduced dimension
     num_pairs, N, K,
-    # strides
-    stride_xm, stride_xk, stride_we, stride_wn, stride_wk, stride_hm, stride_hn,
+    # strides: A rows, B's three dimensions (expert, n, k; B3 has the same), output rows
+    stride_am, stride_ak, stride_be, stride_bn, stride_bk, stride_om, stride_on,
     # meta-parameters
-    TOP_K: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    PAIRS_PER_ROW: tl.constexpr, GATED: tl.constexpr, MUL_ROUTED_WEIGHT: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
 ):
-    """h[pair, n] = silu(x[tok] . w1[e, n]) * (x[tok] . w3[e, n]) for the BLOCK_M pairs of one expert tile."""
+    """out[pair, n] = A[pair // PAIRS_PER_ROW] . B[e, n] for the BLOCK_M pairs of one expert tile (expert e).
+
+    Both GEMMs of the MoE are this kernel. gate/up: A = x (PAIRS_PER_ROW = top_k: each token row serves its top_k
+    pairs), B = w1, B3 = w3, GATED: out = silu(x . w1[e, n]) * (x . w3[e, n]), both products from one load of x.
+    down: A = h (one row per pair), B = w2, MUL_ROUTED_WEIGHT: out = topk_weight[pair] * (h . w2[e, n]).
+    """
     expert = tl.load(block_expert_ptr + tl.program_id(0)).to(tl.int64)
     if expert < 0:  # an expert held elsewhere (expert parallelism): nothing to do here
         return
     pair, valid_m, offs_n, offs_k = _expert_tile(sorted_ids_ptr, num_pairs, BLOCK_M, BLOCK_N, BLOCK_K)
-    tok = pair // TOP_K
-    a_ptrs = x_ptr + tok[:, None] * stride_xm + offs_k[None, :] * stride_xk
-    b_off = expert * stride_we + offs_n[None, :] * stride_wn + offs_k[:, None] * stride_wk   # [BLOCK_K, BLOCK_N]
-    acc1 = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-    acc3 = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    a_ptrs = a_ptr + (pair // PAIRS_PER_ROW)[:, None] * stride_am + offs_k[None, :] * stride_ak
+    b_off = expert * stride_be + offs_n[None, :] * stride_bn + offs_k[:, None] * stride_bk   # [BLOCK_K, BLOCK_N]
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    if GATED:
+        acc3 = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k in range(0, tl.cdiv(K, BLOCK_K)):
         k_ok = offs_k < K - k * BLOCK_K
         a = tl.load(a_ptrs, mask=valid_m[:, None] & k_ok[None, :], other=0.0)
         b_mask = k_ok[:, None] & (offs_n[None, :] < N)
-        b1 = tl.load(w1_ptr + b_off, mask=b_mask, other=0.0)
-        b3 = tl.load(w3_ptr + b_off, mask=b_mask, other=0.0)
-        acc1 = tl.dot(a, b1, acc1)
-        acc3 = tl.dot(a, b3, acc3)
-        a_ptrs += BLOCK_K * stride_xk
-        b_off += BLOCK_K * stride_wk
-    h = acc1 * tl.sigmoid(acc1) * acc3
-    h_ptrs = h_ptr + pair[:, None] * stride_hm + offs_n[None, :] * stride_hn
-    tl.store(h_ptrs, h.to(h_ptr.dtype.element_ty), mask=valid_m[:, None] & (offs_n[None, :] < N))
-
-
-@triton.jit
-def moe_gemm_kernel_down(
-    # pointers
-    h_ptr, w2_ptr, out_ptr, sorted_ids_ptr, block_expert_ptr, topk_weights_ptr,
-    # sizes: N = hidden, K = expert_inter
-    num_pairs, N, K,
-    # strides
-    stride_hm, stride_hk, stride_we, stride_wn, stride_wk, stride_om, stride_on,
-    # meta-parameters
-    MUL_ROUTED_WEIGHT: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-):
-    """out[pair, n] = topk_weight[pair] * (h[pair] . w2[e, n]) for the BLOCK_M pairs of one expert tile."""
-    expert = tl.load(block_expert_ptr + tl.program_id(0)).to(tl.int64)
-    if expert < 0:
-        return
-    pair, valid_m, offs_n, offs_k = _expert_tile(sorted_ids_ptr, num_pairs, BLOCK_M, BLOCK_N, BLOCK_K)
-    a_ptrs = h_ptr + pair[:, None] * stride_hm + offs_k[None, :] * stride_hk
-    b_ptrs = w2_ptr + expert * stride_we + offs_n[None, :] * stride_wn + offs_k[:, None] * stride_wk
-    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-    for k in range(0, tl.cdiv(K, BLOCK_K)):
-        k_ok = offs_k < K - k * BLOCK_K
-        a = tl.load(a_ptrs, mask=valid_m[:, None] & k_ok[None, :], other=0.0)
-        b = tl.load(b_ptrs, mask=k_ok[:, None] & (offs_n[None, :] < N), other=0.0)
+        b = tl.load(b_ptr + b_off, mask=b_mask, other=0.0)
+        if GATED:
+            b3 = tl.load(b3_ptr + b_off, mask=b_mask, other=0.0)
         acc = tl.dot(a, b, acc)
-        a_ptrs += BLOCK_K * stride_hk
-        b_ptrs += BLOCK_K * stride_wk
+        if GATED:
+            acc3 = tl.dot(a, b3, acc3)
+        a_ptrs += BLOCK_K * stride_ak
+        b_off += BLOCK_K * stride_bk
+    if GATED:
+        acc = acc * tl.sigmoid(acc) * acc3                              # SiLU(gate) * up, fused in the epilogue
     if MUL_ROUTED_WEIGHT:
         rw = tl.load(topk_weights_ptr + pair, mask=valid_m, other=0.0).to(tl.float32)
         acc = acc * rw[:, None]
@@ -186,18 +166,17 @@ def fused_moe(x: torch.Tensor, topk_weights: torch.Tensor, topk_ids: torch.Tenso
     sorted_ids = perm.sorted_ids.contiguous()
     block_expert = block_expert.contiguous()
     rw = topk_weights.reshape(-1).float().contiguous()
-    moe_gemm_kernel_gate_up[(perm.num_blocks, triton.cdiv(I, block_n))](
-        x, w1, w3, h, sorted_ids, block_expert,
-        num_pairs, I, H,
-        x.stride(0), x.stride(1), w1.stride(0), w1.stride(1), w1.stride(2), h.stride(0), h.stride(1),
-        TOP_K=top_k, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k,
-    )
-    moe_gemm_kernel_down[(perm.num_blocks, triton.cdiv(H, block_n))](
-        h, w2, pair_out, sorted_ids, block_expert, rw,
-        num_pairs, H, I,
-        h.stride(0), h.stride(1), w2.stride(0), w2.stride(1), w2.stride(2), pair_out.stride(0), pair_out.stride(1),
-        MUL_ROUTED_WEIGHT=True, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k,
-    )
+    def grouped_gemm(a, b, b3, out, gated: bool, pairs_per_row: int):
+        moe_gemm_kernel[(perm.num_blocks, triton.cdiv(out.shape[1], block_n))](
+            a, b, b3, out, sorted_ids, block_expert, rw,
+            num_pairs, out.shape[1], a.shape[1],
+            a.stride(0), a.stride(1), b.stride(0), b.stride(1), b.stride(2), out.stride(0), out.stride(1),
+            PAIRS_PER_ROW=pairs_per_row, GATED=gated, MUL_ROUTED_WEIGHT=not gated,
+            BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k,
+        )
+
+    grouped_gemm(x, w1, w3, h, gated=True, pairs_per_row=top_k)        # h = silu(x w1^T) * (x w3^T)
+    grouped_gemm(h, w2, w2, pair_out, gated=False, pairs_per_row=1)    # pair_out = weight * (h w2^T)
     moe_combine_kernel[(T, triton.cdiv(H, block_n))](
         pair_out, y, H,
         pair_out.stride(0), pair_out.stride(1), y.stride(0), y.stride(1),
@@ -223,17 +202,15 @@ def compile_moe(kernel: str = "gate_up", target: str = "sm_100a", dtype: torch.d
     H, I, k = cfg.hidden, cfg.expert_inter, cfg.top_k
     P = tokens * k
     bm, bn, bk = blocks
-    ids = {"sorted_ids_ptr": torch.int64, "block_expert_ptr": torch.int64}
-    if kernel == "gate_up":
-        fn, args = moe_gemm_kernel_gate_up, {
-            "x_ptr": dtype, "w1_ptr": dtype, "w3_ptr": dtype, "h_ptr": dtype, **ids, "num_pairs": P, "N": I, "K": H,
-            "stride_xm": H, "stride_xk": 1, "stride_we": I * H, "stride_wn": H, "stride_wk": 1, "stride_hm": I,
-            "stride_hn": 1, "TOP_K": k}
-    elif kernel == "down":
-        fn, args = moe_gemm_kernel_down, {
-            "h_ptr": dtype, "w2_ptr": dtype, "out_ptr": dtype, **ids, "topk_weights_ptr": torch.float32,
-            "num_pairs": P, "N": H, "K": I, "stride_hm": I, "stride_hk": 1, "stride_we": H * I, "stride_wn": I,
-            "stride_wk": 1, "stride_om": H, "stride_on": 1, "MUL_ROUTED_WEIGHT": True}
+    ids = {"sorted_ids_ptr": torch.int64, "block_expert_ptr": torch.int64, "topk_weights_ptr": torch.float32}
+    if kernel in ("gate_up", "down"):
+        gated = kernel == "gate_up"
+        N, K = (I, H) if gated else (H, I)
+        fn, args = moe_gemm_kernel, {
+            "a_ptr": dtype, "b_ptr": dtype, "b3_ptr": dtype, "out_ptr": dtype, **ids, "num_pairs": P, "N": N,
+            "K": K, "stride_am": K, "stride_ak": 1, "stride_be": N * K, "stride_bn": K, "stride_bk": 1,
+            "stride_om": N, "stride_on": 1, "PAIRS_PER_ROW": k if gated else 1, "GATED": gated,
+            "MUL_ROUTED_WEIGHT": not gated}
     elif kernel == "combine":
         fn, args = moe_combine_kernel, {"pair_out_ptr": dtype, "y_ptr": dtype, "N": H, "stride_pm": H, "stride_pn": 1,
                                         "stride_ym": H, "stride_yn": 1, "TOP_K": k, "BLOCK_N": bn}
