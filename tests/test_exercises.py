@@ -106,13 +106,15 @@ _EX = Exercise.single("99.1", "double it", reads=Function("double", "(x: float) 
                       hint="multiply by two")
 _VAL = Exercise.single("99.2", "a value", reads=Value("ms", "float", "ms"), expected=lambda: 6.0, rtol=1e-3,
                        mistakes=[Mistake("seconds", ratio=1e-3)])
+_CHOICE = Exercise.choice("99.3", "a choice", "pick", ["a", "b", "c"], answer="b",
+                          wrong={"a": "a is the first letter", "c": "c is the last"}, hint="the middle one")
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _registered():
     from bwkit.kit.exercises import register
 
-    register(_EX, _VAL)
+    register(_EX, _VAL, _CHOICE)
 
 
 def test_engine_verdicts():
@@ -132,6 +134,22 @@ def test_engine_verdicts():
     with pytest.raises(CheckFailure) as e:
         run("99.2", {"ms": "6"}).show()
     assert e.value._render_traceback_()[0] == "FAIL ❌ 99.2 a value" and "drop the quotes" in str(e.value)
+
+
+def test_choice_exercises():
+    """`Exercise.choice`: the right option passes, each wrong one gets its diagnosis, a bad declaration is refused."""
+    v = run("99.3", {"pick": " B "})
+    assert v.ok                                                             # case- and space-insensitive
+    v = run("99.3", {"pick": "c"})
+    assert not v.ok and v.diagnosed and "Likely mistake: c is the last" in v.text() and _CHOICE.hint == "the middle one"
+    assert "a is the first letter" in run("99.3", {"pick": "a"}).text()
+    assert _CHOICE.reads[0].kind == "choice" and _CHOICE.reads[0].options == ("a", "b", "c")
+    computed = Exercise.choice("99.4", "computed", "pick", ["a", "b"], answer=lambda: "a", wrong={"b": "no"})
+    assert computed.parts[0].expected() == "a"
+    with pytest.raises(ValueError, match=re.escape("exercise 99.4: ['d'] not among the options ('a', 'b')")):
+        Exercise.choice("99.4", "bad", "pick", ["a", "b"], answer="d", wrong={})
+    with pytest.raises(ValueError, match=re.escape("['z'] not among the options")):
+        Exercise.choice("99.4", "bad", "pick", ["a", "b"], answer="a", wrong={"z": "?"})
 
 
 def test_learner_mutating_inputs_does_not_move_the_reference():
