@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from gpu_check_util import Check, check_nvfp4, dense_case, rel_error
+from gpu_check_util import DENSE_TOL, Check, check_dense, check_nvfp4
 
 TARGET = 0.9
 CHECK_SHAPES = [(128, 256, 64), (256, 512, 192), (1024, 768, 4096), (384, 1280, 320)]
@@ -36,24 +36,12 @@ def _gpu_reason() -> str | None:
                               "has. On Hopper, lab 05 compiles them for sm_100a and reads the PTX.")
 
 
-def check_dense(chk: Check, cg, shapes) -> bool:
-    import torch
-
-    ok = True
-    for M, N, K in shapes:
-        for dtype in (torch.bfloat16, torch.float16):
-            if chk.spent(3):
-                chk.say(f"[budget spent: dense {M}x{N}x{K} not checked]")
-                return ok
-            a, b, ref = dense_case(M, N, K, dtype)
-            out = cg.gemm_tcgen05(a, b)
-            tol = 8e-3 if dtype == torch.bfloat16 else 1e-3        # output rounding of bf16 / fp16
-            ok &= chk.accuracy(out, ref, tol, kernel="dense tcgen05", dtype=str(dtype)[6:], shape=f"{M}x{N}x{K}")
-    return ok
+def _check_dense(chk: Check, cg, shapes) -> bool:
+    return check_dense(chk, cg.gemm_tcgen05, shapes, kernel="dense tcgen05")
 
 
 def _check_nvfp4(chk: Check, cg, shapes) -> bool:
-    return check_nvfp4(chk, cg.gemm_nvfp4, shapes, 8e-3, kernel="nvfp4 (vs FP32 of the same FP4 values)",
+    return check_nvfp4(chk, cg.gemm_nvfp4, shapes, DENSE_TOL["bf16"], kernel="nvfp4 (vs FP32 of the same FP4 values)",
                        dtype="nvfp4")
 
 
@@ -62,10 +50,8 @@ def time_dense(chk: Check, cg, bench, sweep: bool) -> float | None:
     import torch
 
     M = N = K = 8192
-    a = torch.randn(M, K, device="cuda", dtype=torch.bfloat16)
-    b = torch.randn(N, K, device="cuda", dtype=torch.bfloat16)
-    cublas = bench.gemm_result("cuBLAS torch.matmul(a, b.t())", M, N, K,
-                               bench.time_fn(lambda: torch.matmul(a, b.t()), warmup=3, reps=10), precision="bf16")
+    a, b, cublas = bench.cublas_baseline(M, N, K, torch.bfloat16, name="cuBLAS torch.matmul(a, b.t())", warmup=3,
+                                         reps=10)
     chk.row(kernel="cuBLAS torch.matmul(a, b.t())", dtype="bf16", shape="8192^3",
             **{"TFLOP/s": cublas.tflops, "x cuBLAS": 1.0})
     configs = [cg.GemmConfig()]
@@ -79,7 +65,7 @@ def time_dense(chk: Check, cg, bench, sweep: bool) -> float | None:
             chk.say(f"[budget spent: {cfg} not timed]")
             continue
         out = cg.gemm_tcgen05(a, b, cfg)
-        rel = rel_error(out, ref)
+        rel = bench.relative_error(out, ref)
         r = bench.gemm_result(f"kit tcgen05 {cfg.TILE_M}x{cfg.TILE_N}x{cfg.TILE_K} s{cfg.STAGES}", M, N, K,
                               bench.time_fn(lambda cfg=cfg: cg.gemm_tcgen05(a, b, cfg), warmup=3, reps=10),
                               precision="bf16")
@@ -124,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     chk.say(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__}")
     chk.table(COLUMNS, "CuTe DSL GEMMs: correctness, then bf16 8192^3 vs cuBLAS")
-    ok = check_dense(chk, cg, CHECK_SHAPES[:1]) & _check_nvfp4(chk, cg, NVFP4_SHAPES[:1])
+    ok = _check_dense(chk, cg, CHECK_SHAPES[:1]) & _check_nvfp4(chk, cg, NVFP4_SHAPES[:1])
     ratio = time_dense(chk, cg, bench, chk.args.sweep)
-    ok &= check_dense(chk, cg, CHECK_SHAPES[1:]) & _check_nvfp4(chk, cg, NVFP4_SHAPES[1:])
+    ok &= _check_dense(chk, cg, CHECK_SHAPES[1:]) & _check_nvfp4(chk, cg, NVFP4_SHAPES[1:])
     if not ok:
         chk.say("❌ a correctness check failed")
         return chk.done(1)

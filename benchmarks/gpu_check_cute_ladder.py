@@ -19,26 +19,17 @@ Exit status: 1 when a correctness check fails (or, with --strict, when the targe
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
-import re
 import sys
 
-from gpu_check_util import Check
+from gpu_check_util import DENSE_TOL, Check, parse_shape
 
-TOL = 8e-3                     # bf16 output rounding (relative Frobenius error)
+TOL = DENSE_TOL["bf16"]        # bf16 output rounding (relative Frobenius error)
 COLUMNS = ["rung", "what", "shape", "rel err", "ms", "TFLOP/s", "% peak", "x baseline", "model %", "note"]
 
 
-def _shape(text: str) -> tuple[int, int, int]:
-    m = re.fullmatch(r"\s*(\d+)x(\d+)x(\d+)\s*", text)
-    if not m:
-        raise argparse.ArgumentTypeError(f"shape {text!r} is not MxNxK (e.g. 8192x8192x8192)")
-    return tuple(int(v) for v in m.groups())
-
-
 def _args(p) -> None:
-    p.add_argument("--shape", type=_shape, default=(8192, 8192, 8192), help="MxNxK of the timed GEMM")
+    p.add_argument("--shape", type=parse_shape, default=(8192, 8192, 8192), help="MxNxK of the timed GEMM")
     p.add_argument("--reps", type=int, default=20, help="timed repetitions (median reported)")
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--no-nvfp4", action="store_true", help="skip the NVFP4 kernel")
@@ -52,38 +43,24 @@ def _row(chk: Check, r, fake: bool) -> None:
 
 
 def measure(chk: Check, lb, shape, reps: int, warmup: int, nvfp4: bool) -> list:
-    """`ladder_bench.measure_ladder`, one rung at a time: each row printed when done, none started past the budget."""
-    import torch
+    """`ladder_bench.iter_ladder`: each row printed when done, none started past the budget, each rung checked at
+    the first of `CHECK_SHAPES` only."""
+    from dataclasses import replace
 
-    from bwkit import bench
-    from bwkit import cute_ladder as lad
-
-    torch.manual_seed(0)
-    M, N, K = shape
-    a = torch.randn(M, K, device="cuda", dtype=torch.bfloat16)
-    b = torch.randn(N, K, device="cuda", dtype=torch.bfloat16)
-    cub = bench.gemm_result("cuBLAS", M, N, K, bench.time_fn(lambda: torch.matmul(a, b.t()), warmup=warmup, reps=reps),
-                            precision="bf16")
-    rows = [lb.LadderRow("cuBLAS", "torch.matmul(a, b.t())", shape, None, cub.timing.median_ms, cub.tflops,
-                         cub.pct_peak, 1.0)]
-    _row(chk, rows[0], False)
-    for rung, _label in lb.variants():
+    def should_start(what) -> bool:
+        if what == "nvfp4":
+            return not chk.spent(8)
         if chk.spent(6):
-            chk.say(f"[budget: {chk.left():.0f} s left, rung {rung.number} not started]")
-            continue
-        try:
-            err = lb.check_rung(rung, shapes=lb.CHECK_SHAPES[:1])
-            r = bench.gemm_result(rung.name, M, N, K, bench.time_fn(lambda rung=rung: lad.run_rung(rung, a, b),
-                                                                    warmup=warmup, reps=reps), precision="bf16")
-            row = lb.LadderRow(rung.number, rung.name, shape, err, r.timing.median_ms, r.tflops, r.pct_peak,
-                               r.tflops / cub.tflops, lb._model(rung, shape))
-        except Exception as e:  # noqa: BLE001 - a rung that cannot run is a row saying why
-            row = lb.LadderRow(rung.number, rung.name, shape, note=f"did not run: {type(e).__name__}: {e}"[:300])
-        rows.append(row)
-        _row(chk, row, False)
-    if nvfp4 and not chk.spent(8):
-        rows.append(lb._measure_nvfp4(shape, reps, warmup))
-        _row(chk, rows[-1], False)
+            chk.say(f"[budget: {chk.left():.0f} s left, rung {what.number} not started]")
+            return False
+        return True
+
+    rows = []
+    for r in lb.iter_ladder(shape, reps, warmup, nvfp4, check_shapes=lb.CHECK_SHAPES[:1], should_start=should_start):
+        if r.rung != "nvfp4" and r.note.startswith("did not run"):
+            r = replace(r, note=r.note[:300])               # a rung's error message, cut to fit the table
+        rows.append(r)
+        _row(chk, r, False)
     return rows
 
 

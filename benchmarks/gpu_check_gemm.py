@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import sys
 
-from gpu_check_util import Check, rel_error, time_kernel
+from gpu_check_util import Check, time_kernel
 
 SQUARE, SEED = (8192, 8192, 8192), (16384, 17290, 16384)
 TUNED = ("ws", "persistent_tma", "autotuned")
 COLUMNS = ["kernel", "dtype", "shape", "config", "ms", "TFLOP/s", "x cuBLAS", "% peak", "rel err", "wall s"]
-PREC = {"bf16": "bf16", "fp16": "bf16", "fp32": "tf32", "fp4": "fp4"}
 
 
 def plan_rows() -> list[tuple[str, str, tuple[int, int, int], str]]:
@@ -98,9 +97,19 @@ def _winner(step: str, dt, gemm, torch) -> dict | None:
     return None if best is None else {**best.kwargs, "num_warps": best.num_warps, "num_stages": best.num_stages}
 
 
+def _pct(r, spec, precision: str) -> float | None:
+    """`r`'s TFLOP/s as a % of `spec`'s dense peak at `precision`; None without a spec or such a peak."""
+    from bwkit import bench
+
+    return bench.percent_of_peak(r.tflops, spec.name, precision) if spec and precision in spec.peak_tflops else None
+
+
 def run_ladder(chk: Check, spec, torch, gemm) -> float | None:
     """Every row of `plan_rows`, within the budget; returns the best Triton x cuBLAS at 8192^3 bf16."""
     import time
+
+    from bwkit import bench
+    from bwkit.gemm_bench import PEAK_PRECISION
 
     dts = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
     torch.backends.cuda.matmul.allow_tf32 = True       # cuBLAS fp32 in TF32, like tl.dot's default
@@ -123,7 +132,7 @@ def run_ladder(chk: Check, spec, torch, gemm) -> float | None:
             fn, cfg = _call(kernel, how, a, b, gemm, winners, torch)
             out = fn()                                  # compile / autotune: outside the timed region
             torch.cuda.synchronize()
-            err = rel_error(out, ref)
+            err = bench.relative_error(out, ref)
             del out
             t = time_kernel(fn)
         except Exception as e:  # noqa: BLE001 - one broken step must not hide the others
@@ -134,16 +143,14 @@ def run_ladder(chk: Check, spec, torch, gemm) -> float | None:
             w = winners[kernel]
             cfg = "-" if w is None else f"tuned {w['BLOCK_M']}x{w['BLOCK_N']}x{w['BLOCK_K']} s{w['num_stages']} " \
                                         f"w{w['num_warps']}"
-        M, N, K = shape
-        tflops = 2 * M * N * K / (t["median_ms"] * 1e-3) / 1e12
+        r = bench.gemm_result(kernel, *shape, t, precision=PEAK_PRECISION[dt])
         if kernel == "cuBLAS":
-            cublas[(dt, shape)] = tflops
-        x = tflops / cublas[(dt, shape)] if (dt, shape) in cublas else None
-        pct = 100 * tflops / spec.peak_tflops[PREC[dt]] if spec and PREC[dt] in spec.peak_tflops else None
+            cublas[(dt, shape)] = r.tflops
+        x = r.tflops / cublas[(dt, shape)] if (dt, shape) in cublas else None
         if kernel != "cuBLAS" and dt == "bf16" and shape == SQUARE and x is not None:
             best = max(best or 0.0, x)
-        chk.row(kernel=kernel, dtype=dt, shape=_shape(shape), config=cfg, ms=t["median_ms"], **{
-            "TFLOP/s": tflops, "x cuBLAS": x, "% peak": pct, "rel err": f"{err:.1e}",
+        chk.row(kernel=kernel, dtype=dt, shape=_shape(shape), config=cfg, ms=t.median_ms, **{
+            "TFLOP/s": r.tflops, "x cuBLAS": x, "% peak": _pct(r, spec, r.precision), "rel err": f"{err:.1e}",
             "wall s": time.perf_counter() - t0})
     del ops
     torch.cuda.empty_cache()
@@ -158,7 +165,7 @@ def run_nvfp4(chk: Check, rt, torch) -> None:
     if chk.spent(15):
         chk.say("[budget spent: NVFP4 rows not started]")
         return
-    from bwkit import gemm_bench
+    from bwkit import bench, gemm_bench
 
     n = SQUARE[0]
     fns, missing = gemm_bench.nvfp4_contenders(n)
@@ -179,10 +186,9 @@ def run_nvfp4(chk: Check, rt, torch) -> None:
         except Exception as e:  # noqa: BLE001
             chk.say(f"{name}: failed: {type(e).__name__}: {str(e)[:300]}")
             continue
-        tflops = 2 * n**3 / (t["median_ms"] * 1e-3) / 1e12
-        pct = 100 * tflops / spec.peak_tflops[prec] if spec and prec in spec.peak_tflops else None
-        chk.row(kernel=name, dtype=prec, shape=_shape(SQUARE), config="-", ms=t["median_ms"],
-                **{"TFLOP/s": tflops, "% peak": pct})
+        r = bench.gemm_result(name, n, n, n, t, precision=prec)
+        chk.row(kernel=name, dtype=prec, shape=_shape(SQUARE), config="-", ms=t.median_ms,
+                **{"TFLOP/s": r.tflops, "% peak": _pct(r, spec, prec)})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import sys
 
-from gpu_check_util import Check, check_nvfp4, dense_case
+from gpu_check_util import DENSE_TOL, Check, check_dense, check_nvfp4
 
 TARGET = 0.8
-TOL = {"bf16": 8e-3, "fp16": 1e-3}            # relative Frobenius error: the output's rounding
 CHECK_SHAPES = [(128, 256, 64), (256, 512, 192), (1024, 768, 4096), (200, 300, 136), (384, 1280, 320)]
 NVFP4_SHAPES = [(128, 128, 256), (256, 384, 512), (1024, 1024, 2048)]
 TIME_SHAPE = (8192, 8192, 8192)
@@ -69,20 +68,10 @@ def dry_run(chk: Check, gg) -> int:
     return chk.done()
 
 
-def check_dense(chk: Check, gg, steps: tuple[str, ...], shapes) -> bool:
-    import torch
-
-    ok = True
-    for M, N, K in shapes:
-        for dtype, name in ((torch.bfloat16, "bf16"), (torch.float16, "fp16")):
-            if chk.spent(3):
-                chk.say(f"[budget spent: {name} {M}x{N}x{K} not checked]")
-                return ok
-            a, b, ref = dense_case(M, N, K, dtype)
-            for step in steps:
-                out = gg.matmul(a, b, step=step)
-                ok &= chk.accuracy(out, ref, TOL[name], step=step, dtype=name, shape=f"{M}x{N}x{K}")
-    return ok
+def _check_dense(chk: Check, gg, steps: tuple[str, ...], shapes) -> bool:
+    """Every step in `steps` on the same operands per shape and dtype (gpu_check_util.check_dense)."""
+    gemms = {step: (lambda a, b, step=step: gg.matmul(a, b, step=step)) for step in steps}
+    return check_dense(chk, gemms, shapes, column="step")
 
 
 def time_best(chk: Check, gg, bench, step: str) -> float | None:
@@ -93,10 +82,7 @@ def time_best(chk: Check, gg, bench, step: str) -> float | None:
         chk.say("[budget spent: the timing was not started]")
         return None
     M, N, K = TIME_SHAPE
-    a = torch.randn(M, K, device="cuda", dtype=torch.bfloat16)
-    b = torch.randn(N, K, device="cuda", dtype=torch.bfloat16)
-    cublas = bench.gemm_result("cuBLAS a @ b.t()", M, N, K, bench.time_fn(lambda: a @ b.t(), warmup=3, reps=10),
-                               precision="bf16")
+    a, b, cublas = bench.cublas_baseline(M, N, K, torch.bfloat16, name="cuBLAS a @ b.t()", warmup=3, reps=10)
     kit = bench.gemm_result(f"Gluon {step}", M, N, K,
                             bench.time_fn(lambda: gg.matmul(a, b, step=step), warmup=3, reps=10), precision="bf16")
     ratio = kit.tflops / cublas.tflops
@@ -136,11 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     steps = ("sync", "pipelined", "ws") if blackwell else ("wgmma",)
     chk.say(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__}")
     chk.table(COLUMNS, "Gluon ladder: correctness, then bf16 8192^3 vs cuBLAS")
-    ok = check_dense(chk, gg, steps, CHECK_SHAPES[:1])
+    ok = _check_dense(chk, gg, steps, CHECK_SHAPES[:1])
     ratio = time_best(chk, gg, bench, "ws" if blackwell else "wgmma")
     if blackwell:
-        ok &= check_nvfp4(chk, gg.matmul_nvfp4, NVFP4_SHAPES[:2], TOL["bf16"], step="nvfp4", dtype="nvfp4")
-    ok &= check_dense(chk, gg, steps, CHECK_SHAPES[1:])
+        ok &= check_nvfp4(chk, gg.matmul_nvfp4, NVFP4_SHAPES[:2], DENSE_TOL["bf16"], step="nvfp4", dtype="nvfp4")
+    ok &= _check_dense(chk, gg, steps, CHECK_SHAPES[1:])
     if blackwell and ratio is not None:
         verdict = "✅ meets" if ratio >= TARGET else "❌ misses"
         chk.say(f"{verdict} the target: Gluon ws {ratio:.3f}x cuBLAS bf16 at 8192^3 (target >= {TARGET}x)")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from gpu_check_util import Check, rel_error, time_kernel
+from gpu_check_util import Check, time_kernel
 
 COLUMNS = ["layer", "tokens", "loop ms", "fused ms", "x loop", "rel err", "blocks"]
 TOKENS = 4096
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     rt = bwkit.setup(quiet=True)
     if not rt.can_time:
         return chk.skipped("the native path (TRITON_INTERPRET is set)")
-    from bwkit import moe, moe_kernels
+    from bwkit import bench, moe, moe_kernels
 
     chk.say(f"{rt.gpu_name} ({rt.arch}), torch {torch.__version__}")
     chk.table(COLUMNS, "routed experts of one MoE layer, bf16: per-expert loop vs fused Triton kernels")
@@ -74,14 +74,14 @@ def main(argv: list[str] | None = None) -> int:
             ref = moe.experts_grouped(*args)
             out = moe_kernels.fused_moe(*args)          # compiles: outside the timed region
             torch.cuda.synchronize()
-            err = rel_error(out, ref)
+            err = bench.relative_error(out, ref)
             t_loop = time_kernel(lambda args=args: moe.experts_grouped(*args))
             t_fused = time_kernel(lambda args=args: moe_kernels.fused_moe(*args))
         except Exception as e:  # noqa: BLE001 - a failing layer is a line, the next one still runs
             chk.say(f"layer {name}: failed: {type(e).__name__}: {str(e)[:300]}")
             continue
-        chk.row(layer=name, tokens=TOKENS, **{"loop ms": t_loop["median_ms"], "fused ms": t_fused["median_ms"],
-                                            "x loop": t_loop["median_ms"] / t_fused["median_ms"],
+        chk.row(layer=name, tokens=TOKENS, **{"loop ms": t_loop.median_ms, "fused ms": t_fused.median_ms,
+                                            "x loop": t_loop.median_ms / t_fused.median_ms,
                                             "rel err": f"{err:.1e}",
                                             "blocks": "x".join(map(str, moe_kernels.default_blocks()))})
         del args, ref, out

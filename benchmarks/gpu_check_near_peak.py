@@ -20,26 +20,15 @@ points on every non-calibration row of the kit's kernels. Needs only torch and t
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 
-from gpu_check_util import Check
+from gpu_check_util import Check, parse_shapes
 
 COLUMNS = ["kernel", "shape", "TFLOP/s", "% peak", "predicted %", "error pts", "status"]
 
 
-def _shapes(text: str) -> list[tuple[int, int, int]]:
-    out = []
-    for s in text.split(","):
-        m = re.fullmatch(r"\s*(\d+)x(\d+)x(\d+)\s*", s)
-        if not m:
-            raise argparse.ArgumentTypeError(f"shape {s!r} is not MxNxK (e.g. 8192x8192x8192)")
-        out.append(tuple(int(v) for v in m.groups()))
-    return out
-
-
 def _args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--shapes", type=_shapes, default=None, help="comma-separated MxNxK; the first calibrates the "
+    p.add_argument("--shapes", type=parse_shapes, default=None, help="comma-separated MxNxK; the first calibrates the "
                    "model (default bwkit.efficiency.TABLE_SHAPES)")
     p.add_argument("--kernels", default="cublas,triton,cute", help="subset of cublas,triton,cute")
     p.add_argument("--reps", type=int, default=20, help="timed repetitions per row (median reported)")

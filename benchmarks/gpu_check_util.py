@@ -1,5 +1,7 @@
 """What every benchmarks/gpu_check_*.py shares: its time budget, a table printed row by row, JSON written as it goes,
-the dry run's FAKE marking and the "skipped: needs X" line. Standard library only (the GPU image has no extras).
+the dry run's FAKE marking and the "skipped: needs X" line, the accuracy rows of the GEMM checks (`check_dense`,
+`check_nvfp4`, `DENSE_TOL`) and the MxNxK argument type. Standard library and bwkit (lib/) only (the GPU image has no
+extras); torch only inside the functions that need it.
 
     from gpu_check_util import Check
     chk = Check("gpu_check_gemm", "the ladder vs cuBLAS", default_budget_s=85, argv=argv)
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -28,16 +31,23 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "lib") not in sys.path:                       # a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT / "lib"))
 
-__all__ = ["Check", "ROOT", "fmt", "time_kernel"]
+__all__ = ["Check", "ROOT", "DENSE_TOL", "parse_shape", "parse_shapes", "time_kernel", "dense_case", "nvfp4_case",
+           "check_dense", "check_nvfp4"]
+
+DENSE_TOL = {"bf16": 8e-3, "fp16": 1e-3}     # relative Frobenius error of a bf16 / fp16 GEMM output: its rounding
 
 
-def fmt(v, spec: str = ".1f") -> str:
-    """A table cell: '-' for None, numbers with `spec`, anything else as text."""
-    if v is None:
-        return "-"
-    if not isinstance(v, float):
-        return str(v)
-    return format(v, spec)
+def parse_shape(text: str) -> tuple[int, int, int]:
+    """An `argparse` type: 'MxNxK' (e.g. 8192x8192x8192) as (M, N, K)."""
+    m = re.fullmatch(r"\s*(\d+)x(\d+)x(\d+)\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"shape {text!r} is not MxNxK (e.g. 8192x8192x8192)")
+    return tuple(int(v) for v in m.groups())
+
+
+def parse_shapes(text: str) -> list[tuple[int, int, int]]:
+    """An `argparse` type: comma-separated MxNxK shapes."""
+    return [parse_shape(s) for s in text.split(",")]
 
 
 class Check:
@@ -112,11 +122,13 @@ class Check:
 
     def row(self, fake: bool | None = None, **values) -> dict:
         """Print one row now (FAKE-marked on a dry run) and rewrite the JSON with it."""
+        from bwkit.bench import cell
+
         fake = self.dry if fake is None else fake
         cells = []
         for c in self.columns:
             v = values.get(c)
-            txt = fmt(v) if not isinstance(v, str) else v
+            txt = cell(v)
             cells.append(f"{txt} FAKE" if fake and isinstance(v, float) else txt)
         print("| " + " | ".join(cells) + " |", flush=True)
         row = {**values, "fake": fake, "t_s": round(self.elapsed(), 2)}
@@ -128,7 +140,9 @@ class Check:
         """Print a row `labels` + rel err / tol / ok for `out` against `ref`; True when finite and within `tol`."""
         import torch
 
-        rel = rel_error(out, ref)
+        from bwkit.bench import relative_error
+
+        rel = relative_error(out, ref)
         good = rel < tol and bool(torch.isfinite(out).all())
         self.row(**labels, **{"rel err": f"{rel:.2e}", "tol": f"{tol:g}", "ok": "✅" if good else "❌"})
         return good
@@ -153,16 +167,19 @@ class Check:
         return status
 
 
-def time_kernel(fn, reps: int = 10, warmup: int = 3, flush_mb: int = 256) -> dict:
-    """Median/min ms of `fn()` with CUDA events, L2 flushed before each rep; only the GPU work is timed.
+def time_kernel(fn, reps: int = 10, warmup: int = 3, flush_mb: int = 256):
+    """`fn()` timed with CUDA events, L2 flushed before each rep, only the GPU work timed: a `bwkit.bench.Timing`.
 
-    Like `bwkit.bench.time_fn`, plus a head start: a short `torch.cuda._sleep` is queued before each start event,
-    so the host work of a launch (argument checks, allocation, Triton's launcher) overlaps it instead of sitting
-    inside the timed region. `fn` must not synchronize. Call it after a first, untimed `fn()` (compile, autotune).
+    `bwkit.bench.time_fn`'s CUDA branch plus a head start: a short `torch.cuda._sleep` is queued before each start
+    event, so the host work of a launch (argument checks, allocation, Triton's launcher) overlaps it instead of
+    sitting inside the timed region. `fn` must not synchronize. Call it after a first, untimed `fn()` (compile,
+    autotune). (Not an option of time_fn: lab 06 prints time_fn's source as the kit's measurement method.)
     """
     import statistics
 
     import torch
+
+    from bwkit.bench import Timing
 
     for _ in range(warmup):
         fn()
@@ -178,8 +195,8 @@ def time_kernel(fn, reps: int = 10, warmup: int = 3, flush_mb: int = 256) -> dic
         ends[i].record()
     torch.cuda.synchronize()
     ms = [s.elapsed_time(e) for s, e in zip(starts, ends, strict=True)]
-    return {"median_ms": statistics.median(ms), "min_ms": min(ms), "reps": reps, "clock": "cuda-events"}
-
+    q = statistics.quantiles(ms, n=5, method="inclusive") if reps > 1 else ms * 4    # p20, p40, p60, p80
+    return Timing(statistics.median(ms), q[0], q[3], min(ms), reps, "cuda-events", torch.cuda.get_device_name(0))
 
 
 def dense_case(M: int, N: int, K: int, dtype) -> tuple[object, object, object]:
@@ -197,11 +214,26 @@ def nvfp4_case(M: int, N: int, K: int) -> tuple[list, object]:
 
     return F.nvfp4_gemm_case(M, N, K)
 
-def rel_error(out, ref) -> float:
-    """Relative Frobenius error of `out` against `ref`, in FP32 on `out`'s device (`ref` is moved there)."""
-    out = out.float()
-    ref = ref.float().to(out.device)
-    return float(((out - ref).norm() / ref.norm()).item())
+
+def check_dense(chk: Check, gemm, shapes, *, column: str | None = None, **labels) -> bool:
+    """Accuracy rows of a dense GEMM `gemm(a, b)` (A (M, K), B (N, K), from `dense_case`) in bf16 and fp16 against
+    the FP32 product, within `DENSE_TOL`: one row per shape and dtype, `labels` added to each; True when all pass.
+    `gemm` may be a dict {name: gemm}: each checked on the same operands, its name in column `column`."""
+    import torch
+
+    gemms = gemm if isinstance(gemm, dict) else {None: gemm}
+    ok = True
+    for M, N, K in shapes:
+        for dtype, name in ((torch.bfloat16, "bf16"), (torch.float16, "fp16")):
+            if chk.spent(3):
+                chk.say(f"[budget spent: dense {name} {M}x{N}x{K} not checked]")
+                return ok
+            a, b, ref = dense_case(M, N, K, dtype)
+            for key, fn in gemms.items():
+                which = {} if key is None else {column: key}
+                ok &= chk.accuracy(fn(a, b), ref, DENSE_TOL[name], **labels, **which, dtype=name,
+                                   shape=f"{M}x{N}x{K}")
+    return ok
 
 
 def check_nvfp4(chk: Check, gemm, shapes, tol: float, **labels) -> bool:

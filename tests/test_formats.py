@@ -596,3 +596,15 @@ def test_nvfp4_gemm_case_matches_the_decoded_operands():
     assert float((ref - expected).norm() / expected.norm()) < 1e-6
     with pytest.raises(ValueError, match="multiple of NVFP4's block of 16"):
         F.nvfp4_gemm_case(16, 16, 40, device="cpu")
+
+
+def test_nvfp4_gemm_case_without_reference_gives_the_same_operands():
+    """`reference=False` (ladder_bench's timed 8192^3 case): the same operands from the same seed, no CPU matmul."""
+    torch.manual_seed(1)
+    ops, ref = F.nvfp4_gemm_case(128, 64, 64, device="cpu")
+    torch.manual_seed(1)
+    ops2, none = F.nvfp4_gemm_case(128, 64, 64, device="cpu", reference=False)
+    assert none is None and ref.shape == (128, 64)
+    assert len(ops2) == 4 and all(torch.equal(x, y) and y.is_contiguous() for x, y in zip(ops, ops2, strict=True))
+    with pytest.raises(ValueError, match="multiple of NVFP4's block of 16"):
+        F.nvfp4_gemm_case(16, 16, 40, device="cpu", reference=False)

@@ -4,6 +4,7 @@
     r = bench.gemm_result("torch.matmul", M, N, K, t, precision="bf16")
     print(r.summary())                 # "... 742.1 TFLOP/s (75% of H200 bf16 peak) [cuda-events, median of 50]"
     bench.save_json([r], "results.json")   # with hardware and package metadata
+    err = bench.relative_error(out, ref)   # ||out - ref|| / ||ref|| in float64, on out's device
 
 Taught in lab 00 (step 5) and lab 06 (measurement method).
 """
@@ -19,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = ["Timing", "BenchResult", "time_fn", "gemm_flops", "gemm_result", "percent_of_peak", "metadata",
-           "save_json", "load_json", "spec_for_device"]
+           "save_json", "load_json", "spec_for_device", "relative_error", "cublas_baseline", "cell"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,41 @@ def time_fn(fn: Callable[[], object], *, warmup: int = 10, reps: int = 50, flush
         raise RuntimeError(f"time_fn measured a non-positive time ({min(times)} ms): nothing was timed")
     return Timing(statistics.median(times), _quantile(times, 0.2), _quantile(times, 0.8), min(times), reps, clock,
                   dev)
+
+
+def relative_error(out, ref) -> float:
+    """||out - ref|| / ||ref|| (Frobenius norms) as a Python float.
+
+    Computed in float64 on `out`'s device (`ref` is moved there): float64 keeps the metric's own rounding far
+    below any tolerance it is compared with, whatever the size, and `out`'s device avoids copying a GPU result to
+    the host. Non-finite values in `out` give nan or inf (callers that need a verdict check for it).
+    """
+    out = out.double()
+    ref = ref.double().to(out.device)
+    return float((out - ref).norm() / ref.norm())
+
+
+def cublas_baseline(M: int, N: int, K: int, dtype=None, *, name: str = "cuBLAS", precision: str = "bf16",
+                    warmup: int = 10, reps: int = 50, device: str = "cuda"):
+    """The cuBLAS reference point of a GEMM check: random A (M, K) and B (N, K) of `dtype` (default bf16) on
+    `device`, and `torch.matmul(a, b.t())` timed with `time_fn`. Returns (a, b, `BenchResult`), the operands
+    for timing the kernel under test on the same data."""
+    import torch
+
+    dtype = dtype or torch.bfloat16
+    a = torch.randn(M, K, device=device, dtype=dtype)
+    b = torch.randn(N, K, device=device, dtype=dtype)
+    t = time_fn(lambda: torch.matmul(a, b.t()), warmup=warmup, reps=reps, device=device)
+    return a, b, gemm_result(name, M, N, K, t, precision=precision)
+
+
+def cell(v, spec: str = ".1f") -> str:
+    """A table cell: '-' for None, a float formatted with `spec`, anything else (str, int) as text."""
+    if v is None:
+        return "-"
+    if not isinstance(v, float):
+        return str(v)
+    return format(v, spec)
 
 
 def gemm_flops(M: int, N: int, K: int) -> int:

@@ -42,6 +42,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bwkit import hw
+from bwkit.bench import cell as _fmt  # a table cell: '-' for None
 
 __all__ = [
     "Tile", "TILES", "IN_BYTES", "L2_REUSE", "Prediction", "get_tile", "tile_counts", "tile_efficiency",
@@ -600,10 +601,6 @@ def measure_table(shapes: Sequence[tuple[int, int, int]] = TABLE_SHAPES, kernels
         if device == "cuda":
             torch.cuda.empty_cache()
     return rows
-
-
-def _fmt(v: float | None, spec: str) -> str:
-    return "-" if v is None else format(v, spec)
 
 
 def format_table(rows: Sequence) -> str:

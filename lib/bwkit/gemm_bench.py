@@ -21,10 +21,13 @@ from pathlib import Path
 
 __all__ = ["register_cli", "run_gpu_sweep", "run_cpu_sweep", "run_cpu_scaled_sweep", "run_gpu_scaled",
            "nvfp4_contenders", "plot_sweep", "format_table", "DEFAULT_SIZES", "STEP_ADDS", "REFERENCE_POINTS",
-           "ladder_model", "plot_ladder", "wave_reuse", "plot_launch_order"]
+           "ladder_model", "plot_ladder", "wave_reuse", "plot_launch_order", "PEAK_PRECISION"]
 
 DEFAULT_SIZES = (1024, 2048, 4096, 8192)
 _TIMED_STEPS = ("grouped", "autotuned", "persistent_tma", "ws")   # naive needs K <= 256; kloop = grouped, slower
+# Which dense datasheet peak (`bwkit.hw`) a GEMM of each input dtype is measured against: fp16 runs at the bf16
+# rate, fp32 matmuls run as TF32 (tl.dot's default; cuBLAS with allow_tf32).
+PEAK_PRECISION: dict[str, str] = {"bf16": "bf16", "fp16": "bf16", "fp8": "fp8", "fp32": "tf32"}
 
 
 # What each rung of the ladder adds (lab 03's summary table, one line per step).
@@ -240,7 +243,7 @@ def run_gpu_sweep(sizes=DEFAULT_SIZES, dtype: str = "bf16", steps=_TIMED_STEPS, 
         tqdm = None
     jobs = [(shape, s) for shape in shapes for s in ("cublas", *steps)]
     bar = tqdm(jobs, desc="bench gemm", disable=not progress) if tqdm else jobs
-    prec = {"bf16": "bf16", "fp16": "bf16", "fp8": "fp8", "fp32": "tf32"}[dtype]
+    prec = PEAK_PRECISION[dtype]
     rows, cublas_tf = [], {}
     for (M, N, K), name in bar:
         a = torch.randn(M, K, device="cuda").to(dt)
@@ -248,7 +251,7 @@ def run_gpu_sweep(sizes=DEFAULT_SIZES, dtype: str = "bf16", steps=_TIMED_STEPS, 
         b = w.t()
         fn = _callable(name, a, b)
         ref = (a.float() @ b.float())
-        err = float(((fn().float() - ref).norm() / ref.norm()).item())
+        err = bench.relative_error(fn(), ref)
         t = bench.time_fn(fn, warmup=5, reps=reps)
         r = bench.gemm_result(name, M, N, K, t, precision=prec)
         if name == "cublas":
@@ -389,7 +392,7 @@ def plot_sweep(rows: list[dict], path: str | Path | None = None, ax=None):
                 label="cuBLAS (torch.matmul)" if n == "cublas" else n)
     dev = rows[0]["device"]
     spec = hw.spec_for_device(dev)
-    prec = {"bf16": "bf16", "fp16": "bf16", "fp8": "fp8", "fp32": "tf32"}[rows[0].get("dtype", "bf16")]
+    prec = PEAK_PRECISION[rows[0].get("dtype", "bf16")]
     if spec is not None and prec in spec.peak_tflops:
         ax.axhline(spec.peak_tflops[prec], color="k", lw=1, label=f"{spec.name} dense {prec} peak (datasheet)")
     ax.set_xscale("log", base=2)

@@ -3,6 +3,7 @@
     from bwkit import ladder_bench as lb
     rows = lb.measure_ladder()          # B200 only: correctness at small shapes, then timings at 8192^3
     print(lb.format_ladder(rows))
+    for row in lb.iter_ladder():        # the same rows, each as soon as it is measured (a budget: should_start=)
     print(lb.format_ladder(lb.fake_ladder()))   # any machine: the same table with FAKE timings (a dry run)
 
 Timings come from `bwkit.bench.time_fn` (CUDA events, warm-up, L2 flushed, median). Each row also carries the
@@ -16,7 +17,7 @@ import math
 from dataclasses import dataclass, replace
 
 __all__ = ["LadderRow", "CHECK_SHAPES", "TIME_SHAPE", "TARGET", "variants", "check_rung", "check_nvfp4",
-           "measure_ladder", "fake_ladder", "format_ladder", "gpu_reason"]
+           "iter_ladder", "measure_ladder", "fake_ladder", "format_ladder", "gpu_reason"]
 
 CHECK_SHAPES = [(512, 1024, 512), (1024, 2048, 1536)]   # multiples of a (2, 2) cluster's 256 x 512 and of K = 64
 NVFP4_SHAPES = [(256, 384, 512), (1024, 1024, 2048)]
@@ -58,14 +59,11 @@ def variants():
     return out
 
 
-def _rel(out, ref) -> float:
-    return float(((out.float() - ref).norm() / ref.norm()).item())
-
-
 def check_rung(rung, shapes=CHECK_SHAPES, dtype=None) -> float:
     """Worst relative error of `rung` against an FP32 torch matmul over `shapes` (random operands)."""
     import torch
 
+    from bwkit import bench
     from bwkit import cute_ladder as lad
 
     dtype = dtype or torch.bfloat16
@@ -75,21 +73,21 @@ def check_rung(rung, shapes=CHECK_SHAPES, dtype=None) -> float:
         b = torch.randn(N, K, device="cuda", dtype=dtype)
         out = lad.run_rung(rung, a, b)
         torch.cuda.synchronize()
-        err = _rel(out, a.float() @ b.float().t())
+        err = bench.relative_error(out, a.float() @ b.float().t())
         worst = max(worst, err if math.isfinite(err) else math.inf)
     return worst
 
 
 def check_nvfp4(shapes=NVFP4_SHAPES) -> float:
     """Worst relative error of the NVFP4 ladder kernel against FP32 of the same FP4 values and block scales."""
+    from bwkit import bench
     from bwkit import cute_ladder_nvfp4 as l4
     from bwkit import formats as F
 
     worst = 0.0
     for M, N, K in shapes:
         ops, ref = F.nvfp4_gemm_case(M, N, K)
-        out = l4.run_nvfp4(*ops, M, N, K).float().cpu()
-        worst = max(worst, _rel(out, ref))
+        worst = max(worst, bench.relative_error(l4.run_nvfp4(*ops, M, N, K), ref))
     return worst
 
 
@@ -99,8 +97,14 @@ def _model(rung, shape, precision="bf16") -> float:
     return lm.predict_rung(rung, *shape, precision=precision).pct_of_peak
 
 
-def measure_ladder(shape=TIME_SHAPE, reps: int = 20, warmup: int = 5, nvfp4: bool = True) -> list[LadderRow]:
-    """On a B200: check every rung against torch, then time it and cuBLAS at `shape` (bf16). Raises elsewhere."""
+def iter_ladder(shape=TIME_SHAPE, reps: int = 20, warmup: int = 5, nvfp4: bool = True, check_shapes=CHECK_SHAPES,
+                should_start=None):
+    """`measure_ladder`'s rows one at a time, each yielded as soon as it is measured: cuBLAS, every rung, NVFP4.
+
+    `check_shapes`: where each rung is checked against torch. `should_start(what)`, when given, is asked before
+    each rung (`what` is the rung) and before the NVFP4 row (`what` is 'nvfp4'); False skips it (no row), e.g.
+    once a time budget is spent. Raises on a machine without a datacenter Blackwell GPU.
+    """
     why = gpu_reason()
     if why:
         raise RuntimeError(f"measure_ladder needs a datacenter Blackwell GPU: {why}")
@@ -111,29 +115,31 @@ def measure_ladder(shape=TIME_SHAPE, reps: int = 20, warmup: int = 5, nvfp4: boo
 
     torch.manual_seed(0)
     M, N, K = shape
-    a = torch.randn(M, K, device="cuda", dtype=torch.bfloat16)
-    b = torch.randn(N, K, device="cuda", dtype=torch.bfloat16)
-    cub = bench.gemm_result("cuBLAS", M, N, K, bench.time_fn(lambda: torch.matmul(a, b.t()), warmup=warmup,
-                                                             reps=reps), precision="bf16")
-    rows = [LadderRow("cuBLAS", "torch.matmul(a, b.t())", shape, None, cub.timing.median_ms, cub.tflops,
-                      cub.pct_peak, 1.0)]
+    a, b, cub = bench.cublas_baseline(M, N, K, torch.bfloat16, warmup=warmup, reps=reps)
+    yield LadderRow("cuBLAS", "torch.matmul(a, b.t())", shape, None, cub.timing.median_ms, cub.tflops,
+                    cub.pct_peak, 1.0)
     for rung, _label in variants():
+        if should_start is not None and not should_start(rung):
+            continue
         try:
-            err = check_rung(rung)
+            err = check_rung(rung, shapes=check_shapes)
             r = bench.gemm_result(rung.name, M, N, K, bench.time_fn(lambda rung=rung: lad.run_rung(rung, a, b),
                                                                     warmup=warmup, reps=reps), precision="bf16")
-            rows.append(LadderRow(rung.number, rung.name, shape, err, r.timing.median_ms, r.tflops, r.pct_peak,
-                                  r.tflops / cub.tflops, _model(rung, shape)))
+            row = LadderRow(rung.number, rung.name, shape, err, r.timing.median_ms, r.tflops, r.pct_peak,
+                            r.tflops / cub.tflops, _model(rung, shape))
         except Exception as e:  # noqa: BLE001 - a rung that cannot run is a row saying why
-            rows.append(LadderRow(rung.number, rung.name, shape, note=f"did not run: {type(e).__name__}: {e}"))
-    if nvfp4:
-        rows.append(_measure_nvfp4(shape, reps, warmup))
-    return rows
+            row = LadderRow(rung.number, rung.name, shape, note=f"did not run: {type(e).__name__}: {e}")
+        yield row
+    if nvfp4 and (should_start is None or should_start("nvfp4")):
+        yield _measure_nvfp4(shape, reps, warmup)
+
+
+def measure_ladder(shape=TIME_SHAPE, reps: int = 20, warmup: int = 5, nvfp4: bool = True) -> list[LadderRow]:
+    """On a B200: check every rung against torch, then time it and cuBLAS at `shape` (bf16). Raises elsewhere."""
+    return list(iter_ladder(shape, reps, warmup, nvfp4))
 
 
 def _measure_nvfp4(shape, reps: int, warmup: int) -> LadderRow:
-    import torch
-
     from bwkit import bench
     from bwkit import cute_gemm as cg
     from bwkit import cute_ladder_nvfp4 as l4
@@ -142,9 +148,7 @@ def _measure_nvfp4(shape, reps: int, warmup: int) -> LadderRow:
     M, N, K = shape
     try:
         err = check_nvfp4()
-        qa, qb = F.quantize(torch.randn(M, K), "nvfp4"), F.quantize(torch.randn(N, K), "nvfp4")
-        ops = [t.contiguous().cuda() for t in (F.pack_fp4(qa.codes), F.pack_fp4(qb.codes),
-                                               F.to_blocked_scales(qa.scales), F.to_blocked_scales(qb.scales))]
+        ops, _ = F.nvfp4_gemm_case(M, N, K, reference=False)     # no 8192^3 CPU reference: only timed here
         base = bench.time_fn(lambda: cg.gemm_nvfp4(*ops, M, N, K), warmup=warmup, reps=reps)
         t = bench.time_fn(lambda: l4.run_nvfp4(*ops, M, N, K), warmup=warmup, reps=reps)
         r = bench.gemm_result("nvfp4", M, N, K, t, precision="fp4")
@@ -178,12 +182,10 @@ def fake_ladder(shape=TIME_SHAPE) -> list[LadderRow]:
     return [replace(r, note=(r.note + "; " if r.note else "") + "FAKE timing (dry run)") for r in rows]
 
 
-def _f(v: float | None, spec: str) -> str:
-    return "-" if v is None else format(v, spec)
-
-
 def format_ladder(rows: list[LadderRow]) -> str:
     """A markdown table of the rows; FAKE rows are marked in every timed column."""
+    from bwkit.bench import cell as _f
+
     head = ("| rung | what | shape | rel. err | ms | TFLOP/s | % peak | x baseline | model % | note |\n"
             "|---|---|---|---|---|---|---|---|---|---|")
     out = [head]

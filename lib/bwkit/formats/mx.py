@@ -415,16 +415,21 @@ def quantize_fp8_weight(w: torch.Tensor, block: int = 128, pow2_scales: bool = F
     return FP8Blockwise(codes, s, (block, block), (N, K), bool(pow2_scales))
 
 
-def nvfp4_gemm_case(M: int, N: int, K: int, device: str = "cuda") -> tuple[list[torch.Tensor], torch.Tensor]:
+def nvfp4_gemm_case(M: int, N: int, K: int, device: str = "cuda",
+                    reference: bool = True) -> tuple[list[torch.Tensor], torch.Tensor | None]:
     """A random NVFP4 GEMM test: ([packed A (M, K/2), packed B (N, K/2), blocked A scales, blocked B scales] on
     `device`, FP32 reference (M, N) on the CPU), the operands every kit NVFP4 kernel takes before M, N, K.
 
     The reference is the FP4 values times their block scales in FP32: the per-tensor scales are applied outside.
+    `reference=False` skips it (None in its place): operands only, for timing at sizes where a CPU matmul is slow.
     """
     if K % 16:
         raise ValueError(f"nvfp4_gemm_case: K = {K} is not a multiple of NVFP4's block of 16")
     qa, qb = quantize(torch.randn(M, K), "nvfp4"), quantize(torch.randn(N, K), "nvfp4")
+    ops = [pack_fp4(qa.codes), pack_fp4(qb.codes), to_blocked_scales(qa.scales), to_blocked_scales(qb.scales)]
+    ops = [t.contiguous().to(device) for t in ops]
+    if not reference:
+        return ops, None
     ea = (qa.element_values().view(M, K // 16, 16) * qa.scale_values().unsqueeze(-1)).view(M, K)
     eb = (qb.element_values().view(N, K // 16, 16) * qb.scale_values().unsqueeze(-1)).view(N, K)
-    ops = [pack_fp4(qa.codes), pack_fp4(qb.codes), to_blocked_scales(qa.scales), to_blocked_scales(qb.scales)]
-    return [t.contiguous().to(device) for t in ops], ea @ eb.t()
+    return ops, ea @ eb.t()
