@@ -187,3 +187,16 @@ def test_cases_that_must_raise():
     assert not v.ok and "half(256) on one CTA [one CTA]: returned 128; these inputs must raise ValueError" in v.text()
     assert "CTA pair" in v.text()
     assert "expected ValueError" in run("99.4", {"half": lambda m: 1 // 0 if m == 256 else m // 2}).text()
+
+
+def test_lab_modules_come_from_the_catalogue():
+    """One lab module per lab of `bwkit.kit.catalog.LABS` (not a probe of guessed numbers), each defining its lab."""
+    import importlib.util
+
+    from bwkit.kit.catalog import LABS
+    from bwkit.kit.exercises import LAB_MODULES
+
+    assert list(LAB_MODULES) == [lab.number for lab in LABS]
+    for number, module in LAB_MODULES.items():
+        assert importlib.util.find_spec(module) is not None, module
+        assert lab_exercises(number), f"{module} defines no exercise"

@@ -380,3 +380,47 @@ def test_sandbox_mounts_the_private_tmp_before_the_kit(monkeypatch, tmp_path):
     binds = [i for i, a in enumerate(cmd) if a in ("--ro-bind", "--bind") and cmd[i + 1].startswith("/tmp")]
     assert binds and all(i > tmpfs for i in binds), cmd
     assert cmd[cmd.index("/tmp/ci-clone/lib") - 1] == "--ro-bind"
+
+
+def test_collect_never_follows_a_students_link(tmp_path):
+    """`bwkit hub collect` reads the students' homes as the grader reads submissions: links are not followed."""
+    from bwkit.kit import hub
+
+    stem = grading.find_lab("00").stem
+    homes = tmp_path / "home"
+    secret = tmp_path / "secret.ipynb"
+    secret.write_text("the instructor's")
+    for user in ("ann", "bob", "cid", "dan"):
+        (homes / user / hub.LABS_DIR).mkdir(parents=True)
+    (homes / "ann" / hub.LABS_DIR / f"{stem}.ipynb").write_text("ann's work")
+    (homes / "bob" / hub.LABS_DIR / f"{stem}.ipynb").symlink_to(secret)
+    (homes / "cid" / hub.LABS_DIR).rmdir()
+    (homes / "cid" / hub.LABS_DIR).symlink_to(homes / "ann" / hub.LABS_DIR)
+    (homes / "dan" / hub.LABS_DIR / f"{stem}.ipynb").mkdir()
+    out = tmp_path / "subs"
+    rows = {r.user: r for r in hub.collect(homes, "00", out)}
+    assert {u: r.status for u, r in rows.items()} == {"ann": "copied", "bob": "missing", "cid": "missing",
+                                                     "dan": "missing"}
+    assert (out / "ann" / f"{stem}.ipynb").read_text() == "ann's work"
+    assert "symbolic link" in rows["bob"].detail and "symbolic link" in rows["cid"].detail
+    assert "not a regular file" in rows["dan"].detail
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        "ann", f"ann/{stem}.ipynb", "bob", "cid", "dan"]
+
+
+def test_seed_follows_links_in_the_kits_labs_only(tmp_path):
+    """The labs folder seeded from is the kit's (trusted): a link there is copied as its file; the user's home is
+    never written through a link, and hidden files are left out, as the grader leaves them out."""
+    from bwkit.kit import hub
+
+    src, dest = tmp_path / "labs", tmp_path / "home"
+    (src / "data").mkdir(parents=True)
+    (src / "00_x.ipynb").write_text("lab 00")
+    (tmp_path / "shared.npz").write_text("weights")
+    (src / "data" / "w.npz").symlink_to(tmp_path / "shared.npz")
+    (src / "data" / ".cache").write_text("hidden")
+    dest.mkdir()
+    (dest / "00_x.ipynb").symlink_to(tmp_path / "elsewhere.ipynb")
+    assert hub.seed_labs(dest, src) == [dest / "data" / "w.npz"]
+    assert (dest / "data" / "w.npz").read_text() == "weights" and not (dest / "data" / "w.npz").is_symlink()
+    assert not (tmp_path / "elsewhere.ipynb").exists()

@@ -123,3 +123,33 @@ def test_every_solution_has_a_lab_and_exercises():
 def test_lab_fails_only_at_exercise_cells(lab):
     problems = check_lab(ROOT / "labs" / lab)
     assert problems == [], "\n".join(problems)
+
+
+def test_the_kit_paths_are_written_once(tmp_path, monkeypatch):
+    """REPO_ROOT, the notebook glob and the ./solutions-else-the-kit's default live in `notebooks`; no kit module
+    recomputes them (a copy drifted once: parents[3] vs parents[4])."""
+    assert notebooks.REPO_ROOT == ROOT and (notebooks.KIT_LIB / "bwkit" / "kit" / "notebooks.py").is_file()
+    assert notebooks.lab_notebooks(ROOT / "solutions") == sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    (tmp_path / "solutions").mkdir()
+    for name in ("00_a.ipynb", "1_b.ipynb", "xx_c.ipynb", "02_d.txt"):
+        (tmp_path / "solutions" / name).write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    assert notebooks.solutions_dir() == Path("solutions")
+    assert notebooks.solution_notebooks() == [Path("solutions/00_a.ipynb")]
+    assert notebooks.solution_notebooks(ROOT / "labs") == notebooks.lab_notebooks(ROOT / "labs")
+    monkeypatch.chdir(tmp_path / "solutions")
+    assert notebooks.solutions_dir() == ROOT / "solutions"
+    kit = ROOT / "lib" / "bwkit" / "kit"
+    for py in sorted(kit.rglob("*.py")):
+        text = py.read_text(encoding="utf-8")
+        if py.name != "notebooks.py":
+            assert '"[0-9][0-9]_*.ipynb"' not in text, f"{py}: use notebooks.lab_notebooks"
+        assert ".parents[" not in text or py.name == "notebooks.py", f"{py}: use notebooks.REPO_ROOT / KIT_LIB"
+
+
+@pytest.mark.parametrize("rel, hidden", [(".git", True), ("a/.ipynb_checkpoints/x.ipynb", True),
+                                         ("__pycache__", True), ("sub/__pycache__/m.pyc", True),
+                                         ("00_x.ipynb", False), ("data/w.npz", False), ("", False)])
+def test_is_hidden(rel, hidden):
+    assert notebooks.is_hidden(rel) is hidden
+    assert notebooks.is_hidden(Path(rel)) is hidden

@@ -1,5 +1,9 @@
 """The labs of the kit and the path each takes on each kind of machine (read by `bwkit doctor`).
 
+`LABS` is the one list of labs: `bwkit.kit.exercises` takes its lab modules from it (lab NN's exercises live in
+`bwkit.kit.exercises.labNN`). The folders and file names of the notebooks are in `bwkit.kit.notebooks`. This
+module imports nothing heavy (not even pathlib): the learner's check cell imports it.
+
 Paths: 'native' (runs and is timed on the GPU), 'interpreter' (Triton kernels run in the Triton interpreter on
 the CPU), 'compile-only' (GPU code is compiled and its PTX/SASS read, nothing runs), 'emulated' (number formats
 and models computed bit-exactly in torch on the CPU). A lab usually combines several.

@@ -24,13 +24,13 @@ from pathlib import Path
 
 from bwkit.kit import commands
 from bwkit.kit.commands import install_once, reports
+from bwkit.kit.notebooks import REPO_ROOT, is_hidden
 
 __all__ = ["HubError", "CHP_VERSION", "LABS_DIR", "default_labs", "seed_labs", "collect", "Collected",
            "proxy_command", "install_proxy", "register_cli"]
 
 CHP_VERSION = "5.1.0"      # configurable-http-proxy: the last release that runs on Node 18 (Debian 12's nodejs)
 LABS_DIR = "blackwell-labs"  # the folder in each user's home that receives the labs
-_ROOT = Path(__file__).resolve().parents[3]
 
 
 class HubError(ValueError):
@@ -39,11 +39,7 @@ class HubError(ValueError):
 
 def default_labs() -> Path:
     """The labs handed to users: ``$BWKIT_LABS`` when set, else the kit's own ``labs/``."""
-    return Path(os.environ.get("BWKIT_LABS") or _ROOT / "labs")
-
-
-def _hidden(rel: Path) -> bool:
-    return any(p.startswith(".") or p in ("__pycache__", ".ipynb_checkpoints") for p in rel.parts)
+    return Path(os.environ.get("BWKIT_LABS") or REPO_ROOT / "labs")
 
 
 def seed_labs(dest: str | Path, source: str | Path | None = None) -> list[Path]:
@@ -51,6 +47,11 @@ def seed_labs(dest: str | Path, source: str | Path | None = None) -> list[Path]:
 
     Never overwrites: a file that exists in `dest` (the user's work) is left as it is. A notebook the user deleted
     comes back, fresh, at the next server start. Hidden files and checkpoints are not copied.
+
+    `source` is the kit's (or the admin's ``$BWKIT_LABS``) and trusted: a link in it is followed, so a shared
+    data file may be linked there. The user's side is never written through a link: an existing entry (a link
+    included) is kept, and the copy is created with ``O_EXCL``. (`collect` reads users' folders, which are not
+    trusted: it never follows a link there.)
     """
     src = Path(source) if source is not None else default_labs()
     if not src.is_dir():
@@ -59,7 +60,7 @@ def seed_labs(dest: str | Path, source: str | Path | None = None) -> list[Path]:
     copied = []
     for f in sorted(src.rglob("*")):
         rel = f.relative_to(src)
-        if not f.is_file() or _hidden(rel):
+        if not f.is_file() or is_hidden(rel):
             continue
         target = dest / rel
         if target.exists() or target.is_symlink():
@@ -91,6 +92,10 @@ def collect(users_root: str | Path, lab: str, out: str | Path, *, labs_dir: str 
     A home with the labs folder but without the notebook gets an empty folder, so the grader lists the student
     with 0 points and the reason; a home without the labs folder (never logged in, or not a student) is skipped.
     `users` restricts the collection to those names. `out` must be empty or absent unless `force`.
+
+    The homes are the students': as in `bwkit grade`, a symbolic link there (the labs folder or the notebook) is
+    never followed, and only a regular file is copied (`bwkit.kit.grading.discovery.open_student_file`); such a
+    notebook is collected as missing, with the reason.
     """
     from bwkit.kit.grading.discovery import find_lab
     from bwkit.kit.grading.model import GradingError
@@ -112,22 +117,44 @@ def collect(users_root: str | Path, lab: str, out: str | Path, *, labs_dir: str 
         if user.startswith(".") or not home.is_dir() or (wanted is not None and user not in wanted):
             continue
         labs = home / labs_dir
-        if not labs.is_dir():
+        if not labs.is_dir() and not labs.is_symlink():
             rows.append(Collected(user, "skipped", f"no {labs_dir}/ folder (never logged in?)"))
             continue
-        nb = labs / f"{stem}.ipynb"
+        name = f"{stem}.ipynb"
         dst = out / user
         dst.mkdir(parents=True, exist_ok=True)
-        if nb.is_file():
-            shutil.copyfile(nb, dst / nb.name)
-            rows.append(Collected(user, "copied", str(dst / nb.name)))
+        if labs.is_symlink() or (labs / name).is_symlink():
+            link = labs_dir if labs.is_symlink() else f"{labs_dir}/{name}"
+            rows.append(Collected(user, "missing", f"{link} is a symbolic link: not followed, graded as missing"))
+        elif not (labs / name).exists():
+            rows.append(Collected(user, "missing", f"no {labs_dir}/{name}: graded as missing"))
         else:
-            rows.append(Collected(user, "missing", f"no {labs_dir}/{stem}.ipynb: graded as missing"))
+            rows.append(_copy_student_notebook(labs, name, dst, user, labs_dir))
     for name in sorted((wanted or set()) - {r.user for r in rows}):
         rows.append(Collected(name, "skipped", f"no home folder {root / name}"))
     if not any(r.status != "skipped" for r in rows):
         raise HubError(f"no user under {root} has a {labs_dir}/ folder: nothing to collect")
     return rows
+
+
+def _copy_student_notebook(labs: Path, name: str, dst: Path, user: str, labs_dir: str) -> Collected:
+    """Copy ``labs/name`` into `dst`, refusing links (also one swapped in after the checks) and special files."""
+    from bwkit.kit.grading.discovery import open_student_file
+    from bwkit.kit.grading.model import GradingError
+
+    try:
+        dir_fd = os.open(labs, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as e:
+        return Collected(user, "missing", f"cannot open {labs_dir}/ ({e.strerror or e}; links are not followed): "
+                                          "graded as missing")
+    try:
+        with open_student_file(name, dir_fd=dir_fd) as src, open(dst / name, "wb") as out:
+            shutil.copyfileobj(src, out)
+    except GradingError as e:
+        return Collected(user, "missing", f"{labs_dir}/{name} not copied ({e}): graded as missing")
+    finally:
+        os.close(dir_fd)
+    return Collected(user, "copied", str(dst / name))
 
 
 # ------------------------------------------------------------------------------------------------ the proxy

@@ -50,7 +50,6 @@ __all__ = ["NbgraderExportError", "NBGRADER_VERSION", "KERNEL_NAME", "nbgrader_n
 NBGRADER_VERSION = "0.9.6"
 KERNEL_NAME = "bwkit"
 CELL_TIMEOUT = 600  # seconds per cell under autograde: the CPU path of the later labs is slow (Triton interpreter)
-_ROOT = Path(__file__).resolve().parents[3]
 _INCLUDE = "bwkit_nbgrader_config.py"
 
 
@@ -143,11 +142,9 @@ def _labs(labs: list[str] | None, solutions: str | Path | None) -> list[Path]:
     from bwkit.kit.grading.model import GradingError
 
     if not labs:
-        folder = Path(solutions) if solutions else (Path("solutions") if Path("solutions").is_dir()
-                                                    else _ROOT / "solutions")
-        found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+        found = notebooks.solution_notebooks(solutions or None)
         if not found:
-            raise NbgraderExportError(f"no solution notebooks in {folder}")
+            raise NbgraderExportError(f"no solution notebooks in {notebooks.solutions_dir(solutions or None)}")
         return found
     try:
         return [find_lab(lab, solutions) for lab in labs]
@@ -210,7 +207,7 @@ def export_course(course_dir: str | Path, labs: list[str] | None = None, *, solu
 
 def env_path() -> Path:
     """Where `ensure_env` builds nbgrader's venv: ``$BWKIT_NBGRADER_ENV`` or the kit's ``.venv-nbgrader/``."""
-    return Path(os.environ.get("BWKIT_NBGRADER_ENV") or _ROOT / ".venv-nbgrader")
+    return Path(os.environ.get("BWKIT_NBGRADER_ENV") or notebooks.REPO_ROOT / ".venv-nbgrader")
 
 
 def ensure_env(path: str | Path | None = None, quiet: bool = True) -> Path:

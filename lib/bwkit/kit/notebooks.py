@@ -16,6 +16,11 @@ Conventions (the whole kit follows them; `bwkit make-labs` enforces them):
   runs and every plot appears. Solutions carry no such tag (strict nbval still fails on a failing check), and
   `bwkit grade` strips student tags.
 
+Where the notebooks live (written once here, used by make-labs, grade, hub, nbgrader and slides): `REPO_ROOT`
+(the kit's checkout; `KIT_LIB` its lib/), `NOTEBOOK_GLOB` and `lab_notebooks` (the ``NN_*.ipynb`` of a folder),
+`solutions_dir` and `solution_notebooks` (a given folder, else ./solutions when present, else the kit's own), and
+`is_hidden` (dot files, checkpoints, caches: never copied into a home, never graded).
+
 Taught nowhere: this is the instructor's tool (README, "Writing a lab").
 """
 
@@ -29,12 +34,43 @@ from pathlib import Path
 import nbformat
 
 __all__ = ["LabBuildError", "Exercise", "exercises", "lab_from_solution", "make_labs", "stale_labs",
-           "BEGIN", "END", "RUN_ALL_TAG"]
+           "BEGIN", "END", "RUN_ALL_TAG", "KIT_LIB", "REPO_ROOT", "NOTEBOOK_GLOB", "lab_notebooks", "solutions_dir",
+           "solution_notebooks", "is_hidden"]
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 ROLES = ("solution", "hint", "check")
 RUN_ALL_TAG = "raises-exception"   # JupyterLab's Run All does not stop at a cell with this tag
+
+KIT_LIB = Path(__file__).resolve().parents[2]   # lib/: the folder holding the bwkit package
+REPO_ROOT = KIT_LIB.parent                      # the kit's checkout: labs/, solutions/, .venv-nbgrader/
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"            # a lab's notebook: 00_hardware_roofline.ipynb, ...
+
+
+def lab_notebooks(folder: str | Path) -> list[Path]:
+    """The lab notebooks (`NOTEBOOK_GLOB`, ``NN_*.ipynb``) directly in `folder`, sorted by name."""
+    return sorted(Path(folder).glob(NOTEBOOK_GLOB))
+
+
+def solutions_dir(folder: str | Path | None = None) -> Path:
+    """`folder` when given, else ``./solutions`` when it exists, else the kit's own ``solutions/``."""
+    if folder is not None:
+        return Path(folder)
+    return Path("solutions") if Path("solutions").is_dir() else REPO_ROOT / "solutions"
+
+
+def solution_notebooks(folder: str | Path | None = None) -> list[Path]:
+    """The solution notebooks of `folder` (default `solutions_dir()`: ./solutions, else the kit's), sorted."""
+    return lab_notebooks(solutions_dir(folder))
+
+
+def is_hidden(rel: str | Path) -> bool:
+    """Whether a file name, or a path relative to the folder walked, is hidden: a part that starts with '.'
+    (``.ipynb_checkpoints`` too) or is ``__pycache__``. Hidden entries are never copied into a home nor graded.
+
+    Pass a name or a relative path, not an absolute one: the folders above the one walked do not count.
+    """
+    return any(p.startswith(".") or p == "__pycache__" for p in Path(rel).parts)
 
 
 class LabBuildError(ValueError):
@@ -176,7 +212,7 @@ def make_labs(solutions: str | Path = "solutions", labs: str | Path = "labs") ->
         raise FileNotFoundError(f"make-labs: no solutions folder at {solutions}")
     labs.mkdir(parents=True, exist_ok=True)
     written = []
-    for src in sorted(solutions.glob("[0-9][0-9]_*.ipynb")):
+    for src in lab_notebooks(solutions):
         lab = lab_from_solution(_read(src), src)
         dst = labs / src.name
         dst.write_text(_dumps(lab), encoding="utf-8")
@@ -189,7 +225,7 @@ def stale_labs(solutions: str | Path = "solutions", labs: str | Path = "labs") -
     solutions, labs = Path(solutions), Path(labs)
     problems = []
     names = set()
-    for src in sorted(solutions.glob("[0-9][0-9]_*.ipynb")):
+    for src in lab_notebooks(solutions):
         names.add(src.name)
         dst = labs / src.name
         want = _dumps(lab_from_solution(_read(src), src))

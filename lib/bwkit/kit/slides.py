@@ -22,6 +22,7 @@ from pathlib import Path
 import nbformat
 
 from bwkit.kit.commands import reports
+from bwkit.kit.notebooks import lab_notebooks
 
 __all__ = ["SLIDE_TYPES", "SlideBuildError", "default_slide_type", "tag_notebook", "deck_notebook",
            "source_for", "build_deck", "build_all", "vendor_assets"]
@@ -165,7 +166,7 @@ def build_all(solutions: str | Path = "solutions", slides_dir: str | Path = "sli
     """Vendor the assets once and build one deck per solution notebook into slides/build/."""
     out_dir = Path(slides_dir) / "build"
     vendor_assets(slides_dir, out_dir)
-    return [build_deck(nb, out_dir, slides_dir) for nb in sorted(Path(solutions).glob("[0-9][0-9]_*.ipynb"))]
+    return [build_deck(nb, out_dir, slides_dir) for nb in lab_notebooks(solutions)]
 
 
 def register_cli(sub) -> None:
@@ -179,7 +180,7 @@ def register_cli(sub) -> None:
 @reports("slides", SlideBuildError)
 def _cmd(args) -> int:
     if args.action == "tag":
-        paths = args.notebooks or sorted(Path("solutions").glob("[0-9][0-9]_*.ipynb"))
+        paths = args.notebooks or lab_notebooks("solutions")
         for p in paths:
             print(f"{p}: tagged {tag_notebook(p)} cell(s)")
     else:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bwkit.kit.catalog import LABS
 from bwkit.kit.checks import CheckFailure, NotAnswered, compare, failed, passed
 from bwkit.kit.exercises import codec
 from bwkit.kit.exercises.spec import Case, Exercise, Mistake, Part
@@ -25,7 +26,7 @@ from bwkit.kit.exercises.spec import Case, Exercise, Mistake, Part
 __all__ = ["check", "run", "probe", "judge", "make_payload", "Verdict", "register", "get", "lab_exercises",
            "all_exercises", "LAB_MODULES"]
 
-LAB_MODULES = {f"{n:02d}": f"bwkit.kit.exercises.lab{n:02d}" for n in range(100)}
+LAB_MODULES = {lab.number: f"bwkit.kit.exercises.lab{lab.number}" for lab in LABS}  # one per lab of the catalogue
 _REGISTRY: dict[str, Exercise] = {}
 
 

@@ -7,12 +7,9 @@ from pathlib import Path
 import nbformat
 
 from bwkit.kit.grading.model import GradingError, Submission
+from bwkit.kit.notebooks import is_hidden, lab_notebooks, solutions_dir
 
-__all__ = ["find_lab", "find_submissions", "read_submission"]
-
-
-def _repo_solutions() -> Path:
-    return Path(__file__).resolve().parents[4] / "solutions"     # lib/bwkit/kit/grading -> the repo
+__all__ = ["find_lab", "find_submissions", "read_submission", "open_student_file", "MAX_NOTEBOOK_BYTES"]
 
 
 def find_lab(lab: str, solutions: str | Path | None = None) -> Path:
@@ -29,12 +26,10 @@ def find_lab(lab: str, solutions: str | Path | None = None) -> Path:
         if p.is_file():
             return p
         raise GradingError(f"no solution notebook at {p}")
-    if solutions is None:
-        solutions = Path("solutions") if Path("solutions").is_dir() else _repo_solutions()
-    solutions = Path(solutions)
+    solutions = solutions_dir(solutions)
     if not solutions.is_dir():
         raise GradingError(f"no solutions folder at {solutions} (pass --solutions DIR)")
-    available = sorted(solutions.glob("[0-9][0-9]_*.ipynb"))
+    available = lab_notebooks(solutions)
     key = lab.removesuffix(".ipynb")
     if key.isdigit():
         key = f"{int(key):02d}"
@@ -45,10 +40,6 @@ def find_lab(lab: str, solutions: str | Path | None = None) -> Path:
     raise GradingError(f"unknown lab {lab!r}: the labs in {solutions} are {names}")
 
 
-def _skip(p: Path) -> bool:
-    return p.name.startswith(".") or p.name in ("__pycache__", ".ipynb_checkpoints")
-
-
 def _regular(p: Path) -> bool:
     """A regular file that is not a symbolic link (links and special files are never read)."""
     return not p.is_symlink() and p.is_file()
@@ -57,7 +48,7 @@ def _regular(p: Path) -> bool:
 def _pick_notebook(folder: Path, lab_stem: str) -> tuple[Path | None, str | None]:
     found = sorted(
         (q for q in folder.rglob("*.ipynb")
-         if _regular(q) and not any(_skip(Path(part)) for part in q.relative_to(folder).parts)),
+         if _regular(q) and not is_hidden(q.relative_to(folder))),
         key=lambda q: (len(q.relative_to(folder).parts), str(q)))
     if not found:
         return None, f"no notebook in {folder.name}/ (expected {lab_stem}.ipynb)"
@@ -92,7 +83,7 @@ def find_submissions(root: str | Path, lab_stem: str) -> list[Submission]:
         raise GradingError(f"submissions folder {root} does not exist or is not a folder")
     subs: list[Submission] = []
     for entry in sorted(root.iterdir()):
-        if _skip(entry):
+        if is_hidden(entry.name):
             continue
         if entry.is_symlink():
             who = _student_from_file(entry.stem, lab_stem) if entry.suffix == ".ipynb" else entry.name
@@ -101,7 +92,7 @@ def find_submissions(root: str | Path, lab_stem: str) -> list[Submission]:
             path, problem = _pick_notebook(entry, lab_stem)
             ignored = sorted(str(q.relative_to(entry)) + (" (a link: not followed)" if q.is_symlink() else "")
                              for q in entry.rglob("*")
-                             if (q.is_file() or q.is_symlink()) and q != path and not _skip(q))
+                             if (q.is_file() or q.is_symlink()) and q != path and not is_hidden(q.name))
             subs.append(Submission(entry.name, path, problem, ignored))
         elif entry.suffix == ".ipynb":
             student = _student_from_file(entry.stem, lab_stem)
@@ -128,31 +119,41 @@ def find_submissions(root: str | Path, lab_stem: str) -> list[Submission]:
 MAX_NOTEBOOK_BYTES = 64 * 2**20
 
 
+def open_student_file(path: str | Path, *, dir_fd: int | None = None):
+    """Open a file of a student's for reading (a binary file object); raises `GradingError` saying why not.
+
+    The one rule for reading what students wrote (the grader, `bwkit hub collect`): only a regular file, never
+    through a symbolic link (``O_NOFOLLOW``, so a link swapped in after a check is refused too), never a FIFO or
+    device, at most `MAX_NOTEBOOK_BYTES`. `dir_fd`: `path` is relative to that open folder.
+    """
+    import os
+    import stat
+
+    name = Path(path).name
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError as e:
+        raise GradingError(f"cannot read {name}: {e.strerror or e} (links are not followed)") from e
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise GradingError(f"{name} is not a regular file")
+        if st.st_size > MAX_NOTEBOOK_BYTES:
+            raise GradingError(f"{name} is {st.st_size / 2**20:.0f} MiB, over the "
+                               f"{MAX_NOTEBOOK_BYTES // 2**20} MiB limit")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_submission(path: Path) -> nbformat.NotebookNode:
     """Read a student notebook; raises `GradingError` with a clear message when it is not a readable notebook.
 
     Only a regular file is read (never through a symbolic link, never a FIFO or device), up to 64 MiB.
     """
-    import os
-    import stat
-
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as e:
-        raise GradingError(f"cannot read {Path(path).name}: {e.strerror or e} (links are not followed)") from e
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise GradingError(f"{Path(path).name} is not a regular file")
-        if st.st_size > MAX_NOTEBOOK_BYTES:
-            raise GradingError(f"{Path(path).name} is {st.st_size / 2**20:.0f} MiB, over the "
-                               f"{MAX_NOTEBOOK_BYTES // 2**20} MiB limit")
-        with os.fdopen(fd, "rb") as f:
-            fd = -1
-            raw = f.read(MAX_NOTEBOOK_BYTES + 1)
-    finally:
-        if fd >= 0:
-            os.close(fd)
+    with open_student_file(path) as f:
+        raw = f.read(MAX_NOTEBOOK_BYTES + 1)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

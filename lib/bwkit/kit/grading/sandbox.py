@@ -26,7 +26,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Sandbox", "SandboxUnavailable", "sandbox_available", "ISOLATION_TEXT", "NO_ISOLATION_TEXT"]
+from bwkit.kit.notebooks import KIT_LIB
+
+__all__ = ["Sandbox", "sandbox_available", "ISOLATION_TEXT", "NO_ISOLATION_TEXT"]
 
 ISOLATION_TEXT = ("each notebook ran in a bubblewrap sandbox: system, venv and kit read-only; solutions, "
                   "grading output and other students' files not visible; own PID namespace, no network, "
@@ -37,12 +39,8 @@ NO_ISOLATION_TEXT = ("NOT ISOLATED (--no-sandbox): student code ran with the gra
 _PIDS_CGROUP = Path("/sys/fs/cgroup/pids")
 
 
-class SandboxUnavailable(RuntimeError):
-    """bubblewrap cannot be used here; the message says why and what to do."""
-
-
 def sandbox_available() -> str | None:
-    """None when a sandbox can be built here, else the reason it cannot."""
+    """None when a sandbox can be built here, else the reason it cannot (`grade` refuses to run without one)."""
     if not sys.platform.startswith("linux"):
         return f"the sandbox needs Linux (this is {sys.platform}): run the grader in a Linux container or VM"
     if shutil.which("bwrap") is None:
@@ -56,7 +54,7 @@ def _python_roots() -> list[str]:
 
 
 def _kit_lib() -> str:
-    return str(Path(__file__).resolve().parents[3])      # lib/ (holds bwkit): an editable install reads it
+    return str(KIT_LIB)      # lib/ (holds bwkit): an editable install reads it
 
 
 @dataclass
@@ -69,10 +67,7 @@ class Sandbox:
     isolate: bool = True
 
     def __post_init__(self):
-        if self.isolate:
-            why = sandbox_available()
-            if why is not None:
-                raise SandboxUnavailable(f"{why}; or pass --no-sandbox to grade without isolation")
+        # whether bubblewrap is here is checked once per class, before any run, by `bwkit.kit.grading.grade`
         self._cgroup: Path | None = None
 
     @property
