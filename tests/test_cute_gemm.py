@@ -105,6 +105,10 @@ def test_bad_configs_and_dtypes():
         cg.GemmConfig(TILE_N=64, EPI_N=128)
     with pytest.raises(ValueError, match="227 KiB"):
         cg.check_gemm_shapes(128, 256, 64, cg.GemmConfig(STAGES=8))
+    from bwkit.pipeline import SMEM_BYTES_PER_SM
+
+    cg.check_gemm_shapes(128, 256, 64, cg.GemmConfig(STAGES=4))              # 4 x 384 x 64 x 2 B fits 227 KiB
+    assert cg.smem_bytes(cg.GemmConfig(STAGES=4)) <= SMEM_BYTES_PER_SM < cg.smem_bytes(cg.GemmConfig(STAGES=5))
     with pytest.raises(ValueError, match="dtype must be one of"):
         cg.compile_gemm(128, 256, 64, dtype="fp8")
     with pytest.raises(ValueError, match="K % 256 == 0"):
@@ -138,3 +142,9 @@ def test_nvfp4_operands_from_bwkit_formats_pass_validation():
         cg.gemm_nvfp4(args[0], args[1], args[2][:-1], args[3], M, N, K)
     with pytest.raises(ValueError, match=r"a_fp4 has shape \(128, 512\), expected \(128, 256\)"):
         cg.gemm_nvfp4(qa.codes, args[1], args[2], args[3], M, N, K)
+    fp8 = [t.view(torch.float8_e4m3fn) for t in args[2:]]                  # float8_e4m3fn scales: the same bytes
+    cg.check_nvfp4_operands(*args[:2], *fp8, M, N, K)
+    with pytest.raises(ValueError, match="a_fp4 is on cpu"):
+        cg.gemm_nvfp4(*args[:2], *fp8, M, N, K)
+    with pytest.raises(ValueError, match="sfb must be contiguous"):
+        cg.check_nvfp4_operands(*args[:3], torch.zeros(2 * args[3].numel(), dtype=torch.uint8)[::2], M, N, K)

@@ -221,10 +221,44 @@ def test_fresh_and_launch_run_a_learner_kernel_on_a_poisoned_output():
     assert report.checked and report.describe_unwritten("c_ptr") is None
     half = gemm.launch(gemm.matmul_kernel_kloop, a, b, (1, 2), BLOCK_M=32, BLOCK_N=32, BLOCK_K=16)
     assert torch.isnan(half[32:].float()).all() and not torch.isnan(half[:32].float()).any()   # poisoned rows
-    with pytest.raises(ValueError, match="K must match"):
+    with pytest.raises(ValueError, match=r"launch\(matmul_kernel_kloop\): shape mismatch.*must equal b.shape\[0\]"):
         gemm.launch(gemm.matmul_kernel_kloop, a, a, (1, 1), BLOCK_M=32, BLOCK_N=32, BLOCK_K=16)
-    with pytest.raises(TypeError, match="2-D torch.Tensor"):
+    with pytest.raises(ValueError, match="a must be 2-D"):
         gemm.launch(gemm.matmul_kernel_kloop, a[0], b, (1, 1), BLOCK_M=32, BLOCK_N=32, BLOCK_K=16)
+
+
+def test_launch_checks_its_operands_as_the_wrappers_do():
+    """`launch_report` runs the wrappers' `_check_operands`: besides 2-D and K, the dtype, a unit stride, one
+    device (the CPU in the interpreter) and the out dtype; C comes back NaN-poisoned where no program stored."""
+    from bwkit.gemm import kernels
+
+    a, b = gemm.fresh(32, 32, 32, generator=torch.Generator().manual_seed(0))
+    run = lambda x, y, **kw: gemm.launch(gemm.matmul_kernel_kloop, x, y, (1, 1), BLOCK_M=32, BLOCK_N=32,  # noqa: E731
+                                         BLOCK_K=16, **kw)
+    with pytest.raises(TypeError, match="a must be a torch.Tensor"):
+        run(a.tolist(), b)
+    with pytest.raises(TypeError, match="a has dtype torch.float64"):
+        run(a.double(), b.double())
+    with pytest.raises(TypeError, match="same dtype"):
+        run(a, b.float())
+    with pytest.raises(ValueError, match="no unit stride"):
+        run(a[:, ::2], b[::2])
+    with pytest.raises(ValueError, match="empty operand"):
+        run(a[:0], b)
+    with pytest.raises(TypeError, match="out_dtype must be"):
+        run(a, b, out_dtype=torch.int32)
+    with pytest.raises(ValueError, match="the Triton interpreter runs on CPU tensors"):
+        run(a.to("meta"), b.to("meta"))
+    def message(fn, *ops):
+        with pytest.raises((TypeError, ValueError)) as e:
+            fn(*ops)
+        return str(e.value)
+
+    check = lambda x, y: kernels._check_operands(x, y, "launch(matmul_kernel_kloop)", torch.float16, None)  # noqa: E731
+    for bad in ((a[0], b), (a, a[:16]), (a.double(), b.double()), (a[:, ::2], b[::2])):
+        assert message(run, *bad) == message(check, *bad)                # the wrappers' messages, word for word
+    c = run(a, b.t().contiguous().t())                                    # B as the transpose of a contiguous one
+    assert not torch.isnan(c.float()).any()
 
 
 def test_tile_order_and_wave_reuse():
@@ -364,3 +398,38 @@ def test_launch_specialization_follows_the_jit():
     k = gemm.compile_launch(kern, {"x_ptr": torch.float32, "n": 4096, "n_one": 1, "n_odd": 17, "n_skip": 32,
                                    "f": 0.5, "BLOCK": 16}, "sm_90a")
     assert k.ptx_target() == "sm_90a" and k.metadata["signature"]["n"] == "i32/D"
+
+
+def test_the_plan_reads_its_constants_from_their_homes():
+    from bwkit import hw
+    from bwkit.gemm import kernels, plan
+    from bwkit.pipeline import SMEM_BYTES_PER_SM
+
+    assert plan.SMEM_LIMIT == {"sm_90a": SMEM_BYTES_PER_SM, "sm_100a": SMEM_BYTES_PER_SM, "sm_120": 101_376}
+    assert SMEM_BYTES_PER_SM == 232_448
+    assert plan._SMS == {"sm_90a": hw.SPECS["H200"].sms, "sm_100a": hw.SPECS["B200"].sms,
+                         "sm_120": hw.SPECS["RTX 5090"].sms} == {"sm_90a": 132, "sm_100a": 148, "sm_120": 170}
+    assert plan.default_constexprs("ws", "sm_100a")["NUM_SMS"] == 148
+    assert plan._DTYPES == tuple(kernels.DTYPES) == ("fp32", "fp16", "bf16", "fp8")
+    assert [plan._dtype_name(d) for d in kernels.DTYPES.values()] == list(kernels.DTYPES)
+    assert plan._dtype_name("bf16") == "bf16"
+    with pytest.raises(ValueError, match="unsupported dtype torch.float64; choose one of fp32, fp16, bf16, fp8"):
+        plan._dtype_name(torch.float64)
+
+
+def test_compile_launch_is_compile_triton_with_the_launch_attrs():
+    """compile_launch = launch_specialization + bwkit.inspect.compile_triton(attrs=...): the same PTX and cubin."""
+    from bwkit import inspect as bwi
+    from bwkit.gemm import plan
+
+    args = {**plan.step_args("kloop", "fp16", (512, 512, 512)), "BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 32}
+    k = plan.compile_launch(gemm.matmul_kernel_kloop, args, "sm_90a", 4, 3)
+    sig, consts, attrs = plan.launch_specialization(gemm.matmul_kernel_kloop, args)
+    assert attrs and consts["stride_ak"] == 1                      # unit strides are constexprs, as in the JIT
+    direct = bwi.compile_triton(gemm.matmul_kernel_kloop, {n: t for n, t in sig.items() if t != "constexpr"}, consts,
+                                "sm_90a", 4, 3, attrs=attrs)
+    assert direct.ptx == k.ptx and direct.cubin == k.cubin
+    assert k.metadata["signature"]["a_ptr"] == "*fp16/D" and k.metadata["constexprs"]["BLOCK_K"] == 32
+    plain = bwi.compile_triton(gemm.matmul_kernel_kloop, {n: t for n, t in sig.items() if t != "constexpr"}, consts,
+                               "sm_90a", 4, 3)
+    assert plain.ptx != k.ptx                                      # without the divisibility attrs: another kernel

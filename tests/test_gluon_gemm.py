@@ -195,3 +195,37 @@ def test_running_needs_the_gpu():
         gg.matmul(a, b, step="nvfp4")
     with pytest.raises(ValueError, match="multiples of 128"):
         gg.matmul_nvfp4(None, None, None, None, 100, 128, 256)
+
+
+def test_facts_come_from_bwkit_inspect(k):
+    """The Gluon steps compile through `bwkit.inspect.compile_triton` (a Gluon kernel gets a GluonASTSource) and read
+    their registers with `bwkit.inspect.resource_usage`; the metadata is the step's."""
+    assert gg.resource_usage is bwi.resource_usage
+    for name, kern in k.items():
+        assert list(kern.metadata) == ["step", "config", "shared", "tmem_size", "num_warps", "name"], name
+        assert kern.metadata["step"] == name and kern.metadata["config"] == gg.STEPS[name].config
+        res = bwi.resource_usage(kern.cubin)
+        facts = gg.kernel_facts(kern)
+        assert facts["registers per thread"] == res["REG"] and facts["spilled bytes"] == res["LOCAL"] == 0
+    assert bwi.resource_usage(k["ws"])["REG"] == gg.STEPS["ws"].config.maxnreg     # the CTA's register budget
+
+
+def test_gluon_nvfp4_operand_check_needs_no_cute_dsl():
+    """The GPU image has no nvidia-cutlass-dsl: Gluon's NVFP4 GEMM checks its operands with torch only."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['cutlass'] = None\n"      # importing the CuTe DSL now fails
+            "import bwkit; bwkit.setup()\n"
+            "import torch\n"
+            "from bwkit import gluon_gemm as gg\n"
+            "z = torch.zeros\n"
+            "try:\n"
+            "    gg.matmul_nvfp4(z(128, 128, dtype=torch.uint8), z(128, 128), z(2048, dtype=torch.uint8),\n"
+            "                    z(2048, dtype=torch.uint8), 128, 128, 256)\n"
+            "except TypeError as e:\n"
+            "    print('REFUSED', e)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       env={**__import__("os").environ, "BWKIT_FORCE_CPU": "1"})
+    assert "REFUSED b_fp4 has dtype torch.float32, expected torch.uint8" in r.stdout, r.stdout + r.stderr[-2000:]
+    assert "cutlass" not in r.stdout

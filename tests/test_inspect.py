@@ -115,3 +115,49 @@ def test_tools_ship_with_triton():
 def test_compile_cute_target_check():
     with pytest.raises(ValueError, match="sm_100a"):
         bwi.compile_cute(lambda: None, target="sm_90a")
+
+
+def test_resource_usage_reads_the_cubin(compiled):
+    k = compiled["sm_100a"]
+    res = bwi.resource_usage(k)
+    assert set(res) == {"REG", "STACK", "SHARED", "LOCAL"} and 0 < res["REG"] <= 255 and res["LOCAL"] == 0
+    assert bwi.resource_usage(k.cubin) == res                     # the cubin bytes give the same
+    assert k._resources == res                                     # cached on the Compiled (no second cuobjdump)
+    res["REG"] = -1
+    assert bwi.resource_usage(k)["REG"] > 0                        # a copy: the cache is not the caller's dict
+    with pytest.raises(ValueError, match="resource_usage needs the cubin as non-empty bytes"):
+        bwi.resource_usage(b"")
+
+
+def test_resource_usage_takes_the_largest_kernel_and_needs_a_register_count(monkeypatch):
+    two = """Resource usage:
+ Common:
+  GLOBAL:0
+ Function small:
+  REG:40 STACK:0 SHARED:1024 LOCAL:0 CONSTANT[0]:900 TEXTURE:0 SURFACE:0 SAMPLER:0
+ Function big:
+  REG:128 STACK:16 SHARED:0 LOCAL:8 CONSTANT[0]:900 TEXTURE:0 SURFACE:0 SAMPLER:0
+"""
+    monkeypatch.setattr(bwi, "_cuobjdump", lambda cubin, flag, what: two)
+    assert bwi.resource_usage(b"x") == {"REG": 128, "STACK": 16, "SHARED": 1024, "LOCAL": 8}
+    monkeypatch.setattr(bwi, "_cuobjdump", lambda cubin, flag, what: "Resource usage:\n Common:\n  GLOBAL:0\n")
+    with pytest.raises(RuntimeError, match="no register count"):
+        bwi.resource_usage(b"x")
+
+
+def test_count_matching_is_what_compare_histograms_counts(compiled):
+    h = compiled["sm_100a"].histogram()
+    n = bwi.count_matching(h, r"^tcgen05\.mma")
+    assert n == sum(v for op, v in h.items() if op.startswith("tcgen05.mma")) > 0
+    assert bwi.compare_histograms({"k": h}, {"mma": r"^tcgen05\.mma"}) == {"mma": {"k": n}}
+    assert bwi.count_matching(h, r"^wgmma") == 0
+
+
+def test_compile_triton_takes_attrs():
+    """attrs (tt.divisibility, as a launch specializes) reach the compiler: aligned pointers vectorize the loads."""
+    sig = {"a_ptr": "*fp16", "b_ptr": "*fp16", "c_ptr": "*fp32"}
+    plain = bwi.compile_triton(tile_dot_kernel, sig, {"BLOCK": 64}, target="sm_90a")
+    div = bwi.compile_triton(tile_dot_kernel, sig, {"BLOCK": 64}, target="sm_90a",
+                             attrs={(i,): [["tt.divisibility", 16]] for i in range(3)})
+    assert div.ptx != plain.ptx and set(div.metadata) == set(plain.metadata) == {"num_warps", "num_stages",
+                                                                                 "shared", "name"}

@@ -45,10 +45,12 @@ from cutlass.cute.runtime import make_ptr
 from cutlass.memory import SmemAllocator
 
 from bwkit import cute_common as cc
+from bwkit.formats import check_nvfp4_operands, check_operand
+from bwkit.pipeline import SMEM_BYTES_PER_SM
 
 __all__ = [
     "GemmConfig", "DTYPES", "EXPECTED_PTX", "EXPECTED_PTX_NVFP4", "NVFP4_TILE_K", "SF_VEC",
-    "check_gemm_shapes", "check_nvfp4_shapes", "compile_gemm", "compile_gemm_nvfp4",
+    "check_gemm_shapes", "check_nvfp4_shapes", "check_nvfp4_operands", "compile_gemm", "compile_gemm_nvfp4",
     "gemm_host", "gemm_kernel_tcgen05", "gemm_nvfp4_host", "gemm_kernel_nvfp4",
     "gemm_tcgen05", "gemm_nvfp4", "smem_bytes",
 ]
@@ -121,7 +123,7 @@ def check_gemm_shapes(M: int, N: int, K: int, config: GemmConfig = GemmConfig())
             raise ValueError(f"{name}={v} is not a multiple of {tname}={tile}: this kernel has no bounds checks, "
                              f"so M, N, K must be multiples of the tile ({config.TILE_M}, {config.TILE_N}, "
                              f"{config.TILE_K}); pad the operands")
-    if smem_bytes(config) > 227 * 1024:
+    if smem_bytes(config) > SMEM_BYTES_PER_SM:
         raise ValueError(f"STAGES={config.STAGES} x tiles need {smem_bytes(config)} bytes of shared memory; "
                          f"an sm_100a CTA has at most 232448 (227 KiB): lower STAGES or TILE_N")
 
@@ -270,19 +272,6 @@ def compile_gemm(M: int = 8192, N: int = 8192, K: int = 8192, dtype: str = "bf16
 _RUN_CACHE: dict = {}
 
 
-def _check_cuda_operand(name: str, t, shape: tuple[int, int], dtype) -> None:
-    import torch
-
-    if not isinstance(t, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-    if tuple(t.shape) != shape:
-        raise ValueError(f"{name} has shape {tuple(t.shape)}, expected {shape}")
-    if t.dtype != dtype:
-        raise TypeError(f"{name} has dtype {t.dtype}, expected {dtype}")
-    if not t.is_contiguous():
-        raise ValueError(f"{name} must be contiguous (row-major, K-major for A and B); call .contiguous()")
-
-
 def _check_on_gpu(**tensors) -> None:
     """After the shape checks: every operand on the GPU, 16-byte aligned, and the GPU an sm_100a."""
     for name, t in tensors.items():
@@ -316,8 +305,8 @@ def _dense_operands(a, b, check_shapes: Callable[[int, int, int], None]) -> tupl
     M, K = a.shape
     N = b.shape[0]
     check_shapes(M, N, K)
-    _check_cuda_operand("a", a, (M, K), a.dtype)
-    _check_cuda_operand("b", b, (N, K), a.dtype)
+    check_operand("a", a, (M, K), a.dtype)
+    check_operand("b", b, (N, K), a.dtype)
     _check_on_gpu(a=a, b=b)
     c = torch.empty(M, N, dtype=a.dtype, device=a.device)
     cdt = DTYPES[tdt[a.dtype]][0]
@@ -485,20 +474,14 @@ def gemm_nvfp4(a_fp4, b_fp4, sfa, sfb, M: int, N: int, K: int, TILE_N: int = 128
     """NVFP4 C = A·Bᵀ (bf16 out, no global scale applied) on a Blackwell GPU.
 
     `a_fp4` (M, K//2) and `b_fp4` (N, K//2) are uint8 CUDA tensors of packed E2M1 codes (element 0 in the low
-    nibble); `sfa`/`sfb` are uint8 UE4M3 scale bytes in the blocked 128 x 4 layout (M*K//16 and N*K//16 bytes,
-    see `bwkit.formats`). Multiply the result by the two per-tensor decode scales yourself.
+    nibble); `sfa`/`sfb` are UE4M3 scale bytes (uint8, or float8_e4m3fn) in the blocked 128 x 4 layout (M*K//16
+    and N*K//16 of them, see `bwkit.formats`; `check_nvfp4_operands`). Multiply the result by the two per-tensor
+    decode scales yourself.
     """
     import torch
 
     check_nvfp4_shapes(M, N, K, TILE_N)
-    _check_cuda_operand("a_fp4", a_fp4, (M, K // 2), torch.uint8)
-    _check_cuda_operand("b_fp4", b_fp4, (N, K // 2), torch.uint8)
-    for name, t, rows in (("sfa", sfa, M), ("sfb", sfb, N)):
-        if not isinstance(t, torch.Tensor) or t.dtype != torch.uint8 or t.numel() != rows * K // SF_VEC:
-            raise ValueError(f"{name} must be a uint8 tensor of {rows}*K/16 = {rows * K // SF_VEC} scale bytes "
-                             f"(blocked layout), got {getattr(t, 'dtype', type(t).__name__)} "
-                             f"with {getattr(t, 'numel', lambda: '?')()} elements")
-        _check_cuda_operand(name, t, tuple(t.shape), torch.uint8)
+    check_nvfp4_operands(a_fp4, b_fp4, sfa, sfb, M, N, K)
     _check_on_gpu(a_fp4=a_fp4, b_fp4=b_fp4, sfa=sfa, sfb=sfb)
     c = torch.empty(M, N, dtype=torch.bfloat16, device=a_fp4.device)
     ptrs = [make_ptr(dt, t.data_ptr(), cute.AddressSpace.gmem, assumed_align=16) for dt, t in

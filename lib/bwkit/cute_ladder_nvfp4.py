@@ -61,13 +61,12 @@ def check_nvfp4_rung(M: int, N: int, K: int, rung: lad.Rung = NVFP4_RUNG) -> Non
     if rung.cta_group != 1 or rung.cluster != (1, 1) or not rung.persistent:
         raise ValueError(f"the NVFP4 ladder kernel is persistent, 1-CTA and unclustered; got cta_group="
                          f"{rung.cta_group}, cluster={rung.cluster}, scheduler={rung.scheduler!r}")
-    if rung.TILE_K != cg.NVFP4_TILE_K or rung.TILE_N not in (128, 256):
-        raise ValueError(f"NVFP4 tiles are 128 x (128 or 256) x {cg.NVFP4_TILE_K}; got TILE_N={rung.TILE_N}, "
-                         f"TILE_K={rung.TILE_K}")
+    cg.check_nvfp4_shapes(M, N, K, rung.TILE_N)                 # the sizes and TILE_N in (128, 256)
+    if rung.TILE_K != cg.NVFP4_TILE_K:
+        raise ValueError(f"NVFP4 tiles are 128 x TILE_N x {cg.NVFP4_TILE_K}; got TILE_K={rung.TILE_K}")
     if rung.acc_stages * rung.TILE_N + 2 * rung.TILE_K // cg.SF_VEC > lad.TMEM_COLUMNS:
         raise ValueError(f"{rung.acc_stages} accumulators x {rung.TILE_N} columns leave no TMEM for the scales: "
                          f"use TILE_N=128 or acc_stages=1")
-    cg.check_nvfp4_shapes(M, N, K, rung.TILE_N)
     if nvfp4_smem_bytes(rung) > lad.SMEM_LIMIT:
         raise ValueError(f"{rung.STAGES} stages need {nvfp4_smem_bytes(rung)} bytes of shared memory, over "
                          f"{lad.SMEM_LIMIT} (227 KiB): lower STAGES")
@@ -244,16 +243,12 @@ _RUN_CACHE: dict = {}
 
 
 def run_nvfp4(a_fp4, b_fp4, sfa, sfb, M: int, N: int, K: int, rung: lad.Rung = NVFP4_RUNG):
-    """NVFP4 C = A·Bᵀ (bf16, no global scale) on a B200; operands as `bwkit.cute_gemm.gemm_nvfp4` takes them."""
+    """NVFP4 C = A·Bᵀ (bf16, no global scale) on a B200; operands as `bwkit.cute_gemm.gemm_nvfp4` takes them
+    (`bwkit.formats.check_nvfp4_operands`)."""
     import torch
 
     check_nvfp4_rung(M, N, K, rung)
-    cg._check_cuda_operand("a_fp4", a_fp4, (M, K // 2), torch.uint8)
-    cg._check_cuda_operand("b_fp4", b_fp4, (N, K // 2), torch.uint8)
-    for name, t, rows in (("sfa", sfa, M), ("sfb", sfb, N)):
-        if not isinstance(t, torch.Tensor) or t.dtype != torch.uint8 or t.numel() != rows * K // cg.SF_VEC:
-            raise ValueError(f"{name} must be a uint8 tensor of {rows}*K/16 = {rows * K // cg.SF_VEC} scale bytes "
-                             f"(blocked layout)")
+    cg.check_nvfp4_operands(a_fp4, b_fp4, sfa, sfb, M, N, K)
     cg._check_on_gpu(a_fp4=a_fp4, b_fp4=b_fp4, sfa=sfa, sfb=sfb)
     c = torch.empty(M, N, dtype=torch.bfloat16, device=a_fp4.device)
     ptrs = _ptrs([t.data_ptr() for t in (a_fp4, b_fp4, sfa, sfb, c)], cutlass.BFloat16)

@@ -7,6 +7,7 @@ No GPU is needed: Triton's ahead-of-time compiler and the CuTe DSL both run on a
     k = bwi.compile_triton(matmul_kernel, {"a_ptr": "*fp16", ...}, {"BLOCK_M": 128}, target="sm_100a")
     bwi.histogram(k.ptx)            # Counter of PTX opcodes: tcgen05.mma..., cp.async.bulk.tensor..., ...
     print(k.sass()[:2000])
+    bwi.resource_usage(k)           # {'REG': registers per thread, 'STACK', 'SHARED' (static), 'LOCAL' (spills)}
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 
 __all__ = [
     "TARGETS", "Compiled", "compile_triton", "compile_cute", "disassemble", "histogram", "grep",
-    "find_tool", "compare_histograms",
+    "find_tool", "compare_histograms", "count_matching", "resource_usage",
 ]
 
 # target name -> (compute capability as Triton's GPUTarget wants it, generation)
@@ -53,6 +54,7 @@ class Compiled:
     cubin: bytes | None
     metadata: dict = field(default_factory=dict)
     _sass: str | None = field(default=None, repr=False)
+    _resources: dict | None = field(default=None, repr=False)
 
     def sass(self) -> str:
         """SASS disassembly of the cubin (cached)."""
@@ -146,16 +148,19 @@ def _compiler_mode(jit_fn):
 
 
 def compile_triton(kernel, signature: dict[str, str], constexprs: dict | None = None, target: str = "sm_100a",
-                   num_warps: int = 4, num_stages: int = 3, **options) -> Compiled:
-    """Compile a `@triton.jit` kernel for `target` without a GPU; return PTX, cubin and metadata.
+                   num_warps: int = 4, num_stages: int = 3, *, attrs: dict | None = None, **options) -> Compiled:
+    """Compile a `@triton.jit` (or Gluon `@gluon.jit`) kernel for `target` without a GPU; return PTX, cubin and
+    metadata.
 
-    `signature` maps each runtime argument to a Triton type ('*fp16', '*fp32', 'i32', ...); `constexprs` maps
-    constexpr arguments to values (they are added to the signature as 'constexpr'). Extra `options` go to
-    the compiler (e.g. `maxnreg`).
+    `signature` maps each runtime argument to a Triton type ('*fp16', '*fp32', 'i32', 'tensordesc<...>', ...);
+    `constexprs` maps constexpr arguments to values (they are added to the signature as 'constexpr'). `attrs` are
+    the specialization attributes a launch adds ({(arg index,): [['tt.divisibility', 16]]}, as
+    `bwkit.gemm.launch_specialization` builds them). Extra `options` go to the compiler (e.g. `maxnreg`).
     """
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
+    from triton.experimental.gluon._runtime import GluonASTSource, GluonJITFunction
 
     cc = _target_cc(target)
     jit_fn = _unwrap_triton(kernel)
@@ -168,12 +173,13 @@ def compile_triton(kernel, signature: dict[str, str], constexprs: dict | None = 
     if missing:
         raise ValueError(f"{jit_fn.__name__}: give a type (signature) or a value (constexprs) for {missing}")
     sig = {n: (signature[n] if n in signature else "constexpr") for n in names}
-    src = ASTSource(fn=jit_fn, signature=sig, constexprs=constexprs)
+    gluon = isinstance(jit_fn, GluonJITFunction)
+    src = (GluonASTSource if gluon else ASTSource)(jit_fn, sig, constexprs, attrs)
     opts = {"num_warps": num_warps, "num_stages": num_stages, **options}
     with _compiler_mode(jit_fn):
         k = triton.compile(src, target=GPUTarget("cuda", cc, 32), options=opts)
-    meta = {key: getattr(k.metadata, key) for key in ("num_warps", "num_stages", "shared", "name")
-            if hasattr(k.metadata, key)}
+    keys = ("num_warps", "num_stages", "shared", "name") + (("tmem_size",) if gluon else ())
+    meta = {key: getattr(k.metadata, key) for key in keys if hasattr(k.metadata, key)}
     return Compiled(jit_fn.__name__, target, k.asm["ptx"], k.asm.get("cubin"), meta)
 
 
@@ -220,18 +226,48 @@ def find_tool(name: str) -> Path:
     raise FileNotFoundError(f"{name} not found: it ships in the triton wheel under triton/backends/nvidia/bin")
 
 
-def disassemble(cubin: bytes) -> str:
-    """SASS text of a cubin, via the `cuobjdump -sass` shipped with triton."""
+def _cuobjdump(cubin: bytes, flag: str, what: str) -> str:
+    """stdout of `cuobjdump <flag>` on a cubin (written to a private temporary file)."""
     if not isinstance(cubin, (bytes, bytearray)) or not cubin:
-        raise ValueError("disassemble needs the cubin as non-empty bytes")
+        raise ValueError(f"{what} needs the cubin as non-empty bytes")
     with tempfile.TemporaryDirectory() as d:
         f = Path(d) / "k.cubin"
         f.write_bytes(bytes(cubin))
-        res = subprocess.run([str(find_tool("cuobjdump")), "-sass", str(f)], capture_output=True, text=True,
+        res = subprocess.run([str(find_tool("cuobjdump")), flag, str(f)], capture_output=True, text=True,
                              timeout=120)
     if res.returncode != 0:
         raise RuntimeError(f"cuobjdump failed: {res.stderr.strip()}")
     return res.stdout
+
+
+def disassemble(cubin: bytes) -> str:
+    """SASS text of a cubin, via the `cuobjdump -sass` shipped with triton."""
+    return _cuobjdump(cubin, "-sass", "disassemble")
+
+
+_RESOURCES = ("REG", "STACK", "SHARED", "LOCAL")
+
+
+def resource_usage(cubin_or_compiled: bytes | Compiled) -> dict[str, int]:
+    """{'REG': registers per thread, 'STACK', 'SHARED' (static shared memory), 'LOCAL' (spilled bytes)} of a
+    cubin (or a `Compiled`'s cubin, cached on it), from `cuobjdump -res-usage`.
+
+    A cubin with several kernels (functions) gives the largest value of each field over them (what the most
+    demanding kernel needs); a field cuobjdump does not report is left out. Raises ValueError without a cubin and
+    RuntimeError when cuobjdump reports no kernel (no register count).
+    """
+    k = cubin_or_compiled if isinstance(cubin_or_compiled, Compiled) else None
+    if k is not None and k._resources is not None:
+        return dict(k._resources)
+    out = _cuobjdump(k.cubin if k is not None else cubin_or_compiled, "-res-usage", "resource_usage")
+    found: dict[str, int] = {}
+    for key, v in re.findall(r"\b(" + "|".join(_RESOURCES) + r"):(\d+)", out):
+        found[key] = max(found.get(key, 0), int(v))
+    if "REG" not in found:
+        raise RuntimeError(f"cuobjdump -res-usage gave no register count: {out[:200]}")
+    if k is not None:
+        k._resources = dict(found)
+    return found
 
 
 _SASS_LINE = re.compile(r"/\*[0-9a-f]{4,}\*/\s+(.*?)\s*;")
@@ -279,10 +315,12 @@ def grep(text: str, pattern: str, limit: int = 20) -> list[str]:
     return [ln.strip() for ln in text.splitlines() if rx.search(ln)][:limit]
 
 
+def count_matching(hist: Counter, pattern: str) -> int:
+    """How many instructions of histogram `hist` have an opcode that the regex `pattern` matches (re.search)."""
+    r = re.compile(pattern)
+    return sum(n for op, n in hist.items() if r.search(op))
+
+
 def compare_histograms(hists: dict[str, Counter], patterns: dict[str, str]) -> dict[str, dict[str, int]]:
     """Table {row label: {column: count}} of how many opcodes of each histogram match each regex pattern."""
-    table = {}
-    for label, rx in patterns.items():
-        r = re.compile(rx)
-        table[label] = {col: sum(n for op, n in h.items() if r.search(op)) for col, h in hists.items()}
-    return table
+    return {label: {col: count_matching(h, rx) for col, h in hists.items()} for label, rx in patterns.items()}

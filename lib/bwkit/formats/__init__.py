@@ -23,6 +23,8 @@ from bwkit.formats.mx import (
     FP8Blockwise,
     Quantized,
     SchemeSpec,
+    check_nvfp4_operands,
+    check_operand,
     from_blocked_scales,
     nvfp4_gemm_case,
     quantize,
@@ -35,5 +37,6 @@ from bwkit.formats.mx import (
 __all__ = [
     "FormatSpec", "FORMATS", "encode", "decode", "round_to_format", "value_table", "pack_fp4", "unpack_fp4",
     "SchemeSpec", "SCHEMES", "Quantized", "quantize", "to_blocked_scales", "from_blocked_scales",
-    "FP8Blockwise", "quantize_fp8_act", "quantize_fp8_weight", "sqnr_db", "nvfp4_gemm_case",
+    "FP8Blockwise", "quantize_fp8_act", "quantize_fp8_weight", "sqnr_db", "nvfp4_gemm_case", "check_operand",
+    "check_nvfp4_operands",
 ]

@@ -57,6 +57,7 @@ from bwkit.formats.elements import FORMATS, _as_float_tensor, decode, encode, pa
 __all__ = [
     "SchemeSpec", "SCHEMES", "Quantized", "quantize", "to_blocked_scales", "from_blocked_scales",
     "FP8Blockwise", "quantize_fp8_act", "quantize_fp8_weight", "sqnr_db", "nvfp4_gemm_case",
+    "check_operand", "check_nvfp4_operands",
 ]
 
 SCALE_MODES = ("floor", "rceil")
@@ -433,3 +434,39 @@ def nvfp4_gemm_case(M: int, N: int, K: int, device: str = "cuda",
     ea = (qa.element_values().view(M, K // 16, 16) * qa.scale_values().unsqueeze(-1)).view(M, K)
     eb = (qb.element_values().view(N, K // 16, 16) * qb.scale_values().unsqueeze(-1)).view(N, K)
     return ops, ea @ eb.t()
+
+
+def check_operand(name: str, t, shape: tuple[int, int], dtype) -> None:
+    """Raise (naming `name`) unless `t` is a contiguous torch.Tensor of `shape` and `dtype`: one GEMM operand."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} has shape {tuple(t.shape)}, expected {shape}")
+    if t.dtype != dtype:
+        raise TypeError(f"{name} has dtype {t.dtype}, expected {dtype}")
+    if not t.is_contiguous():
+        raise ValueError(f"{name} must be contiguous (row-major, K-major for A and B); call .contiguous()")
+
+
+def check_nvfp4_operands(a_fp4, b_fp4, sfa, sfb, M: int, N: int, K: int) -> None:
+    """Raise (naming the operand and the rule) unless the four NVFP4 operands are what `nvfp4_gemm_case` builds
+    for (M, N, K): the one contract of the kit's NVFP4 GEMMs (`bwkit.cute_gemm.gemm_nvfp4`,
+    `bwkit.cute_ladder_nvfp4.run_nvfp4`, `bwkit.gluon_gemm.matmul_nvfp4`).
+
+    a_fp4 (M, K/2) and b_fp4 (N, K/2): contiguous uint8 tensors of packed E2M1 codes (`pack_fp4`); sfa and sfb:
+    contiguous tensors of M*K/16 and N*K/16 UE4M3 scales in the blocked layout (`to_blocked_scales`), as uint8
+    codes or float8_e4m3fn (the same bytes), any shape. Nothing is copied or converted. Sizes against the tiles
+    and the device are each kernel's own checks. Torch only: usable where the CuTe DSL is not installed.
+    """
+    check_operand("a_fp4", a_fp4, (M, K // 2), torch.uint8)
+    check_operand("b_fp4", b_fp4, (N, K // 2), torch.uint8)
+    for name, t, rows in (("sfa", sfa, M), ("sfb", sfb, N)):
+        n = rows * K // 16
+        if not isinstance(t, torch.Tensor) or t.dtype not in (torch.uint8, torch.float8_e4m3fn) or t.numel() != n:
+            raise ValueError(f"{name} must be a uint8 tensor of {rows}*K/16 = {n} UE4M3 scale bytes (float8_e4m3fn "
+                             f"also taken) in the blocked layout (bwkit.formats.to_blocked_scales of a ({rows}, "
+                             f"{K // 16}) tensor), got {getattr(t, 'dtype', type(t).__name__)} with "
+                             f"{getattr(t, 'numel', lambda: '?')()} elements")
+        if not t.is_contiguous():
+            raise ValueError(f"{name} must be contiguous (the blocked layout is read as flat bytes); call "
+                             ".contiguous()")

@@ -8,19 +8,17 @@ A job is a plain tuple (picklable, hashable): ('ladder', step, dtype, target, (B
 b_layout), ('block_scaled', a_format, b_format, target), ('nvfp4', target, dequant), ('moe', kernel, target,
 dtype), ('gluon', step), ('cute', which). `run_job` compiles one (as the launch specializes it, see
 `bwkit.gemm.plan`) and returns its facts: shared memory (Triton's metadata; for CuTe the dynamic size its host
-code passes at launch), registers and spilled bytes (`cuobjdump -res-usage` on the cubin: LOCAL), and instruction
-counts. `check` turns the facts into messages that name the kernel, dtype, target, bytes and limit.
-tests/test_compile_gate.py runs it; the CuTe jobs need nvidia-cutlass-dsl (skipped with a reason without it).
+code passes at launch), registers and spilled bytes (`bwkit.inspect.resource_usage`: `cuobjdump -res-usage` on the
+cubin, LOCAL), and instruction counts (`bwkit.inspect.count_matching`). `check` turns the facts into messages
+that name the kernel, dtype, target, bytes and limit. tests/test_compile_gate.py runs it; the CuTe jobs need
+nvidia-cutlass-dsl (skipped with a reason without it).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import subprocess
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 from bwkit.gemm import plan
 
@@ -89,23 +87,6 @@ def all_jobs(cute: bool = True) -> list:
 
 
 # ---------------------------------------------------------------------------------------------------- compiling
-def _resources(cubin: bytes | None) -> dict[str, int]:
-    """REG / STACK / SHARED (static) / LOCAL (spill) bytes of the cubin's kernel(s), from `cuobjdump -res-usage`."""
-    from bwkit import inspect as bwi
-
-    if not cubin:
-        return {}
-    with tempfile.TemporaryDirectory() as d:
-        f = Path(d) / "k.cubin"
-        f.write_bytes(bytes(cubin))
-        out = subprocess.run([str(bwi.find_tool("cuobjdump")), "-res-usage", str(f)], capture_output=True,
-                             text=True, timeout=120).stdout
-    found: dict[str, int] = {}
-    for key, v in re.findall(r"\b(REG|STACK|SHARED|LOCAL):(\d+)", out):
-        found[key] = max(found.get(key, 0), int(v))           # several kernels (CuTe): the largest of each
-    return found
-
-
 def _cute_dynamic_smem(compiled) -> int | None:
     """The dynamic shared memory a CuTe DSL host function passes at launch (a constant in its LLVM IR)."""
     ir = str(compiled.ir_module)
@@ -179,18 +160,20 @@ def _compile_cute(which: str):
 
 def run_job(job) -> dict:
     """Compile `job` and return its facts: label, target, shared, limit, regs, spill, warps, counts, or error."""
+    from bwkit import inspect as bwi
+
     label = describe(job)
     try:
         k, target, dyn = _compile(job)
     except Exception as e:  # noqa: BLE001 - a job that does not compile is a gate failure, reported as such
         return {"job": job, "label": label, "error": f"{type(e).__name__}: {str(e)[:600]}"}
-    res = _resources(k.cubin)
+    try:
+        res = bwi.resource_usage(k)     # several kernels (CuTe): the largest of each field
+    except (ValueError, RuntimeError):  # no cubin, or cuobjdump found no kernel in it: registers and spill unknown
+        res = {}
     shared = dyn if job[0] == "cute" else k.metadata.get("shared")
-    counts = {}
     hist = k.histogram()
-    for name, rx in PATTERNS.items():
-        r = re.compile(rx)
-        counts[name] = sum(n for op, n in hist.items() if r.search(op))
+    counts = {name: bwi.count_matching(hist, rx) for name, rx in PATTERNS.items()}
     return {"job": job, "label": label, "target": target, "shared": shared, "limit": plan.SMEM_LIMIT[target],
             "regs": res.get("REG"), "spill": res.get("LOCAL", 0), "warps": k.metadata.get("num_warps"),
             "counts": counts}

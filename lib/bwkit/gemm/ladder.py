@@ -15,6 +15,7 @@ from bwkit.gemm.kernels import (
     _DEFAULT_OUT,
     DTYPES,
     TRITON_TYPES,
+    _check_operands,
     matmul_autotuned,
     matmul_grouped,
     matmul_kernel_grouped,
@@ -250,25 +251,19 @@ def launch_report(kernel, a: torch.Tensor, b: torch.Tensor, grid, out_dtype: tor
                   **meta):
     """Run `kernel[grid](a, b, c, M, N, K, strides..., **meta)` on a NaN-poisoned C; return (c, LaunchReport).
 
-    The launch goes through `bwkit.kit.interp.safe_launch`: in the interpreter every load and store is checked
-    against A, B and C first (an access outside them raises `OutOfBoundsAccess` instead of crashing the process),
-    bf16 operands are refused with the fix (triton issue 11584), and the report says which part of C no program
-    stored (`report.describe_unwritten('c_ptr', tile)`). On a GPU it is a plain launch. Taught in lab 03.
+    The operands are checked as the library's wrappers check theirs (`bwkit.gemm.kernels._check_operands`: 2-D
+    tensors of one ladder dtype with a unit stride, K matching, one device: the CPU in the interpreter, CUDA on a
+    GPU). The launch goes through `bwkit.kit.interp.safe_launch`: in the interpreter every load and store is
+    checked against A, B and C first (an access outside them raises `OutOfBoundsAccess` instead of crashing the
+    process), bf16 operands are refused with the fix (triton issue 11584), and the report says which part of C no
+    program stored (`report.describe_unwritten('c_ptr', tile)`). On a GPU it is a plain launch. Taught in lab 03.
     """
     from bwkit.kit import interp
 
-    what = getattr(kernel, "__name__", "kernel")
-    for nm, t in (("a", a), ("b", b)):
-        if not isinstance(t, torch.Tensor) or t.dim() != 2:
-            raise TypeError(f"launch({what}): {nm} must be a 2-D torch.Tensor, got "
-                            f"{list(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}")
-    if a.shape[1] != b.shape[0]:
-        raise ValueError(f"launch({what}): a is {list(a.shape)} and b is {list(b.shape)}: K must match")
-    if out_dtype not in (torch.float32, torch.float16, torch.bfloat16):
-        raise TypeError(f"launch({what}): out_dtype must be torch.float32, float16 or bfloat16, got {out_dtype}")
-    runtime.guard_dot_dtypes(a, b, what=f"launch({what})")
+    what = f"launch({getattr(kernel, '__name__', 'kernel')})"
+    c = _check_operands(a, b, what, out_dtype, None).fill_(float("nan"))      # C poisoned
+    runtime.guard_dot_dtypes(a, b, what=what)
     (M, K), N = a.shape, b.shape[1]
-    c = torch.full((M, N), float("nan"), dtype=out_dtype, device=a.device)
     report = interp.safe_launch(kernel, grid, a, b, c, M, N, K, a.stride(0), a.stride(1), b.stride(0), b.stride(1),
                                 c.stride(0), c.stride(1), **meta)
     return c, report

@@ -28,21 +28,28 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 
+from bwkit.gemm.kernels import DTYPES
+from bwkit.hw import SPECS
+from bwkit.pipeline import SMEM_BYTES_PER_SM
+
 __all__ = ["SMEM_LIMIT", "PLAN_TARGETS", "TUNED_STEPS", "STEPS", "SHAPES", "launch_configs", "plan_target",
            "launch_specialization", "compile_launch", "launch_variants", "step_args", "default_constexprs",
            "plan_table"]
 
-SMEM_LIMIT: dict[str, int] = {"sm_90a": 232_448, "sm_100a": 232_448, "sm_120": 101_376}
+# 227 KiB on sm_90a / sm_100a (bwkit.pipeline's SMEM_BYTES_PER_SM), 99 KiB on sm_120
+SMEM_LIMIT: dict[str, int] = {"sm_90a": SMEM_BYTES_PER_SM, "sm_100a": SMEM_BYTES_PER_SM, "sm_120": 101_376}
 PLAN_TARGETS = tuple(SMEM_LIMIT)
 STEPS = ("naive", "kloop", "grouped", "autotuned", "persistent_tma", "ws")
 TUNED_STEPS = ("autotuned", "persistent_tma", "ws")
 # the launches the kit makes (gpu_check, lab 03, lab 06): aligned 8192^3, and the seed's ragged N
 SHAPES = {"aligned": (8192, 8192, 8192), "seed": (16384, 17290, 16384)}
 NAIVE_K = 256                      # the naive step loads all of K at once: K <= 256, the worst case is 256
-_SMS = {"sm_90a": 132, "sm_100a": 148, "sm_120": 170}   # NUM_SMS compiled in (H100/H200, B200, RTX 5090; bwkit.hw)
+# NUM_SMS compiled in: the SM counts of bwkit.hw's H100/H200, B200 and RTX 5090
+_SMS = {t: SPECS[g].sms for t, g in (("sm_90a", "H200"), ("sm_100a", "B200"), ("sm_120", "RTX 5090"))}
 _ALIASES = {"sm_90": "sm_90a", "sm_90a": "sm_90a", "sm_100": "sm_100a", "sm_100a": "sm_100a", "sm_103a": "sm_100a",
             "sm_103": "sm_100a", "sm_120": "sm_120", "sm_120a": "sm_120", "sm_121a": "sm_120", "sm_121": "sm_120"}
-_DTYPES = ("fp32", "fp16", "bf16", "fp8")
+_DTYPES = tuple(DTYPES)             # the ladder's dtype names: fp32, fp16, bf16, fp8
+_DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
 _ELEM = {"fp32": "fp32", "fp16": "16bit", "bf16": "16bit", "fp8": "fp8"}
 
 # (BLOCK_M, BLOCK_N, BLOCK_K, num_stages, num_warps); the fixed steps have one config, the tuned ones several.
@@ -112,11 +119,8 @@ def _check_step_dtype(step: str, dtype: str) -> None:
 def _dtype_name(dtype) -> str:
     if isinstance(dtype, str):
         return dtype
-    from bwkit.gemm.kernels import DTYPES
-
-    for k, v in DTYPES.items():
-        if v == dtype:
-            return k
+    if dtype in _DTYPE_NAMES:
+        return _DTYPE_NAMES[dtype]
     raise ValueError(f"unsupported dtype {dtype}; choose one of {', '.join(_DTYPES)}")
 
 
@@ -164,7 +168,7 @@ def step_args(step: str, dtype, shape: tuple[int, int, int], b_layout: str = "kn
     Tensors are given by dtype (they stand for 16-byte-aligned tensors), sizes and strides by value: what
     `launch_specialization` needs.
     """
-    from bwkit.gemm.kernels import _DEFAULT_OUT, DTYPES
+    from bwkit.gemm.kernels import _DEFAULT_OUT
 
     dt = DTYPES[_dtype_name(dtype)]
     if b_layout not in ("kn", "nk"):
@@ -248,25 +252,16 @@ def compile_launch(kernel, args: Mapping[str, object], target: str = "sm_100a", 
     Returns a `bwkit.inspect.Compiled`; its metadata adds 'signature' (with 'D' marking tt.divisibility 16) and
     'constexprs'. Triton's on-disk cache (~/.triton) makes a repeat compile cheap.
     """
-    import triton
-    from triton.backends.compiler import GPUTarget
-    from triton.compiler import ASTSource
-
     from bwkit import inspect as bwi
 
-    cc = bwi._target_cc(target)
-    jit = bwi._unwrap_triton(kernel)
-    sig, consts, attrs = launch_specialization(jit, args)
-    src = ASTSource(fn=jit, signature=sig, constexprs=consts, attrs=attrs)
-    with bwi._compiler_mode(jit):
-        k = triton.compile(src, target=GPUTarget("cuda", cc, 32),
-                           options={"num_warps": num_warps, "num_stages": num_stages, **options})
-    meta = {key: getattr(k.metadata, key) for key in ("num_warps", "num_stages", "shared", "name")
-            if hasattr(k.metadata, key)}
-    div = {jit.arg_names[i[0]] for i in attrs}
-    meta["signature"] = {n: (t + ("/D" if n in div else "")) for n, t in sig.items() if t != "constexpr"}
-    meta["constexprs"] = dict(consts)
-    return bwi.Compiled(jit.__name__, target, k.asm["ptx"], k.asm.get("cubin"), meta)
+    sig, consts, attrs = launch_specialization(kernel, args)
+    k = bwi.compile_triton(kernel, {n: t for n, t in sig.items() if n not in consts}, consts, target, num_warps,
+                           num_stages, attrs=attrs, **options)
+    names = list(sig)                                   # every argument, in order: attrs are keyed by position
+    div = {names[i[0]] for i in attrs}
+    k.metadata["signature"] = {n: (t + ("/D" if n in div else "")) for n, t in sig.items() if t != "constexpr"}
+    k.metadata["constexprs"] = dict(consts)
+    return k
 
 
 def plan_table(dtypes=_DTYPES, targets=PLAN_TARGETS) -> list[dict]:

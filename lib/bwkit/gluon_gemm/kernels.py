@@ -350,23 +350,14 @@ def _signature(descs: dict[str, tuple[str, list[int]]]) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=64)
 def _compile(step: str, config: GluonConfig, dtype: str, constexprs: tuple) -> bwi.Compiled:
-    from triton.backends.compiler import GPUTarget
-    from triton.experimental.gluon._runtime import GluonASTSource
-
     check_config(step, config, dtype)
-    s = STEPS[step]
-    kernel = _KERNELS[step]
-    ce = dict(constexprs)
-    sig = {**_signature(descriptor_blocks(step, config, dtype)), **{n: "constexpr" for n in ce}}
-    opts = {"num_warps": config.num_warps}
-    if step == "ws":
-        opts["maxnreg"] = config.maxnreg
-    with bwi._compiler_mode(kernel):
-        k = triton.compile(GluonASTSource(kernel, sig, ce), target=GPUTarget("cuda", bwi.TARGETS[s.target][0], 32),
-                           options=opts)
-    meta = {"step": step, "config": config, "shared": k.metadata.shared, "tmem_size": k.metadata.tmem_size,
-            "num_warps": k.metadata.num_warps, "name": k.metadata.name}
-    return bwi.Compiled(kernel.__name__, s.target, k.asm["ptx"], k.asm["cubin"], meta)
+    opts = {"maxnreg": config.maxnreg} if step == "ws" else {}
+    k = bwi.compile_triton(_KERNELS[step], _signature(descriptor_blocks(step, config, dtype)), dict(constexprs),
+                           STEPS[step].target, config.num_warps, **opts)
+    m = k.metadata
+    k.metadata = {"step": step, "config": config, **{key: m[key] for key in ("shared", "tmem_size", "num_warps",
+                                                                             "name")}}
+    return k
 
 
 def compile_sync(config: GluonConfig | None = None, dtype: str = "bf16", *, wait_mma: bool = True) -> bwi.Compiled:
@@ -512,9 +503,10 @@ def matmul(a, b, step: str = "ws", config: GluonConfig | None = None):
 def matmul_nvfp4(a_fp4, b_fp4, sfa, sfb, M: int, N: int, K: int, config: GluonConfig | None = None):
     """C (M, N, bf16) = (A * sfa) @ (B * sfb).T on sm_100a with step 4.
 
-    a_fp4 (M, K/2) and b_fp4 (N, K/2): packed E2M1 codes (uint8, `bwkit.formats.pack_fp4`); sfa, sfb: UE4M3 block
-    scales (uint8 codes or float8_e4m3fn) in the blocked layout of `bwkit.formats.to_blocked_scales`. M, N % 128
-    == 0, K % BLOCK_K == 0 (the scale blocks cover whole tiles).
+    a_fp4 (M, K/2) and b_fp4 (N, K/2): contiguous packed E2M1 codes (uint8, `bwkit.formats.pack_fp4`); sfa, sfb:
+    contiguous UE4M3 block scales (uint8 codes or float8_e4m3fn) in the blocked layout of
+    `bwkit.formats.to_blocked_scales` (the contract of `bwkit.formats.check_nvfp4_operands`, shared by the kit's
+    NVFP4 GEMMs). M, N % 128 == 0, K % BLOCK_K == 0 (the scale blocks cover whole tiles).
     """
     import torch
 
@@ -522,17 +514,11 @@ def matmul_nvfp4(a_fp4, b_fp4, sfa, sfb, M: int, N: int, K: int, config: GluonCo
     check_config("nvfp4", cfg)
     if M % 128 or N % 128 or K % cfg.BLOCK_K:
         raise ValueError(f"matmul_nvfp4: M={M} and N={N} must be multiples of 128 and K={K} of BLOCK_K={cfg.BLOCK_K}")
-    _operand("a_fp4", a_fp4, M, (torch.uint8,))
-    _operand("b_fp4", b_fp4, N, (torch.uint8,))
-    if a_fp4.shape[1] * 2 != K or b_fp4.shape[1] * 2 != K:
-        raise ValueError(f"a_fp4 and b_fp4 must be (rows, K/2 = {K // 2}) packed bytes")
-    views = {}
-    for name, sf, rows in (("sfa", sfa, M), ("sfb", sfb, N)):
-        fp8 = (torch.uint8, torch.float8_e4m3fn)
-        if not isinstance(sf, torch.Tensor) or sf.dtype not in fp8 or sf.numel() != rows * K // 16:
-            raise ValueError(f"{name} must be {rows * K // 16} UE4M3 scales (uint8 codes or float8_e4m3fn) in the "
-                             f"blocked layout (bwkit.formats.to_blocked_scales of a ({rows}, {K // 16}) tensor)")
-        views[name] = sf.contiguous().view(torch.float8_e4m3fn).view(1, rows // 128, K // 64, 2, 256)
+    from bwkit.formats import check_nvfp4_operands  # the operand contract of every kit NVFP4 GEMM
+
+    check_nvfp4_operands(a_fp4, b_fp4, sfa, sfb, M, N, K)
+    views = {name: sf.view(torch.float8_e4m3fn).view(1, rows // 128, K // 64, 2, 256)
+             for name, sf, rows in (("sfa", sfa, M), ("sfb", sfb, N))}
     _on_gpu("sm_100a", a_fp4=a_fp4, b_fp4=b_fp4, sfa=sfa, sfb=sfb)
     c = torch.empty(M, N, dtype=torch.bfloat16, device=a_fp4.device)
     _launch("nvfp4", cfg, "bf16", {"a_desc": a_fp4, "b_desc": b_fp4, "sfa_desc": views["sfa"],

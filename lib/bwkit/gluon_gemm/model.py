@@ -6,11 +6,8 @@ See `bwkit.gluon_gemm` for the overview; this module imports no Gluon and compil
 from __future__ import annotations
 
 import re
-import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 from bwkit import inspect as bwi
@@ -261,23 +258,11 @@ def tmem_alloc_columns(ptx: str) -> int:
     return total
 
 
-def resource_usage(k: bwi.Compiled) -> dict[str, int]:
-    """Registers per thread, static shared memory and local (spill) bytes of the kernel, from its cubin."""
-    if "resources" not in k.metadata:
-        with tempfile.TemporaryDirectory() as d:
-            f = Path(d) / "k.cubin"
-            f.write_bytes(k.cubin)
-            res = subprocess.run([str(bwi.find_tool("cuobjdump")), "-res-usage", str(f)], capture_output=True,
-                                 text=True, timeout=120)
-        found = dict(re.findall(r"\b(REG|SHARED|LOCAL|STACK):(\d+)", res.stdout))
-        if "REG" not in found:
-            raise RuntimeError(f"cuobjdump -res-usage gave no register count: {res.stdout[:200]} {res.stderr[:200]}")
-        k.metadata["resources"] = {key: int(v) for key, v in found.items()}
-    return dict(k.metadata["resources"])
+resource_usage = bwi.resource_usage     # registers, static shared memory and spilled bytes of a kernel's cubin
 
 
 def _count(ptx: str, rx: str) -> int:
-    return sum(n for op, n in bwi.histogram(ptx).items() if re.search(rx, op))
+    return bwi.count_matching(bwi.histogram(ptx), rx)
 
 
 def kernel_facts(k: bwi.Compiled) -> dict[str, object]:
