@@ -111,6 +111,23 @@ def test_budgets_by_hand_and_against_cute_layouts():
     assert lad.max_active_clusters(r2) == 37 and lad.RUNGS[4].multicast == (2, 1)
 
 
+def test_limits_come_from_one_home():
+    from bwkit import cute_common as cc
+    from bwkit import hw
+    from bwkit import ladder_model as lm
+    from bwkit import pipeline as pl
+    from bwkit import tensorcores as tc
+    assert lad.SMEM_LIMIT == lm.SMEM_LIMIT == pl.SMEM_BYTES_PER_SM == 227 * 1024 == 232448
+    assert lad.TMEM_COLUMNS == lm.TMEM_COLUMNS == tc.TMEM_COLUMNS == 512
+    assert lad.B200_SMS == hw.get_spec("B200").sms == 148
+    assert cc.TMEM_ALLOC_COLUMNS == (32, 64, 128, 256, 512)
+    for r in (*lad.RUNGS, lad.RUNG_CLC):       # the ring is STAGES x the model's stage, the TMEM alloc tcgen05's rule
+        ring = r.STAGES * lm.stage_bytes(r.TILE_N, r.TILE_K, r.cta_group)
+        assert lad.smem_bytes(r) == ring + (2 * r.EPI_STAGES * 128 * r.EPI_N if r.epilogue == "tma" else 0)
+        assert lad.tmem_columns(r) == tc.alloc_columns(r.acc_stages * r.TILE_N) == \
+            lm.tmem_alloc_columns(r.TILE_N, r.acc_stages)
+
+
 @pytest.mark.parametrize("kw, rule", [
     ({"cta_group": 2, "cluster": (1, 2)}, "needs an even number of CTAs along M"),
     ({"cluster": (3, 1)}, "powers of two"),
@@ -186,6 +203,7 @@ def test_model_predictions_climb():
     assert c.load_latency_ns + c.transfer_ns > 3 * c.mma_ns and lm.pipeline_config(lad.RUNGS[1], 8192, 1).stages == 6
     assert lm.l2_bytes_per_cta(256, 64, 2, 2, 2) == 24576 == lm.l2_bytes_per_cta(256, 64, 1, 1, 1) / 2
     assert lm.tmem_alloc_columns(96, 1) == 128 and lm.persistent_tiles_per_cta(4096, 4096, 128, 4, 2) == 8
+    assert lm.stage_bytes(256, 64, 2) == (128 + 128) * 64 * 2 and lm.max_stages(256, 64, 2) == 232448 // 32768
     assert lm.predict_rung(l4.NVFP4_RUNG, 8192, 8192, 8192, precision="fp4").mma_busy < 0.7   # load-bound
     with pytest.raises(ValueError, match="exceed TMEM"):
         lm.tmem_alloc_columns(256, 3)
@@ -202,3 +220,38 @@ def test_fake_table_says_fake():
     if lb.gpu_reason() is not None:                       # a B200 measures instead (gpu_check_cute_ladder.py)
         with pytest.raises(RuntimeError, match="needs a datacenter Blackwell GPU"):
             lb.measure_ladder()
+
+
+def test_the_nvfp4_gemms_share_one_operand_contract():
+    """lab 05's gemm_nvfp4, this NVFP4 rung and Gluon's matmul_nvfp4 check the operands of
+    `bwkit.formats.nvfp4_gemm_case` with one function (`formats.check_nvfp4_operands`): same messages, same rules
+    (uint8 or float8_e4m3fn scales, contiguous, nothing copied); then each wants its GPU."""
+    from bwkit import formats as F
+    from bwkit import gluon_gemm as gg
+
+    M, N, K = 128, 128, 256
+    ops, _ = F.nvfp4_gemm_case(M, N, K, device="cpu", reference=False)
+    gemms = {"cute": cg.gemm_nvfp4, "ladder": l4.run_nvfp4, "gluon": gg.matmul_nvfp4}
+
+    def message(fn, *args):
+        with pytest.raises((TypeError, ValueError)) as e:
+            fn(*args, M, N, K)
+        return str(e.value)
+
+    for fn in gemms.values():                                    # valid: the device check is next
+        assert re.match(r"a_fp4 is on cpu", message(fn, *ops))
+        assert re.match(r"a_fp4 is on cpu", message(fn, *ops[:2], *(s.view(torch.float8_e4m3fn) for s in ops[2:])))
+    strided = torch.zeros(2 * ops[2].numel(), dtype=torch.uint8)[::2]
+    bad = {"sfa must be contiguous": (*ops[:2], strided, ops[3]),
+           "sfb must be a uint8 tensor of 128*K/16 = 2048": (*ops[:3], ops[3][:-1]),
+           "sfa must be a uint8 tensor of 128*K/16": (*ops[:2], ops[2].float(), ops[3]),
+           r"a_fp4 has shape (128, 256), expected (128, 128)": (ops[0].repeat(1, 2), *ops[1:]),
+           "b_fp4 has dtype torch.int8, expected torch.uint8": (ops[0], ops[1].view(torch.int8), *ops[2:]),
+           "a_fp4 must be contiguous": (ops[0].t().contiguous().t(), *ops[1:])}
+    for want, args in bad.items():
+        got = {name: message(fn, *args) for name, fn in gemms.items()}
+        assert len(set(got.values())) == 1 and next(iter(got.values())).startswith(want), got
+    with pytest.raises(ValueError, match="NVFP4 TILE_N must be 128 or 256, got 64"):      # one TILE_N rule
+        l4.check_nvfp4_rung(512, 512, 512, lad.replace(l4.NVFP4_RUNG, TILE_N=64))
+    with pytest.raises(ValueError, match="NVFP4 tiles are 128 x TILE_N x 256; got TILE_K=128"):
+        l4.check_nvfp4_rung(512, 512, 512, lad.replace(l4.NVFP4_RUNG, TILE_K=128))

@@ -177,6 +177,30 @@ def test_hbm_does_not_fit_says_by_how_much():
         pm.decode_step("RTX 5090", pm.Layout(8, 8, 1, 8), pm.RECIPE_NVFP4)
 
 
+@pytest.mark.parametrize("lay", [pm.Layout(8, 8, 1, 8), pm.LAYOUT_MAX_THROUGHPUT, pm.Layout(16, 8, 1, 16)],
+                         ids=["TP8", "ADP8", "16 GPUs"])
+def test_multi_gpu_without_nvlink_refused_for_decode_and_prefill(lay):
+    # RTX 5090 has no NVLink in bwkit.hw (nvlink_tbps None): every multi-GPU entry point refuses it with the same
+    # ValueError (one check, run when a StepContext is made), instead of dividing by a zero NVLink bandwidth
+    assert hw.get_spec("RTX 5090").nvlink_tbps is None
+    msg = rf"RTX 5090 has no NVLink in bwkit\.hw: a {lay.num_gpus}-GPU layout needs one"
+    wl = pm.Workload(1024, 1024)
+    calls = {
+        "decode_step": lambda: pm.decode_step("RTX 5090", lay, pm.RECIPE_NVFP4, lay.attn_dp, wl),
+        "decode_pool": lambda: pm.decode_pool("RTX 5090", lay, pm.RECIPE_NVFP4, lay.attn_dp, wl),
+        "prefill_pool": lambda: pm.prefill_pool("RTX 5090", lay, pm.RECIPE_NVFP4, wl, offload=True),
+        "serve": lambda: pm.serve("RTX 5090", lay, pm.RECIPE_NVFP4, wl, 0.5),
+    }
+    for call in calls.values():
+        with pytest.raises(ValueError, match=msg):
+            call()
+    # one GPU needs no NVLink: the same GPU, recipe and workload run
+    one = pm.Layout(1, 1, 1, 1)
+    assert pm.prefill_pool("RTX 5090", one, pm.RECIPE_NVFP4, wl, offload=True).step_s > 0
+    with pytest.raises(ValueError, match="does not fit RTX 5090 x1"):   # 32 GB: an HBM error, not an NVLink one
+        pm.decode_step("RTX 5090", one, pm.RECIPE_NVFP4, 1, wl)
+
+
 def test_bad_recipe_factors_workload():
     with pytest.raises(ValueError, match="Recipe.attention"):
         pm.Recipe(attention="int4")

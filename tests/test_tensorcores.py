@@ -108,6 +108,25 @@ def test_alloc_columns_over_capacity():
         tc.alloc_columns(513)
 
 
+def test_round_alloc_is_the_uncapped_rule():
+    # the rule alloc_columns applies (and mistake models reuse): next power of two, at least 32, no 512 cap
+    for n in range(1, 513):
+        assert tc.round_alloc(n) == tc.alloc_columns(n) == max(32, 2 ** math.ceil(math.log2(n)))
+    assert (tc.round_alloc(513), tc.round_alloc(2048), tc.round_alloc(0), tc.round_alloc(-5)) == (1024, 2048, 32, 32)
+    assert [tc.round_alloc(n, minimum=1) for n in (1, 2, 3, 16, 17)] == [1, 2, 4, 16, 32]
+
+
+def test_every_mma_m_has_an_accumulator_of_64_or_128_rows():
+    # tmem_budget checks M against the kind's shapes and then sizes the accumulator without re-checking it:
+    # that holds because each legal M gives 64 or 128 rows per CTA (accumulator_columns' rule)
+    for kind, spec in tc.KINDS.items():
+        for g, shapes in spec.shapes.items():
+            for M in shapes:
+                assert M % g == 0 and M // g in (64, 128), (kind, g, M)
+                assert tc.tmem_budget(M, 64, cta_group=g, kind=kind).acc_columns == \
+                    tc.accumulator_columns(M, 64, cta_group=g)
+
+
 def test_tmem_budget():
     b = tc.tmem_budget(128, 256, acc_buffers=2)
     assert (b.acc_columns, b.needed, b.allocated, b.fits, b.free) == (256, 512, 512, True, 0)

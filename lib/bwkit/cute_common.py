@@ -34,6 +34,8 @@ from cutlass.cute.nvgpu import cpasync, tcgen05
 from cutlass.memory import TmemAllocator
 from cutlass.tensor_utils import LayoutEnum
 
+from bwkit import tensorcores as tc
+
 __all__ = [
     "TMEM_BARRIER_ID", "TMEM_ALLOC_COLUMNS", "one_stage", "make_smem_layouts_ab", "make_tma_load",
     "allocate_barriers", "allocate_smem_operand", "stage_bytes", "make_load_pipeline", "make_acc_pipeline",
@@ -43,7 +45,8 @@ __all__ = [
 ]
 
 TMEM_BARRIER_ID = 1            # named barrier for "TMEM address is ready" and "everyone is done with TMEM"
-TMEM_ALLOC_COLUMNS = (32, 64, 128, 256, 512)   # tcgen05.alloc takes a power of two >= 32 columns
+# what tcgen05.alloc can reserve: a power of two >= 32 columns, at most 512 (bwkit.tensorcores.alloc_columns)
+TMEM_ALLOC_COLUMNS = tuple(sorted({tc.alloc_columns(n) for n in range(1, tc.TMEM_COLUMNS + 1)}))
 EPI_BARRIER_ID = 2             # named barrier of the epilogue warps (TMA-store epilogue, TMEM free)
 
 

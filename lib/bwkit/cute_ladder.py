@@ -50,6 +50,10 @@ from cutlass.tensor_utils import LayoutEnum
 
 from bwkit import cute_common as cc
 from bwkit import cute_gemm as cg
+from bwkit import hw
+from bwkit import ladder_model as lm
+from bwkit import pipeline as pl
+from bwkit import tensorcores as tc
 
 # nvidia-cutlass-dsl 4.8.1 marks its tile schedulers (and their divisor type) as deprecated; they are its API
 warnings.filterwarnings("ignore", message="Migrated to examples/CuTeDSL/helpers", category=DeprecationWarning)
@@ -61,9 +65,9 @@ __all__ = [
     "ladder_host", "kernel_cluster", "kernel_persistent", "rung_by_name", "make_tiled_mma", "layout_budget",
 ]
 
-B200_SMS = 148                 # bwkit.hw's B200 (sm_100a) SM count: what compile-only assumes for the grid
-SMEM_LIMIT = 227 * 1024        # dynamic shared memory one sm_100a CTA may use
-TMEM_COLUMNS = 512             # TMEM per SM: 128 lanes x 512 columns of 32 bits
+B200_SMS = hw.get_spec("B200").sms    # bwkit.hw's B200 (sm_100a) SM count: what compile-only assumes for the grid
+SMEM_LIMIT = pl.SMEM_BYTES_PER_SM     # dynamic shared memory one sm_100a CTA may use (227 KiB)
+TMEM_COLUMNS = tc.TMEM_COLUMNS        # TMEM per SM: 128 lanes x 512 columns of 32 bits
 EPI_WARPS = (0, 1, 2, 3)       # persistent kernel: warps 0-3 drain the accumulator (128 threads, one row each)
 MMA_WARP, TMA_WARP, SCHED_WARP = 4, 5, 6
 SCHEDULERS = ("none", "static", "clc")
@@ -205,16 +209,14 @@ def rung_by_name(number: str) -> Rung:
 def smem_bytes(rung: Rung, elem_bytes: int = 2) -> int:
     """Shared memory of one CTA's operand rings: STAGES x (128 rows of A + TILE_N / cta_group rows of B) x TILE_K
     x elem_bytes, plus the TMA-store epilogue's EPI_STAGES buffers of 128 x EPI_N (barriers not counted)."""
-    b_rows = rung.TILE_N // rung.cta_group
-    ring = rung.STAGES * (128 + b_rows) * rung.TILE_K * elem_bytes
+    ring = rung.STAGES * lm.stage_bytes(rung.TILE_N, rung.TILE_K, rung.cta_group, elem_bytes)
     epi = rung.EPI_STAGES * 128 * rung.EPI_N * elem_bytes if rung.epilogue == "tma" else 0
     return ring + epi
 
 
 def tmem_columns(rung: Rung) -> int:
     """TMEM columns each CTA allocates: acc_stages x TILE_N, rounded up to tcgen05.alloc's power of two (>= 32)."""
-    need = rung.acc_stages * rung.TILE_N
-    return next(c for c in cc.TMEM_ALLOC_COLUMNS if c >= need)
+    return tc.alloc_columns(rung.acc_stages * rung.TILE_N)
 
 
 def max_active_clusters(rung: Rung, sms: int = B200_SMS) -> int:

@@ -28,14 +28,16 @@ from dataclasses import dataclass
 from bwkit import efficiency as eff
 from bwkit import hw
 from bwkit import pipeline as pl
+from bwkit import tensorcores as tc
 
 __all__ = [
     "RungPrediction", "predict_rung", "pipeline_config", "epilogue_ns", "l2_bytes_per_cta", "tmem_alloc_columns",
-    "persistent_tiles_per_cta", "overlap_time", "max_stages", "SMEM_LIMIT", "TMEM_COLUMNS",
+    "persistent_tiles_per_cta", "overlap_time", "stage_bytes", "max_stages", "SMEM_LIMIT", "TMEM_COLUMNS",
 ]
 
-SMEM_LIMIT = 227 * 1024        # dynamic shared memory per sm_100a CTA
-TMEM_COLUMNS = 512             # TMEM columns per SM (128 lanes x 512 x 32 bit)
+SMEM_LIMIT = pl.SMEM_BYTES_PER_SM   # dynamic shared memory per sm_100a CTA (227 KiB)
+TMEM_COLUMNS = tc.TMEM_COLUMNS      # TMEM columns per SM (128 lanes x 512 x 32 bit)
+_B200_SMS = hw.get_spec("B200").sms
 
 
 def _pos_int(name: str, v) -> None:
@@ -64,10 +66,11 @@ def tmem_alloc_columns(tile_n: int, acc_stages: int) -> int:
     need = tile_n * acc_stages
     if need > TMEM_COLUMNS:
         raise ValueError(f"{acc_stages} x {tile_n} = {need} columns exceed TMEM's {TMEM_COLUMNS}")
-    return max(32, 1 << (need - 1).bit_length())
+    return tc.round_alloc(need)
 
 
-def persistent_tiles_per_cta(M: int, N: int, TILE_N: int, cluster_m: int, cluster_n: int, sms: int = 148) -> int:
+def persistent_tiles_per_cta(M: int, N: int, TILE_N: int, cluster_m: int, cluster_n: int,
+                             sms: int = _B200_SMS) -> int:
     """Tiles the busiest CTA of a static persistent grid computes: sms // cluster clusters stay resident and
     take the ceil(M / (128 cluster_m)) x ceil(N / (TILE_N cluster_n)) cluster tiles in turn."""
     for name, v in (("M", M), ("N", N), ("TILE_N", TILE_N), ("cluster_m", cluster_m), ("cluster_n", cluster_n),
@@ -94,15 +97,21 @@ def overlap_time(t_mainloop: float, t_epilogue: float, tiles: int, acc_stages: i
     return t_mainloop + (tiles - 1) * max(t_mainloop, t_epilogue) + t_epilogue
 
 
+def stage_bytes(TILE_N: int, TILE_K: int, cta_group: int, elem_bytes: float = 2) -> float:
+    """Shared memory of one A/B stage of one CTA: (128 rows of A + TILE_N / cta_group rows of B) x TILE_K x
+    elem_bytes (a CTA pair splits B, each CTA keeps its own 128 rows of A). The formula only: `max_stages` and
+    `bwkit.cute_ladder.smem_bytes` check their inputs."""
+    return (128 + TILE_N // cta_group) * TILE_K * elem_bytes
+
+
 def max_stages(TILE_N: int, TILE_K: int, cta_group: int, elem_bytes: int = 2, epi_bytes: int = 0,
                smem: int = SMEM_LIMIT) -> int:
-    """Most A/B stages one CTA fits: (smem - epi_bytes) // (128 + TILE_N / cta_group) x TILE_K x elem_bytes."""
+    """Most A/B stages one CTA fits: (smem - epi_bytes) // `stage_bytes` (TILE_N, TILE_K, cta_group, elem_bytes)."""
     for name, v in (("TILE_N", TILE_N), ("TILE_K", TILE_K), ("elem_bytes", elem_bytes), ("smem", smem)):
         _pos_int(name, v)
     if cta_group not in (1, 2):
         raise ValueError(f"cta_group must be 1 or 2, got {cta_group!r}")
-    stage = (128 + TILE_N // cta_group) * TILE_K * elem_bytes
-    return (smem - epi_bytes) // stage
+    return (smem - epi_bytes) // stage_bytes(TILE_N, TILE_K, cta_group, elem_bytes)
 
 
 def epilogue_ns(TILE_N: int, gpu: str | hw.GPUSpec = "B200", out_bytes: float = 2.0) -> float:

@@ -34,7 +34,7 @@ __all__ = [
     "SOURCES", "TensorCoreGen", "GENERATIONS", "generation_table",
     "KindSpec", "KINDS", "legal_shapes", "describe_shapes", "check_shape", "k_per_instruction",
     "TMEM_LANES", "TMEM_COLUMNS", "TMEM_BYTES",
-    "accumulator_columns", "scale_factor_columns", "alloc_columns",
+    "accumulator_columns", "scale_factor_columns", "alloc_columns", "round_alloc",
     "TmemBudget", "tmem_budget", "TmemAllocator", "tmem_address", "tmem_image",
     "tcgen05_mma", "reference_mma",
     "MMA_TARGETS", "mma_per_k_step", "generation_of", "MYSTERY_TARGETS",
@@ -245,9 +245,15 @@ def _cta_group(cta_group: int) -> int:
     return cta_group
 
 
+def _rule(rule: tuple) -> tuple[int, int, tuple[int, ...]]:
+    """(N_min, N_step, extra Ns) of one `KindSpec.shapes` rule, (N_min, N_step) or (N_min, N_step, extra Ns)."""
+    return rule[0], rule[1], tuple(rule[2]) if len(rule) > 2 else ()
+
+
 def _ns(rule: tuple) -> list[int]:
     """Legal N of one (N_min, N_step[, extra Ns]) rule: N_min..256 in steps of N_step, plus the extras."""
-    return sorted(set(range(rule[0], 257, rule[1])) | set(rule[2] if len(rule) > 2 else ()))
+    n0, step, extra = _rule(rule)
+    return sorted(set(range(n0, 257, step)) | set(extra))
 
 
 def legal_shapes(kind: str, cta_group: int = 1) -> list[tuple[int, int, int]]:
@@ -261,9 +267,9 @@ def describe_shapes(kind: str, cta_group: int = 1) -> str:
     spec, g = _kind(kind), _cta_group(cta_group)
     parts = []
     for m, rule in spec.shapes[g].items():
-        n0, step = rule[0], rule[1]
-        extra = "".join(f"{n} or " for n in (rule[2] if len(rule) > 2 else ()))
-        parts.append(f"{m}xNx{spec.k} with N = {extra}{n0}, {n0 + step}, ..., 256 (step {step})")
+        n0, step, extra = _rule(rule)
+        extra_ns = "".join(f"{n} or " for n in extra)
+        parts.append(f"{m}xNx{spec.k} with N = {extra_ns}{n0}, {n0 + step}, ..., 256 (step {step})")
     return f"kind::{kind}, cta_group::{g}: " + "; ".join(parts)
 
 
@@ -309,6 +315,11 @@ def accumulator_columns(M: int, N: int, *, cta_group: int = 1, acc_bits: int = 3
         raise ValueError(f"M={M} with cta_group::{g} gives {M / g:g} rows per CTA; tcgen05 accumulators "
                          f"have 64 or 128 rows per CTA (M in {{64, 128}} for one CTA, {{128, 256}} for two)"
                          f"{pair}")
+    return _acc_columns(rows, N, g, acc_bits)
+
+
+def _acc_columns(rows: int, N: int, g: int, acc_bits: int = 32) -> int:
+    """`accumulator_columns` of checked inputs: `rows` (64 or 128) per CTA of `g` CTAs, N columns."""
     cols = N // 2 if (rows == 64 and g == 2) else N
     return math.ceil(cols * acc_bits / 32)
 
@@ -325,12 +336,19 @@ def scale_factor_columns(rows: int, block_k: int, sf_vec: int) -> int:
     return math.ceil(rows / TMEM_LANES) * math.ceil(block_k // sf_vec / 4)
 
 
+def round_alloc(ncols: int, minimum: int = 32) -> int:
+    """tcgen05.alloc's rounding without its 512-column cap or checks: the next power of two >= `ncols`, at least
+    `minimum` (32; a request below 1 counts as 1). `alloc_columns` is the checked, capped rule; the uncapped
+    one serves models of what a mistaken count would allocate."""
+    return max(minimum, 1 << (max(ncols, 1) - 1).bit_length())
+
+
 def alloc_columns(ncols: int) -> int:
     """Columns `tcgen05.alloc` reserves for a request of `ncols`: a power of two, at least 32, at most 512."""
     _pos_int("ncols", ncols)
     if ncols > TMEM_COLUMNS:
         raise ValueError(f"{ncols} columns requested; Tensor Memory has {TMEM_COLUMNS} columns per SM")
-    return max(32, 1 << (ncols - 1).bit_length())
+    return round_alloc(ncols)
 
 
 @dataclass(frozen=True)
@@ -375,11 +393,11 @@ def tmem_budget(M: int, N: int, *, acc_buffers: int = 1, cta_group: int = 1, kin
         pair = "; M=256 needs a CTA pair (cta_group=2)" if g == 1 and 256 in spec.shapes[2] and M == 256 else ""
         raise ValueError(f"tmem_budget: no tcgen05.mma of kind::{kind} with cta_group::{g} has M={M} "
                          f"(legal M: {legal}){pair}")
-    rule = spec.shapes[g][M]
-    if N % rule[1] and N not in (rule[2] if len(rule) > 2 else ()):
-        raise ValueError(f"tmem_budget: N={N} is not a multiple of {rule[1]}, the N step of kind::{kind} with "
+    _, step, extra = _rule(spec.shapes[g][M])
+    if N % step and N not in extra:
+        raise ValueError(f"tmem_budget: N={N} is not a multiple of {step}, the N step of kind::{kind} with "
                          f"M={M}, cta_group::{g} (a tile wider than 256 is several MMAs of N <= 256)")
-    acc = accumulator_columns(M, N, cta_group=g)
+    acc = _acc_columns(M // g, N, g)   # every M of spec.shapes[g] has 64 or 128 rows per CTA
     sf = 0
     if spec.scales:
         bk = block_k if block_k is not None else spec.k

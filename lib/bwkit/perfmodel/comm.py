@@ -57,7 +57,7 @@ def a2a_copies(s: StepContext) -> tuple[float, float]:
     remote = (G - 1) * (1 - (1 - 1 / G) ** k)
     if D == G:
         return remote, 0.0
-    N = -(-G // D)
+    N = s.layout.domains
     ib = (N - 1) * (1 - (1 - 1 / N) ** k)
     return remote, ib
 
@@ -70,7 +70,7 @@ def all_to_all_s(s: StepContext, tokens: float, hot: float, mode: str = "low_lat
     """
     nvl_copies, ib_copies = a2a_copies(s)
     disp = tokens * s.cfg.hidden * s.recipe.bytes("routed_experts")
-    comb = tokens * s.cfg.hidden * 2
+    comb = activation_bytes_of(s, tokens)
     t = hot * max(nvl_copies * (disp + comb) / s.nvl, 0.0)
     if ib_copies:
         ib_disp, ib_comb = rdma_bandwidth(s.layout.moe_ep, mode)

@@ -36,7 +36,6 @@ from bwkit.perfmodel.factors import (
     _DEFAULT_FACTORS,
     Factors,
     _attn_flops,
-    _check_recipe,
     _kernel_s,
     _spec,
 )
@@ -218,18 +217,14 @@ def adp_imbalance_s(times: dict[str, float], schedule: str = "measured") -> floa
 # --------------------------------------------------------------------------------------------------------------
 # The step
 # --------------------------------------------------------------------------------------------------------------
-def _check_step(spec: hw.GPUSpec, layout: Layout, recipe: Recipe, cfg: DeepSeekMoEConfig, concurrency: int,
-                kv_policy: str, pool: str) -> None:
-    """Raise ValueError when the layout, recipe, concurrency or interconnect cannot serve this step."""
-    layout.check(cfg)
-    _check_recipe(spec, recipe)
+def _check_step(layout: Layout, concurrency: int, kv_policy: str, pool: str) -> None:
+    """Raise ValueError when the concurrency, KV policy or pool cannot serve this step (the layout, recipe and
+    interconnect are `bwkit.perfmodel.step.check_context`'s, run when the step's `StepContext` is made)."""
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency <= 0:
         raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
     if concurrency % layout.attn_dp:
         raise ValueError(f"concurrency {concurrency} does not split evenly over {layout.attn_dp} attention-DP "
                          f"groups ({concurrency} % {layout.attn_dp} = {concurrency % layout.attn_dp})")
-    if layout.num_gpus > 1 and not spec.nvlink_tbps:
-        raise ValueError(f"{spec.name} has no NVLink in bwkit.hw: a {layout.num_gpus}-GPU layout needs one")
     if kv_policy not in KV_POLICIES:
         raise ValueError(f"kv_policy must be one of {', '.join(KV_POLICIES)}, got {kv_policy!r}")
     if pool not in POOLS:
@@ -251,12 +246,12 @@ def decode_step(system: str | hw.GPUSpec = "B200", layout: Layout = LAYOUT_MIN_L
     ValueError if the layout does not divide the model or the requests' KV cache does not fit. Taught in lab 08.
     """
     spec = _spec(system)
-    _check_step(spec, layout, recipe, cfg, concurrency, kv_policy, pool)
     f = factors
+    drafts = workload.mtp_drafts if f.mtp and workload.mtp_drafts > 0 else 0
+    s = StepContext(spec, layout, recipe, cfg, workload, f, concurrency, drafts, pool)  # checks layout, recipe, NVLink
+    _check_step(layout, concurrency, kv_policy, pool)
     kv_need = _kv_bytes_needed(spec, layout, recipe, cfg, workload, concurrency, activation_gb, kv_fraction,
                                kv_policy)
-    drafts = workload.mtp_drafts if f.mtp and workload.mtp_drafts > 0 else 0
-    s = StepContext(spec, layout, recipe, cfg, workload, f, concurrency, drafts, pool)
     times: dict[str, float] = {}
     nbytes: dict[str, float] = {}
     flops: dict[str, float] = {}

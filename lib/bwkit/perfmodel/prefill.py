@@ -18,7 +18,7 @@ from bwkit.moe import DEEPSEEK_V3, DeepSeekMoEConfig
 from bwkit.perfmodel.comm import all_to_all_s, attention_all_reduce_s, moe_all_reduce_s
 from bwkit.perfmodel.counting import activation_bytes, component_params, kv_bytes_per_token, weight_bytes_per_gpu
 from bwkit.perfmodel.derived import grouped_gemm_efficiency, prefill_attention_frac_sm100
-from bwkit.perfmodel.factors import _DEFAULT_FACTORS, Factors, _attn_frac, _check_recipe, _kernel_s, _peak, _spec
+from bwkit.perfmodel.factors import _DEFAULT_FACTORS, Factors, _attn_frac, _kernel_s, _peak, _spec
 from bwkit.perfmodel.parameters import MATH_PRECISION, Layout, Recipe, Workload
 from bwkit.perfmodel.published import FP8_ATTENTION_SPEEDUP, HOST_LINK_GBS, PREFILL_COMM_SMS
 from bwkit.perfmodel.step import StepContext
@@ -191,13 +191,11 @@ def prefill_pool(system: str | hw.GPUSpec, layout: Layout, recipe: Recipe, workl
     `offload` (Grace-Blackwell: they stream from host memory over the 900 GB/s C2C link, prefetched, overlapped).
     """
     spec = _spec(system)
-    layout.check(cfg)
-    _check_recipe(spec, recipe)
+    f = replace(factors, prefill=True)
+    s = StepContext(spec, layout, recipe, cfg, workload, f, layout.attn_dp, 0, "aggregated")  # checks the system
     if not isinstance(tokens_per_gpu, int) or tokens_per_gpu < workload.isl:
         raise ValueError(f"prefill_pool: tokens_per_gpu must be an int >= the prompt length {workload.isl}, "
                          f"got {tokens_per_gpu!r}")
-    f = replace(factors, prefill=True)
-    s = StepContext(spec, layout, recipe, cfg, workload, f, layout.attn_dp, 0, "aggregated")
     from bwkit.perfmodel.decode import dependent_kernels, expert_hot_factor  # noqa: PLC0415  (decode imports us)
     dp, reqs = layout.attn_dp, tokens_per_gpu / workload.isl           # requests per attention group per forward
     pp = prefill_parts(s, workload.isl, dp * tokens_per_gpu * cfg.top_k / layout.slots(cfg))

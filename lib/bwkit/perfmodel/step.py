@@ -1,7 +1,8 @@
 """What one decode step of the perfmodel reads (`StepContext`) and returns (`Cost` per term, `StepResult`).
 
 `bwkit.perfmodel.decode` evaluates its cost terms on a `StepContext` and collects them into a `StepResult`, whose
-properties turn the step time into tokens/s per user, per node and per GPU.
+properties turn the step time into tokens/s per user, per node and per GPU. A `StepContext` checks on creation
+(`check_context`) that the system can run the layout and recipe at all, for decode and prefill alike.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from typing import NamedTuple
 
 from bwkit import hw
 from bwkit.moe import DeepSeekMoEConfig
-from bwkit.perfmodel.factors import Factors, _nvlink_frac
+from bwkit.perfmodel.factors import Factors, _check_recipe, _nvlink_frac
 from bwkit.perfmodel.parameters import Layout, Recipe, Workload
 
-__all__ = ["StepResult", "StepContext", "Cost", "POOLS"]
+__all__ = ["StepResult", "StepContext", "check_context", "Cost", "POOLS"]
 
 # Where prefill runs: 'aggregated' (in-flight batching mixes each request's prefill into the decode steps) or
 # 'decode' (a disaggregated decode-only pool: prompts are prefilled elsewhere and their caches arrive ready).
@@ -68,9 +69,24 @@ class StepResult:
                 f"({self.tokens_per_s_gpu:,.0f} tok/s/GPU)")
 
 
+def check_context(spec: hw.GPUSpec, layout: Layout, recipe: Recipe, cfg: DeepSeekMoEConfig) -> None:
+    """Raise ValueError when `spec` x layout.num_gpus cannot run `cfg` split by `layout` with `recipe`.
+
+    The layout must divide the model (`Layout.check`), the GPU needs Tensor Cores for every weight format of the
+    recipe, and a layout of more than one GPU needs NVLink (the communication terms divide by its bandwidth).
+    """
+    layout.check(cfg)
+    _check_recipe(spec, recipe)
+    if layout.num_gpus > 1 and not spec.nvlink_tbps:
+        raise ValueError(f"{spec.name} has no NVLink in bwkit.hw: a {layout.num_gpus}-GPU layout needs one")
+
+
 @dataclass(frozen=True)
 class StepContext:
-    """What every cost term of one decode step reads: system, split, recipe, model, requests, factors."""
+    """What every cost term of one decode step reads: system, split, recipe, model, requests, factors.
+
+    Creating one runs `check_context` (ValueError when the system cannot run the layout and recipe).
+    """
 
     spec: hw.GPUSpec
     layout: Layout
@@ -81,6 +97,9 @@ class StepContext:
     concurrency: int
     drafts: int                      # MTP draft passes per step (0 when MTP is off)
     pool: str = "aggregated"         # 'aggregated' or 'decode' (POOLS)
+
+    def __post_init__(self) -> None:
+        check_context(self.spec, self.layout, self.recipe, self.cfg)
 
     @property
     def accepted(self) -> float:

@@ -19,11 +19,6 @@ from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, Part
 RAISES = "raises ValueError"   # what a check records when the answer raised ValueError, as it must for bad tiles
 
 
-def _pow2(n: int) -> int:
-    """tcgen05.alloc's rounding without the 512 cap: a power of two, at least 32."""
-    return max(32, 1 << (max(int(n), 1) - 1).bit_length())
-
-
 def _is_num(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
@@ -76,7 +71,7 @@ def _legal_tiles(rng: random.Random) -> list[Case]:
 def _bytes_not_columns(got, want, M, N, buffers) -> bool | None:
     if not _is_num(got) or _raised(want):
         return None
-    return got in (4 * N * buffers, _pow2(4 * N * buffers), 4 * want)
+    return got in (4 * N * buffers, tc.round_alloc(4 * N * buffers), 4 * want)
 
 
 _CELLS = "a TMEM column is 128 lanes x 32 bits"
@@ -92,14 +87,14 @@ PART_LEGAL = Part(
         Mistake("tcgen05.alloc rounds up to a power of two, at least 32 columns: round N x acc_buffers up",
                 when=lambda got, want, M, N, b: _is_num(got) and got in (N * b, max(32, N * b))),
         Mistake("round the total, not each buffer: one tcgen05.alloc holds all acc_buffers accumulators "
-                "(N x acc_buffers, then the power of two)", value=lambda M, N, b: _pow2(N) * b),
+                "(N x acc_buffers, then the power of two)", value=lambda M, N, b: tc.round_alloc(N) * b),
         Mistake("M=64 still takes N columns (its rows use half the lanes, not half the columns)",
-                value=lambda M, N, b: _pow2(N * b * M // 128)),
+                value=lambda M, N, b: tc.round_alloc(N * b * M // 128)),
         Mistake("acc_buffers multiplies the columns (double buffering = two accumulators)",
-                value=lambda M, N, b: _pow2(N)),
+                value=lambda M, N, b: tc.round_alloc(N)),
         Mistake("the columns follow N (one per output column); the M rows sit in the 128 lanes",
-                value=lambda M, N, b: _pow2(M * b)),
-        Mistake("tcgen05.alloc allocates at least 32 columns", value=lambda M, N, b: 1 << (N * b - 1).bit_length()),
+                value=lambda M, N, b: tc.round_alloc(M * b)),
+        Mistake("tcgen05.alloc allocates at least 32 columns", value=lambda M, N, b: tc.round_alloc(N * b, minimum=1)),
     ),
     hint=f"Columns follow N ({_CELLS}, one per fp32 output column): N x acc_buffers, then a power of two >= 32.")
 
@@ -387,7 +382,7 @@ register(
             Mistake("M=64 holds 64 rows (half of the 128 lanes): rows per CTA = M / cta_group",
                     value=lambda M, N, g: (128, N)),
             Mistake("that is tcgen05.alloc's power-of-two rounding; the check wants the accumulator's columns (N)",
-                    value=lambda M, N, g: (M // g, _pow2(N))),
+                    value=lambda M, N, g: (M // g, tc.round_alloc(N))),
         ],
         hint="A CTA pair splits the M rows over the two CTAs' lanes; the N columns stay N in each CTA."),
 )

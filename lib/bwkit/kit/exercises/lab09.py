@@ -17,11 +17,6 @@ L = gg.SMEM_LIMIT
 BAR = gg.MBARRIER_BYTES
 
 
-def _alloc(n: int) -> int:
-    """tcgen05.alloc's rounding (a power of two >= 32), without the 512 cap (for mistake models)."""
-    return max(32, 1 << (max(1, n) - 1).bit_length())
-
-
 def _wait_cases(rng: random.Random) -> list[Case]:
     names = [("sync", {}), ("sync", {"wait_mma": False}), ("pipelined", {}), ("ws", {}), ("nvfp4", {})]
     cases = [Case((gg.compile_sync(**kw).ptx if n == "sync" else gg.compile_step(n).ptx,), f"kernel {i + 1}")
@@ -202,7 +197,7 @@ def _tmem_model(**kw):
         acc, sf = _tmem_parts(bn, bk, 1 if kw.get("one_buffer") else buf, fp4 and not kw.get("no_scales"),
                               b_blocks=not kw.get("b_once"), sf_bytes=kw.get("sf_bytes", False))
         need = (acc + sf) * (4 if kw.get("bytes") else 1)
-        return need, need if kw.get("no_rounding") else _alloc(need)
+        return need, need if kw.get("no_rounding") else tc.round_alloc(need)
     return f
 
 

@@ -9,6 +9,7 @@ import math
 import random
 
 from bwkit import ladder_model as lm
+from bwkit import tensorcores as tc
 from bwkit.kit.exercises.engine import register
 from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake
 
@@ -16,8 +17,7 @@ SMEM = lm.SMEM_LIMIT           # 232448 bytes: what one sm_100a CTA may allocate
 
 
 # ------------------------------------------------------------------------------------------------ 10.1
-def _stage(tn: int, tk: int, cg: int, elem: float = 2) -> float:
-    return (128 + tn // cg) * tk * elem
+_stage = lm.stage_bytes         # bytes of one A/B stage: (128 + TILE_N // cta_group) x TILE_K x elem_bytes
 
 
 def _stages_cases(rng: random.Random) -> list[Case]:
@@ -82,10 +82,6 @@ def _clusters(cm: int, cn: int, sms: int) -> int:
 
 
 # ------------------------------------------------------------------------------------------------ 10.4
-def _pow2(x: int) -> int:
-    return 1 << (x - 1).bit_length()
-
-
 def _tmem_cases(rng: random.Random) -> list[Case]:
     fixed = [Case((256, 2), "rung 4: two 256-column accumulators"), Case((256, 1), "rung 3"),
              Case((128, 2), "NVFP4 rung: 2 x 128"), Case((96, 1), "a 96-column tile"), Case((64, 3), "3 x 64"),
@@ -184,12 +180,13 @@ register(
         mistakes=[
             Mistake("tcgen05.alloc takes a power of two: round tile_n x acc_stages up to 32, 64, 128, 256 or 512",
                     value=lambda tn, acc: tn * acc),
-            Mistake("a power of two, yes, but never fewer than 32 columns", value=lambda tn, acc: _pow2(tn * acc)),
+            Mistake("a power of two, yes, but never fewer than 32 columns",
+                    value=lambda tn, acc: tc.round_alloc(tn * acc, minimum=1)),
             Mistake("round up to a power of two, not to a multiple of 32",
                     value=lambda tn, acc: 32 * math.ceil(tn * acc / 32)),
             Mistake("that counts bytes (4 per FP32 value); the allocation is in columns, one per accumulator "
                     "column (each column has all 128 lanes)",
-                    value=lambda tn, acc: max(32, _pow2(4 * tn * acc))),
+                    value=lambda tn, acc: tc.round_alloc(4 * tn * acc)),
             Mistake("each accumulator needs its own tile_n columns: multiply by acc_stages",
                     value=lambda tn, acc: lm.tmem_alloc_columns(tn, 1)),
         ],
