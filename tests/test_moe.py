@@ -283,7 +283,12 @@ def test_lowp_experts_error_order_and_bf16_reference():
         h = F.silu(bf(x) @ bf(w.w1[e]).T) * (bf(x) @ bf(w.w3[e]).T)
         y += dense_w[:, e:e + 1] * (bf(h) @ bf(w.w2[e]).T)
     q = moe.quantize_expert_weights(w.w1, w.w3, w.w2, "bf16")
-    torch.testing.assert_close(moe.experts_lowp(x, weights, ids, *q, scheme="bf16"), y, rtol=1e-5, atol=1e-5)
+    got = moe.experts_lowp(x, weights, ids, *q, scheme="bf16")
+    # fp32 sums in another order (per expert's rows vs all rows) can land an h value on the other side of a bf16
+    # rounding boundary: that element is then one bf16 ulp off. Measured over 40 random inputs: >= 96 % of the
+    # elements agree to 1e-5 and none is off by more than 3.3e-4; with h or x left unrounded <= 1.5 % agree.
+    close = torch.isclose(got, y, rtol=1e-5, atol=1e-5).float().mean().item()
+    assert close >= 0.9 and float((got - y).abs().max()) < 1e-3, (close, float((got - y).abs().max()))
     with pytest.raises(ValueError, match="scheme must be one of"):
         moe.fake_quant_act(x, "fp8")
 
