@@ -160,7 +160,11 @@ def compile_triton(kernel, signature: dict[str, str], constexprs: dict | None = 
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
-    from triton.experimental.gluon._runtime import GluonASTSource, GluonJITFunction
+
+    try:  # Gluon kernels compile through their own source class; a Triton without Gluon compiles the others
+        from triton.experimental.gluon._runtime import GluonASTSource, GluonJITFunction
+    except ImportError:
+        GluonASTSource = GluonJITFunction = None
 
     cc = _target_cc(target)
     jit_fn = _unwrap_triton(kernel)
@@ -173,8 +177,8 @@ def compile_triton(kernel, signature: dict[str, str], constexprs: dict | None = 
     if missing:
         raise ValueError(f"{jit_fn.__name__}: give a type (signature) or a value (constexprs) for {missing}")
     sig = {n: (signature[n] if n in signature else "constexpr") for n in names}
-    gluon = isinstance(jit_fn, GluonJITFunction)
-    src = (GluonASTSource if gluon else ASTSource)(jit_fn, sig, constexprs, attrs)
+    gluon = GluonJITFunction is not None and isinstance(jit_fn, GluonJITFunction)
+    src = (GluonASTSource if gluon else ASTSource)(fn=jit_fn, signature=sig, constexprs=constexprs, attrs=attrs)
     opts = {"num_warps": num_warps, "num_stages": num_stages, **options}
     with _compiler_mode(jit_fn):
         k = triton.compile(src, target=GPUTarget("cuda", cc, 32), options=opts)
