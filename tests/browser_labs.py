@@ -124,8 +124,8 @@ def run_all(page, url: str, folder: Path, name: str, timeout: float = 900.0, sho
     _dismiss_dialogs(page, name, shot)
     deadline = time.monotonic() + timeout
     for _ in range(3):                # a Run All sent while the kernel still connects may be dropped: retry
-        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-        page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click()
+        _click(page, page.locator(".lm-MenuBar-item", has_text="Run").first, name, shot)
+        _click(page, page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first, name, shot)
         time.sleep(2.0)
         started = any(p not in ("[ ]:", "") for p in page.evaluate(_PROMPTS))
         if started:
@@ -177,9 +177,20 @@ def _shutdown(url: str, name: str) -> None:
         pass
 
 
-def _dismiss_dialogs(page, name: str, shot: str) -> None:
+def _click(page, locator, name: str, shot: str) -> None:
+    """Click a menu entry; when a dialog that opened meanwhile is in the way, fail saying what it asked."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        locator.click(timeout=30000)
+    except PlaywrightTimeout:
+        _dismiss_dialogs(page, name, shot, wait=0.0)
+        raise
+
+
+def _dismiss_dialogs(page, name: str, shot: str, wait: float = 1.0) -> None:
     """Fail on an unexpected JupyterLab dialog (kernel choice, errors), saying what it asked."""
-    time.sleep(1.0)
+    time.sleep(wait)
     dialog = page.locator(".jp-Dialog")
     if dialog.count():
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,7 @@ import cutlass
 import cutlass.cute as cute
 import cutlass.pipeline as pipeline
 import cutlass.utils.blackwell_helpers as sm100_utils
+import cutlass.utils.blockscaled_layout as blockscaled_utils
 from cutlass.cute.nvgpu import cpasync, tcgen05
 from cutlass.memory import TmemAllocator
 from cutlass.tensor_utils import LayoutEnum
@@ -39,7 +40,8 @@ from bwkit import tensorcores as tc
 __all__ = [
     "TMEM_BARRIER_ID", "TMEM_ALLOC_COLUMNS", "one_stage", "make_smem_layouts_ab", "make_tma_load",
     "allocate_barriers", "allocate_smem_operand", "stage_bytes", "make_load_pipeline", "make_acc_pipeline",
-    "tma_partition_stages", "tma_load_loop", "alloc_tmem", "make_tmem_accumulator", "free_tmem", "mma_loop",
+    "tma_partition_stages", "tma_load_loop", "alloc_tmem", "make_tmem_accumulator", "make_tmem_scales", "free_tmem",
+    "mma_loop",
     "epilogue_tmem_to_gmem", "make_cluster_layout_vmnk", "make_tma_store", "epilogue_tmem_to_smem_to_gmem",
     "EPI_BARRIER_ID",
 ]
@@ -229,6 +231,31 @@ def make_tmem_accumulator(tiled_mma: cute.TiledMma, tile_mnk, acc_ptr, acc_stage
     if acc_stages is None:
         return cute.make_tensor(acc_ptr, tiled_mma.make_fragment_C(acc_shape).layout)
     return cute.make_tensor(acc_ptr, tiled_mma.make_fragment_C(cute.append(acc_shape, acc_stages)).layout)
+
+
+def make_tmem_scales(tiled_mma: cute.TiledMma, tile_mnk, sf_ptr, sf_vec: int, scales):
+    """The block-scaled MMA's scales in TMEM from `sf_ptr` on (SFA, then SFB), and their tcgen05.cp copies.
+
+    `sf_ptr` is the first TMEM column after the accumulator(s), as an FP32 TMEM pointer; `scales` is
+    ((sSFA, sSFA_layout), (sSFB, sSFB_layout)): the staged smem scales and their layouts. TMEM holds one
+    stage's scales, which `mma_loop` refills before each K tile's MMAs. Returns (tCtSFA, tCtSFB, s2t_copies),
+    the `tCtSFA`, `tCtSFB` and `s2t_copies` arguments of `mma_loop`.
+    """
+    (sSFA, sSFA_layout), (sSFB, sSFB_layout) = scales
+    sf_dtype = sSFA.element_type
+    tCtSFA = cute.make_tensor(cute.recast_ptr(sf_ptr, dtype=sf_dtype), blockscaled_utils.make_tmem_layout_sfa(
+        tiled_mma, tile_mnk, sf_vec, one_stage(sSFA_layout)))
+    sfb_ptr = cute.recast_ptr(sf_ptr + tcgen05.find_tmem_tensor_col_offset(tCtSFA), dtype=sf_dtype)
+    tCtSFB = cute.make_tensor(sfb_ptr, blockscaled_utils.make_tmem_layout_sfb(
+        tiled_mma, tile_mnk, sf_vec, one_stage(sSFB_layout)))
+    cp_atom = cute.make_copy_atom(tcgen05.Cp4x32x128bOp(tcgen05.CtaGroup.ONE), sf_dtype)
+    copies = []
+    for sSF, tCtSF in ((sSFA, tCtSFA), (sSFB, tCtSFB)):      # tcgen05.cp: the stage's scales smem -> TMEM
+        s2t = tcgen05.make_s2t_copy(cp_atom, cute.filter_zeros(tCtSF))
+        thr = s2t.get_slice(0)
+        copies.append((s2t, tcgen05.get_s2t_smem_desc_tensor(s2t, thr.partition_S(cute.filter_zeros(sSF))),
+                       thr.partition_D(cute.filter_zeros(tCtSF))))
+    return tCtSFA, tCtSFB, tuple(copies)
 
 
 def free_tmem(tmem, acc_ptr, barrier=None) -> None:

@@ -51,7 +51,7 @@ from bwkit.pipeline import SMEM_BYTES_PER_SM
 __all__ = [
     "GemmConfig", "DTYPES", "EXPECTED_PTX", "EXPECTED_PTX_NVFP4", "NVFP4_TILE_K", "SF_VEC",
     "check_gemm_shapes", "check_nvfp4_shapes", "check_nvfp4_operands", "compile_gemm", "compile_gemm_nvfp4",
-    "gemm_host", "gemm_kernel_tcgen05", "gemm_nvfp4_host", "gemm_kernel_nvfp4",
+    "gemm_host", "gemm_kernel_tcgen05", "nvfp4_operands", "gemm_nvfp4_host", "gemm_kernel_nvfp4",
     "gemm_tcgen05", "gemm_nvfp4", "smem_bytes",
 ]
 
@@ -387,23 +387,9 @@ def gemm_kernel_nvfp4(
     # TMEM: accumulator (TILE_N columns), then SFA, then SFB; 512 columns covers all of it
     tmem, acc_ptr = cc.alloc_tmem(bars.tmem_addr.ptr, 512, THREADS)
     tCtAcc = cc.make_tmem_accumulator(tiled_mma, tile_mnk, acc_ptr)      # (MMA, MMA_M, MMA_N)
-    sfa_ptr = cute.recast_ptr(acc_ptr + tcgen05.find_tmem_tensor_col_offset(tCtAcc), dtype=sf_dtype)
-    tCtSFA = cute.make_tensor(sfa_ptr, blockscaled_utils.make_tmem_layout_sfa(
-        tiled_mma, tile_mnk, SF_VEC, cc.one_stage(sSFA_layout)))
-    sfb_ptr = cute.recast_ptr(acc_ptr + tcgen05.find_tmem_tensor_col_offset(tCtAcc)
-                              + tcgen05.find_tmem_tensor_col_offset(tCtSFA), dtype=sf_dtype)
-    tCtSFB = cute.make_tensor(sfb_ptr, blockscaled_utils.make_tmem_layout_sfb(
-        tiled_mma, tile_mnk, SF_VEC, cc.one_stage(sSFB_layout)))
-
-    # smem -> TMEM copies of the scales (tcgen05.cp, issued by the MMA warp)
-    cp_atom = cute.make_copy_atom(tcgen05.Cp4x32x128bOp(tcgen05.CtaGroup.ONE), sf_dtype)
-    s2t_sfa = tcgen05.make_s2t_copy(cp_atom, cute.filter_zeros(tCtSFA))
-    s2t_sfb = tcgen05.make_s2t_copy(cp_atom, cute.filter_zeros(tCtSFB))
-    thr_sfa, thr_sfb = s2t_sfa.get_slice(0), s2t_sfb.get_slice(0)
-    sfa_src = tcgen05.get_s2t_smem_desc_tensor(s2t_sfa, thr_sfa.partition_S(cute.filter_zeros(sSFA)))
-    sfb_src = tcgen05.get_s2t_smem_desc_tensor(s2t_sfb, thr_sfb.partition_S(cute.filter_zeros(sSFB)))
-    sfa_dst = thr_sfa.partition_D(cute.filter_zeros(tCtSFA))
-    sfb_dst = thr_sfb.partition_D(cute.filter_zeros(tCtSFB))
+    tCtSFA, tCtSFB, s2t = cc.make_tmem_scales(               # + tcgen05.cp copies of a stage's scales to TMEM
+        tiled_mma, tile_mnk, acc_ptr + tcgen05.find_tmem_tensor_col_offset(tCtAcc), SF_VEC,
+        ((sSFA, sSFA_layout), (sSFB, sSFB_layout)))
 
     if warp == 0:                                   # TMA producer: A, B and their scales share one barrier
         cc.tma_load_loop(load_producer, k_tiles, ((tma_a, tAgA, tAsA), (tma_b, tBgB, tBsB),
@@ -412,7 +398,7 @@ def gemm_kernel_nvfp4(
     if warp == 1:                                   # MMA issuer: tcgen05.cp the stage's scales, then its MMAs
         acc_slot = acc_producer.acquire_and_advance()
         tiled_mma = cc.mma_loop(tiled_mma, tCtAcc, tCrA, tCrB, load_consumer, k_tiles,
-                                s2t_copies=((s2t_sfa, sfa_src, sfa_dst), (s2t_sfb, sfb_src, sfb_dst)),
+                                s2t_copies=s2t,
                                 tCtSFA=tCtSFA, tCtSFB=tCtSFB)
         acc_slot.commit()
 
@@ -422,38 +408,49 @@ def gemm_kernel_nvfp4(
     cc.free_tmem(tmem, acc_ptr)
 
 
-@cute.jit
-def gemm_nvfp4_host(a_ptr: cute.Pointer, b_ptr: cute.Pointer, sfa_ptr: cute.Pointer, sfb_ptr: cute.Pointer,
-                    c_ptr: cute.Pointer, M: cutlass.Int32, N: cutlass.Int32, K: cutlass.Int32,
-                    stream: cuda_driver.CUstream, tile_mnk: cutlass.Constexpr, STAGES: cutlass.Constexpr,
-                    EPI_N: cutlass.Constexpr):
-    """Host side of the NVFP4 GEMM: A, B packed FP4 (K-major), UE4M3 scales in the blocked layout, C row-major."""
-    ab_dtype, sf_dtype = a_ptr.dtype, sfa_ptr.dtype
+def nvfp4_operands(a_ptr: cute.Pointer, b_ptr: cute.Pointer, sfa_ptr: cute.Pointer, sfb_ptr: cute.Pointer,
+                   M, N, K, tile_mnk, stages: int):
+    """Host side (inside a `@cute.jit`) of an NVFP4 GEMM's inputs: the block-scaled MMA and A, B, SFA, SFB.
+
+    A and B are packed FP4 (K-major), the UE4M3 scales in the blocked layout (128-row x 4-scale atoms, K atoms
+    fastest: the cuBLAS / tcgen05 layout). Returns (tiled_mma, tmas, layouts): `tmas` the TMA atoms and views
+    (tma_a, tma_mA, tma_b, tma_mB, tma_sfa, tma_mSFA, tma_sfb, tma_mSFB), `layouts` the `stages`-deep smem
+    layouts (sA, sB, sSFA, sSFB), in the order the NVFP4 kernels take them. Used by lab 05's kernel and by
+    `bwkit.cute_ladder_nvfp4`.
+    """
     Ka = cute.assume(K, 32)
     mA = cute.make_tensor(a_ptr, cute.make_layout((M, Ka, 1), stride=(Ka, 1, M * Ka)))
     mB = cute.make_tensor(b_ptr, cute.make_layout((N, Ka, 1), stride=(Ka, 1, N * Ka)))
-    mC = cute.make_tensor(c_ptr, cute.make_layout((M, cute.assume(N, 32), 1),
-                                                  stride=(cute.assume(N, 32), 1, M * N)))
-    # the blocked scale layout: 128-row x 4-scale atoms, K-atoms fastest (the cuBLAS / tcgen05 layout)
     mSFA = cute.make_tensor(sfa_ptr, blockscaled_utils.tile_atom_to_shape_SF(mA.shape, SF_VEC))
     mSFB = cute.make_tensor(sfb_ptr, blockscaled_utils.tile_atom_to_shape_SF(mB.shape, SF_VEC))
 
-    mma_op = tcgen05.MmaMXF4NVF4Op(sf_dtype, (tile_mnk[0], tile_mnk[1], MMA_K_FP4), tcgen05.CtaGroup.ONE,
+    mma_op = tcgen05.MmaMXF4NVF4Op(sfa_ptr.dtype, (tile_mnk[0], tile_mnk[1], MMA_K_FP4), tcgen05.CtaGroup.ONE,
                                    tcgen05.OperandSource.SMEM)
     tiled_mma = cute.make_tiled_mma(mma_op)
-    sA_layout, sB_layout = cc.make_smem_layouts_ab(tiled_mma, tile_mnk, ab_dtype, STAGES)
-    sSFA_layout = blockscaled_utils.make_smem_layout_sfa(tiled_mma, tile_mnk, SF_VEC, STAGES)
-    sSFB_layout = blockscaled_utils.make_smem_layout_sfb(tiled_mma, tile_mnk, SF_VEC, STAGES)
+    sA_layout, sB_layout = cc.make_smem_layouts_ab(tiled_mma, tile_mnk, a_ptr.dtype, stages)
+    sSFA_layout = blockscaled_utils.make_smem_layout_sfa(tiled_mma, tile_mnk, SF_VEC, stages)
+    sSFB_layout = blockscaled_utils.make_smem_layout_sfb(tiled_mma, tile_mnk, SF_VEC, stages)
 
     tma_a, tma_mA = cc.make_tma_load("A", mA, sA_layout, tile_mnk, tiled_mma)
     tma_b, tma_mB = cc.make_tma_load("B", mB, sB_layout, tile_mnk, tiled_mma)
     # scales travel as 16-bit words (TMA needs >= 2-byte elements)
     tma_sfa, tma_mSFA = cc.make_tma_load("A", mSFA, sSFA_layout, tile_mnk, tiled_mma, internal_type=cutlass.Int16)
     tma_sfb, tma_mSFB = cc.make_tma_load("B", mSFB, sSFB_layout, tile_mnk, tiled_mma, internal_type=cutlass.Int16)
+    return (tiled_mma, (tma_a, tma_mA, tma_b, tma_mB, tma_sfa, tma_mSFA, tma_sfb, tma_mSFB),
+            (sA_layout, sB_layout, sSFA_layout, sSFB_layout))
 
+
+@cute.jit
+def gemm_nvfp4_host(a_ptr: cute.Pointer, b_ptr: cute.Pointer, sfa_ptr: cute.Pointer, sfb_ptr: cute.Pointer,
+                    c_ptr: cute.Pointer, M: cutlass.Int32, N: cutlass.Int32, K: cutlass.Int32,
+                    stream: cuda_driver.CUstream, tile_mnk: cutlass.Constexpr, STAGES: cutlass.Constexpr,
+                    EPI_N: cutlass.Constexpr):
+    """Host side of the NVFP4 GEMM: A, B packed FP4 (K-major), UE4M3 scales in the blocked layout, C row-major."""
+    tiled_mma, tmas, layouts = nvfp4_operands(a_ptr, b_ptr, sfa_ptr, sfb_ptr, M, N, K, tile_mnk, STAGES)
+    mC = cute.make_tensor(c_ptr, cute.make_layout((M, cute.assume(N, 32), 1),
+                                                  stride=(cute.assume(N, 32), 1, M * N)))
     grid = (cute.ceil_div(M, tile_mnk[0]), cute.ceil_div(N, tile_mnk[1]), 1)
-    gemm_kernel_nvfp4(tiled_mma, tma_a, tma_mA, tma_b, tma_mB, tma_sfa, tma_mSFA, tma_sfb, tma_mSFB, mC,
-                      sA_layout, sB_layout, sSFA_layout, sSFB_layout, ab_dtype, sf_dtype, tile_mnk, STAGES, EPI_N,
+    gemm_kernel_nvfp4(tiled_mma, *tmas, mC, *layouts, a_ptr.dtype, sfa_ptr.dtype, tile_mnk, STAGES, EPI_N,
                       ).launch(grid=grid, block=(THREADS, 1, 1), stream=stream)
 
 

@@ -24,8 +24,6 @@ import cutlass
 import cutlass.cute as cute
 import cutlass.pipeline as pipeline
 import cutlass.utils as cutlass_utils
-import cutlass.utils.blockscaled_layout as blockscaled_utils
-from cutlass.cute.nvgpu import tcgen05
 from cutlass.cute.runtime import make_ptr
 from cutlass.memory import SmemAllocator
 
@@ -146,21 +144,8 @@ def kernel_persistent_nvfp4(
         tmem, acc_ptr = cc.alloc_tmem(bars.tmem_addr.ptr, lad.TMEM_COLUMNS, tmem_threads, lad.EPI_WARPS[0])
         tCtAcc = cc.make_tmem_accumulator(tiled_mma, tile, acc_ptr, rung.acc_stages)   # (MMA, MMA_M, MMA_N, ACC)
         # TMEM after the accumulators: SFA, then SFB (one stage's scales; tcgen05.cp refills them per K tile)
-        sfa_ptr = cute.recast_ptr(acc_ptr + rung.acc_stages * rung.TILE_N, dtype=sf_dtype)
-        tCtSFA = cute.make_tensor(sfa_ptr, blockscaled_utils.make_tmem_layout_sfa(
-            tiled_mma, tile, cg.SF_VEC, cc.one_stage(sSFA_layout)))
-        sfb_ptr = cute.recast_ptr(acc_ptr + rung.acc_stages * rung.TILE_N
-                                  + tcgen05.find_tmem_tensor_col_offset(tCtSFA), dtype=sf_dtype)
-        tCtSFB = cute.make_tensor(sfb_ptr, blockscaled_utils.make_tmem_layout_sfb(
-            tiled_mma, tile, cg.SF_VEC, cc.one_stage(sSFB_layout)))
-        cp_atom = cute.make_copy_atom(tcgen05.Cp4x32x128bOp(tcgen05.CtaGroup.ONE), sf_dtype)
-        s2t_sfa = tcgen05.make_s2t_copy(cp_atom, cute.filter_zeros(tCtSFA))
-        s2t_sfb = tcgen05.make_s2t_copy(cp_atom, cute.filter_zeros(tCtSFB))
-        thr_sfa, thr_sfb = s2t_sfa.get_slice(0), s2t_sfb.get_slice(0)
-        s2t = ((s2t_sfa, tcgen05.get_s2t_smem_desc_tensor(s2t_sfa, thr_sfa.partition_S(cute.filter_zeros(sSFA))),
-                thr_sfa.partition_D(cute.filter_zeros(tCtSFA))),
-               (s2t_sfb, tcgen05.get_s2t_smem_desc_tensor(s2t_sfb, thr_sfb.partition_S(cute.filter_zeros(sSFB))),
-                thr_sfb.partition_D(cute.filter_zeros(tCtSFB))))
+        tCtSFA, tCtSFB, s2t = cc.make_tmem_scales(tiled_mma, tile, acc_ptr + rung.acc_stages * rung.TILE_N,
+                                                  cg.SF_VEC, ((sSFA, sSFA_layout), (sSFB, sSFB_layout)))
         while work.is_valid_tile:
             acc_slot = acc_producer.acquire_and_advance()
             tiled_mma, load_consumer = cc.mma_loop(tiled_mma, tCtAcc[(None, None, None, acc_slot.index)], tCrA, tCrB,
@@ -195,31 +180,15 @@ def ladder_host_nvfp4(a_ptr: cute.Pointer, b_ptr: cute.Pointer, sfa_ptr: cute.Po
                       c_ptr: cute.Pointer, M: cutlass.Int32, N: cutlass.Int32, K: cutlass.Int32,
                       stream: cuda_driver.CUstream, rung: cutlass.Constexpr, clusters: cutlass.Constexpr):
     """Host side: lab 05's NVFP4 tensors, MMA and scale layouts; rung 5's TMA store and persistent grid."""
-    ab_dtype, sf_dtype, c_dtype = a_ptr.dtype, sfa_ptr.dtype, c_ptr.dtype
     tile = rung.mma_tile
-    Ka = cute.assume(K, 32)
-    mA = cute.make_tensor(a_ptr, cute.make_layout((M, Ka, 1), stride=(Ka, 1, M * Ka)))
-    mB = cute.make_tensor(b_ptr, cute.make_layout((N, Ka, 1), stride=(Ka, 1, N * Ka)))
+    tiled_mma, tmas, layouts = cg.nvfp4_operands(a_ptr, b_ptr, sfa_ptr, sfb_ptr, M, N, K, tile, rung.STAGES)
     mC = cute.make_tensor(c_ptr, cute.make_layout((M, cute.assume(N, 32)), stride=(cute.assume(N, 32), 1)))
-    mSFA = cute.make_tensor(sfa_ptr, blockscaled_utils.tile_atom_to_shape_SF(mA.shape, cg.SF_VEC))
-    mSFB = cute.make_tensor(sfb_ptr, blockscaled_utils.tile_atom_to_shape_SF(mB.shape, cg.SF_VEC))
-    mma_op = tcgen05.MmaMXF4NVF4Op(sf_dtype, (tile[0], tile[1], cg.MMA_K_FP4), tcgen05.CtaGroup.ONE,
-                                   tcgen05.OperandSource.SMEM)
-    tiled_mma = cute.make_tiled_mma(mma_op)
-    sA_layout, sB_layout = cc.make_smem_layouts_ab(tiled_mma, tile, ab_dtype, rung.STAGES)
-    sSFA_layout = blockscaled_utils.make_smem_layout_sfa(tiled_mma, tile, cg.SF_VEC, rung.STAGES)
-    sSFB_layout = blockscaled_utils.make_smem_layout_sfb(tiled_mma, tile, cg.SF_VEC, rung.STAGES)
-    tma_a, tma_mA = cc.make_tma_load("A", mA, sA_layout, tile, tiled_mma)
-    tma_b, tma_mB = cc.make_tma_load("B", mB, sB_layout, tile, tiled_mma)
-    tma_sfa, tma_mSFA = cc.make_tma_load("A", mSFA, sSFA_layout, tile, tiled_mma, internal_type=cutlass.Int16)
-    tma_sfb, tma_mSFB = cc.make_tma_load("B", mSFB, sSFB_layout, tile, tiled_mma, internal_type=cutlass.Int16)
     sC_layout, tma_c, tma_mC = cc.make_tma_store(mC, (128, rung.EPI_N), rung.EPI_STAGES)
     params = cutlass_utils.PersistentTileSchedulerParams((cute.ceil_div(M, 128), cute.ceil_div(N, tile[1]), 1),
                                                          (1, 1, 1))
     grid = cutlass_utils.StaticPersistentTileScheduler.get_grid_shape(params, clusters)
-    kernel_persistent_nvfp4(tiled_mma, tma_a, tma_mA, tma_b, tma_mB, tma_sfa, tma_mSFA, tma_sfb, tma_mSFB, tma_c,
-                            tma_mC, sA_layout, sB_layout, sSFA_layout, sSFB_layout, sC_layout, params, ab_dtype,
-                            sf_dtype, c_dtype, rung).launch(grid=grid, block=(rung.threads, 1, 1), stream=stream)
+    kernel_persistent_nvfp4(tiled_mma, *tmas, tma_c, tma_mC, *layouts, sC_layout, params, a_ptr.dtype, sfa_ptr.dtype,
+                            c_ptr.dtype, rung).launch(grid=grid, block=(rung.threads, 1, 1), stream=stream)
 
 
 def _ptrs(addrs, out_dtype):
