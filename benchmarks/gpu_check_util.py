@@ -167,36 +167,15 @@ class Check:
         return status
 
 
-def time_kernel(fn, reps: int = 10, warmup: int = 3, flush_mb: int = 256):
-    """`fn()` timed with CUDA events, L2 flushed before each rep, only the GPU work timed: a `bwkit.bench.Timing`.
+def time_kernel(fn, reps: int = 10, warmup: int = 3):
+    """`fn()` timed on the GPU, as every GPU check times: `bwkit.bench.time_fn` with ``head_start=True``.
 
-    `bwkit.bench.time_fn`'s CUDA branch plus a head start: a short `torch.cuda._sleep` is queued before each start
-    event, so the host work of a launch (argument checks, allocation, Triton's launcher) overlaps it instead of
-    sitting inside the timed region. `fn` must not synchronize. Call it after a first, untimed `fn()` (compile,
-    autotune). (Not an option of time_fn: lab 06 prints time_fn's source as the kit's measurement method.)
+    CUDA events, L2 flushed before each rep, a short GPU sleep queued before each start event so that only the
+    GPU work is timed (`fn` must not synchronize). Call it after a first, untimed `fn()` (compile, autotune).
     """
-    import statistics
+    from bwkit.bench import time_fn
 
-    import torch
-
-    from bwkit.bench import Timing
-
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    flush = torch.empty(flush_mb * 2**20, dtype=torch.uint8, device="cuda")
-    starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
-    ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
-    for i in range(reps):
-        flush.zero_()
-        torch.cuda._sleep(200_000)          # ~0.1 ms of GPU time: the launch below is queued before it ends
-        starts[i].record()
-        fn()
-        ends[i].record()
-    torch.cuda.synchronize()
-    ms = [s.elapsed_time(e) for s, e in zip(starts, ends, strict=True)]
-    q = statistics.quantiles(ms, n=5, method="inclusive") if reps > 1 else ms * 4    # p20, p40, p60, p80
-    return Timing(statistics.median(ms), q[0], q[3], min(ms), reps, "cuda-events", torch.cuda.get_device_name(0))
+    return time_fn(fn, warmup=warmup, reps=reps, device="cuda", head_start=True)
 
 
 def dense_case(M: int, N: int, K: int, dtype) -> tuple[object, object, object]:

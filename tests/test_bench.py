@@ -217,14 +217,14 @@ def test_time_fn_cuda_branch_events_and_flush(monkeypatch):
     assert cuda.log == ["sync", "record", "fn", "record", "sync"]
 
 
-def test_time_kernel_is_time_fn_plus_a_head_start(monkeypatch):
-    """gpu_check_util.time_kernel (gemm and moe checks): time_fn's CUDA sequence with a torch.cuda._sleep before
-    each start event, and a bench.Timing with the same statistics as time_fn's."""
+def test_time_fn_head_start_and_time_kernel(monkeypatch):
+    """time_fn(head_start=True): the CUDA sequence with a torch.cuda._sleep queued before each start event, the
+    same statistics; gpu_check_util.time_kernel (gemm and moe checks) is exactly that, on 'cuda'."""
     _benchmarks()
     import gpu_check_util as u
 
     cuda = _FakeCuda(monkeypatch)
-    times = iter([3.0, 1.0, 2.0, 5.0, 4.0] * 2)
+    times = iter([3.0, 1.0, 2.0, 5.0, 4.0] * 3)
 
     def varied():
         fn = cuda.kernel(0.0)
@@ -232,13 +232,20 @@ def test_time_kernel_is_time_fn_plus_a_head_start(monkeypatch):
 
     t_fn = bench.time_fn(varied(), warmup=0, reps=5)
     fn_log, cuda.log = cuda.log, []
-    t_k = u.time_kernel(varied(), reps=5, warmup=0)
+    t_hs = bench.time_fn(varied(), warmup=0, reps=5, head_start=True)
     assert [e for e in cuda.log if not e.startswith("sleep")] == fn_log
     assert cuda.log.count("sleep 200000") == 5
     assert cuda.log[:6] == ["sync", "alloc flush", "flush", "sleep 200000", "record", "fn"]
-    assert isinstance(t_k, bench.Timing) and t_k == t_fn
-    assert (t_k.median_ms, t_k.min_ms, t_k.p20_ms, t_k.p80_ms) == pytest.approx((3.0, 1.0, 1.8, 4.2))
+    assert t_hs == t_fn
+    assert (t_hs.median_ms, t_hs.min_ms, t_hs.p20_ms, t_hs.p80_ms) == pytest.approx((3.0, 1.0, 1.8, 4.2))
+    hs_log, cuda.log = cuda.log, []
+    t_k = u.time_kernel(varied(), reps=5, warmup=0)
+    assert cuda.log == hs_log and t_k == t_hs
+    cuda.log.clear()
     assert u.time_kernel(cuda.kernel(1.5), reps=1, warmup=2).median_ms == pytest.approx(1.5)
+    assert cuda.log[:3] == ["fn", "fn", "sync"]                     # the 2 warm-ups asked for, then one sync
+    with pytest.raises(ValueError, match="head_start=True.*CUDA clock"):
+        bench.time_fn(lambda: None, device="cpu", head_start=True)
 
 
 def test_cublas_baseline_and_cell():
