@@ -274,6 +274,31 @@ def test_crash_is_detected_in_seconds_not_after_the_cell_timeout(tmp_path):
     assert took < 60, f"kernel death took {took:.0f} s to detect (cell timeout 120 s)"
 
 
+def test_the_labs_own_cells_get_the_lab_timeout_student_code_the_timeout(tmp_path):
+    """A slow official cell (a busy machine's `bwkit.setup()`) is not stopped by a short student timeout and costs
+    no points; a student's cell as slow as it is still times out. lab_timeout never shortens `timeout`."""
+    sol = copy.deepcopy(SOL)
+    setup = sol.cells[1]                         # imports the checks: interrupted, every exercise would fail
+    setup.source = "import time\n\ntime.sleep(3)  # a slow setup\n" + setup.source
+    opts = grading.GradeOptions(timeout=1, lab_timeout=30, memory_gib=MEMORY_GIB, cpu_seconds=60)
+    lab = notebooks.lab_from_solution(sol)
+    solved = _student(lab, **{k.replace("-", "_"): v for k, v in RIGHT.items() if "solution" in k})
+    _write(solved, tmp_path / "ok.ipynb")
+    res = grading.grade_submission(grading.Submission("ok", tmp_path / "ok.ipynb"), sol, Path("97_fixture.ipynb"),
+                                   opts)
+    assert res.total == 4 and res.runs == 1, [(e.id, e.status, e.detail) for e in res.exercises]
+    slow = _student(solved, ex97_1_solution="import time\n\ndef area(w, h):\n    time.sleep(3)\n    return w * h")
+    _write(slow, tmp_path / "slow.ipynb")
+    res = grading.grade_submission(grading.Submission("slow", tmp_path / "slow.ipynb"), sol,
+                                   Path("97_fixture.ipynb"), opts)
+    assert {e.id: e.status for e in res.exercises} == {"97.1": "timeout", "97.2": "passed", "97.3": "passed"}
+    assert "KeyboardInterrupt" in res.exercises[0].detail      # the check cell calling area() was interrupted
+    assert grading.GradeOptions(timeout=200, lab_timeout=30).cell_timeout("lab") == 200
+    assert grading.GradeOptions(timeout=5, lab_timeout=30).cell_timeout("solution") == 5
+    with pytest.raises(ValueError, match="lab_timeout"):
+        grading.GradeOptions(lab_timeout=0)
+
+
 def test_restored_and_abused_cells(graded):
     assert _status(graded, "edited_check")["97.2"] == "check failed"
     assert any("check cell was edited" in n for n in graded["by"]["edited_check"].notes)

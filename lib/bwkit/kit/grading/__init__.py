@@ -26,7 +26,8 @@ What happens to each submission
        exercise; other added cells are not run. Stored (possibly faked) outputs count for nothing.
     2. The copy runs cell by cell in a fresh Jupyter kernel inside a throw-away sandbox (`sandbox`: bubblewrap,
        see "Isolation"), driven by `bwkit.kit.kernel` (a death is noticed within a second; a cell over the
-       timeout is interrupted, and the kernel killed if it ignores the interrupt; output floods are cut).
+       timeout is interrupted, and the kernel killed if it ignores the interrupt; output floods are cut). The
+       lab's own cells run under `GradeOptions.lab_timeout` (``--lab-timeout``), student code under `timeout`.
     3. **Verdicts are decided outside the student's process, from data only.** At each exercise's check cell the
        runner sends the exercise's probe (`bwkit.kit.exercises`) with inputs drawn from a fresh secret seed, so
        an answer hard-coding the notebook's example values fails; the probe returns the student's answers as
@@ -191,7 +192,11 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     commands.add_lab_option(g)
     g.add_argument("--out", default=None, help="output folder (default: grades-<lab>)")
     g.add_argument("--workers", type=int, default=2, help="submissions graded at once (default 2)")
-    g.add_argument("--timeout", type=float, default=120.0, help="per-cell timeout in seconds (default 120)")
+    g.add_argument("--timeout", type=float, default=120.0,
+                   help="per-cell timeout in seconds of the cells that run student code (default 120)")
+    g.add_argument("--lab-timeout", type=float, default=120.0,
+                   help="per-cell timeout of the lab's own cells (setup, imports; default 120, never below "
+                        "--timeout)")
     g.add_argument("--memory-gib", type=float, default=8.0, help="address-space limit per run (default 8)")
     g.add_argument("--cpu-limit", type=float, default=600.0, help="CPU seconds per kernel (default 600)")
     commands.add_solutions_option(g)
@@ -201,7 +206,8 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
 
 def _cmd_grade(args: argparse.Namespace) -> int:
     try:
-        opts = GradeOptions(args.timeout, args.memory_gib, args.cpu_limit, sandbox=not args.no_sandbox)
+        opts = GradeOptions(args.timeout, args.memory_gib, args.cpu_limit, sandbox=not args.no_sandbox,
+                            lab_timeout=args.lab_timeout)
         if args.workers < 1:
             raise GradingError(f"--workers must be >= 1, got {args.workers}")
         lab_path = find_lab(args.lab, args.solutions)

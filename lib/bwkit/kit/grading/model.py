@@ -25,20 +25,31 @@ class GradingError(ValueError):
 @dataclass(frozen=True)
 class GradeOptions:
     """Limits of one student run: per-cell `timeout` (s), `memory_gib` (RLIMIT_AS), `cpu_seconds` (RLIMIT_CPU);
-    `sandbox` False runs without isolation (`--no-sandbox`)."""
+    `sandbox` False runs without isolation (`--no-sandbox`).
+
+    `timeout` is for the cells a student wrote or that run their code (solutions, added cells, checks); the
+    lab's own cells (restored from the official notebook: imports, `bwkit.setup()`, plots) get `lab_timeout`,
+    or `timeout` if that is longer, so that a short student timeout on a busy grading machine does not stop
+    the lab's setup and take every exercise's points with it.
+    """
 
     timeout: float = 120.0
     memory_gib: float = 8.0
     cpu_seconds: float = 600.0
     sandbox: bool = True
+    lab_timeout: float = 120.0
 
     def __post_init__(self):
-        for name in ("timeout", "memory_gib", "cpu_seconds"):
+        for name in ("timeout", "memory_gib", "cpu_seconds", "lab_timeout"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
                 raise ValueError(f"GradeOptions.{name} must be a positive number, got {v!r}")
         if not isinstance(self.sandbox, bool):
             raise ValueError(f"GradeOptions.sandbox must be True or False, got {self.sandbox!r}")
+
+    def cell_timeout(self, role: str) -> float:
+        """The per-cell timeout of a cell with this role ('lab' for the lab's own cells)."""
+        return max(self.timeout, self.lab_timeout) if role == "lab" else self.timeout
 
 
 @dataclass

@@ -105,8 +105,8 @@ def run_copy(nb, cellmap: dict[str, tuple[str | None, str]], payloads: dict[str,
     os.chmod(work, 0o777)     # the sandbox's user (uid 65534) writes here
     kernel = Kernel(work, env=_env(work), command_prefix=sandbox.prefix(work), max_output=MAX_OUTPUT,
                     startup_timeout=90)
-    n_code = sum(1 for c in nb.cells if c.cell_type == "code")
-    wall = 120.0 + n_code * (opts.timeout + 10)
+    wall = 120.0 + sum(opts.cell_timeout(cellmap.get(c.get("id"), (None, "lab"))[1]) + 10
+                       for c in nb.cells if c.cell_type == "code")
     try:
         try:
             kernel.start()
@@ -124,7 +124,7 @@ def run_copy(nb, cellmap: dict[str, tuple[str | None, str]], payloads: dict[str,
             if left <= 0:
                 log.fatal = (cid, f"the run exceeded its wall-clock limit of {wall:.0f} s")
                 break
-            r = kernel.run(code, timeout=min(opts.timeout, left))
+            r = kernel.run(code, timeout=min(opts.cell_timeout(role), left))
             text = r.text if len(r.text) <= _MAX_TEXT else r.text[: _MAX_TEXT // 2] + "\n[... output cut ...]\n" \
                 + r.text[-_MAX_TEXT // 2:]
             run = CellRun(cid, r.status, text, (r.error or {}).get("ename", ""),
