@@ -118,10 +118,13 @@ _PROMPTS = """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeC
 
 def run_all(page, url: str, folder: Path, name: str, timeout: float = 900.0, shot: str = "") -> nbformat.NotebookNode:
     """Open `name` in JupyterLab, Run All Cells from the Run menu, wait, save; return the saved notebook."""
+    _start_session(url, folder, name)
     page.goto(f"{url}/lab/tree/{name}?reset&token={TOKEN}")       # reset: no workspace of an earlier lab
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=240000)
     _dismiss_dialogs(page, name, shot)
+    kernels = [s["kernel"]["id"] for s in _api(url, "/api/sessions") if s.get("path", "").endswith(name)]
+    assert len(kernels) == 1, f"{name}: JupyterLab started a kernel of its own beside the lab's: {kernels}"
     deadline = time.monotonic() + timeout
     for _ in range(3):                # a Run All sent while the kernel still connects may be dropped: retry
         _click(page, page.locator(".lm-MenuBar-item", has_text="Run").first, name, shot)
@@ -160,6 +163,36 @@ def run_all(page, url: str, folder: Path, name: str, timeout: float = 900.0, sho
     nb = nbformat.read(folder / name, as_version=4)
     _shutdown(url, name)
     return nb
+
+
+def _api(url: str, path: str, body: dict | None = None, method: str = "GET", timeout: float = 10.0):
+    """A call to the Jupyter server's REST API; returns the decoded JSON answer."""
+    import json
+
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(f"{url}{path}?token={TOKEN}", data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.load(r)
+
+
+def _start_session(url: str, folder: Path, name: str) -> None:
+    """Start the lab's kernel the way JupyterLab would (its own kernelspec), before the page opens.
+
+    JupyterLab picks a kernel from the kernelspecs it has fetched; on a loaded machine it can open the notebook
+    before they arrive and then asks "Select Kernel" (seen in CI). A session already running on the path is
+    simply connected to. The lab's kernelspec must be one the server offers: that part is what a learner relies on.
+    """
+    spec = nbformat.read(folder / name, as_version=4).metadata.get("kernelspec", {}).get("name")
+    offered = sorted(_api(url, "/api/kernelspecs")["kernelspecs"])
+    if spec not in offered:
+        pytest.fail(f"{name}: its kernelspec {spec!r} is not one JupyterLab offers ({offered}): a learner "
+                    "would be asked to pick a kernel")
+    try:
+        _api(url, "/api/sessions", {"path": name, "type": "notebook", "name": name, "kernel": {"name": spec}},
+             method="POST", timeout=240.0)
+    except OSError as e:
+        pytest.fail(f"{name}: the server could not start its {spec!r} kernel: {e}; see jupyterlab.log")
 
 
 def _shutdown(url: str, name: str) -> None:
