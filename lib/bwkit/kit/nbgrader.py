@@ -229,7 +229,8 @@ def ensure_env(path: str | Path | None = None, quiet: bool = True) -> Path:
         py = str(path / "bin" / "python")
         if uv:
             steps = [[uv, "venv", "-q", "--allow-existing", "--python", sys.executable, str(path)],
-                     [uv, "pip", "install", "-q", "--compile-bytecode", "--python", py, f"nbgrader=={NBGRADER_VERSION}"]]
+                     [uv, "pip", "install", "-q", "--compile-bytecode", "--python", py,
+                      f"nbgrader=={NBGRADER_VERSION}"]]
         else:
             steps = [[sys.executable, "-m", "venv", str(path)],
                      [py, "-m", "pip", "install", "-q", f"nbgrader=={NBGRADER_VERSION}"]]
