@@ -161,7 +161,7 @@ def run_all(page, url: str, folder: Path, name: str, timeout: float = 900.0, sho
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{shot or name}.png"))
     nb = nbformat.read(folder / name, as_version=4)
-    _shutdown(url, name)
+    shutdown_kernel(url, name)
     return nb
 
 
@@ -195,7 +195,7 @@ def _start_session(url: str, folder: Path, name: str) -> None:
         pytest.fail(f"{name}: the server could not start its {spec!r} kernel: {e}; see jupyterlab.log")
 
 
-def _shutdown(url: str, name: str) -> None:
+def shutdown_kernel(url: str, name: str) -> None:
     """Shut the lab's kernel down (the next lab gets the CPU and the memory)."""
     import json
 
@@ -219,6 +219,28 @@ def _click(page, locator, name: str, shot: str) -> None:
     except PlaywrightTimeout:
         _dismiss_dialogs(page, name, shot, wait=0.0)
         raise
+
+
+def accept_kernel_choice(page, kernel: str = "Python 3 (ipykernel)") -> list[str]:
+    """Answer JupyterLab's "Select Kernel" dialog, whenever it opens on `page`, the way a learner does: pick `kernel`.
+
+    JupyterLab asks when it opens a notebook before its kernelspecs have arrived (a loaded machine: seen in CI).
+    Where the test controls the server, `run_all` starts the kernel first instead; this is for servers it does
+    not (JupyterHub's). A dialog that does not offer `kernel` is left open, and the next click fails on it.
+    Returns the choices made, one per answered dialog.
+    """
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    answered: list[str] = []
+
+    def choose(d) -> None:
+        labels = d.locator("select option").all_inner_texts()
+        if kernel in labels:
+            d.locator("select").select_option(label=kernel)
+            d.locator("button.jp-mod-accept").click()
+            answered.append(kernel)
+
+    page.add_locator_handler(dialog, choose, no_wait_after=True)
+    return answered
 
 
 def _dismiss_dialogs(page, name: str, shot: str, wait: float = 1.0) -> None:

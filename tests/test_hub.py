@@ -26,6 +26,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from browser_labs import CHROMIUM, FLAGS, accept_kernel_choice
 
 from bwkit.kit import hub, notebooks
 
@@ -33,9 +34,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy" / "jupyterhub"
 BIN = Path(sys.executable).parent
 ARTIFACTS = ROOT / "artifacts" / "hub"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 LAB = "00_hardware_roofline"
 SOLUTION = nbformat.read(ROOT / "solutions" / f"{LAB}.ipynb", as_version=4)
 LAB_NB = notebooks.lab_from_solution(SOLUTION)
@@ -187,6 +185,7 @@ def test_class_on_jupyterhub(browser, tmp_path):
         pages = {}
         for user in answers:
             page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+            accept_kernel_choice(page)      # three servers start at once: JupyterLab may ask before its specs came
             # log in, spawn, and land on the notebook (one JupyterLab page load, not two)
             spawn = f"/hub/spawn?next={urllib.parse.quote(f'/user/{user}/lab/tree/{hub.LABS_DIR}/{LAB}.ipynb')}"
             page.goto(f"{base}/hub/login?next={urllib.parse.quote(spawn)}")

@@ -4,10 +4,25 @@ Every non-exercise cell must run without error (so every plot appears); only exe
 check) may fail, and each exercise says it is not answered yet. Screenshots: artifacts/jupyterlab/.
 """
 
+import json
 import shutil
+import time
+import urllib.request
 
+import nbformat
 import pytest
-from browser_labs import LABS, ROOT, errors_of, lab_browser, require_chromium, role, run_all_in_new_page
+from browser_labs import (
+    LABS,
+    ROOT,
+    TOKEN,
+    accept_kernel_choice,
+    errors_of,
+    lab_browser,
+    require_chromium,
+    role,
+    run_all_in_new_page,
+    shutdown_kernel,
+)
 
 require_chromium()
 
@@ -38,3 +53,38 @@ def test_run_all_reaches_the_end_of_an_unsolved_lab(session, lab):
     unanswered = [c.get("id") for c in checks if not any(
         e["ename"] in ("NotAnswered", "NotImplementedError") for e in errors_of(c))]
     assert not unanswered, f"{lab}: these checks did not say 'not answered yet': {unanswered}"
+
+
+def test_a_select_kernel_dialog_is_answered_as_a_learner_would(session):
+    """`accept_kernel_choice` (used on JupyterHub's pages) against a real dialog: a kernelspec the server lacks."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    browser, url, work = session
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "gone", "language": "gone", "display_name": "Gone"}})
+    nb.cells = [nbformat.v4.new_code_cell("print('answer', 6 * 7)")]
+    nbformat.write(nb, work / "kernel-choice.ipynb")
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        answered = accept_kernel_choice(page)
+        page.goto(f"{url}/lab/tree/kernel-choice.ipynb?reset&token={TOKEN}")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120000)
+        deadline = time.monotonic() + 120      # JupyterLab asks (no kernel of that name); a wait lets the handler in
+        while not answered and time.monotonic() < deadline:
+            try:
+                page.wait_for_selector(".jp-Dialog", timeout=2000)
+            except PlaywrightTimeout:
+                pass
+        assert answered == ["Python 3 (ipykernel)"], "JupyterLab did not ask, or the handler did not answer"
+        page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.click()
+        page.keyboard.press("Shift+Enter")
+        page.locator(".jp-OutputArea-output", has_text="answer 42").first.wait_for(timeout=120000)
+    finally:
+        page.close()
+    assert answered == ["Python 3 (ipykernel)"]
+    assert _session_kernel(url, "kernel-choice.ipynb") == "python3"
+    shutdown_kernel(url, "kernel-choice.ipynb")
+
+
+def _session_kernel(url: str, name: str) -> str | None:
+    with urllib.request.urlopen(f"{url}/api/sessions?token={TOKEN}", timeout=10) as r:
+        return next((s["kernel"]["name"] for s in json.load(r) if s.get("path", "").endswith(name)), None)
