@@ -22,9 +22,9 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(UV) || $(BIN)/python -m pip install -q "uv>=0.5"
-	$(UV) pip install --python $(BIN)/python --compile-bytecode -e ".[test,dev,hub]"
-	@# Bytecode for every installed module, also those of a venv installed before: uv compiles only what it
-	@# installs, and a machine with PYTHONDONTWRITEBYTECODE set never caches it, so each kernel would recompile
+	$(UV) pip install --python $(BIN)/python -e ".[test,dev,hub]"
+	@# Bytecode for every installed module, also those of a venv installed before: uv writes none, and a machine
+	@# with PYTHONDONTWRITEBYTECODE set never caches it, so each kernel would recompile
 	@# torch (measured: `import torch` 5.2 s -> 2.2 s). A file written for a newer Python (one in torch's tests)
 	@# does not compile and is skipped: Python would not import it either.
 	@$(BIN)/python -c "import compileall, sysconfig; compileall.compile_dir(sysconfig.get_paths()['purelib'], quiet=2, workers=0)"

@@ -123,7 +123,7 @@ def run_all(page, url: str, folder: Path, name: str, timeout: float = 900.0, sho
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=240000)
     _dismiss_dialogs(page, name, shot)
-    kernels = [s["kernel"]["id"] for s in _api(url, "/api/sessions") if s.get("path", "").endswith(name)]
+    kernels = [s["kernel"]["id"] for s in sessions_of(url, name, timeout=10.0)]
     assert len(kernels) == 1, f"{name}: JupyterLab started a kernel of its own beside the lab's: {kernels}"
     deadline = time.monotonic() + timeout
     for _ in range(3):                # a Run All sent while the kernel still connects may be dropped: retry
@@ -173,7 +173,13 @@ def _api(url: str, path: str, body: dict | None = None, method: str = "GET", tim
     req = urllib.request.Request(f"{url}{path}?token={TOKEN}", data=data, method=method,
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=timeout) as r:
-        return json.load(r)
+        raw = r.read()
+    return json.loads(raw) if raw else None
+
+
+def sessions_of(url: str, name: str, timeout: float = 5.0) -> list[dict]:
+    """The server's sessions open on the notebook `name` (REST API)."""
+    return [s for s in _api(url, "/api/sessions", timeout=timeout) if s.get("path", "").endswith(name)]
 
 
 def _start_session(url: str, folder: Path, name: str) -> None:
@@ -197,15 +203,9 @@ def _start_session(url: str, folder: Path, name: str) -> None:
 
 def shutdown_kernel(url: str, name: str) -> None:
     """Shut the lab's kernel down (the next lab gets the CPU and the memory)."""
-    import json
-
     try:
-        with urllib.request.urlopen(f"{url}/api/sessions?token={TOKEN}", timeout=5) as r:
-            sessions = json.load(r)
-        for s in sessions:
-            if s.get("path", "").endswith(name):
-                req = urllib.request.Request(f"{url}/api/sessions/{s['id']}?token={TOKEN}", method="DELETE")
-                urllib.request.urlopen(req, timeout=10).close()
+        for s in sessions_of(url, name):
+            _api(url, f"/api/sessions/{s['id']}", method="DELETE")
     except OSError:
         pass
 
@@ -255,17 +255,11 @@ def _dismiss_dialogs(page, name: str, shot: str, wait: float = 1.0) -> None:
 
 def _kernel_state(url: str, name: str) -> str | None:
     """The execution state of the kernel of the session open on `name` (server REST API)."""
-    import json
-
     try:
-        with urllib.request.urlopen(f"{url}/api/sessions?token={TOKEN}", timeout=5) as r:
-            sessions = json.load(r)
+        sessions = sessions_of(url, name)
     except OSError:
         return None
-    for s in sessions:
-        if s.get("path", "").endswith(name):
-            return (s.get("kernel") or {}).get("execution_state")
-    return None
+    return (sessions[0].get("kernel") or {}).get("execution_state") if sessions else None
 
 
 def role(cell) -> str | None:
