@@ -522,3 +522,20 @@ def test_ladder_rows_one_at_a_time_and_the_scripts_budget(tmp_path, monkeypatch,
     monkeypatch.setattr(lb, "gpu_reason", lambda: "no CUDA GPU is visible")
     with pytest.raises(RuntimeError, match="needs a datacenter Blackwell GPU"):
         lb.measure_ladder()
+
+
+def test_relative_error_refuses_broadcasting_and_a_zero_reference():
+    with pytest.raises(ValueError, match="same shape"):
+        bench.relative_error(torch.ones(3, 1), torch.ones(3))          # would broadcast to 3 x 3 and say 0.0
+    with pytest.raises(ValueError, match="all zeros"):
+        bench.relative_error(torch.ones(3), torch.zeros(3))            # would say inf
+    with pytest.raises(TypeError, match="ref must be a torch.Tensor"):
+        bench.relative_error(torch.ones(3), [1.0, 1.0, 1.0])
+
+
+def test_gemm_result_refuses_what_is_not_a_timing_and_a_zero_time():
+    with pytest.raises(TypeError, match="timing must be a bwkit.bench.Timing"):
+        bench.gemm_result("mm", 64, 64, 64, 1.0)
+    zero = bench.Timing(0.0, 0.0, 0.0, 0.0, 5, "host (CPU)", "cpu")
+    with pytest.raises(ValueError, match="median time must be > 0 ms"):
+        bench.gemm_result("mm", 64, 64, 64, zero)

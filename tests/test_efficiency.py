@@ -110,6 +110,8 @@ def test_kernel_without_epilogue_overlap_pays_for_it():
 def test_fit_sustained_round_trip_and_sweep_sawtooth():
     p = eff.predict(8192, 8192, 8192, "128x256", "H200", "bf16", sustained=0.8)
     assert eff.fit_sustained(p.pct_of_peak, 8192, 8192, 8192, "128x256", "H200", "bf16") == pytest.approx(0.8)
+    with pytest.warns(UserWarning, match="did you pass a fraction"):      # 0.8 meant as 80 %
+        eff.fit_sustained(0.8, 8192, 8192, 8192, "128x256", "H200", "bf16")
     Ns = [17152, 17408, 17409, 17664]
     curve = eff.sweep_n(16384, 16384, Ns, ["128x256"], "B200", "bf16")["128x256"]
     # 17408 = 68 x 256 whole tiles; one more column adds a tile column that is 1/256 full

@@ -341,3 +341,22 @@ def test_combine_bad_inputs():
         moe.combine(torch.zeros(4, 2), torch.zeros(3, 2), 3)
     with pytest.raises(ValueError, match="2-D"):
         moe.combine(torch.zeros(6), torch.zeros(3, 2), 3)
+
+
+def test_routing_helpers_name_bad_input():
+    """Expert ids out of range, wrong shapes and empty counts get a ValueError, never a silent wrong answer."""
+    with pytest.raises(ValueError, match=r"tokens_per_expert: expert ids must lie in \[0, 4\)"):
+        moe.tokens_per_expert(torch.tensor([[0, 9]]), 4)                 # bincount would return 10 counts
+    with pytest.raises(ValueError, match="integer torch.Tensor"):
+        moe.tokens_per_expert(torch.tensor([[0.0, 1.0]]), 4)
+    with pytest.raises(ValueError, match="num_tokens, top_k"):
+        moe.permute_tokens(torch.tensor([0, 1]), 4, 16)
+    assert moe.tokens_per_expert(torch.tensor([[0, 3], [3, 3]]), 4).tolist() == [1, 0, 0, 3]
+    with pytest.raises(ValueError, match=r"scores must be a tensor \[num_tokens, num_experts = 32\]"):
+        moe.gate_from_scores(torch.rand(3, 30), None, SMALL)
+    with pytest.raises(ValueError, match=r"bias must be None or a tensor of shape \[32\]"):
+        moe.gate_from_scores(torch.rand(3, 32), torch.zeros(16), SMALL)
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        moe.load_imbalance(torch.zeros(0))
+    assert moe.load_imbalance([1, 2, 3]) == pytest.approx(1.5)            # a list works, as the docstring says
+    assert math.isnan(moe.load_imbalance(torch.zeros(4)))                 # no token routed: NaN, documented

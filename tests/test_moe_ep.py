@@ -153,3 +153,8 @@ def test_ep_failing_rank_raises_and_is_reaped():
     with pytest.raises(RuntimeError, match="a rank failed(.|\n)*NaN router logits"):
         moe_ep.run_ep(x, w, TINY, world_size=WORLD, timeout_s=60)
     assert multiprocessing.active_children() == []
+
+
+def test_ep_routing_table_refuses_expert_ids_out_of_range():
+    with pytest.raises(ValueError, match=r"ep_routing_table: expert ids must lie in \[0, 16\)"):
+        moe_ep.ep_routing_table([torch.tensor([[0, 17]])], 1, 16)     # bincount would make a [1, 2] table

@@ -113,9 +113,21 @@ def relative_error(out, ref) -> float:
     below any tolerance it is compared with, whatever the size, and `out`'s device avoids copying a GPU result to
     the host. Non-finite values in `out` give nan or inf (callers that need a verdict check for it).
     """
+    import torch
+
+    for name, t in (("out", out), ("ref", ref)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"relative_error: {name} must be a torch.Tensor, got {type(t).__name__}")
+    if tuple(out.shape) != tuple(ref.shape):
+        raise ValueError(f"relative_error: out and ref must have the same shape, got {list(out.shape)} and "
+                         f"{list(ref.shape)} (broadcasting would compare the wrong elements)")
     out = out.double()
     ref = ref.double().to(out.device)
-    return float((out - ref).norm() / ref.norm())
+    norm = ref.norm()
+    if float(norm) == 0:
+        raise ValueError("relative_error: ref is all zeros, so a relative error is undefined; compare absolute "
+                         "errors instead")
+    return float((out - ref).norm() / norm)
 
 
 def cublas_baseline(M: int, N: int, K: int, dtype=None, *, name: str = "cuBLAS", precision: str = "bf16",
@@ -208,7 +220,13 @@ class BenchResult:
 
 def gemm_result(name: str, M: int, N: int, K: int, timing: Timing, precision: str | None = None,
                 **extra) -> BenchResult:
-    """A `BenchResult` for an M x N x K GEMM timed as `timing`."""
+    """A `BenchResult` for an M x N x K GEMM timed as `timing` (a `Timing` from `time_fn`, with a median > 0)."""
+    if not isinstance(timing, Timing):
+        raise TypeError(f"gemm_result: timing must be a bwkit.bench.Timing (what time_fn returns), got "
+                        f"{type(timing).__name__}")
+    if not timing.median_ms > 0:
+        raise ValueError(f"gemm_result: the median time must be > 0 ms, got {timing.median_ms!r}: a zero time is "
+                         "a kernel that did not run (or was not waited for), never a result")
     return BenchResult(name, {"M": M, "N": N, "K": K}, timing, gemm_flops(M, N, K), precision, extra)
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -62,7 +63,7 @@ SEED_SHAPE = (16384, 17290, 16384)
 CUTLASS_SHAPE = (16384, 17920, 16384)
 CUTLASS_SOURCE = ("CUTLASS 3.8 README, 'Performance' section: figure of GEMM throughput on B200 at "
                   "M=K=16384, N=17920, captioned '% throughput of theoretical peak @ power', operands uniform "
-                  "random integers in [-4, 4] (values as transcribed in the kit's shared REFERENCE.md)")
+                  "random integers in [-4, 4] (values transcribed from that figure by the kit's authors)")
 # The caption says only "% throughput of theoretical peak @ power". Reading it as "relative to the peak at the
 # clock the GPU sustains under its power limit" (possibly below the datasheet boost-clock peak of bwkit.hw) is an
 # interpretation, not CUTLASS's words; either way these are not directly % of bwkit.hw's B200 figures.
@@ -312,6 +313,9 @@ def fit_sustained(measured_pct: float, M: int, N: int, K: int, tile: Tile | str 
     """The `sustained` factor that makes `predict` match one measured % of peak (compute-bound shapes)."""
     if not 0 < measured_pct <= 100:
         raise ValueError(f"measured_pct must be in (0, 100], got {measured_pct!r}")
+    if measured_pct <= 1:
+        warnings.warn(f"fit_sustained: measured_pct={measured_pct!r} is a percentage; did you pass a fraction? "
+                      f"({measured_pct!r} of peak would be {100 * measured_pct:g} %)", stacklevel=2)
     kw.pop("sustained", None)
     raw = predict(M, N, K, tile, gpu, precision, sustained=1.0, **kw)
     if raw.bound != "compute":

@@ -50,7 +50,7 @@ _MODEL_STEPS: dict[str, tuple[tuple[int, int, int], int, bool]] = {
 # Reference points beside the model, each with its kind (never "model") and its source.
 REFERENCE_POINTS: tuple[dict, ...] = (
     {"gpu": "H200", "kind": "measured", "label": "cuBLAS bf16 (torch.matmul), 8192³", "tflops": (769.0, 798.0),
-     "source": "measured on an H200 in this workplace (the kit's shared REFERENCE.md: 769-798 TFLOP/s)"},
+     "source": "measured on an H200 by the kit's authors (769-798 TFLOP/s over runs; versions not recorded)"},
     {"gpu": "B200", "kind": "published", "label": "CUTLASS 3.8 BF16, 94.2% of peak at power, 16384x17920x16384",
      "pct_of_peak": 94.2,
      "source": "CUTLASS 3.8 README 'Performance' figure (B200, % of peak at power; bwkit.efficiency."

@@ -24,7 +24,7 @@ __all__ = [
     "DeepSeekMoEConfig", "DEEPSEEK_V3", "TINY", "SMALL",
     "gate", "gate_hf", "gate_from_scores", "dense_routing",
     "MoEWeights", "init_moe_weights", "swiglu", "experts_reference", "experts_naive", "experts_grouped",
-    "moe_forward", "Permutation", "permute_tokens", "combine",
+    "moe_forward", "Permutation", "check_expert_ids", "permute_tokens", "combine",
     "tokens_per_expert", "load_imbalance", "expected_active_experts", "MoECost", "moe_cost",
     "skewed_router_bias", "LOWP_SCHEMES", "fake_quant_weight", "fake_quant_act", "quantize_expert_weights",
     "experts_lowp", "relative_error",
@@ -162,6 +162,12 @@ def gate_from_scores(scores, bias, cfg: DeepSeekMoEConfig, *, mask_value: float 
         raise ValueError(f"weights_from must be 'unbiased' or 'biased', got {weights_from!r}")
     if group_score not in (None, "top2", "max", "sum"):
         raise ValueError(f"group_score must be None, 'top2', 'max' or 'sum', got {group_score!r}")
+    if not isinstance(scores, torch.Tensor) or scores.dim() != 2 or scores.shape[1] != cfg.num_experts:
+        raise ValueError(f"gate_from_scores: scores must be a tensor [num_tokens, num_experts = {cfg.num_experts}], "
+                         f"got {list(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__}")
+    if bias is not None and (not isinstance(bias, torch.Tensor) or tuple(bias.shape) != (cfg.num_experts,)):
+        raise ValueError(f"gate_from_scores: bias must be None or a tensor of shape [{cfg.num_experts}], "
+                         f"got {getattr(bias, 'shape', type(bias).__name__)}")
     T = scores.shape[0]
     original = scores
     biased = scores + bias if bias is not None else scores
@@ -404,6 +410,23 @@ class Permutation:
         return 1.0 - self.num_pairs / self.num_padded if self.num_padded else 0.0
 
 
+def check_expert_ids(topk_ids, num_experts: int, where: str) -> None:
+    """Raise a ValueError naming `where` unless `topk_ids` is an integer tensor [num_tokens, top_k] of expert ids
+    in [0, num_experts)."""
+    import torch
+
+    if isinstance(num_experts, bool) or not isinstance(num_experts, int) or num_experts < 1:
+        raise ValueError(f"{where}: num_experts must be a positive int, got {num_experts!r}")
+    if not isinstance(topk_ids, torch.Tensor) or topk_ids.is_floating_point() or topk_ids.is_complex():
+        what = topk_ids.dtype if isinstance(topk_ids, torch.Tensor) else type(topk_ids).__name__
+        raise ValueError(f"{where}: topk_ids must be an integer torch.Tensor of expert ids, got {what}")
+    if topk_ids.dim() != 2:
+        raise ValueError(f"{where}: topk_ids must be [num_tokens, top_k], got shape {list(topk_ids.shape)}")
+    if topk_ids.numel() and (int(topk_ids.min()) < 0 or int(topk_ids.max()) >= num_experts):
+        raise ValueError(f"{where}: expert ids must lie in [0, {num_experts}), got ids from {int(topk_ids.min())} "
+                         f"to {int(topk_ids.max())}")
+
+
 def permute_tokens(topk_ids, num_experts: int, block_m: int) -> Permutation:
     """Sort the (token, slot) pairs of `topk_ids` [T, top_k] by expert and pad each expert's run to `block_m`.
 
@@ -413,13 +436,8 @@ def permute_tokens(topk_ids, num_experts: int, block_m: int) -> Permutation:
 
     if not isinstance(block_m, int) or block_m < 1:
         raise ValueError(f"block_m must be a positive int, got {block_m!r}")
-    if not isinstance(num_experts, int) or num_experts < 1:
-        raise ValueError(f"num_experts must be a positive int, got {num_experts!r}")
-    if topk_ids.dim() != 2:
-        raise ValueError(f"topk_ids must be [num_tokens, top_k], got {list(topk_ids.shape)}")
+    check_expert_ids(topk_ids, num_experts, "permute_tokens")
     flat = topk_ids.reshape(-1).long()
-    if flat.numel() and (int(flat.min()) < 0 or int(flat.max()) >= num_experts):
-        raise ValueError(f"topk_ids must lie in [0, {num_experts})")
     P = flat.numel()
     counts = torch.bincount(flat, minlength=num_experts)
     padded = (counts + block_m - 1) // block_m * block_m
@@ -500,13 +518,20 @@ def tokens_per_expert(topk_ids, num_experts: int):
     """How many (token, slot) pairs each expert receives: bincount of `topk_ids`, length num_experts."""
     import torch
 
+    check_expert_ids(topk_ids, num_experts, "tokens_per_expert")
     return torch.bincount(topk_ids.reshape(-1).long(), minlength=num_experts)
 
 
 def load_imbalance(counts) -> float:
     """max / mean of tokens per expert: 1.0 is perfect balance (NaN when no token was routed); the busiest expert
     sets an MoE layer's time."""
-    c = counts.float()
+    import torch
+
+    c = torch.as_tensor(counts).double()
+    if c.dim() != 1 or not c.numel():
+        raise ValueError(f"load_imbalance: counts must be a non-empty 1-D sequence, got shape {list(c.shape)}")
+    if bool((c < 0).any()):
+        raise ValueError("load_imbalance: counts must be >= 0")
     return float(c.max() / c.mean()) if float(c.mean()) > 0 else float("nan")
 
 

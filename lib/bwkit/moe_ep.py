@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from bwkit.moe import DeepSeekMoEConfig, MoEWeights, combine, experts_grouped, gate, swiglu
+from bwkit.moe import DeepSeekMoEConfig, MoEWeights, check_expert_ids, combine, experts_grouped, gate, swiglu
 
 __all__ = ["expert_owner_rank", "expert_range", "ep_routing_table", "EPStats", "ep_moe_forward", "run_ep",
            "run_ep_cases", "free_port"]
@@ -72,6 +72,8 @@ def ep_routing_table(topk_ids_per_rank, world_size: int, num_experts: int) -> to
     if len(topk_ids_per_rank) != world_size:
         raise ValueError(f"need one topk_ids tensor per rank: got {len(topk_ids_per_rank)}, world_size "
                          f"{world_size}")
+    for ids in topk_ids_per_rank:
+        check_expert_ids(ids, num_experts, "ep_routing_table")
     rows = [torch.bincount(expert_owner_rank(ids.reshape(-1).long(), world_size, num_experts),
                            minlength=world_size) for ids in topk_ids_per_rank]
     return torch.stack(rows).to(torch.int64)

@@ -11,7 +11,11 @@ def bits_per_element(elem_bits, scale_bits, block):
         Wrong("scale left out", """
 def bits_per_element(elem_bits, scale_bits, block):
     return float(elem_bits)
-""", "left the scale out"),
+""", "has no scale in it"),
+        Wrong("integer division", """
+def bits_per_element(elem_bits, scale_bits, block):
+    return elem_bits + scale_bits // block
+""", "integer division"),
         Wrong("bits of a whole block", """
 def bits_per_element(elem_bits, scale_bits, block):
     return elem_bits * block + scale_bits
@@ -80,6 +84,13 @@ def dot_scaled_shapes(BLOCK_M, BLOCK_N, BLOCK_K, scheme):
     blk = 16 if scheme == "nvfp4" else 32
     return (BLOCK_M, BLOCK_K // pack), (BLOCK_M, BLOCK_K // blk), (BLOCK_K // pack, BLOCK_N), (BLOCK_K // blk, BLOCK_N)
 """, "transposed B's scales"),
+        Wrong("scale columns from the packed K", """
+def dot_scaled_shapes(BLOCK_M, BLOCK_N, BLOCK_K, scheme):
+    pack = 2 if scheme in ("mxfp4", "nvfp4") else 1
+    blk = 16 if scheme == "nvfp4" else 32
+    k = BLOCK_K // pack
+    return (BLOCK_M, k), (BLOCK_M, k // blk), (k, BLOCK_N), (BLOCK_N, k // blk)
+""", "not `block` packed bytes"),
         Wrong("FP4 codes not packed", """
 def dot_scaled_shapes(BLOCK_M, BLOCK_N, BLOCK_K, scheme):
     blk = 16 if scheme == "nvfp4" else 32
@@ -160,6 +171,10 @@ def k_step_bytes(BLOCK_M, BLOCK_N, BLOCK_K, scheme):
         Wrong("the FP8 rate", "dequant_peak_tflops = 4500.0", "FP8 rate"),
         Wrong("the ratio", "dequant_peak_tflops = 9000 / 2250", "ratio"),
         Wrong("PFLOP/s", "dequant_peak_tflops = 2.25", "PFLOP/s"),
+        Wrong("FLOP/s", """
+from bwkit import hw
+dequant_peak_tflops = hw.peak_flops("B200", "bf16")
+""", "that is in FLOP/s"),
         Right("an int", "dequant_peak_tflops = 2250"),
         Right("from the FLOP/s", """
 from bwkit import hw

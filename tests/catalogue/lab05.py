@@ -70,6 +70,10 @@ def tile_8x8(tile_m, tile_n):
 def tile_8x8(tile_m, tile_n):
     return L.run_cute(lambda: cute.tiled_divide(cute.make_layout((8, 8), stride=(8, 1)), (tile_m, tile_n)))
 """, "tiled_divide"),
+        Wrong("CuTe called outside a JIT function", """
+def tile_8x8(tile_m, tile_n):
+    return cute.zipped_divide(cute.make_layout((8, 8), stride=(8, 1)), (tile_m, tile_n))
+""", "inside a JIT function"),
         Wrong("always 4x2", """
 def tile_8x8(tile_m, tile_n):
     return L.run_cute(lambda: cute.zipped_divide(cute.make_layout((8, 8), stride=(8, 1)), (4, 2)))
@@ -231,6 +235,13 @@ def mma_kind(ptx):
     m = re.search(r"tcgen05\\.mma\\.cta_group::\\d\\.kind::(\\w+)(?:\\.block_scale\\.(block\\d+))?", ptx)
     return m.group(1) + ("." + m.group(2) if m.group(2) else "")
 """, "return 'none' then"),
+        Wrong("optional block group concatenated", """
+def mma_kind(ptx):
+    m = re.search(r"tcgen05\\.mma\\.cta_group::\\d\\.kind::(\\w+)(?:\\.block_scale\\.(block\\d+))?", ptx)
+    if m is None:
+        return "none"
+    return m.group(1) + "." + m.group(2)
+""", "the block size is optional"),
         Wrong("the lab's two answers", """
 def mma_kind(ptx):
     return "mxf4nvf4.block16" if "block_scale" in ptx else "f16"

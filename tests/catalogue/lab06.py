@@ -68,6 +68,11 @@ def tile_eff(M, N, K, BLOCK_M, BLOCK_N, BLOCK_K):
     padded = round(M / BLOCK_M) * BLOCK_M * round(N / BLOCK_N) * BLOCK_N * round(K / BLOCK_K) * BLOCK_K
     return M * N * K / padded
 """, "nearest (round)"),
+        Wrong("a percentage", """
+def tile_eff(M, N, K, BLOCK_M, BLOCK_N, BLOCK_K):
+    padded = math.ceil(M / BLOCK_M) * BLOCK_M * math.ceil(N / BLOCK_N) * BLOCK_N * math.ceil(K / BLOCK_K) * BLOCK_K
+    return 100 * M * N * K / padded
+""", "a percentage"),
         Right("integer ceil, per dimension", """
 def tile_eff(M, N, K, BLOCK_M, BLOCK_N, BLOCK_K):
     eff_of = lambda x, b: x / (-(-x // b) * b)
@@ -93,6 +98,18 @@ def waves(M, N, BLOCK_M, BLOCK_N, num_slots):
     full = tiles // num_slots
     return tiles, full, tiles / (full * num_slots)
 """, "rounded the waves down"),
+        Wrong("one wave too many on an exact fit", """
+def waves(M, N, BLOCK_M, BLOCK_N, num_slots):
+    t = math.ceil(M / BLOCK_M) * math.ceil(N / BLOCK_N)
+    f = t // num_slots + 1
+    return t, f, t / (f * num_slots)
+""", "one wave too many"),
+        Wrong("efficiency in %", """
+def waves(M, N, BLOCK_M, BLOCK_N, num_slots):
+    tiles = math.ceil(M / BLOCK_M) * math.ceil(N / BLOCK_N)
+    full = math.ceil(tiles / num_slots)
+    return tiles, full, 100 * tiles / (full * num_slots)
+""", "as a percentage"),
         Wrong("fractional waves", """
 def waves(M, N, BLOCK_M, BLOCK_N, num_slots):
     tiles = math.ceil(M / BLOCK_M) * math.ceil(N / BLOCK_N)

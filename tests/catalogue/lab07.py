@@ -53,6 +53,13 @@ def moe_flops_per_token(cfg):
 """),
     ],
     "07.2": [
+        Wrong("top_k groups", """
+def kept_groups(biased, cfg):
+    T = biased.shape[0]
+    group_score = biased.view(T, cfg.num_groups, -1).topk(2, dim=-1).values.sum(-1)
+    keep = group_score.topk(cfg.top_k, dim=-1).indices
+    return torch.zeros(T, cfg.num_groups, dtype=torch.bool).scatter_(1, keep, True)
+""", "keep cfg.topk_groups"),
         Wrong("best expert per group", """
 def kept_groups(biased, cfg):
     T = biased.shape[0]
@@ -213,6 +220,33 @@ def my_gate(scores, bias, cfg):
 """),
     ],
     "07.4": [
+        Wrong("padding with the token count", """
+def my_permute(topk_ids, num_experts, block_m):
+    T = topk_ids.shape[0]
+    flat = topk_ids.reshape(-1)
+    sorted_ids, block_ids = [], []
+    for e in range(num_experts):
+        pairs = torch.nonzero(flat == e).flatten().tolist()
+        if not pairs:
+            continue
+        n_blocks = -(-len(pairs) // block_m)
+        sorted_ids += pairs + [T] * (n_blocks * block_m - len(pairs))
+        block_ids += [e] * n_blocks
+    return torch.tensor(sorted_ids), torch.tensor(block_ids)
+""", "the number of tokens T"),
+        Wrong("one block too many on a full run", """
+def my_permute(topk_ids, num_experts, block_m):
+    flat = topk_ids.reshape(-1)
+    sorted_ids, block_ids = [], []
+    for e in range(num_experts):
+        pairs = torch.nonzero(flat == e).flatten().tolist()
+        if not pairs:
+            continue
+        n_blocks = len(pairs) // block_m + 1
+        sorted_ids += pairs + [flat.numel()] * (n_blocks * block_m - len(pairs))
+        block_ids += [e] * n_blocks
+    return torch.tensor(sorted_ids), torch.tensor(block_ids)
+""", "fills its blocks exactly"),
         Wrong("padding with -1", """
 def my_permute(topk_ids, num_experts, block_m):
     flat = topk_ids.reshape(-1)
@@ -410,6 +444,11 @@ def routing_table(ids_per_rank, world_size, num_experts):
 def routing_table(ids_per_rank, world_size, num_experts):
     return torch.stack([torch.bincount(ids.reshape(-1), minlength=num_experts) for ids in ids_per_rank])
 """, "pairs per expert"),
+        Wrong("divided by world_size", """
+def routing_table(ids_per_rank, world_size, num_experts):
+    return torch.stack([torch.bincount(ids.reshape(-1) // world_size, minlength=world_size)
+                        for ids in ids_per_rank])
+""", "divided by world_size"),
         Right("numpy histogram", """
 import numpy as np
 def routing_table(ids_per_rank, world_size, num_experts):

@@ -83,9 +83,56 @@ def weight_bytes_per_token(cfg, bytes_per_weight):
     return (p["attention"] + p["dense_ffn"] + p["shared_expert"] + p["router"] + p["head"] + routed) \\
         * bytes_per_weight
 """, "every layer"),
+        Wrong("no output head", """
+def weight_bytes_per_token(cfg, bytes_per_weight):
+    p = pm.component_params(cfg)
+    routed = p["routed_experts"] * cfg.top_k / cfg.num_experts
+    return (p["attention"] + p["dense_ffn"] + p["shared_expert"] + p["router"] + routed) * bytes_per_weight
+""", "output head"),
+        Wrong("no dense FFN layers", """
+def weight_bytes_per_token(cfg, bytes_per_weight):
+    p = pm.component_params(cfg)
+    routed = p["routed_experts"] * cfg.top_k / cfg.num_experts
+    return (p["attention"] + p["shared_expert"] + p["router"] + p["head"] + routed) * bytes_per_weight
+""", "dense FFN layers"),
+        Wrong("no routers", """
+def weight_bytes_per_token(cfg, bytes_per_weight):
+    p = pm.component_params(cfg)
+    routed = p["routed_experts"] * cfg.top_k / cfg.num_experts
+    return (p["attention"] + p["dense_ffn"] + p["shared_expert"] + p["head"] + routed) * bytes_per_weight
+""", "routers"),
+        Wrong("8 of 256 hard-coded", """
+def weight_bytes_per_token(cfg, bytes_per_weight):
+    p = pm.component_params(cfg)
+    routed = p["routed_experts"] * 8 / 256          # a token picks 8 of the 256 experts
+    active = p["attention"] + p["dense_ffn"] + p["shared_expert"] + p["router"] + p["head"] + routed
+    return active * bytes_per_weight
+""", "8 of 256"),
+        Wrong("top-8 hard-coded", """
+def weight_bytes_per_token(cfg, bytes_per_weight):
+    p = pm.component_params(cfg)
+    routed = cfg.num_moe_layers * 8 * 3 * cfg.hidden * cfg.expert_inter
+    active = p["attention"] + p["dense_ffn"] + p["shared_expert"] + p["router"] + p["head"] + routed
+    return active * bytes_per_weight
+""", "8 experts per token"),
         Right("library active count", """
 def weight_bytes_per_token(cfg, bytes_per_weight):
     return pm.active_params_per_token(cfg) * bytes_per_weight
+"""),
+        Right("the one embedding row counted", """
+def weight_bytes_per_token(cfg, bytes_per_weight):
+    p = pm.component_params(cfg)
+    routed = p["routed_experts"] * cfg.top_k / cfg.num_experts
+    one_row = cfg.hidden                             # the token's row of the embedding table
+    active = p["attention"] + p["dense_ffn"] + p["shared_expert"] + p["router"] + p["head"] + routed + one_row
+    return active * bytes_per_weight
+"""),
+        Right("the embedding row in BF16, added in bytes", """
+def weight_bytes_per_token(cfg, bytes_per_weight):
+    p = pm.component_params(cfg)
+    routed = p["routed_experts"] * cfg.top_k / cfg.num_experts
+    weights = p["attention"] + p["dense_ffn"] + p["shared_expert"] + p["router"] + p["head"] + routed
+    return weights * bytes_per_weight + cfg.hidden * 2      # + one BF16 embedding row
 """),
         Right("total minus what is not read", """
 def weight_bytes_per_token(cfg, bytes_per_weight):
@@ -159,6 +206,23 @@ def requests_per_gpu(hbm_gb=180.0, weights_gb=74.8, activation_gb=5.0, kv_fracti
     pool = (hbm_gb - weights_gb - activation_gb) * 1e9 * kv_fraction
     return int(pool // ((isl + osl) * pm.kv_bytes_per_token(cfg, "fp8")))
 """, "FP8 cache"),
+        Wrong("paged average, ISL + OSL/2", """
+def requests_per_gpu(hbm_gb=180.0, weights_gb=74.8, activation_gb=5.0, kv_fraction=0.85, isl=1024, osl=2048):
+    pool = (hbm_gb - weights_gb - activation_gb) * 1e9 * kv_fraction
+    return int(pool // ((isl + osl / 2) * pm.kv_bytes_per_token(cfg, "bf16")))
+""", "ISL + OSL/2"),
+        Wrong("rounded up", """
+import math
+def requests_per_gpu(hbm_gb=180.0, weights_gb=74.8, activation_gb=5.0, kv_fraction=0.85, isl=1024, osl=2048):
+    pool = (hbm_gb - weights_gb - activation_gb) * 1e9 * kv_fraction
+    return math.ceil(pool / ((isl + osl) * pm.kv_bytes_per_token(cfg, "bf16")))
+""", "rounded up"),
+        Wrong("latent without the RoPE key", """
+def requests_per_gpu(hbm_gb=180.0, weights_gb=74.8, activation_gb=5.0, kv_fraction=0.85, isl=1024, osl=2048):
+    kv_per_token = 61 * 512 * 2                      # 61 layers x 512-element latent x BF16
+    pool = (hbm_gb - weights_gb - activation_gb) * 1e9 * kv_fraction
+    return int(pool // ((isl + osl) * kv_per_token))
+""", "RoPE key"),
         Right("numpy int64", """
 import numpy as np
 def requests_per_gpu(hbm_gb=180.0, weights_gb=74.8, activation_gb=5.0, kv_fraction=0.85, isl=1024, osl=2048):
@@ -194,6 +258,19 @@ def mtp_speedup(t_plain, t_mtp, accepted=2.82):
 def mtp_speedup(t_plain, t_mtp, accepted=2.82):
     return (2.82 / t_mtp) / (1 / t_plain)
 """, "whatever `accepted` says"),
+        Wrong("as a percentage", """
+def mtp_speedup(t_plain, t_mtp, accepted=2.82):
+    return 100 * accepted * t_plain / t_mtp          # in %
+""", "percentage"),
+        Wrong("gain in percent", """
+def mtp_speedup(t_plain, t_mtp, accepted=2.82):
+    return (accepted / t_mtp * t_plain - 1) * 100    # +138 %, as the waterfall prints
+""", "gain in percent"),
+        Wrong("4 tokens per step", """
+def mtp_speedup(t_plain, t_mtp, accepted=2.82):
+    tokens_per_step = 4                              # the main model verifies 4 tokens per step
+    return (tokens_per_step / t_mtp) / (1 / t_plain)
+""", "4 tokens per step"),
         Right("tokens per second on both sides", """
 def mtp_speedup(t_plain, t_mtp, accepted=2.82):
     plain_tps = 1.0 / t_plain
@@ -240,6 +317,8 @@ def mtp_user_speed(step_s, drafts):
     "08.5": [
         Wrong("routed experts at batch 1", 'dominant = ("routed experts", "ADP imbalance (measured)")',
               "at batch 1"),
+        Wrong("attention weights at batch 1", 'dominant = ("attention linear", "ADP imbalance (measured)")',
+              "Fuse_A replicated"),
         Wrong("the attention at max throughput", 'dominant = ("kernel fixed cost", "KV cache + attention core")',
               "slowest attention-DP rank"),
         Wrong("prefill at max throughput", 'dominant = ("kernel fixed cost", "prefill share")', "prefill work itself"),

@@ -39,7 +39,9 @@ value beyond float32's range (e.g. E5M2 57344 x 2^127) becomes ±Inf there.
 
 DeepSeek-V3 FP8 (deepseek-ai/DeepSeek-V3 inference/kernel.py): activations in 1x128 tiles along the last dim,
 weights in 128x128 blocks; scale s = max(amax, 1e-4) / 448 in FP32 (``pow2_scales=True`` rounds s up to a
-power of two, the UE8M0 variant); elements e4m3(x / s), saturating.
+power of two, the UE8M0 variant); elements e4m3(x / s), saturating. The 1e-4 floor is DeepSeek's for
+activations; its weight kernel divides by amax as it is, and the kit floors weight blocks too, so that an all-zero
+block keeps a finite scale.
 
 Taught in lab 02 (steps 4-9); the reference that the GEMM (04) and MoE (07) labs check their kernels against.
 """
@@ -396,6 +398,9 @@ def quantize_fp8_act(x: torch.Tensor, tile: int = 128, pow2_scales: bool = False
 def quantize_fp8_weight(w: torch.Tensor, block: int = 128, pow2_scales: bool = False, *,
                         min_amax: float = 1e-4) -> FP8Blockwise:
     """DeepSeek-V3 weight quantization: per `block` x `block` block of w [N, K], s = max(amax, min_amax)/448.
+
+    DeepSeek's weight kernel has no floor (s = amax / 448); the kit uses the activations' 1e-4 here as well, so
+    that an all-zero block gets a finite scale.
 
     Ragged edges are padded with zeros; scales are [ceil(N/block), ceil(K/block)]. Taught in lab 02, step 9.
     """

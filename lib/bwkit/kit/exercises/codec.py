@@ -15,12 +15,15 @@ import dataclasses
 import importlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["encode", "decode", "dumps", "loads", "Opaque", "AnswerError", "CodecError", "MAX_BYTES"]
 
 MAX_BYTES = 64 * 2**20   # one answer or input payload, encoded
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")   # terminal colour codes
 
 
 class CodecError(ValueError):
@@ -78,7 +81,8 @@ def encode(x: Any, _depth: int = 0) -> Any:
         return encode(x.item(), _depth + 1)
     if isinstance(x, BaseException):
         details = getattr(x, "details", None)
-        return {"__error__": {"type": type(x).__name__, "message": str(x)[:4000],
+        message = _ANSI.sub("", str(x))[:4000]            # CuTe DSL colours its errors for a terminal
+        return {"__error__": {"type": type(x).__name__, "message": message,
                               "details": details if isinstance(details, dict) else None}}
     if isinstance(x, AnswerError):
         return {"__error__": {"type": x.type, "message": x.message, "details": x.details}}

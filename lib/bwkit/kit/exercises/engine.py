@@ -160,6 +160,17 @@ class Verdict:
         failed(self.name, self.lines, self.hint, cls=NotAnswered if self.not_answered else CheckFailure)
 
 
+def _raised(got: codec.AnswerError, width: int = 300) -> str:
+    """'Type: first line of the message' (CuTe DSL's errors run to a screenful with source excerpts)."""
+    lines = [line.strip() for line in got.message.splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    if len(text) > width:
+        text = text[: width - 3] + "..."
+    elif len(lines) > 1:
+        text += " (...)"
+    return f"{got.type}: {text}" if text else got.type
+
+
 def _reads_text(ex: Exercise) -> str:
     return "; ".join(a.describe() for a in ex.reads)
 
@@ -269,7 +280,7 @@ def judge(ex: Exercise, answers_json: str, seed: int = 0) -> Verdict:
                 names = (case.raises,) if isinstance(case.raises, str) else tuple(case.raises)
                 if isinstance(got, codec.AnswerError):
                     ok = got.type in names
-                    why = [] if ok else [f"raised {got.type}: {got.message}; expected {' or '.join(names)}"]
+                    why = [] if ok else [f"raised {_raised(got)}; expected {' or '.join(names)}"]
                 else:
                     ok, why = False, [f"returned {_short(got)}; these inputs must raise {' or '.join(names)}"]
                 seen.append((case, got, want, ok))
@@ -278,7 +289,7 @@ def judge(ex: Exercise, answers_json: str, seed: int = 0) -> Verdict:
                 continue
             want = part.expected(*case.args, **dict(case.kwargs))
             if isinstance(got, codec.AnswerError):
-                ok, why = False, [f"raised {got.type}: {got.message}"]
+                ok, why = False, [f"raised {_raised(got)}"]
             elif (bad := _not_an_option(part, got)) is not None:
                 return Verdict(ex, False, [f"{_case_text(part, case)}: {bad}"],
                                f"Likely mistake: {bad}: write exactly one of the options", diagnosed=True)

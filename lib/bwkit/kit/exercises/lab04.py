@@ -86,7 +86,8 @@ register(
         mistakes=[
             Mistake("you multiplied the scale bits by the block size instead of dividing",
                     value=lambda e, s, b: e + s * b),
-            Mistake("you left the scale out: each element also carries its share of the block's scale",
+            Mistake("your answer has no scale in it: each element also carries its share of the block's scale "
+                    "(if you wrote scale_bits // block, that is integer division: 8 // 32 == 0; use /)",
                     value=lambda e, s, b: float(e)),
             Mistake("that is the bits of a whole block (block x element bits + the scale), not per element",
                     value=lambda e, s, b: e * b + s),
@@ -155,9 +156,10 @@ def _tile_cases(rng: random.Random) -> list[Case]:
                   rng.choice(sg.TILE_SCHEMES)), "a random tile")]
 
 
-def _shapes_with(bm, bn, bk, scheme, *, pack=None, block=None, b_scale_t=False, b_nk=False, b_pack_n=False):
+def _shapes_with(bm, bn, bk, scheme, *, pack=None, block=None, b_scale_t=False, b_nk=False, b_pack_n=False,
+                 scales_of_bytes=False):
     p = _pack(scheme) if pack is None else pack
-    kb = bk // (_blk(scheme) if block is None else block)
+    kb = (bk // p if scales_of_bytes else bk) // (_blk(scheme) if block is None else block)
     b = (bn, bk // p) if b_nk else (bk, bn // p) if b_pack_n else (bk // p, bn)
     return (bm, bk // p), (bm, kb), b, ((kb, bn) if b_scale_t else (bn, kb))
 
@@ -172,8 +174,9 @@ def _fp4_only(fn):
 
 
 def _nvfp4_only(fn):
+    """A mistake model of NVFP4's block size: it explains failures on NVFP4 tiles only (False on any other)."""
     def when(got, want, bm, bn, bk, scheme):
-        return None if scheme != "nvfp4" else got == fn(bm, bn, bk, scheme)
+        return scheme == "nvfp4" and got == fn(bm, bn, bk, scheme)
     return when
 
 
@@ -204,6 +207,9 @@ register(
                     when=_fp4_only(lambda bm, bn, bk, s: _shapes_with(bm, bn, bk, s, b_pack_n=True))),
             Mistake("B goes in as a [K, N] tile ([BLOCK_K / pack, BLOCK_N]); [BLOCK_N, ...] is how W is stored",
                     value=lambda bm, bn, bk, s: _shapes_with(bm, bn, bk, s, b_nk=True)),
+            Mistake("a scale covers `block` elements of K, not `block` packed bytes: the scale tiles have "
+                    "BLOCK_K / block columns (FP4's BLOCK_K / 2 is the depth of the code tiles only)",
+                    value=lambda bm, bn, bk, s: _shapes_with(bm, bn, bk, s, scales_of_bytes=True)),
             Mistake("NVFP4 has one scale per 16 elements of K, not 32",
                     when=_nvfp4_only(lambda bm, bn, bk, s: _shapes_with(bm, bn, bk, s, block=32))),
             Mistake("MX formats have one scale per 32 elements of K (16 is NVFP4's block)",
@@ -245,6 +251,7 @@ register(
             Mistake("that is the ratio of the two peaks, not the ceiling in TFLOP/s",
                     value=lambda: _b200_peak("fp4") / _b200_peak("bf16")),
             wrong_unit("PFLOP/s", "TFLOP/s", 1e-3),
+            wrong_unit("FLOP/s", "TFLOP/s", 1e12),
         ],
         hint="The decoded operands are fp16, so the MMA is kind::f16: the B200's dense 16-bit peak (bwkit.hw)."),
 )

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from bwkit import layouts as L
+from bwkit.kit.exercises.codec import AnswerError
 from bwkit.kit.exercises.engine import register
 from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, Part, Value, wrong_unit
 
@@ -219,6 +220,8 @@ register(
         cases=_tile_cases, probe=_tile_probe, compare=compare_grid,
         expected=lambda tm, tn: L.table(_divide("zipped_divide", tm, tn)),
         mistakes=[
+            Mistake("CuTe's layout functions run only inside a JIT function: wrap the call in "
+                    "L.run_cute(lambda: cute.zipped_divide(...))", error="CALL_OUTSIDE_JIT"),
             Mistake("your function ignores tile_m and tile_n: it always tiles 4x2",
                     value=_tile_mistake("zipped_divide", fixed=(4, 2))),
             Mistake("rows and columns of the tile are swapped: the tiler is (tile_m, tile_n) = (rows, columns)",
@@ -439,6 +442,11 @@ def _ptx_cases(rng: random.Random) -> list[Case]:
             Case((_ptx(rng, [(rng.choice([1, 2]), kinds[0]), (1, kinds[1])]),), "made-up PTX")]
 
 
+def _none_error(got: Any) -> bool:
+    """The learner's code raised on a None (a regex group or match that did not match)."""
+    return isinstance(got, AnswerError) and "nonetype" in f"{got.type}: {got.message}".lower()
+
+
 def _first_kind_only(got, want, ptx) -> bool | None:
     return "." in want and isinstance(got, str) and got.strip().lower() == want.split(".")[0]
 
@@ -450,7 +458,11 @@ register(
         cases=_ptx_cases, expected=mma_kind_reference,
         mistakes=[
             Mistake("re.search found no tcgen05.mma (a Hopper kernel has none) and returned None: return 'none' "
-                    "then", error="NoneType"),
+                    "then", when=lambda got, want, ptx: _none_error(got) and want == "none", sees_errors=True),
+            Mistake("the block size is optional (the f16 and tf32 kinds have none), so its group is None there: "
+                    "add '.blockNN' only when it matched",
+                    when=lambda got, want, ptx: _none_error(got) and want != "none" and "." not in want,
+                    sees_errors=True),
             Mistake("add the scale block size for a block-scaled MMA: '.block16' (NVFP4) or '.block32'",
                     when=_first_kind_only),
             Mistake("leave out 'block_scale': the answer is the kind and the block size, e.g. 'mxf4nvf4.block16'",

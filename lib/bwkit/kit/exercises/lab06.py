@@ -61,10 +61,15 @@ def _waves_ref(M: int, N: int, bm: int, bn: int, n_slots: int) -> tuple[int, int
 def _waves_cases(rng: random.Random) -> list[Case]:
     fixed = [Case((16384, 17290, 128, 256, eff.slots("B200", "128x256")), "seed's shape, 128x256 on B200"),
              Case((16384, 17290, 256, 128, eff.slots("B200", "256x128 2-CTA")), "seed's shape, 2-CTA on B200"),
-             Case((8192, 768, 128, 256, eff.slots("H200", "128x256")), "8192x768, 128x256 on H200")]
+             Case((8192, 768, 128, 256, eff.slots("H200", "128x256")), "8192x768, 128x256 on H200"),
+             Case((18944, 256, 128, 256, eff.slots("B200", "128x256")), "148 tiles: exactly one wave on B200")]
     drawn = [Case((rng.randrange(4096, 20000), rng.randrange(4096, 20000), rng.choice([64, 128, 256]),
                    rng.choice([64, 128, 256]), rng.choice([74, 132, 148])), "a random shape") for _ in range(2)]
     return fixed + drawn
+
+
+def _scaled_last(t: tuple, r: float) -> tuple:
+    return (*t[:-1], t[-1] * r)
 
 
 def _waves_fraction(*args):
@@ -171,6 +176,7 @@ register(
             Mistake("you returned the padding (the wasted fraction), not the useful fraction",
                     value=lambda *a: 1 - eff.tile_efficiency(*a[:3], a[3:])),
             Mistake("you did not round up: padding makes the useful fraction below 1", value=lambda *a: 1.0),
+            Mistake("you returned a percentage; the answer is a fraction (at most 1)", ratio=100),
             Mistake("you forgot to pad K to whole BLOCK_K steps", value=_no_k),
             Mistake("you rounded the tile counts down (floor); a ragged edge still needs a whole tile: ceil",
                     value=_rounded(math.floor)),
@@ -189,6 +195,10 @@ register(
                     value=lambda *a: waves(*a, tiles_round=math.floor)),
             Mistake("you rounded the waves down: a partial wave still costs a whole wave",
                     value=lambda *a: waves(*a, waves_round=math.floor)),
+            Mistake("tiles // slots + 1 counts one wave too many when the tiles fill the slots exactly: round up "
+                    "with math.ceil", value=lambda *a: waves(*a, waves_round=lambda w: math.floor(w) + 1)),
+            Mistake("you returned the wave efficiency as a percentage; the answer is a fraction (at most 1)",
+                    value=lambda *a: _scaled_last(waves(*a), 100)),
             Mistake("you returned the fractional waves (tiles / slots) instead of whole ones",
                     value=_waves_fraction),
             Mistake("the wave efficiency is upside down: work done / slot-time paid, at most 1",

@@ -145,6 +145,10 @@ EX_07_2 = Exercise.single(
                                          .topk(2, -1)[0].sum(-1), c)),
         Mistake("you returned the indices of the kept groups; return a bool mask [T, num_groups]",
                 when=_returned_indices),
+        Mistake("you kept cfg.top_k groups: keep cfg.topk_groups (top_k counts experts; the notebook's SMALL "
+                "layer has 4 of each, TINY keeps 2 groups of 4)",
+                value=lambda b, c: _kept(_grouped(b, c).topk(2, -1)[0].sum(-1), dataclasses.replace(
+                    c, topk_groups=c.top_k))),
     ],
     hint="view(T, num_groups, experts_per_group), the sum of the top-2 per group, then scatter True at the "
          "topk_groups best groups.")
@@ -270,16 +274,16 @@ def _perm_probe(answers, case):
 
 
 def _perm_variant(topk_ids, num_experts, block_m, *, pad=None, token_ids=False, every_expert=False,
-                  one_block_id=False) -> dict:
+                  one_block_id=False, extra_block=False) -> dict:
     flat = topk_ids.reshape(-1)
     P, top_k = flat.numel(), topk_ids.shape[1]
-    pad = P if pad is None else pad
+    pad = {None: P, "tokens": topk_ids.shape[0]}.get(pad, pad)
     sorted_ids, block_ids = [], []
     for e in range(num_experts):
         pairs = torch.nonzero(flat == e).flatten().tolist()
         if not pairs and not every_expert:
             continue
-        n_blocks = max(1, -(-len(pairs) // block_m))
+        n_blocks = len(pairs) // block_m + 1 if extra_block else max(1, -(-len(pairs) // block_m))
         ids = [p // top_k for p in pairs] if token_ids else pairs
         sorted_ids += ids + [pad] * (n_blocks * block_m - len(pairs))
         block_ids += [e] if one_block_id else [e] * n_blocks
@@ -324,6 +328,10 @@ EX_07_4 = Exercise.single(
                 "num_pairs'", value=lambda i, e, b: _perm_variant(i, e, b, pad=-1)),
         Mistake("you padded with 0, a real pair id; the sentinel is num_pairs (T * top_k)",
                 value=lambda i, e, b: _perm_variant(i, e, b, pad=0)),
+        Mistake("you padded with the number of tokens T; the sentinel is the number of pairs, T * top_k",
+                value=lambda i, e, b: _perm_variant(i, e, b, pad="tokens")),
+        Mistake("len // block_m + 1 adds a block of padding to a run that fills its blocks exactly: round up, "
+                "-(-len // block_m) or math.ceil", value=lambda i, e, b: _perm_variant(i, e, b, extra_block=True)),
         Mistake("you stored token ids (p // top_k); store pair ids p = token * top_k + slot",
                 value=lambda i, e, b: _perm_variant(i, e, b, token_ids=True)),
         Mistake("you gave experts without tokens a block too: they get none",
@@ -335,8 +343,8 @@ EX_07_4 = Exercise.single(
         Mistake("you did not pad: each expert's run is padded to a multiple of block_m with num_pairs",
                 when=_unpadded),
     ],
-    hint="if the shapes differ: each expert's run is padded to a multiple of block_m, and unused experts get "
-         "no block")
+    hint="Each expert's run is padded with num_pairs (T * top_k) to a multiple of block_m; unused experts get "
+         "no block.")
 
 
 # ---------------------------------------------------------------------------------------------------- 07.5
@@ -476,7 +484,11 @@ def _ep_cases(rng: random.Random) -> list[Case]:
     sizes[rng.randrange(W)] = 0                              # a rank with no tokens
     ids = [torch.stack([torch.randperm(E, generator=g)[:k] for _ in range(n)]) if n else
            torch.zeros(0, k, dtype=torch.int64) for n in sizes]
+    # 8 ranks of 4 experts each: experts per rank != world_size, unlike the notebook's 16 / 4 = 4
+    g8 = torch.Generator().manual_seed(72)
+    eight = [torch.stack([torch.randperm(32, generator=g8)[:4] for _ in range(3)]) for _ in range(8)]
     return [Case((notebook_ep_ids(), 4, 16), "TINY, 4 ranks (the notebook's)"),
+            Case((eight, 8, 32), "8 ranks, 32 experts"),
             Case((ids, W, E), f"{W} ranks, {E} experts, one rank without tokens")]
 
 
@@ -508,6 +520,9 @@ EX_07_7 = Exercise.single(
                 value=_tokens_not_pairs),
         Mistake("you counted pairs per expert; group the experts by rank (expert // (num_experts / world_size))",
                 when=_per_expert),
+        Mistake("you divided by world_size: a rank owns num_experts // world_size experts, so the destination is "
+                "expert // (num_experts // world_size)",
+                value=lambda ids, W, E: _table(ids, W, E, lambda e: e // W)),
     ],
     hint="For one source rank, ids // (num_experts // world_size) is each pair's destination; "
          "torch.bincount(..., minlength=world_size) counts them (an empty rank gives a row of zeros).")

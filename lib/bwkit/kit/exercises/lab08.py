@@ -12,7 +12,7 @@ import random
 
 from bwkit import moe
 from bwkit import perfmodel as pm
-from bwkit.kit.checks import describe_value
+from bwkit.kit.checks import compare, describe_value
 from bwkit.kit.exercises.engine import register
 from bwkit.kit.exercises.lab07 import random_config
 from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, Value
@@ -70,12 +70,19 @@ EX_08_1 = Exercise.single(
 # ---------------------------------------------------------------------------------------------------- 08.7
 
 def _active(cfg: moe.DeepSeekMoEConfig, *, routed: str = "top_k", shared: bool = True, attention: bool = True,
-            embedding: bool = False, mtp: bool = False, routed_layers: int | None = None) -> float:
+            embedding: bool = False, mtp: bool = False, routed_layers: int | None = None, head: bool = True,
+            dense: bool = True, router: bool = True) -> float:
+    """Parameters one token reads at batch 1, or a classic miscount of them (routed: "top_k", "all", or
+    "8 of 256" / "8 experts", DeepSeek-R1's top-8 of 256 hard-coded as a share or as a count)."""
     p = pm.component_params(cfg)
-    experts = {"top_k": cfg.top_k, "all": cfg.num_experts}[routed]
+    experts = {"top_k": cfg.top_k, "all": cfg.num_experts, "8 of 256": cfg.num_experts * 8 / 256,
+               "8 experts": 8}[routed]
     expert = 3 * cfg.hidden * cfg.expert_inter
     layers = cfg.num_moe_layers if routed_layers is None else routed_layers
-    n = p["dense_ffn"] + p["router"] + p["head"] + layers * experts * expert
+    n = layers * experts * expert
+    n += p["dense_ffn"] if dense else 0
+    n += p["router"] if router else 0
+    n += p["head"] if head else 0
     n += p["shared_expert"] if shared else 0
     n += p["attention"] if attention else 0
     n += p["embedding"] if embedding else 0
@@ -92,6 +99,32 @@ def _is_total(got, want, cfg, wb) -> bool | None:
     return any(math.isclose(g, t, rel_tol=1e-6) for t in totals)
 
 
+class _TokenBytes(float):
+    """08.7's reference bytes, carrying what one embedding row may add (the prompt says a token looks up one)."""
+
+    row: float = 0.0
+
+
+def _expected_08_7(cfg: moe.DeepSeekMoEConfig, wb: float) -> float:
+    ref = _TokenBytes(pm.active_params_per_token(cfg) * wb)
+    ref.row = cfg.hidden * max(wb, pm.STORAGE_BYTES["bf16"])   # the row in bytes_per_weight or in BF16, its format
+    return ref
+
+
+def _compare_08_7(got, want) -> tuple[bool, list[str]]:
+    """The active bytes (rtol 1e-9), or those plus the one embedding row a token looks up (counted or not)."""
+    ok, lines = compare(got, want, rtol=1e-9)
+    row = getattr(want, "row", 0.0)
+    if ok or not row or isinstance(got, bool):
+        return ok, lines
+    try:
+        g = float(got)
+    except (TypeError, ValueError):
+        return ok, lines
+    slack = 1e-9 * abs(float(want))
+    return (True, []) if float(want) - slack <= g <= float(want) + row + slack else (False, lines)
+
+
 def _cases_08_7(rng: random.Random) -> list[Case]:
     return [Case((moe.DEEPSEEK_V3, 1.0), "DeepSeek-R1, FP8 weights"),
             Case((moe.DEEPSEEK_V3, pm.STORAGE_BYTES["nvfp4"]), "DeepSeek-R1, NVFP4 weights"),
@@ -103,7 +136,7 @@ EX_08_7 = _single(
     reads=Function("weight_bytes_per_token", "(cfg: moe.DeepSeekMoEConfig, bytes_per_weight: float) -> float",
                    "bytes"),
     cases=_cases_08_7, flags_ok=("component_params",),
-    expected=lambda cfg, wb: pm.active_params_per_token(cfg) * wb, rtol=1e-9,
+    expected=_expected_08_7, compare=_compare_08_7,
     mistakes=[
         Mistake("you counted every expert (the ~671 B total parameters); a decoded token reads only its top_k "
                 "experts per MoE layer: the ~37 B active parameters", when=_is_total),
@@ -117,12 +150,23 @@ EX_08_7 = _single(
                 value=lambda c, wb: _active(c, attention=False) * wb),
         Mistake("you counted routed experts in every layer; the first num_dense_layers have no experts",
                 value=lambda c, wb: _active(c, routed_layers=c.num_layers) * wb),
+        Mistake("you forgot the output head: every decoded token goes through it (hidden x vocab weights)",
+                value=lambda c, wb: _active(c, head=False) * wb),
+        Mistake("you forgot the dense FFN layers: the first num_dense_layers have a dense FFN, read in full",
+                value=lambda c, wb: _active(c, dense=False) * wb),
+        Mistake("you forgot the routers (one gate of num_experts x hidden per MoE layer): every token runs them",
+                value=lambda c, wb: _active(c, router=False) * wb),
+        Mistake("you hard-coded DeepSeek-R1's 8 of 256 experts: use cfg.top_k and cfg.num_experts (the made-up "
+                "config has others)", value=lambda c, wb: _active(c, routed="8 of 256") * wb),
+        Mistake("you hard-coded DeepSeek-R1's 8 experts per token: use cfg.top_k (the made-up config has another)",
+                value=lambda c, wb: _active(c, routed="8 experts") * wb),
         Mistake("you returned parameters, not bytes: multiply by bytes_per_weight",
                 value=lambda c, wb: _active(c)),
         *_units("the bytes"),
     ],
-    hint="Every parameter a token multiplies through is read once: everything except the embedding table, the MTP "
-         "module and the routed experts it does not pick (top_k of num_experts per MoE layer).")
+    hint="Every parameter a token multiplies through is read once: everything except the embedding table (one "
+         "row: count it or not), the MTP module and the routed experts it does not pick (top_k of num_experts per "
+         "MoE layer).")
 
 
 # ---------------------------------------------------------------------------------------------------- 08.2
@@ -155,6 +199,7 @@ EX_08_2 = Exercise.single(
 # ---------------------------------------------------------------------------------------------------- 08.3
 
 KV_TOKEN = pm.kv_bytes_per_token()
+_KV_LATENT, _KV_ROPE = moe.DEEPSEEK_V3.kv_lora_rank, moe.DEEPSEEK_V3.qk_rope_head_dim
 
 
 DEFAULTS_08_3 = (180.0, 74.8, 5.0, 0.85, 1024, 2048)   # requests_per_gpu's defaults: B200, ADP8 weights
@@ -202,6 +247,9 @@ EX_08_3 = _single(
                 value=_floor(lambda *a: _requests(*a, tokens=lambda i, o: i))),
         Mistake("you reserved only the output (OSL), not ISL + OSL",
                 value=_floor(lambda *a: _requests(*a, tokens=lambda i, o: o))),
+        Mistake("you sized each request at the paged cache's average occupancy, ISL + OSL/2; this exercise "
+                "reserves the full ISL + OSL (TensorRT-LLM's default scheduler: a started request can always "
+                "finish)", value=_floor(lambda *a: _requests(*a, tokens=lambda i, o: i + o / 2))),
         Mistake("you forgot the KV fraction (kv_cache_free_gpu_mem_fraction): the pool takes only that share of "
                 "the free memory", value=_floor(lambda *a: _requests(*a) / _args(a)[3])),
         Mistake("you applied the KV fraction to the whole HBM; TensorRT-LLM applies it to the memory left after "
@@ -212,10 +260,15 @@ EX_08_3 = _single(
                 value=_floor(lambda *a: _requests(*a, kv=KV_TOKEN / 2))),
         Mistake("you counted one layer's latent (576 elements): the cache keeps one per layer, 61 of them",
                 value=_floor(lambda *a: _requests(*a, kv=KV_TOKEN / moe.DEEPSEEK_V3.num_layers))),
+        Mistake(f"you left out the RoPE key: MLA caches {_KV_LATENT} + {_KV_ROPE} = {_KV_LATENT + _KV_ROPE} elements "
+                f"per token and layer (kv_lora_rank + qk_rope_head_dim), not {_KV_LATENT}",
+                value=_floor(lambda *a: _requests(*a, kv=KV_TOKEN * _KV_LATENT / (_KV_LATENT + _KV_ROPE)))),
         Mistake("you converted GB with 2^30 (GiB); HBM sizes in GB are 10^9 bytes",
                 value=_floor(lambda *a: _requests(*a, unit=GIB))),
         Mistake("you rounded to the nearest request; round down: a request either fits or it does not",
                 value=lambda *a: round(_requests(*a))),
+        Mistake("you rounded up (math.ceil): the last, partial request does not fit; round down",
+                value=lambda *a: math.ceil(_requests(*a))),
         Mistake("round down to whole requests: a request either fits or it does not (int(pool // per_request))",
                 when=_float_not_floored),
         Mistake("that is the whole node (8 GPUs); the check wants one GPU", ratio=8),
@@ -268,8 +321,13 @@ EX_08_4 = Exercise.single(
                 "1 + 2.82", value=lambda tp, tm, accepted=2.82: (1 + accepted) * tp / tm),
         Mistake("you used 2.82 whatever `accepted` says: read the argument",
                 value=lambda tp, tm, accepted=2.82: 2.82 * tp / tm),
+        Mistake("you used 4 tokens per step (1 + 3 drafts) whatever `accepted` says: not every draft is accepted, "
+                "and the argument gives the measured count", value=lambda tp, tm, accepted=2.82: 4 * tp / tm),
         Mistake("you returned the gain (speed-up - 1); the check wants the ratio",
                 value=lambda tp, tm, accepted=2.82: accepted * tp / tm - 1),
+        Mistake("you returned a percentage (x 100); the check wants the ratio (2.4, not 240)", ratio=100),
+        Mistake("you returned the gain in percent, (speed-up - 1) x 100; the check wants the ratio",
+                value=lambda tp, tm, accepted=2.82: (accepted * tp / tm - 1) * 100),
     ],
     hint="tokens/s = tokens per step / step time, for both runs: accepted / t_mtp against 1 / t_plain.")
 
@@ -323,6 +381,13 @@ def _ms(which: str, key: str) -> str:
     return f"{r.times[key] * 1e3:.1f} ms"
 
 
+def _gb(which: str, key: str) -> str:
+    """The model's HBM bytes per GPU and step for `key` (a key of StepResult.bytes_per_gpu), for a diagnosis."""
+    r = pm.min_latency() if which == "lat" else pm.max_throughput()
+    gb = r.bytes_per_gpu[key] / GB
+    return f"{gb:.2f} GB" if gb < 10 else f"{gb:.1f} GB"
+
+
 def _norm(v) -> str:
     return " ".join(v.split()).lower() if isinstance(v, str) else ""
 
@@ -363,12 +428,14 @@ EX_08_5 = Exercise.single(
                 when=_not_options),
         Mistake("you swapped them: the tuple is (minimum latency, maximum throughput)",
                 when=lambda got, want: _pair(got) == (_norm(want[1]), _norm(want[0]))),
-        Mistake(f"(a): at batch 1 each GPU reads only ~1 GB of experts per step ({_ms('lat', 'routed experts')}); "
-                f"the ~850 dependent kernels cost {_ms('lat', 'kernel fixed cost')}", when=_chose(0, "routed experts")),
-        Mistake(f"(a): the BF16 attention weights are 2.85 GB per GPU, {_ms('lat', 'attention linear')}; look at the "
-                "per-kernel cost", when=_chose(0, "attention linear")),
-        Mistake(f"(b): the 46 GB of local experts take {_ms('thr', 'routed experts')}; look at the larger items",
-                when=_chose(1, "routed experts")),
+        Mistake(f"(a): at batch 1 the busiest GPU reads {_gb('lat', 'routed experts')} of experts per step (the 4 "
+                f"tokens of an MTP-3 step), in {_ms('lat', 'routed experts')}; the ~850 dependent kernels cost "
+                f"{_ms('lat', 'kernel fixed cost')}", when=_chose(0, "routed experts")),
+        Mistake(f"(a): the BF16 attention weights are {_gb('lat', 'attention weights')} per GPU (Fuse_A replicated, "
+                f"the rest split over 8), {_ms('lat', 'attention linear')}; look at the per-kernel cost",
+                when=_chose(0, "attention linear")),
+        Mistake(f"(b): the {_gb('thr', 'routed experts')} of local experts take {_ms('thr', 'routed experts')}; look "
+                "at the larger items", when=_chose(1, "routed experts")),
         Mistake(f"(b): the attention over 2K contexts is the largest kernel group "
                 f"({_ms('thr', 'KV cache + attention core')}), but waiting for the slowest attention-DP rank costs "
                 f"more ({_ms('thr', 'ADP imbalance (measured)')})",
