@@ -209,6 +209,24 @@ def test_model_predictions_climb():
         lm.tmem_alloc_columns(256, 3)
 
 
+def test_ladder_model_refuses_bad_inputs():
+    """lm.max_stages and predict_rung name the argument and the rule; legitimate inputs still work."""
+    from bwkit import ladder_model as lm
+
+    with pytest.raises(ValueError, match=r"epi_bytes=300,000 exceeds the 232,448 B"):
+        lm.max_stages(256, 64, 2, epi_bytes=300_000)
+    with pytest.raises(ValueError, match="epi_bytes must be an int >= 0, got -1"):
+        lm.max_stages(256, 64, 2, epi_bytes=-1)
+    assert lm.max_stages(256, 64, 2, epi_bytes=lm.SMEM_LIMIT) == 0
+    with pytest.raises(ValueError, match=r"precision='fp4', but rung '2' is a BF16 kernel"):
+        lm.predict_rung(lad.RUNGS[1], 8192, 8192, 8192, precision="fp4")
+    with pytest.raises(ValueError, match=r"precision='bf16', but rung 'nvfp4' is an FP4 kernel"):
+        lm.pipeline_config(l4.NVFP4_RUNG, 8192, 1, precision="bf16")
+    assert lm.predict_rung(l4.NVFP4_RUNG, 8192, 8192, 8192) == lm.predict_rung(l4.NVFP4_RUNG, 8192, 8192, 8192,
+                                                                                precision="fp4")
+    assert lm.predict_rung(lad.RUNGS[1], 8192, 8192, 8192, precision="bf16").rung == "2"
+
+
 def test_fake_table_says_fake():
     from bwkit import ladder_bench as lb
 

@@ -152,6 +152,35 @@ def test_models():
     assert gg.ring_phases(0, 4) == (0, 0, 1) and gg.ring_phases(5, 4) == (1, 1, 0) and gg.ring_phases(8, 4) == (0, 0, 1)
 
 
+@pytest.mark.parametrize("call,match", [
+    (lambda: gg.max_stages(128, 128, 64, 2, 300_000), r"fixed_bytes=300,000 exceeds the 232,448 B budget"),
+    (lambda: gg.max_stages(128, 0, 64, 2, 0), "BLOCK_N must be a positive int, got 0"),
+    (lambda: gg.max_stages(128, 128, 64, 2, -8), "fixed_bytes must be an int >= 0, got -8"),
+    (lambda: gg.max_stages(128, 128, 64, 0, 0), "elem_bytes must be a positive number, got 0"),
+    (lambda: gg.ws_budget(0, 4, 24), "maxnreg must be a positive int, got 0"),
+    (lambda: gg.ws_budget(64, 4, 200), r"worker_regs=200 > maxnreg=64: .*setmaxnreg\.dec"),
+    (lambda: gg.ws_budget(128, 0, 24), "default_warps must be a positive int, got 0"),
+    (lambda: gg.ring_phases(3, 0), "stages must be a positive int, got 0"),
+    (lambda: gg.ring_phases(-1, 4), "i must be an int >= 0, got -1"),
+    (lambda: gg.smem_bytes("pipeline", gg.STEPS["pipelined"].config), "unknown step 'pipeline'; steps: sync, "),
+    (lambda: gg.smem_bytes("pipelined", gg.STEPS["pipelined"].config, "fp8"), "dtype must be one of bf16, fp16"),
+])
+def test_models_refuse_bad_inputs(call, match):
+    """The CPU models name the argument and the rule instead of returning nonsense (a negative stage count, a
+    negative register budget) or a bare ZeroDivisionError / KeyError."""
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_models_take_every_legitimate_input():
+    assert gg.max_stages(128, 128, 64, 2, gg.SMEM_LIMIT) == 0            # a fixed part that fills the budget
+    assert gg.max_stages(128, 128, 256, 0.5, 0) == gg.SMEM_LIMIT // (256 * 256 // 2 + 16)    # FP4: half a byte
+    assert gg.ws_budget(128, 4, 128) == (256, 128)                        # the workers keep maxnreg
+    assert gg.ring_phases(0, 1) == (0, 0, 1)
+    with pytest.raises(TypeError, match="GluonConfig"):
+        gg.smem_bytes("pipelined", None)
+
+
 def test_ring_model():
     for stages in (1, 2, 3, 7):
         assert gg.simulate_ring(stages, 25).verdict == "progress"

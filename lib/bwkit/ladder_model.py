@@ -23,6 +23,7 @@ references of lab 10's exercises. Taught in lab 10.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 from bwkit import efficiency as eff
@@ -40,9 +41,15 @@ TMEM_COLUMNS = tc.TMEM_COLUMNS      # TMEM columns per SM (128 lanes x 512 x 32 
 _B200_SMS = hw.get_spec("B200").sms
 
 
-def _pos_int(name: str, v) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-        raise ValueError(f"{name} must be a positive int, got {v!r}")
+def _check_arg(name: str, v, *, integer: bool = True, zero_ok: bool = False) -> None:
+    """Raise ValueError naming `name` unless `v` is a positive int (`zero_ok`: an int >= 0; `integer=False`: a
+    positive real number). The kit's CPU models (this module, `bwkit.gluon_gemm`) validate their inputs with it."""
+    kind = numbers.Integral if integer else numbers.Real
+    ok = not isinstance(v, bool) and isinstance(v, kind) and (v >= 0 if zero_ok else v > 0)
+    if not ok:
+        what = "an int >= 0" if zero_ok and integer else "a number >= 0" if zero_ok else \
+            "a positive int" if integer else "a positive number"
+        raise ValueError(f"{name} must be {what}, got {v!r}")
 
 
 def l2_bytes_per_cta(TILE_N: int, TILE_K: int, cta_group: int, cluster_m: int, cluster_n: int,
@@ -50,7 +57,7 @@ def l2_bytes_per_cta(TILE_N: int, TILE_K: int, cta_group: int, cluster_m: int, c
     """Bytes one CTA fetches from L2 per K step: its 128 rows of A shared by the `cluster_n` CTAs along N, its
     TILE_N / cta_group rows of B shared by the `cluster_m / cta_group` pairs along M (TMA multicast)."""
     for name, v in (("TILE_N", TILE_N), ("TILE_K", TILE_K), ("cluster_m", cluster_m), ("cluster_n", cluster_n)):
-        _pos_int(name, v)
+        _check_arg(name, v)
     if cta_group not in (1, 2) or cluster_m % cta_group:
         raise ValueError(f"cta_group must be 1 or 2 and divide cluster_m={cluster_m}, got {cta_group!r}")
     t = pl.stage_traffic(128 * cta_group, TILE_N, TILE_K, elem_bytes, cta_group=cta_group, multicast_a=cluster_n,
@@ -61,8 +68,8 @@ def l2_bytes_per_cta(TILE_N: int, TILE_K: int, cta_group: int, cluster_m: int, c
 def tmem_alloc_columns(tile_n: int, acc_stages: int) -> int:
     """TMEM columns to allocate for `acc_stages` FP32 accumulators of `tile_n` columns: the next power of two
     >= 32 (tcgen05.alloc's rule); ValueError above TMEM's 512."""
-    _pos_int("tile_n", tile_n)
-    _pos_int("acc_stages", acc_stages)
+    _check_arg("tile_n", tile_n)
+    _check_arg("acc_stages", acc_stages)
     need = tile_n * acc_stages
     if need > TMEM_COLUMNS:
         raise ValueError(f"{acc_stages} x {tile_n} = {need} columns exceed TMEM's {TMEM_COLUMNS}")
@@ -75,7 +82,7 @@ def persistent_tiles_per_cta(M: int, N: int, TILE_N: int, cluster_m: int, cluste
     take the ceil(M / (128 cluster_m)) x ceil(N / (TILE_N cluster_n)) cluster tiles in turn."""
     for name, v in (("M", M), ("N", N), ("TILE_N", TILE_N), ("cluster_m", cluster_m), ("cluster_n", cluster_n),
                     ("sms", sms)):
-        _pos_int(name, v)
+        _check_arg(name, v)
     cluster_tiles = math.ceil(M / (128 * cluster_m)) * math.ceil(N / (TILE_N * cluster_n))
     resident = min(cluster_tiles, sms // (cluster_m * cluster_n))
     if resident == 0:
@@ -89,7 +96,7 @@ def overlap_time(t_mainloop: float, t_epilogue: float, tiles: int, acc_stages: i
     of the two sets the pace: main + (tiles - 1) x max(main, epi) + epi."""
     if not (t_mainloop >= 0 and t_epilogue >= 0):
         raise ValueError(f"times must be >= 0, got {t_mainloop!r}, {t_epilogue!r}")
-    _pos_int("tiles", tiles)
+    _check_arg("tiles", tiles)
     if acc_stages not in (1, 2):
         raise ValueError(f"acc_stages must be 1 or 2, got {acc_stages!r}")
     if acc_stages == 1:
@@ -106,11 +113,16 @@ def stage_bytes(TILE_N: int, TILE_K: int, cta_group: int, elem_bytes: float = 2)
 
 def max_stages(TILE_N: int, TILE_K: int, cta_group: int, elem_bytes: int = 2, epi_bytes: int = 0,
                smem: int = SMEM_LIMIT) -> int:
-    """Most A/B stages one CTA fits: (smem - epi_bytes) // `stage_bytes` (TILE_N, TILE_K, cta_group, elem_bytes)."""
+    """Most A/B stages one CTA fits: (smem - epi_bytes) // `stage_bytes` (TILE_N, TILE_K, cta_group, elem_bytes)
+    (0 when the C buffers leave less than one stage); ValueError when epi_bytes alone exceed `smem`."""
     for name, v in (("TILE_N", TILE_N), ("TILE_K", TILE_K), ("elem_bytes", elem_bytes), ("smem", smem)):
-        _pos_int(name, v)
+        _check_arg(name, v)
+    _check_arg("epi_bytes", epi_bytes, zero_ok=True)
     if cta_group not in (1, 2):
         raise ValueError(f"cta_group must be 1 or 2, got {cta_group!r}")
+    if epi_bytes > smem:
+        raise ValueError(f"epi_bytes={epi_bytes:,} exceeds the {smem:,} B of shared memory a CTA may use: the C "
+                         f"buffers must fit beside the A/B stages")
     return (smem - epi_bytes) // stage_bytes(TILE_N, TILE_K, cta_group, elem_bytes)
 
 
@@ -120,10 +132,24 @@ def epilogue_ns(TILE_N: int, gpu: str | hw.GPUSpec = "B200", out_bytes: float = 
     return 128 * TILE_N * out_bytes / (s.bandwidth / s.sms / 1e9)
 
 
+def _rung_precision(rung, precision: str | None) -> str:
+    """The precision `rung`'s kernel computes in: 'fp4' for the NVFP4 rung (`bwkit.cute_ladder_nvfp4.NVFP4_RUNG`,
+    number 'nvfp4'), 'bf16' for every rung of `bwkit.cute_ladder`; ValueError when `precision` says otherwise."""
+    own = "fp4" if getattr(rung, "number", None) == "nvfp4" else "bf16"
+    if precision is not None and precision != own:
+        kind = "an FP4" if own == "fp4" else "a BF16"
+        raise ValueError(f"precision={precision!r}, but rung {getattr(rung, 'number', rung)!r} is {kind} kernel "
+                         f"(the rungs of bwkit.cute_ladder are BF16; the NVFP4 rung, "
+                         f"bwkit.cute_ladder_nvfp4.NVFP4_RUNG, is fp4): pass precision={own!r} or leave it out")
+    return own
+
+
 def pipeline_config(rung, K: int, tiles: int, gpu: str | hw.GPUSpec = "B200",
-                    precision: str = "bf16") -> pl.PipelineConfig:
+                    precision: str | None = None) -> pl.PipelineConfig:
     """The pipeline model of one SM running `rung` over `tiles` tiles of K: the load pipe carries this CTA's L2
-    share per K step (`l2_bytes_per_cta`), the Tensor Cores run at the SM's share of the dense peak."""
+    share per K step (`l2_bytes_per_cta`), the Tensor Cores run at the SM's share of the dense peak. `precision`
+    is the rung's own ('bf16', or 'fp4' for the NVFP4 rung); another raises ValueError."""
+    precision = _rung_precision(rung, precision)
     s = hw.get_spec(gpu)
     l2 = l2_bytes_per_cta(rung.TILE_N, rung.TILE_K, rung.cta_group, *rung.cluster, eff.IN_BYTES[precision])
     return pl.PipelineConfig(BLOCK_M=128, BLOCK_N=rung.TILE_N, BLOCK_K=rung.TILE_K, stages=rung.STAGES,
@@ -149,8 +175,10 @@ class RungPrediction:
 
 
 def predict_rung(rung, M: int, N: int, K: int, gpu: str | hw.GPUSpec = "B200",
-                 precision: str = "bf16") -> RungPrediction:
-    """Predict one rung at M x N x K on `gpu` (see the module docstring); nothing is measured."""
+                 precision: str | None = None) -> RungPrediction:
+    """Predict one rung at M x N x K on `gpu` (see the module docstring); nothing is measured. `precision`
+    defaults to the rung's own ('bf16'; 'fp4' for the NVFP4 rung); another raises ValueError."""
+    precision = _rung_precision(rung, precision)
     tile = eff.Tile(128 * rung.cta_group, rung.TILE_N, rung.TILE_K, cta_group=rung.cta_group)
     e = eff.predict(M, N, K, tile, gpu, precision)
     tiles = e.full_waves                            # the busiest SM's tiles

@@ -24,6 +24,11 @@ def mma_is_waited(ptx):
 def mma_is_waited(ptx):
     return ptx.count("tcgen05.commit") >= 2      # one for the ring, one for the accumulator
 """, "one tcgen05.commit is enough"),
+        Wrong("several waits mean the MMA is waited for", """
+def mma_is_waited(ptx):
+    # step 1 without the MMA barrier has a single wait (the TMA's); a waited MMA adds a second one
+    return ptx.count("mbarrier.try_wait") >= 2
+""", "several mbarrier waits do not make a tracked MMA"),
         Right("commit present", """
 def mma_is_waited(ptx):
     return "tcgen05.commit" in ptx
@@ -40,6 +45,22 @@ def mma_is_waited(ptx):
 def max_stages(BLOCK_M, BLOCK_N, BLOCK_K, elem_bytes, fixed_bytes):
     return (232448 - fixed_bytes) // ((BLOCK_M + BLOCK_N) * BLOCK_K * elem_bytes)
 """, "two mbarriers"),
+        Wrong("one barrier per stage", """
+def max_stages(BLOCK_M, BLOCK_N, BLOCK_K, elem_bytes, fixed_bytes):
+    stage = (BLOCK_M + BLOCK_N) * BLOCK_K * elem_bytes + 8     # + the stage's mbarrier
+    return (232448 - fixed_bytes) // stage
+""", "you counted one"),
+        Wrong("16-byte mbarriers", """
+def max_stages(BLOCK_M, BLOCK_N, BLOCK_K, elem_bytes, fixed_bytes):
+    MBARRIER = 16                                  # bytes
+    stage = (BLOCK_M + BLOCK_N) * BLOCK_K * elem_bytes + 2 * MBARRIER
+    return (232448 - fixed_bytes) // stage
+""", "8 bytes: a stage's two barriers take 16 bytes"),
+        Wrong("barriers once with the fixed part", """
+def max_stages(BLOCK_M, BLOCK_N, BLOCK_K, elem_bytes, fixed_bytes):
+    fixed = fixed_bytes + 2 * 8                    # ready + empty barriers
+    return (232448 - fixed) // ((BLOCK_M + BLOCK_N) * BLOCK_K * elem_bytes)
+""", "paid per stage, not once"),
         Wrong("228 KiB", """
 def max_stages(BLOCK_M, BLOCK_N, BLOCK_K, elem_bytes, fixed_bytes):
     smem = 228 * 1024                 # shared memory per SM
@@ -165,6 +186,12 @@ def ws_budget(maxnreg, default_warps, worker_regs):
     regs = (maxnreg * (default_warps + 4) - 4 * worker_regs) // default_warps
     return 32 * default_warps, min(256, regs - regs % 8)
 """, "count every warp"),
+        Wrong("registers first", """
+def ws_budget(maxnreg, default_warps, worker_regs):
+    warps = default_warps + 4
+    regs = (maxnreg * warps - 4 * worker_regs) // default_warps
+    return min(256, regs // 8 * 8), 32 * warps
+""", "other way round"),
         Right("what the workers give up", """
 def ws_budget(maxnreg, default_warps, worker_regs):
     gift = 4 * (maxnreg - worker_regs) // default_warps     # per default thread
@@ -222,6 +249,22 @@ def tmem_columns(BLOCK_N, BLOCK_K, acc_buffers, nvfp4):
         nbytes += 4 * (BLOCK_K // 64) * (1 + (BLOCK_N + 127) // 128)
     return nbytes, max(32, 1 << (nbytes - 1).bit_length())
 """, "you counted bytes"),
+        Wrong("(alloc, needed)", """
+def tmem_columns(BLOCK_N, BLOCK_K, acc_buffers, nvfp4):
+    needed = BLOCK_N * acc_buffers
+    if nvfp4:
+        needed += BLOCK_K // 64 * (1 + (BLOCK_N + 127) // 128)
+    alloc = max(32, 1 << (needed - 1).bit_length())
+    return alloc, needed
+""", "other way round"),
+        Wrong("one scale per 32 values", """
+def tmem_columns(BLOCK_N, BLOCK_K, acc_buffers, nvfp4):
+    cols = BLOCK_N * acc_buffers
+    if nvfp4:
+        scale_bytes = BLOCK_K // 32                 # one scale per 32 FP4 values
+        cols += scale_bytes // 4 * (1 + (BLOCK_N + 127) // 128)
+    return cols, max(32, 1 << (cols - 1).bit_length())
+""", "one UE4M3 scale per 16 values"),
         Right("log2", """
 import math
 def tmem_columns(BLOCK_N, BLOCK_K, acc_buffers, nvfp4):
@@ -277,6 +320,17 @@ def name_the_step(ptx):
         return "ws"
     return "pipelined" if ptx.count("mbarrier.init") > 2 else "sync"
 """, "wgmma.mma_async"),
+        Wrong("ws is the 512-column kernel", """
+from bwkit import gluon_gemm as gg
+def name_the_step(ptx):
+    if "wgmma.mma_async" in ptx:
+        return "wgmma"
+    if "kind::mxf4nvf4" in ptx:
+        return "nvfp4"
+    if gg.tmem_alloc_columns(ptx) == 512:          # two 256-column accumulators
+        return "ws"
+    return "pipelined" if ptx.count("mbarrier.init") > 2 else "sync"
+""", "the one with setmaxnreg"),
         Right("commit count", """
 def name_the_step(ptx):
     if "wgmma.mma_async" in ptx:

@@ -73,6 +73,12 @@ def l2_bytes(TILE_N, TILE_K, cta_group, cluster_m, cluster_n):
 def l2_bytes(TILE_N, TILE_K, cta_group, cluster_m, cluster_n):
     return 128 * TILE_K / cluster_n + TILE_N / cta_group * TILE_K / (cluster_m / cta_group)
 """, "counted elements"),
+        Wrong("in KiB, like the table", """
+def l2_bytes(TILE_N, TILE_K, cta_group, cluster_m, cluster_n):
+    a_kib = 128 * TILE_K * 2 / 1024 / cluster_n
+    b_kib = TILE_N // cta_group * TILE_K * 2 / 1024 / (cluster_m // cta_group)
+    return a_kib + b_kib                 # KiB per CTA per K step
+""", "that is in KiB"),
         Right("with bwkit.pipeline.stage_traffic", """
 from bwkit import pipeline as pl
 def l2_bytes(TILE_N, TILE_K, cta_group, cluster_m, cluster_n):
@@ -105,6 +111,21 @@ def tiles_per_cta(M, N, TILE_N, cluster_m, cluster_n, sms):
     clusters = sms // (cluster_m * cluster_n)
     return math.ceil((M // 128) * (N // TILE_N) / clusters)
 """, "divided CTA tiles by the number of clusters"),
+        Wrong("whole cluster tiles only", """
+import math
+def tiles_per_cta(M, N, TILE_N, cluster_m, cluster_n, sms):
+    cluster_tiles = (M // (128 * cluster_m)) * (N // (TILE_N * cluster_n))
+    clusters = sms // (cluster_m * cluster_n)
+    return math.ceil(cluster_tiles / clusters)
+""", "a partial cluster tile still needs a cluster"),
+        Wrong("cluster axes swapped", """
+import math
+def tiles_per_cta(M, N, TILE_N, cluster_m, cluster_n, sms):
+    rows = math.ceil(M / (128 * cluster_n))           # clusters along M
+    cols = math.ceil(N / (TILE_N * cluster_m))        # clusters along N
+    resident = min(rows * cols, sms // (cluster_m * cluster_n))
+    return math.ceil(rows * cols / resident)
+""", "cluster_m runs along M"),
         Wrong("256-row CTA tiles", """
 import math
 def tiles_per_cta(M, N, TILE_N, cluster_m, cluster_n, sms):

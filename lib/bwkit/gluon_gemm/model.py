@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from bwkit import inspect as bwi
 from bwkit import tensorcores as tc
+from bwkit.ladder_model import _check_arg
 from bwkit.pipeline import SMEM_BYTES_PER_SM
 
 __all__ = [
@@ -58,6 +59,16 @@ def _scaled(step: str) -> bool:
     return step == "nvfp4"
 
 
+def _check_step(step: str, config: GluonConfig, dtype: str) -> None:
+    """ValueError (TypeError for the config) unless `step`, `config` and `dtype` name things the models know."""
+    if step not in STEP_NAMES:
+        raise ValueError(f"unknown step {step!r}; steps: {', '.join(STEP_NAMES)}")
+    if not isinstance(config, GluonConfig):
+        raise TypeError(f"config must be a GluonConfig, got {type(config).__name__}")
+    if dtype not in _BYTES:
+        raise ValueError(f"dtype must be one of {', '.join(_BYTES)}, got {dtype!r}")
+
+
 def smem_bytes(step: str, config: GluonConfig, dtype: str = "bf16") -> int:
     """Shared memory a step's kernel allocates: its buffers plus 8 B per mbarrier (every buffer lives all along).
 
@@ -65,6 +76,7 @@ def smem_bytes(step: str, config: GluonConfig, dtype: str = "bf16") -> int:
     (BLOCK_M x EPI_N of C; the whole BLOCK_M x BLOCK_N tile for wgmma, whose accumulator is in registers) and the
     other barriers. The compiler adds a little for warp specialization (see `kernel_facts`).
     """
+    _check_step(step, config, dtype)
     c = config
     eb = 0.5 if _scaled(step) else _BYTES[dtype]
     ab = int((c.BLOCK_M + c.BLOCK_N) * c.BLOCK_K * eb)
@@ -79,7 +91,17 @@ def smem_bytes(step: str, config: GluonConfig, dtype: str = "bf16") -> int:
 
 def max_stages(BLOCK_M: int, BLOCK_N: int, BLOCK_K: int, elem_bytes: float, fixed_bytes: int,
                limit: int = SMEM_LIMIT) -> int:
-    """Ring slots that fit: (limit - fixed_bytes) // (A slice + B slice + two 8-byte mbarriers per slot)."""
+    """Ring slots that fit: (limit - fixed_bytes) // (A slice + B slice + two 8-byte mbarriers per slot).
+
+    0 when the fixed part leaves less than one slot; ValueError when the fixed part alone exceeds `limit`.
+    """
+    for name, v in (("BLOCK_M", BLOCK_M), ("BLOCK_N", BLOCK_N), ("BLOCK_K", BLOCK_K), ("limit", limit)):
+        _check_arg(name, v)
+    _check_arg("elem_bytes", elem_bytes, integer=False)
+    _check_arg("fixed_bytes", fixed_bytes, zero_ok=True)
+    if fixed_bytes > limit:
+        raise ValueError(f"fixed_bytes={fixed_bytes:,} exceeds the {limit:,} B budget of one CTA: the fixed part "
+                         f"(epilogue tile, other barriers) must fit before any ring slot")
     stage = int((BLOCK_M + BLOCK_N) * BLOCK_K * elem_bytes) + 2 * MBARRIER_BYTES
     return (limit - fixed_bytes) // stage
 
@@ -102,8 +124,14 @@ def ws_budget(maxnreg: int, default_warps: int, worker_regs: int) -> tuple[int, 
     The two 1-warp workers share one warpgroup (setmaxnreg acts on whole warpgroups of 4 warps), so the CTA has
     default_warps + 4 warps. Triton compiles it for `maxnreg` registers per thread and moves registers between
     partitions at run time: the workers drop to `worker_regs`, the default partition takes what is left, in
-    steps of 8 and at most 256 (setmaxnreg's limits).
+    steps of 8 and at most 256 (setmaxnreg's limits). ValueError unless all three are positive ints and
+    worker_regs <= maxnreg (the workers give registers up: setmaxnreg.dec).
     """
+    for name, v in (("maxnreg", maxnreg), ("default_warps", default_warps), ("worker_regs", worker_regs)):
+        _check_arg(name, v)
+    if worker_regs > maxnreg:
+        raise ValueError(f"worker_regs={worker_regs} > maxnreg={maxnreg}: the workers give registers up "
+                         f"(setmaxnreg.dec), so worker_regs must be <= maxnreg")
     warps = default_warps + 4
     left = (maxnreg * warps - 4 * worker_regs) // default_warps
     return 32 * warps, min(256, left // 8 * 8)
@@ -114,7 +142,10 @@ def ring_phases(i: int, stages: int) -> tuple[int, int, int]:
 
     The parity flips once per trip around the ring. A fresh mbarrier counts as if the phase before its first one
     (parity 1) had completed, so the producer's first wait on an empty slot is on parity 1 and passes at once.
+    ValueError unless i is an int >= 0 and stages a positive int.
     """
+    _check_arg("i", i, zero_ok=True)
+    _check_arg("stages", stages)
     trip = (i // stages) & 1
     return i % stages, trip, trip ^ 1
 
@@ -197,12 +228,7 @@ RING_SCENARIOS: dict[str, tuple[str, int, int, Callable]] = {
 # ------------------------------------------------------------------------------------------------ the rules
 def check_config(step: str, config: GluonConfig, dtype: str = "bf16") -> None:
     """Raise ValueError naming the broken rule unless `config` is a tile `step`'s kernel supports."""
-    if step not in STEP_NAMES:
-        raise ValueError(f"unknown step {step!r}; steps: {', '.join(STEP_NAMES)}")
-    if not isinstance(config, GluonConfig):
-        raise TypeError(f"config must be a GluonConfig, got {type(config).__name__}")
-    if dtype not in _BYTES:
-        raise ValueError(f"dtype must be one of {', '.join(_BYTES)}, got {dtype!r}")
+    _check_step(step, config, dtype)
     c, s = config, step
     for name in ("BLOCK_M", "BLOCK_N", "BLOCK_K", "STAGES", "EPI_N", "ACC_BUFFERS", "num_warps"):
         v = getattr(c, name)
@@ -228,11 +254,14 @@ def check_config(step: str, config: GluonConfig, dtype: str = "bf16") -> None:
     if c.num_warps not in (4, 8):
         raise ValueError(f"num_warps={c.num_warps} must be 4 or 8 (whole warpgroups read TMEM / issue wgmma)")
     if s == "ws":
-        _, regs = ws_budget(c.maxnreg, c.num_warps, c.WORKER_REGS)
-        if not 24 <= c.WORKER_REGS <= 256 or c.WORKER_REGS % 8 or regs < c.EPI_N + 32:
-            raise ValueError(f"registers: WORKER_REGS={c.WORKER_REGS} must be a multiple of 8 in [24, 256] and "
-                             f"the epilogue's {regs} per thread (maxnreg={c.maxnreg}) must hold EPI_N={c.EPI_N} "
-                             f"fp32 values plus 32")
+        w, m = c.WORKER_REGS, c.maxnreg
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in (w, m)) or not 24 <= w <= min(256, m) or w % 8:
+            raise ValueError(f"registers: WORKER_REGS={w!r} must be a multiple of 8 in [24, 256] and at most "
+                             f"maxnreg={m!r} (the workers give registers up)")
+        _, regs = ws_budget(m, c.num_warps, w)
+        if regs < c.EPI_N + 32:
+            raise ValueError(f"registers: the epilogue's {regs} per thread (maxnreg={m}, WORKER_REGS={w}) must "
+                             f"hold EPI_N={c.EPI_N} fp32 values plus 32")
     if s != "ws" and c.ACC_BUFFERS != 1:
         raise ValueError(f"ACC_BUFFERS={c.ACC_BUFFERS}: only step 'ws' double-buffers the accumulator")
     need = smem_bytes(s, c, dtype)

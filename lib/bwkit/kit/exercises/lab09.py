@@ -7,6 +7,7 @@ reading exercises take is compiled here, on the CPU, by the same library.
 from __future__ import annotations
 
 import random
+import re
 
 from bwkit import gluon_gemm as gg
 from bwkit import tensorcores as tc
@@ -17,10 +18,19 @@ L = gg.SMEM_LIMIT
 BAR = gg.MBARRIER_BYTES
 
 
+def _uncommitted(ptx: str) -> str:
+    """`ptx` without its tcgen05.commit lines: what the kernel compiles to when no MMA has `mbarriers=` and no
+    `tcgen05_commit` is called (Gluon adds none), while every mbarrier wait of the ring stays."""
+    return re.sub(r"(?m)^[ \t]*(@!?%p\d+[ \t]+)?tcgen05\.commit[^\n]*\n", "", ptx)
+
+
 def _wait_cases(rng: random.Random) -> list[Case]:
     names = [("sync", {}), ("sync", {"wait_mma": False}), ("pipelined", {}), ("ws", {}), ("nvfp4", {})]
     cases = [Case((gg.compile_sync(**kw).ptx if n == "sync" else gg.compile_step(n).ptx,), f"kernel {i + 1}")
              for i, (n, kw) in enumerate(names)]
+    cases.append(Case((_uncommitted(gg.compile_step("pipelined").ptx),),
+                      "kernel 6: step 2 without mbarriers= or tcgen05_commit (its PTX minus the tcgen05.commit "
+                      "lines)"))
     cfg = gg.GluonConfig(BLOCK_N=rng.choice([64, 256]), STAGES=1)
     return cases + [Case((gg.compile_sync(cfg, wait_mma=rng.random() < 0.5).ptx,), "another tile")]
 
@@ -31,6 +41,10 @@ register(
         reads=Function("mma_is_waited", "(ptx: str) -> bool"),
         cases=_wait_cases, expected=gg.mma_waited, rtol=0,
         mistakes=[
+            Mistake("several mbarrier waits do not make a tracked MMA: a ring waits on its TMA's ready barriers "
+                    "too (kernel 6 waits several times and commits nothing); what tracks an MMA is a "
+                    "tcgen05.commit (mbarriers= on the MMA)",
+                    value=lambda ptx: ptx.count("mbarrier.try_wait") > 1),
             Mistake("one kernel's MMA is never committed: the mbarrier it waits on is the TMA's, and tcgen05.wait::ld "
                     "waits for TMEM loads; what tracks an MMA is a tcgen05.commit (mbarriers= on the MMA)",
                     when=lambda got, w, ptx: bool(got) and not w),
@@ -50,13 +64,25 @@ def _stage_cases(rng: random.Random) -> list[Case]:
             Case((128, 64, 64, 2, 36200), "BLOCK_N=64, 36,200 B fixed"),
             Case((128, 64, 32, 1, 10968), "fp8 128x64x32, 10,968 B fixed"),
             Case((128, 128, 32, 2, 48224), "128x128x32, 48,224 B fixed"),
-            Case((128, rng.choice([64, 128, 256]), rng.choice([32, 64]), rng.choice([1, 2]),
-                  rng.randrange(0, 40000)), "random")]
+            # on the edge of a stage: 16 bytes more or 8 less per stage (or 16 once) moves the floor
+            Case((128, 128, 64, 2, 68528), "128x128x64, 68,528 B fixed"),
+            Case((128, 64, 64, 2, 84897), "128x64x64, 84,897 B fixed"),
+            Case((128, 64, 32, 2, 146416), "128x64x32, 146,416 B fixed"),
+            _random_stage_case(rng)]
 
 
-def _stages(limit: int, stage_extra: int = 2 * BAR, a_only: bool = False, fixed: bool = True):
+def _random_stage_case(rng: random.Random) -> Case:
+    bn, bk, e = rng.choice([64, 128, 256]), rng.choice([32, 64]), rng.choice([1, 2])
+    if rng.random() < 0.5:
+        return Case((128, bn, bk, e, rng.randrange(0, 40000)), "random")
+    stage = (128 + bn) * bk * e + 2 * BAR        # a fixed part within 16 B of a whole number of stages
+    n = rng.randrange(1, (L - 15) // stage + 1)
+    return Case((128, bn, bk, e, L - n * stage - rng.randrange(0, 16)), "random")
+
+
+def _stages(limit: int, stage_extra: int = 2 * BAR, a_only: bool = False, fixed: bool = True, once: int = 0):
     def f(bm, bn, bk, e, fx):
-        return (limit - (fx if fixed else 0)) // (((bm if a_only else bm + bn) * bk * e) + stage_extra)
+        return (limit - (fx if fixed else 0) - once) // (((bm if a_only else bm + bn) * bk * e) + stage_extra)
     return f
 
 
@@ -69,6 +95,12 @@ register(
         mistakes=[
             Mistake("each stage also has its two mbarriers (ready and empty, 8 bytes each)",
                     value=_stages(L, stage_extra=0)),
+            Mistake("two mbarriers per stage (ready and empty), 8 bytes each: you counted one",
+                    value=_stages(L, stage_extra=BAR)),
+            Mistake("an mbarrier is one 64-bit word, 8 bytes: a stage's two barriers take 16 bytes, not 32",
+                    value=_stages(L, stage_extra=4 * BAR)),
+            Mistake("the barriers are paid per stage, not once: every ring slot has its own ready and empty "
+                    "mbarrier", value=_stages(L, stage_extra=0, once=2 * BAR)),
             Mistake("a CTA may use 227 KiB (232,448 B) of the SM's 228 KiB", value=_stages(233472)),
             Mistake("227 KiB is 227 x 1024 bytes, not 227,000", value=_stages(227000)),
             Mistake("you forgot fixed_bytes (the epilogue tile and the other barriers) before dividing",
@@ -174,15 +206,18 @@ register(
                     value=_budget(step8=False)),
             Mistake("threads per CTA count every warp: the default partition and the workers' warpgroup",
                     value=lambda m, d, r: (32 * d, gg.ws_budget(m, d, r)[1])),
+            Mistake("the tuple is (threads per CTA, registers per thread): you returned them the other way round",
+                    value=lambda m, d, r: gg.ws_budget(m, d, r)[::-1]),
         ],
         hint="warps = default_warps + 4; default = (maxnreg * warps - 4 * worker_regs) // default_warps, down to "
              "a multiple of 8, at most 256."),
 )
 
 
-def _tmem_parts(bn: int, bk: int, buffers: int, nvfp4: bool, b_blocks: bool = True, sf_bytes: bool = False):
+def _tmem_parts(bn: int, bk: int, buffers: int, nvfp4: bool, b_blocks: bool = True, sf_bytes: bool = False,
+                sf_vec: int = gg.SF_VEC):
     """(accumulator columns, scale columns) of the kit's kernels (variants for the mistake models)."""
-    per_128 = bk // 16 if sf_bytes else bk // 16 // 4
+    per_128 = bk // sf_vec if sf_bytes else bk // sf_vec // 4
     return bn * buffers, per_128 * (1 + (-(-bn // 128) if b_blocks else 1)) if nvfp4 else 0
 
 
@@ -195,9 +230,11 @@ def _tmem_reference(bn: int, bk: int, buffers: int, nvfp4: bool) -> tuple[int, i
 def _tmem_model(**kw):
     def f(bn, bk, buf, fp4):
         acc, sf = _tmem_parts(bn, bk, 1 if kw.get("one_buffer") else buf, fp4 and not kw.get("no_scales"),
-                              b_blocks=not kw.get("b_once"), sf_bytes=kw.get("sf_bytes", False))
+                              b_blocks=not kw.get("b_once"), sf_bytes=kw.get("sf_bytes", False),
+                              sf_vec=kw.get("sf_vec", gg.SF_VEC))
         need = (acc + sf) * (4 if kw.get("bytes") else 1)
-        return need, need if kw.get("no_rounding") else tc.round_alloc(need)
+        out = (need, need if kw.get("no_rounding") else tc.round_alloc(need))
+        return out[::-1] if kw.get("swapped") else out
     return f
 
 
@@ -230,24 +267,32 @@ register(
                     value=_tmem_model(b_once=True)),
             Mistake("you counted bytes: one fp32 accumulator column is one TMEM column (4 bytes), not 4",
                     value=_tmem_model(bytes=True)),
+            Mistake("the tuple is (columns needed, columns allocated): you returned them the other way round",
+                    value=_tmem_model(swapped=True)),
+            Mistake("NVFP4 has one UE4M3 scale per 16 values along K (one per 32 is MXFP4's block): BLOCK_K / 16 "
+                    "scale bytes per row, BLOCK_K / 64 columns per 128 rows",
+                    value=_tmem_model(sf_vec=32)),
         ],
         hint="BLOCK_N fp32 columns per accumulator buffer, plus (NVFP4) BLOCK_K/64 columns per 128 rows of A and "
              "of B; then round up to a power of two."),
 )
 
 
-def _step_configs(rng: random.Random) -> tuple[str, gg.GluonConfig]:
-    return rng.choice([("pipelined", gg.with_stages("pipelined", rng.choice([2, 3]))),
-                       ("sync", gg.GluonConfig(BLOCK_N=64, STAGES=1)),
-                       ("ws", gg.GluonConfig(BLOCK_N=128, STAGES=3, ACC_BUFFERS=1)),
-                       ("nvfp4", gg.GluonConfig(BLOCK_N=256, BLOCK_K=128, STAGES=3))])
+def _other_tiles(rng: random.Random) -> list[tuple[str, gg.GluonConfig]]:
+    """One kernel of another tile per step, in an order drawn from `rng` (compiles are cached)."""
+    others = [("pipelined", gg.with_stages("pipelined", rng.choice([2, 3]))),
+              ("sync", gg.GluonConfig(BLOCK_N=64, STAGES=1)),
+              ("ws", gg.GluonConfig(BLOCK_N=128, STAGES=3, ACC_BUFFERS=1)),
+              ("nvfp4", gg.GluonConfig(BLOCK_N=256, BLOCK_K=128, STAGES=3))]
+    rng.shuffle(others)
+    return others
 
 
 def _ptx_cases(rng: random.Random) -> list[Case]:
     order = ["pipelined", "nvfp4", "sync", "wgmma", "ws"]
     cases = [Case((gg.compile_step(n).ptx,), f"mystery kernel {i + 1}") for i, n in enumerate(order)]
-    name, cfg = _step_configs(rng)
-    return cases + [Case((gg.compile_step(name, cfg).ptx,), "a kernel of another tile")]
+    return cases + [Case((gg.compile_step(name, cfg).ptx,), f"a kernel of another tile ({i + 1} of 4)")
+                    for i, (name, cfg) in enumerate(_other_tiles(rng))]
 
 
 def _got_want(got_in: tuple[str, ...], want: str):

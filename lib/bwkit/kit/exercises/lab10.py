@@ -11,7 +11,7 @@ import random
 from bwkit import ladder_model as lm
 from bwkit import tensorcores as tc
 from bwkit.kit.exercises.engine import register
-from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake
+from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, wrong_unit
 
 SMEM = lm.SMEM_LIMIT           # 232448 bytes: what one sm_100a CTA may allocate
 
@@ -60,20 +60,31 @@ def _tiles_cases(rng: random.Random) -> list[Case]:
     fixed = [Case((8192, 8192, 256, 2, 2, 148), "8192^3, cluster (2, 2), B200"),
              Case((16384, 17920, 256, 2, 2, 148), "CUTLASS's shape"),
              Case((8192, 768, 256, 2, 1, 148), "a thin N, cluster (2, 1)"),
-             Case((4096, 4096, 128, 4, 2, 148), "cluster (4, 2): 18 clusters on 148 SMs")]
+             Case((4096, 4096, 128, 4, 2, 148), "cluster (4, 2): 18 clusters on 148 SMs"),
+             Case((8000, 8000, 256, 2, 2, 148), "8000^2: partial cluster tiles at both edges"),
+             Case((1024, 4368, 256, 4, 2, 148), "a ragged N, cluster (4, 2)")]
     cm, cn = rng.choice([(2, 1), (2, 2), (4, 2), (2, 4)])
-    drawn = Case((128 * cm * rng.randrange(8, 64), 256 * cn * rng.randrange(8, 64), 256, cm, cn,
-                  rng.choice([132, 148])), "random shape")
-    return fixed + [drawn]
+    M, N = 128 * cm * rng.randrange(8, 64), 256 * cn * rng.randrange(8, 64)
+    if rng.random() < 0.5:                      # ragged: partial cluster tiles along M, N or both
+        M -= rng.choice([0, rng.randrange(1, 128 * cm)])
+        N -= rng.randrange(1, 256 * cn)
+    return fixed + [Case((M, N, 256, cm, cn, rng.choice([132, 148])), "random shape")]
 
 
-def _cta_tiles(M: int, N: int, tn: int) -> int:
-    return math.ceil(M / 128) * math.ceil(N / tn)
+def _cta_tiles(M: int, N: int, tn: int, floor: bool = False) -> int:
+    return (M // 128) * (N // tn) if floor else math.ceil(M / 128) * math.ceil(N / tn)
 
 
-def _cluster_tiles(M: int, N: int, tn: int, cm: int, cn: int, rows: int = 128) -> int:
-    """Tiles of `rows` x cluster_m by TILE_N x cluster_n, one per cluster at a time."""
+def _cluster_tiles(M: int, N: int, tn: int, cm: int, cn: int, rows: int = 128, floor: bool = False) -> int:
+    """Tiles of `rows` x cluster_m by TILE_N x cluster_n, one per cluster at a time (`floor`: whole ones only)."""
+    if floor:
+        return (M // (rows * cm)) * (N // (tn * cn))
     return math.ceil(M / (rows * cm)) * math.ceil(N / (tn * cn))
+
+
+def _either_rounding(diagnosis: str, model) -> list[Mistake]:
+    """The mistake `model(..., floor)` with the tile counts rounded up (ceil) and down (//): same diagnosis."""
+    return [Mistake(diagnosis, value=lambda *a, f=f: model(*a, floor=f)) for f in (False, True)]
 
 
 def _clusters(cm: int, cn: int, sms: int) -> int:
@@ -146,6 +157,7 @@ register(
             Mistake("not every CTA of the cluster shares each slice: A is shared along N only, B along M only",
                     value=lambda tn, tk, cg, cm, cn: sum(_ab(tn, tk, cg)) / (cm * cn)),
             Mistake("you counted elements, not bytes (bf16 = 2 bytes)", ratio=0.5),
+            wrong_unit("KiB", "bytes: multiply by 1024", 1 / 1024),
         ],
         hint="A: 128 x TILE_K x 2 bytes, shared by cluster_n CTAs; B: TILE_N / cta_group x TILE_K x 2 bytes, shared "
              "by cluster_m / cta_group pairs."),
@@ -157,14 +169,27 @@ register(
         cases=_tiles_cases,
         expected=lm.persistent_tiles_per_cta, rtol=0,
         mistakes=[
-            Mistake("a persistent grid keeps sms // (cluster_m x cluster_n) whole clusters resident; spreading CTA "
-                    "tiles over every SM ignores the SMs a cluster cannot use",
-                    value=lambda M, N, tn, cm, cn, sms: math.ceil(_cta_tiles(M, N, tn) / sms)),
+            *_either_rounding("a persistent grid keeps sms // (cluster_m x cluster_n) whole clusters resident; "
+                              "spreading CTA tiles over every SM ignores the SMs a cluster cannot use",
+                              lambda M, N, tn, cm, cn, sms, floor: math.ceil(_cta_tiles(M, N, tn, floor) / sms)),
             Mistake("you rounded down: the busiest CTA also does the partial last round",
                     value=lambda M, N, tn, cm, cn, sms: _cluster_tiles(M, N, tn, cm, cn) // _clusters(cm, cn, sms)),
-            Mistake("you divided CTA tiles by the number of clusters: each cluster takes cluster_m x cluster_n CTA "
-                    "tiles at a time",
-                    value=lambda M, N, tn, cm, cn, sms: math.ceil(_cta_tiles(M, N, tn) / _clusters(cm, cn, sms))),
+            Mistake("you rounded down twice: a partial cluster tile still needs a cluster (ceil, not //), and the "
+                    "busiest CTA also does the partial last round",
+                    value=lambda M, N, tn, cm, cn, sms: _cluster_tiles(M, N, tn, cm, cn, floor=True)
+                    // _clusters(cm, cn, sms)),
+            Mistake("a partial cluster tile still needs a cluster: ceil, not //, for the cluster tiles along M "
+                    "and along N",
+                    value=lambda M, N, tn, cm, cn, sms: math.ceil(_cluster_tiles(M, N, tn, cm, cn, floor=True)
+                                                                  / _clusters(cm, cn, sms))),
+            Mistake("cluster_m runs along M: a cluster tile is 128 x cluster_m rows by TILE_N x cluster_n columns "
+                    "(you swapped the two axes)",
+                    value=lambda M, N, tn, cm, cn, sms: math.ceil(_cluster_tiles(M, N, tn, cn, cm)
+                                                                  / _clusters(cm, cn, sms))),
+            *_either_rounding("you divided CTA tiles by the number of clusters: each cluster takes cluster_m x "
+                              "cluster_n CTA tiles at a time",
+                              lambda M, N, tn, cm, cn, sms, floor: math.ceil(_cta_tiles(M, N, tn, floor)
+                                                                             / _clusters(cm, cn, sms))),
             Mistake("a CTA's tile has 128 rows (the pair's MMA has 256, but each CTA computes half of it)",
                     value=lambda M, N, tn, cm, cn, sms: math.ceil(_cluster_tiles(M, N, tn, cm, cn, rows=256)
                                                                   / _clusters(cm, cn, sms))),
