@@ -5,6 +5,7 @@ B200 (benchmarks/gpu_check_gluon.py); here we check the PTX/SASS, the shared-mem
 kit's models, the register split of the warp-specialized kernel, the ring model and the input validation.
 """
 
+import dataclasses
 import re
 
 import pytest
@@ -258,3 +259,27 @@ def test_gluon_nvfp4_operand_check_needs_no_cute_dsl():
                        env={**__import__("os").environ, "BWKIT_FORCE_CPU": "1"})
     assert "REFUSED b_fp4 has dtype torch.float32, expected torch.uint8" in r.stdout, r.stdout + r.stderr[-2000:]
     assert "cutlass" not in r.stdout
+
+
+def test_step_timeline_models_what_each_step_adds():
+    """Lab 09's chart: step 1 waits for every load, step 2 pipelines but refills per tile, step 3 overlaps tiles."""
+    from bwkit import pipeline as pl
+
+    sync = gg.step_timeline("sync", gg.GluonConfig(), K=1024, tiles=4)
+    ring = gg.step_timeline("pipelined", gg.GluonConfig(), K=1024, tiles=4)
+    ws_cfg = gg.GluonConfig(BLOCK_N=256, ACC_BUFFERS=2)
+    ws = gg.step_timeline("ws", ws_cfg, K=1024, tiles=2)
+    assert sync.flops == ring.flops == ws.flops == 2 * 256 * 256 * 1024        # the same block of C
+    c = sync.config
+    # one slot: every K step is latency + transfer + MMA, one after another; one CTA per tile
+    assert sync.makespan_ns == pytest.approx(4 * (16 * (c.load_latency_ns + c.transfer_ns + c.mma_ns)
+                                                  + c.epilogue_ns))
+    one = gg.step_timeline("pipelined", gg.GluonConfig(), K=1024, tiles=1)
+    assert ring.makespan_ns == pytest.approx(4 * one.makespan_ns)             # each CTA fills and drains alone
+    assert ws.config.persistent and ws.config.acc_buffers == 2 and not ring.config.persistent
+    assert ws.makespan_ns < pl.simulate(dataclasses.replace(ws.config, persistent=False)).makespan_ns
+    assert sync.mma_busy < ring.mma_busy < ws.mma_busy
+    with pytest.raises(ValueError, match="bf16 steps"):
+        gg.step_timeline("nvfp4", gg.GluonConfig())
+    with pytest.raises(ValueError, match="multiple of BLOCK_K"):
+        gg.step_timeline("sync", gg.GluonConfig(), K=1000)

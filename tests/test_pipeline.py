@@ -96,6 +96,20 @@ def test_double_buffered_accumulator_overlaps_the_epilogue():
     assert two.tflops > one.tflops
 
 
+def test_one_cta_per_tile_refills_the_pipe_for_every_tile():
+    one = pl.simulate(_cfg(stages=8, k_steps=8))
+    assert math.isclose(one.makespan_ns, 350 + 8 * 100 + 400)           # fill, 8 MMAs, epilogue
+    cta = pl.simulate(_cfg(stages=8, k_steps=8, tiles=3, persistent=False))
+    assert math.isclose(cta.makespan_ns, 3 * one.makespan_ns)            # tile t + 1's loads wait for t's epilogue
+    first = [e.start for e in cta.events if e.unit == "TMA" and e.k == 0]
+    assert first == pytest.approx([0.0, 1550.0, 3100.0])
+    kept = pl.simulate(_cfg(stages=8, k_steps=8, tiles=3, acc_buffers=1))  # persistent: loads run ahead
+    assert math.isclose(kept.makespan_ns, 350 + 3 * (800 + 400)) and kept.tflops > cta.tflops
+    # acc_buffers cannot overlap what one CTA per tile serializes
+    assert pl.simulate(_cfg(stages=8, k_steps=8, tiles=3, acc_buffers=2, persistent=False)).makespan_ns == \
+        cta.makespan_ns
+
+
 def test_flops_and_tflops():
     t = pl.simulate(_cfg(stages=8, k_steps=10, tiles=2, acc_buffers=2))
     assert t.flops == 2 * 128 * 128 * 64 * 10 * 2
@@ -119,6 +133,7 @@ def test_stage_traffic_2cta_and_multicast():
     (dict(BLOCK_K=1.5), "BLOCK_K"),
     (dict(bytes_per_ns=0), "bytes_per_ns"),
     (dict(load_latency_ns=-1), "load_latency_ns"),
+    (dict(persistent="no"), "persistent must be True or False"),
 ])
 def test_bad_config(kw, match):
     with pytest.raises(ValueError, match=match):

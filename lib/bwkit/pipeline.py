@@ -37,6 +37,8 @@ class PipelineConfig:
 
     Defaults: a 128x256x64 bf16 tile; `flops_per_ns` = B200 dense bf16 (2.25 PFLOP/s) / 148 SMs;
     `bytes_per_ns` and `load_latency_ns` are illustrative assumptions for data arriving from L2/HBM.
+    `persistent=False` models one CTA per tile, one CTA on the SM at a time: a tile's first load waits for the
+    previous tile's epilogue (nothing of the next tile overlaps, whatever `acc_buffers` says).
     """
 
     BLOCK_M: int = 128
@@ -51,8 +53,11 @@ class PipelineConfig:
     bytes_per_ns: float = 200.0
     load_latency_ns: float = 800.0
     epilogue_ns: float = 1000.0
+    persistent: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.persistent, bool):
+            raise ValueError(f"PipelineConfig.persistent must be True or False, got {self.persistent!r}")
         for name in ("BLOCK_M", "BLOCK_N", "BLOCK_K", "stages", "k_steps", "tiles", "acc_buffers"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
@@ -164,8 +169,9 @@ def simulate(config: PipelineConfig) -> Timeline:
     """Schedule every load, MMA and epilogue of `config.tiles` tiles x `config.k_steps` K steps (a Timeline).
 
     Rules: the producer issues loads in order, each into slot i % stages once the MMA that last used that
-    slot has finished; a load completes at max(issue + latency + transfer, previous completion + transfer)
-    (a pipe of fixed latency and bandwidth). An MMA starts when its data has landed, the previous MMA is done
+    slot has finished (and, when not `persistent`, a tile's first load once the previous tile's epilogue is
+    done); a load completes at max(issue + latency + transfer, previous completion + transfer) (a pipe of fixed
+    latency and bandwidth). An MMA starts when its data has landed, the previous MMA is done
     and (first K step of a tile) its accumulator buffer has been drained by the epilogue; epilogues run one
     after another.
     """
@@ -182,6 +188,8 @@ def simulate(config: PipelineConfig) -> Timeline:
         tile, k = divmod(i, c.k_steps)
         slot_free = mma_end[i - c.stages] if i >= c.stages else 0.0
         issue = max(last_issue, slot_free)
+        if k == 0 and tile > 0 and not c.persistent:
+            issue = max(issue, epi_end[tile - 1])          # the next CTA starts once this one has finished
         done = max(issue + c.load_latency_ns + c.transfer_ns, last_done + c.transfer_ns)
         last_issue, last_done, load_done[i] = issue, done, done
         tl.events.append(Event("TMA", tile, k, issue, done))

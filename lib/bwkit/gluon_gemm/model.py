@@ -10,15 +10,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from bwkit import hw
 from bwkit import inspect as bwi
+from bwkit import pipeline as pl
 from bwkit import tensorcores as tc
-from bwkit.ladder_model import _check_arg
+from bwkit.ladder_model import _check_arg, epilogue_ns
 from bwkit.pipeline import SMEM_BYTES_PER_SM
 
 __all__ = [
     "GluonConfig", "Step", "STEP_NAMES", "SMEM_LIMIT", "MBARRIER_BYTES", "SF_VEC", "check_config", "smem_bytes",
     "max_stages",
-    "tmem_columns", "ws_budget", "ring_phases", "RingResult", "simulate_ring", "RING_SCENARIOS", "kernel_facts",
+    "tmem_columns", "ws_budget", "ring_phases", "RingResult", "simulate_ring", "RING_SCENARIOS", "step_timeline",
+    "kernel_facts",
     "facts_table", "tmem_alloc_columns", "resource_usage", "mma_waited", "which_step",
 ]
 
@@ -226,6 +229,36 @@ RING_SCENARIOS: dict[str, tuple[str, int, int, Callable]] = {
 
 
 # ------------------------------------------------------------------------------------------------ the rules
+
+def step_timeline(step: str, config: GluonConfig, *, K: int = 1024, tiles: int = 2,
+                  gpu: str | hw.GPUSpec = "B200") -> pl.Timeline:
+    """Lab 01's pipeline model (`bwkit.pipeline`) of one SM running `tiles` output tiles of `step` ('sync',
+    'pipelined' or 'ws', bf16) with `config`'s tile, K deep.
+
+    sync: one slot (the next TMA waits for the MMA before it); pipelined: STAGES slots; both one CTA per tile and
+    one CTA on the SM at a time (each tile fills its pipe and drains its epilogue alone; several small CTAs of
+    step 1 could share an SM, which this leaves out). ws: STAGES slots, ACC_BUFFERS accumulators, persistent.
+    Rates: the SM's share of `gpu`'s dense bf16 peak, lab 01's assumed load pipe (200 B/ns after 800 ns), the
+    epilogue at the SM's share of HBM (`bwkit.ladder_model.epilogue_ns`). A model, never a measurement.
+    Taught in lab 09, step 3.
+    """
+    if step not in ("sync", "pipelined", "ws"):
+        raise ValueError(f"step_timeline models the bf16 steps 'sync', 'pipelined' and 'ws', got {step!r}")
+    if not isinstance(config, GluonConfig):
+        raise TypeError(f"config must be a GluonConfig (e.g. STEPS[{step!r}].config), got {type(config).__name__}")
+    _check_arg("K", K)
+    _check_arg("tiles", tiles)
+    if K % config.BLOCK_K:
+        raise ValueError(f"K={K} must be a multiple of BLOCK_K={config.BLOCK_K}")
+    s = hw.get_spec(gpu)
+    persistent = step == "ws"
+    return pl.simulate(pl.PipelineConfig(
+        BLOCK_M=config.BLOCK_M, BLOCK_N=config.BLOCK_N, BLOCK_K=config.BLOCK_K,
+        stages=1 if step == "sync" else config.STAGES, k_steps=K // config.BLOCK_K, tiles=tiles,
+        acc_buffers=config.ACC_BUFFERS if persistent else 1, persistent=persistent,
+        flops_per_ns=s.peak("bf16") / s.sms / 1e9, epilogue_ns=epilogue_ns(config.BLOCK_N, s)))
+
+
 def check_config(step: str, config: GluonConfig, dtype: str = "bf16") -> None:
     """Raise ValueError naming the broken rule unless `config` is a tile `step`'s kernel supports."""
     _check_step(step, config, dtype)
