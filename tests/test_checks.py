@@ -107,3 +107,41 @@ def test_no_nonsense_relative_error_against_zero():
     with pytest.raises(CheckFailure) as e:
         check(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 0.0]), name="t")
     assert "e+29" not in str(e.value) and "e+30" not in str(e.value) and "undefined" in str(e.value)
+
+
+def test_a_half_precision_answer_gets_its_own_rounding_and_no_more():
+    ref = torch.tensor([-0.646484, 12.5, 800.0, 0.001], dtype=torch.float32)
+    check(ref.to(torch.bfloat16), ref, name="t", atol=1e-3, rtol=1e-5)       # the reference rounded: passes
+    check(ref.half(), ref, name="t", atol=1e-3, rtol=1e-5)
+    check(torch.tensor(6.0, dtype=torch.bfloat16), 6.0, name="t", rtol=1e-3)
+    check(np.float16(6.0), 6.0, name="t", rtol=1e-3)
+    # these passed while the tolerance grew to 8 ulps (6 % for bfloat16) and atol to 8 ulps of the largest element
+    with pytest.raises(CheckFailure, match="3 of 4 elements wrong") as e:
+        check((ref * 1.05).to(torch.bfloat16), ref, name="t", atol=1e-3, rtol=1e-5)    # 5 % too large
+    assert "your answer is bfloat16" in str(e.value) and "compute and return float32" in str(e.value)
+    small_wrong = ref.clone()
+    small_wrong[0] = -0.70                   # 8 % off, but 8 bf16 ulps of 800 (= 50) used to cover it
+    with pytest.raises(CheckFailure, match=r"1 of 4 elements wrong .*\n.*\n.*first wrong element at \[0\]"):
+        check(small_wrong.to(torch.bfloat16), ref, name="t", atol=1e-3, rtol=1e-5)
+    with pytest.raises(CheckFailure, match="got 6.1875, expected 6") as e:
+        check(torch.tensor(6.2, dtype=torch.bfloat16), 6.0, name="t", rtol=1e-3)       # 3 % off
+    assert "return a Python float" in str(e.value)
+    with pytest.raises(CheckFailure, match="float16"):
+        check(np.float16(6.02), 6.0, name="t", rtol=1e-3)
+
+
+def test_a_float32_answer_keeps_its_tolerance_against_the_largest_element():
+    ref = torch.tensor([1000.0, 1e-4], dtype=torch.float64)     # a float32 sum whose terms cancel near 1e-4
+    check(torch.tensor([1000.0, 1.5e-4], dtype=torch.float32), ref, name="t", rtol=1e-9)
+    with pytest.raises(CheckFailure, match="1 of 2") as e:
+        check(torch.tensor([1000.0, 2e-3], dtype=torch.float32), ref, name="t", rtol=1e-9)
+    assert "your answer is" not in str(e.value)                # float32 is not called narrow
+
+
+def test_a_list_of_wrong_items_is_short():
+    ref = [(i, i + 1) for i in range(40)]
+    with pytest.raises(CheckFailure) as e:
+        check([(b, a) for a, b in ref], ref, name="t")
+    lines = str(e.value).splitlines()
+    assert lines[1].strip() == "item 0: got (1, 0), expected (0, 1)"
+    assert len(lines) == 5 and lines[-1].strip() == "40 of 40 items wrong (the first 3 shown)"

@@ -124,6 +124,17 @@ def test_grouped_pid_order(num_pid_m, num_pid_n, group_m):
     assert got == expected
 
 
+def test_grouped_pid_refuses_a_tile_off_the_grid():
+    assert gemm.grouped_pid(63, 8, 8, 4) == (7, 7)                       # the last tile
+    for bad in (64, 100, -1):                                             # 100 once came back as (12, -1)
+        with pytest.raises(ValueError, match=r"tile_id must be an int in \[0, 64\)"):
+            gemm.grouped_pid(bad, 8, 8, 4)
+    with pytest.raises(ValueError, match="GROUP_M must be a positive int"):
+        gemm.grouped_pid(0, 8, 8, 0)
+    with pytest.raises(ValueError, match="num_pid_n must be a positive int"):
+        gemm.grouped_pid(0, 8, 0, 4)
+
+
 def test_bad_inputs_raise_before_launch():
     a = torch.randn(32, 64, dtype=torch.float16)
     b = torch.randn(64, 32, dtype=torch.float16)

@@ -82,6 +82,10 @@ def test_bad_inputs():
         hw.attainable_flops("B200", "fp8", 0)
     with pytest.raises(ValueError, match="M must be"):
         hw.gemm_intensity(0, 1, 1)
+    for kw in ({"a_bytes": -2}, {"b_bytes": 0}, {"c_bytes": float("nan")}, {"a_bytes": True}):
+        with pytest.raises(ValueError, match="bytes per element"):   # -2 once gave 8.0 FLOP/byte
+            hw.gemm_intensity(8, 8, 8, **kw)
+    assert hw.gemm_intensity(8, 8, 8, 0.5, 0.5, 2) == pytest.approx(2 * 512 / (64 * 0.5 * 2 + 64 * 2))  # FP4
     with pytest.raises(TypeError):
         hw.get_spec(100)
 

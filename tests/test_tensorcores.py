@@ -132,6 +132,11 @@ def test_tmem_budget():
     assert (b.acc_columns, b.needed, b.allocated, b.fits, b.free) == (256, 512, 512, True, 0)
     b3 = tc.tmem_budget(128, 256, acc_buffers=3)
     assert not b3.fits and b3.free == 512 - 768 and "does NOT fit" in b3.summary()
+    # a tile wider than one MMA (N=600: several MMAs side by side) that does not fit: the summary names the
+    # power-of-two allocation it would need (it once said "alloc 600 of 512", no legal tcgen05.alloc size)
+    b6 = tc.tmem_budget(128, 600)
+    assert (b6.needed, b6.fits) == (600, False)
+    assert "= 600 -> would need alloc 1024 > 512: does NOT fit" in b6.summary() and "alloc 600" not in b6.summary()
     b1 = tc.tmem_budget(128, 96)
     assert (b1.needed, b1.allocated) == (96, 128)
     # NVFP4: A 128 rows, B 256 rows (2 lane groups); 256 K / 16 per scale = 16 bytes = 4 cells per row

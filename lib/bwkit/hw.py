@@ -11,6 +11,8 @@ how it was derived.
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import platform
 import time
@@ -219,11 +221,15 @@ def attainable_flops(gpu: str | GPUSpec, precision: str, intensity: float) -> fl
 
 def gemm_intensity(M: int, N: int, K: int, a_bytes: float = 2, b_bytes: float | None = None,
                    c_bytes: float = 2) -> float:
-    """FLOP/byte of C[M,N] = A[M,K] @ B[K,N] when each matrix crosses HBM once (bytes per element given)."""
+    """FLOP/byte of C[M,N] = A[M,K] @ B[K,N] when each matrix crosses HBM once (bytes per element given: positive
+    numbers, 0.5 for FP4)."""
     for nm, v in (("M", M), ("N", N), ("K", K)):
         if not isinstance(v, int) or v <= 0:
             raise ValueError(f"gemm_intensity: {nm} must be a positive int, got {v!r}")
     b_bytes = a_bytes if b_bytes is None else b_bytes
+    for nm, v in (("a_bytes", a_bytes), ("b_bytes", b_bytes), ("c_bytes", c_bytes)):
+        if not isinstance(v, numbers.Real) or isinstance(v, bool) or not (0 < v < math.inf):
+            raise ValueError(f"gemm_intensity: {nm} (bytes per element) must be a positive number, got {v!r}")
     return 2 * M * N * K / (M * K * a_bytes + K * N * b_bytes + M * N * c_bytes)
 
 

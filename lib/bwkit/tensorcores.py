@@ -369,10 +369,12 @@ class TmemBudget:
 
     def summary(self) -> str:
         """One line: accumulator x buffers + scale factors = needed -> allocated, fits or not."""
-        verdict = "fits" if self.fits else "does NOT fit"
+        if self.fits:
+            alloc = f"alloc {self.allocated} of {TMEM_COLUMNS}: fits"
+        else:   # tcgen05.alloc takes a power of two: say which one it would need
+            alloc = f"would need alloc {round_alloc(self.needed)} > {TMEM_COLUMNS}: does NOT fit"
         return (f"{self.acc_columns} cols x {self.acc_buffers} accumulator buffer(s) + {self.sf_columns} "
-                f"cols of scale factors = {self.needed} -> alloc {self.allocated} of {TMEM_COLUMNS}: "
-                f"{verdict}")
+                f"cols of scale factors = {self.needed} -> {alloc}")
 
 
 def tmem_budget(M: int, N: int, *, acc_buffers: int = 1, cta_group: int = 1, kind: str = "f16",
@@ -382,7 +384,9 @@ def tmem_budget(M: int, N: int, *, acc_buffers: int = 1, cta_group: int = 1, kin
     `block_k` and `sf_vec` size the scale factors of A (M/cta_group rows) and B (N rows) for `sf_stages`
     K-blocks; `sf_vec` defaults to the kind's first legal vector size. Double-buffering the accumulator
     (`acc_buffers=2`) lets the epilogue drain one tile while the MMA fills the next. Raises ValueError for an M
-    no MMA of `kind` has with that `cta_group` (e.g. M=256 on one CTA) and for N off the kind's N step.
+    no MMA of `kind` has with that `cta_group` (e.g. M=256 on one CTA) and for N off the kind's N step. N may
+    exceed one MMA's 256 (a tile of several MMAs side by side); a budget over the 512 columns does not fit, and its
+    summary names the power-of-two allocation it would need.
     """
     spec = _kind(kind)
     _pos_int("M", M), _pos_int("N", N)

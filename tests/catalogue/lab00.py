@@ -77,6 +77,17 @@ def attainable_tflops(peak_tflops, bandwidth_tbps, intensity):
 def attainable_tflops(peak_tflops, bandwidth_tbps, intensity):
     return min(peak_tflops, bandwidth_tbps / intensity)
 """, "divided bandwidth by intensity"),
+        Wrong("bandwidth taken as GB/s", """
+def attainable_tflops(peak_tflops, bandwidth_tbps, intensity):
+    bandwidth_gbps = bandwidth_tbps * 1000          # GB/s
+    return min(peak_tflops, bandwidth_gbps * intensity)
+""", "took it as GB/s"),
+        Wrong("answer in FLOP/s", """
+def attainable_tflops(peak_tflops, bandwidth_tbps, intensity):
+    peak = peak_tflops * 1e12                       # base units, as in 00.1
+    bw = bandwidth_tbps * 1e12
+    return min(peak, bw * intensity)
+""", "in FLOP/s"),
         Right("if/else", """
 def attainable_tflops(peak_tflops, bandwidth_tbps, intensity):
     memory_limit = bandwidth_tbps * intensity
@@ -110,6 +121,14 @@ b200_ms = 8.0 / 4.8
         Wrong("seconds", """
 b200_ms = 10e-3 * 4.8 / 8.0
 """, "in seconds"),
+        Wrong("a bfloat16 scalar, 3 % off", """
+import torch
+b200_ms = torch.tensor(6.2, dtype=torch.bfloat16)   # read off the plot
+""", "as a Python float"),
+        Wrong("compute ratio, in bfloat16", """
+import torch
+b200_ms = torch.tensor(10.0, dtype=torch.bfloat16) * 989 / 2250
+""", "compute ratio"),
         Right("numpy float", """
 import numpy as np
 b200_ms = np.float64(10) * 4.8 / 8
@@ -117,6 +136,10 @@ b200_ms = np.float64(10) * 4.8 / 8
         Right("from the bandwidths", """
 from bwkit import hw
 b200_ms = 10.0 / (hw.get_spec("B200").hbm_tbps / hw.get_spec("H200").hbm_tbps)
+"""),
+        Right("a bfloat16 tensor (6.0 is exact in it)", """
+import torch
+b200_ms = torch.tensor(10.0, dtype=torch.bfloat16) * 4.8 / 8.0
 """),
     ],
 }

@@ -183,6 +183,20 @@ def my_mma_nvfp4(a_codes, sf_a, b_codes, sf_b):
     bv = formats.decode(b_codes, "e2m1").double() * formats.decode(sf_b, "ue4m3").double().repeat_interleave(16, 1)
     return (av @ bv).float()
 """, "transpose it"),
+        Wrong("bfloat16 operands and D, to save memory", """
+def my_mma_nvfp4(a_codes, sf_a, b_codes, sf_b):
+    sa = formats.decode(sf_a, "ue4m3").repeat_interleave(16, dim=1)
+    sb = formats.decode(sf_b, "ue4m3").repeat_interleave(16, dim=1)
+    a = (formats.decode(a_codes, "e2m1") * sa).to(torch.bfloat16)
+    b = (formats.decode(b_codes, "e2m1") * sb.T).to(torch.bfloat16)
+    return a @ b
+""", "return D as float32"),
+        Wrong("D cast to half at the end", """
+def my_mma_nvfp4(a_codes, sf_a, b_codes, sf_b):
+    sa = formats.decode(sf_a, "ue4m3").repeat_interleave(16, dim=1)
+    sb = formats.decode(sf_b, "ue4m3").repeat_interleave(16, dim=1)
+    return ((formats.decode(a_codes, "e2m1") * sa) @ (formats.decode(b_codes, "e2m1") * sb.T)).half()
+""", "return D as float32"),
         Right("float32 throughout", """
 def my_mma_nvfp4(a_codes, sf_a, b_codes, sf_b):
     sa = formats.decode(sf_a, "ue4m3").repeat_interleave(16, dim=1)

@@ -38,6 +38,12 @@ def e2m1_value(code):
     e, m = (code >> 1) & 3, code & 1
     return m / 2 if e == 0 else (1 + m / 2) * 2.0 ** (e - 1)
 """, "bit 3 is the sign"),
+        Wrong("code 1000 decoded as +0", """
+def e2m1_value(code):
+    s, e, m = code >> 3, (code >> 1) & 3, code & 1
+    mag = m / 2 if e == 0 else (1 + m / 2) * 2.0 ** (e - 1)
+    return -mag if s and mag else mag         # no "-0"
+""", "code 1000 is -0.0"),
         Wrong("subnormal exponent -bias", """
 def e2m1_value(code):
     s, e, m = code >> 3, (code >> 1) & 3, code & 1
@@ -67,6 +73,14 @@ def e2m1_value(code):
 """),
     ],
     "02.2": [
+        Wrong("negative values that round to 0 lose the sign", """
+def round_e2m1(x):
+    a = min(abs(x), 6.0)
+    best = min(range(8), key=lambda c: (abs(a - E2M1_GRID[c]), c % 2))
+    if best == 0:
+        return 0.0
+    return -E2M1_GRID[best] if x < 0 else E2M1_GRID[best]
+""", "-0.1 rounds to -0.0"),
         Wrong("NaN above the largest value", """
 import math
 def round_e2m1(x):
@@ -292,6 +306,11 @@ def scale_offset(m, kb, n_kb):
 def scale_offset(m, kb, n_kb):
     return (m % 32) * 16 + ((m % 128) // 32) * 4 + kb % 4
 """, "left out the tile index"),
+        Wrong("n_ktiles as n_kb // 4 + 1", """
+def scale_offset(m, kb, n_kb):
+    n_ktiles = n_kb // 4 + 1              # round up
+    return (m // 128) * n_ktiles * 512 + (kb // 4) * 512 + (m % 32) * 16 + ((m % 128) // 32) * 4 + kb % 4
+""", "one K tile too many"),
         Wrong("32-row group not wrapped", """
 def scale_offset(m, kb, n_kb):
     n_ktiles = -(-n_kb // 4)

@@ -131,6 +131,19 @@ def naive_operand_bytes(BLOCK_M, BLOCK_N, K, elem_bytes):
 """),
     ],
     "03.3": [
+        Wrong("accumulator overwritten each trip", _KLOOP_HEAD + """
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k0 in range(0, tl.cdiv(K, BLOCK_K)):
+        kk = k0 * BLOCK_K + offs_k
+        a = tl.load(a_ptr + offs_m[:, None] * stride_am + kk[None, :] * stride_ak,
+                    mask=(offs_m[:, None] < M) & (kk[None, :] < K), other=0.0)
+        b = tl.load(b_ptr + kk[:, None] * stride_bk + offs_n[None, :] * stride_bn,
+                    mask=(kk[:, None] < K) & (offs_n[None, :] < N), other=0.0)
+        acc = tl.dot(a, b)
+    c_mask = (offs_m[:, None] < M) & (offs_n[None, :] < N)
+    tl.store(c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn, acc.to(c_ptr.dtype.element_ty),
+             mask=c_mask)
+""", "only the last K slice"),
         Wrong("store without its mask", _KLOOP_HEAD + """
     acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)
     for k0 in range(0, (K + BLOCK_K - 1) // BLOCK_K):
@@ -313,6 +326,16 @@ def my_grouped_pid(tile_id, num_pid_m, num_pid_n, GROUP_M):
     rows = min(num_pid_m - first_m, GROUP_M)
     return first_m + (tile_id % per_group) % rows, (tile_id % per_group) // rows
 """, "not GROUP_M * num_pid_m"),
+        Wrong("tile_id % group_size_m (no % num_pid_in_group)", """
+def my_grouped_pid(tile_id, num_pid_m, num_pid_n, GROUP_M):
+    num_pid_in_group = GROUP_M * num_pid_n
+    group_id = tile_id // num_pid_in_group
+    first_pid_m = group_id * GROUP_M
+    group_size_m = min(num_pid_m - first_pid_m, GROUP_M)
+    pid_m = first_pid_m + (tile_id % group_size_m)
+    pid_n = (tile_id % num_pid_in_group) // group_size_m
+    return pid_m, pid_n
+""", "tile_id % rows"),
         Right("walk the groups", """
 def my_grouped_pid(tile_id, num_pid_m, num_pid_n, GROUP_M):
     t = 0
@@ -424,6 +447,20 @@ def wave_efficiency(M, N, BLOCK_M, BLOCK_N, num_sms):
     tiles = math.ceil(M / BLOCK_M) * math.ceil(N / BLOCK_N)
     return math.ceil(tiles / num_sms) * num_sms / tiles
 """, "upside down"),
+        Wrong("waves as tiles // num_sms + 1", """
+import math
+def wave_efficiency(M, N, BLOCK_M, BLOCK_N, num_sms):
+    tiles = math.ceil(M / BLOCK_M) * math.ceil(N / BLOCK_N)
+    waves = tiles // num_sms + 1          # the last, partial wave
+    return tiles / (waves * num_sms)
+""", "one wave too many"),
+        Wrong("a percentage", """
+import math
+def wave_efficiency(M, N, BLOCK_M, BLOCK_N, num_sms):
+    tiles = math.ceil(M / BLOCK_M) * math.ceil(N / BLOCK_N)
+    waves = math.ceil(tiles / num_sms)
+    return 100 * tiles / (waves * num_sms)
+""", "that is a percentage"),
         Right("numpy float32", """
 import numpy as np
 def wave_efficiency(M, N, BLOCK_M, BLOCK_N, num_sms):
@@ -440,7 +477,7 @@ def wave_efficiency(M, N, BLOCK_M, BLOCK_N, num_sms):
 """),
     ],
     "03.9": [
-        Wrong("ld.global", 'tile_copy_instruction = "ld.global"', "steps 1-4"),
+        Wrong("ld.global", 'tile_copy_instruction = "ld.global"', "step 1 loads"),
         Wrong("tcgen05.cp", 'tile_copy_instruction = "tcgen05.cp"', "Tensor Memory"),
         Wrong("wgmma", 'tile_copy_instruction = "wgmma.mma_async"', "Hopper's MMA"),
         Wrong("TMA, not an option", 'tile_copy_instruction = "TMA"', "not one of"),

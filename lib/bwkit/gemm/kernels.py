@@ -140,8 +140,15 @@ def _grouped_pid(tile_id, num_pid_m, num_pid_n, GROUP_M: tl.constexpr):
 def grouped_pid(tile_id: int, num_pid_m: int, num_pid_n: int, GROUP_M: int) -> tuple[int, int]:
     """(pid_m, pid_n) of linear tile `tile_id` in grouped order: GROUP_M row-tiles walked down each column.
 
-    Runs the kernels' own @triton.jit helper `_grouped_pid` as plain Python on ints. Taught in lab 03, step 3.
+    Runs the kernels' own @triton.jit helper `_grouped_pid` as plain Python on ints. Raises ValueError unless
+    the sizes are positive ints and 0 <= tile_id < num_pid_m * num_pid_n. Taught in lab 03, step 3.
     """
+    for name, v in (("num_pid_m", num_pid_m), ("num_pid_n", num_pid_n), ("GROUP_M", GROUP_M)):
+        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            raise ValueError(f"grouped_pid: {name} must be a positive int, got {v!r}")
+    if not isinstance(tile_id, int) or isinstance(tile_id, bool) or not 0 <= tile_id < num_pid_m * num_pid_n:
+        raise ValueError(f"grouped_pid: tile_id must be an int in [0, {num_pid_m * num_pid_n}) for a {num_pid_m} x "
+                         f"{num_pid_n} grid of tiles, got {tile_id!r}")
     return _grouped_pid.fn(tile_id, num_pid_m, num_pid_n, GROUP_M)
 
 

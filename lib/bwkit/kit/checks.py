@@ -4,8 +4,8 @@
 `bwkit.kit.exercises`): it accepts an answer in any reasonable form (a torch tensor, a NumPy array or scalar, a
 list, a tuple, a dict, a Python number or string) and, when it differs, says how in a few lines: shapes and dtypes,
 max abs/rel error against the tolerance, how many elements are wrong and the first one, NaNs, or the type it got
-and what to convert. A float32/float16 answer compared with a float64 reference gets a tolerance that fits its own
-precision.
+and what to convert. An answer in a narrower float dtype than the reference's gets a tolerance that fits its own
+rounding, and no more (`_effective_tol`); a failing float16/bfloat16 answer is told so (`narrow_float`).
 
 A failing check raises `CheckFailure`. In Jupyter it renders as its diagnosis alone (no traceback into this
 module: IPython calls ``_render_traceback_``), so the learner reads the verdict once; nbval and the grader see an
@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 __all__ = ["check", "check_choice", "check_true", "compare", "CheckFailure", "NotAnswered", "passed", "failed",
-           "PASS", "FAIL", "describe_value"]
+           "PASS", "FAIL", "describe_value", "narrow_float"]
 
 PASS = "PASS ✅"
 FAIL = "FAIL ❌"
@@ -72,7 +72,9 @@ def describe_value(x: Any, width: int = 60) -> str:
     return f"{article} {name} ({text})"
 
 
-_FLOAT_EPS = {"float16": 9.8e-4, "bfloat16": 7.8e-3, "float32": 1.2e-7}
+_FLOAT_EPS = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23}   # one ulp at 1.0
+_HALF_TINY = {"float16": 2.0**-24, "bfloat16": 2.0**-133}   # their smallest subnormal: rounding near 0 is absolute
+_HALF_BITS = {"float16": 11, "bfloat16": 8}                  # significant bits they keep
 
 
 def _to_array(x: Any):
@@ -123,11 +125,42 @@ def _scalar(v: Any) -> float:
 
 
 def _effective_tol(adt: str, bdt: str, atol: float, rtol: float, scale: float) -> tuple[float, float]:
-    """Widen the tolerance to the answer's precision when it is narrower than the reference's."""
+    """Widen the tolerance to the answer's precision when it is narrower than the reference's (`scale`: the
+    largest finite |reference| element).
+
+    A float32 answer against a float64 reference gets 8 float32 ulps, absolute against the largest element too
+    (~1e-6 of it): a float32 sum whose terms cancel passes (its error follows the terms, not the result), and no
+    mistake hides in 1e-6. A float16/bfloat16 answer gets only its own rounding: one ulp of each element's own
+    magnitude (rtol = eps), so the reference rounded to that dtype passes and nothing more. (8 ulps of bfloat16
+    would be 6 %, and an atol scaled by the largest element lets every small element be almost anything: a D
+    5 % too large passed 01.4 as bfloat16, and 6.2 passed for 6.0 as a bfloat16 scalar.)
+    """
     eps_a, eps_b = _FLOAT_EPS.get(adt), _FLOAT_EPS.get(bdt, 0.0 if bdt in ("float64", "float", "list") else None)
     if eps_a is None or eps_b is None or eps_a <= eps_b or (atol == 0 and rtol == 0):
         return atol, rtol  # exact checks stay exact: rounding there is the point of the exercise
+    if adt in _HALF_TINY:
+        return max(atol, _HALF_TINY[adt]), max(rtol, eps_a)
     return max(atol, 8 * eps_a * scale), max(rtol, 8 * eps_a)
+
+
+def narrow_float(x: Any) -> str | None:
+    """'float16' / 'bfloat16' when `x` is a tensor, array or NumPy scalar of that half-precision dtype, else None
+    (for a `Mistake(when=...)` that names a half-precision answer where the prompt asks for more)."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        return None
+    name = str(dtype).replace("torch.", "")
+    return name if name in _HALF_TINY else None
+
+
+def _narrow_note(adt: str, bdt: str) -> str | None:
+    """The line a failing half-precision answer gets: its dtype, not only its numbers, may be the trouble."""
+    if adt not in _HALF_TINY or _FLOAT_EPS.get(bdt, 0.0 if bdt in ("float64", "float", "list") else 1.0) >= \
+            _FLOAT_EPS[adt]:
+        return None
+    want = {"float": "a Python float", "list": "float64"}.get(bdt, bdt)
+    return (f"your answer is {adt} ({_HALF_BITS[adt]} significant bits, checked to its own rounding "
+            f"only), the reference {'float64' if bdt in ('float', 'list') else bdt}: compute and return {want}")
 
 
 def _is_text(x: Any) -> bool:
@@ -183,8 +216,9 @@ def compare(out: Any, ref: Any, *, atol: float = 0.0, rtol: float = 1e-6) -> tup
         return True, []
     wrong = ~close
     tol = f"atol {atol:g}, rtol {rtol:g}"
+    note = _narrow_note(adt, bdt)
     if a.ndim == 0:
-        return False, [f"got {_fmt(float(a))}, expected {_fmt(float(b))} ({tol})"]
+        return False, [f"got {_fmt(float(a))}, expected {_fmt(float(b))} ({tol})"] + ([note] if note else [])
     both = np.isfinite(a) & np.isfinite(b)
     diff = np.abs(a - b)
     lines = [f"{int(wrong.sum())} of {a.size} elements wrong ({tol}); shape {list(ashape)}, dtype {adt} "
@@ -200,6 +234,8 @@ def compare(out: Any, ref: Any, *, atol: float = 0.0, rtol: float = 1e-6) -> tup
                  f"{_fmt(float(b[first]))}")
     if nan_out.any() and not nan_ref.any():
         lines.append(f"your answer has {int(nan_out.sum())} NaN(s) where the reference has none")
+    if note:
+        lines.append(note)
     return False, lines
 
 
@@ -218,14 +254,23 @@ def _compare_mapping(out: Any, ref: Mapping, atol: float, rtol: float) -> tuple[
     return not lines, lines
 
 
+_MAX_ITEMS_SHOWN = 3   # a failing check is short: the first wrong items, then how many there are
+
+
 def _compare_items(out: Any, ref: Sequence, atol: float, rtol: float) -> tuple[bool, list[str]]:
     if not isinstance(out, (list, tuple)) or len(out) != len(ref):
         return False, [f"got {describe_value(out)}, expected {len(ref)} items like {describe_value(ref)}"]
-    lines = []
+    bad = []
     for i, (o, r) in enumerate(zip(out, ref, strict=True)):
         ok, sub = compare(o, r, atol=atol, rtol=rtol)
         if not ok:
-            lines.append(f"item {i}: " + "; ".join(sub))
+            bad.append((i, o, r, sub))
+    lines = []
+    for i, o, r, sub in bad[:_MAX_ITEMS_SHOWN]:
+        short = len(repr(o)) <= 40 and len(repr(r)) <= 40 and not hasattr(o, "shape")
+        lines.append(f"item {i}: got {o!r}, expected {r!r}" if short else f"item {i}: " + "; ".join(sub))
+    if len(bad) > _MAX_ITEMS_SHOWN:
+        lines.append(f"{len(bad)} of {len(ref)} items wrong (the first {_MAX_ITEMS_SHOWN} shown)")
     return not lines, lines
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from bwkit import hw
+from bwkit.kit.checks import narrow_float
 from bwkit.kit.exercises.engine import register
 from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, Value, wrong_unit
 
@@ -57,6 +58,8 @@ register(
                                 "B200 fp8, I=2000"),
                            Case((hw.get_spec("B200").peak_tflops["fp4"], hw.get_spec("B200").hbm_tbps, 100.0),
                                 "B200 fp4, I=100"),
+                           Case((hw.get_spec("B200").peak_tflops["fp8"], hw.get_spec("B200").hbm_tbps, 0.5),
+                                "B200 fp8, I=0.5 (an elementwise op)"),   # bandwidth x 1000 < peak: GB/s shows
                            Case((round(rng.uniform(100, 5000), 1), round(rng.uniform(1, 8), 2),
                                  round(rng.uniform(1, 2000), 1)), "a made-up GPU")],
         expected=lambda pk, bw, ai: min(pk, bw * ai), rtol=1e-9,
@@ -65,9 +68,14 @@ register(
                     value=lambda pk, bw, ai: max(pk, bw * ai)),
             Mistake("you returned bandwidth x intensity without capping at the peak",
                     value=lambda pk, bw, ai: bw * ai),
+            Mistake("the bandwidth is in TB/s: you took it as GB/s (x 1000), so the bandwidth limit came out 1000x "
+                    "too high and the peak nearly always wins; TB/s x FLOP/byte is already TFLOP/s",
+                    value=lambda pk, bw, ai: min(pk, bw * 1e3 * ai)),
             Mistake("you returned the peak without the bandwidth limit", value=lambda pk, bw, ai: pk),
             Mistake("you divided bandwidth by intensity; TB/s x FLOP/byte = TFLOP/s",
                     value=lambda pk, bw, ai: min(pk, bw / ai)),
+            wrong_unit("FLOP/s", "TFLOP/s", 1e12),
+            wrong_unit("GFLOP/s", "TFLOP/s", 1e3),
         ],
         hint="TB/s x FLOP/byte = TFLOP/s; the lower of the two limits wins."),
 )
@@ -104,6 +112,9 @@ register(
             Mistake("that is the speed-up (a ratio), not the time in ms",
                     value=lambda: 1 / _ratio(None)),
             wrong_unit("seconds", "ms", 1e-3),
+            Mistake("write the time as a Python float: a bfloat16/float16 keeps only 8/11 significant bits, and "
+                    "this value is off by more than its rounding",
+                    when=lambda got, want: narrow_float(got) is not None),
         ],
         hint="Bandwidth-bound: time = bytes / bandwidth, and the bytes do not change."),
 )

@@ -12,7 +12,7 @@ import torch
 from bwkit import formats
 from bwkit import pipeline as pl
 from bwkit import tensorcores as tc
-from bwkit.kit.checks import compare, describe_value
+from bwkit.kit.checks import compare, describe_value, narrow_float
 from bwkit.kit.exercises.engine import register
 from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, Part
 
@@ -170,8 +170,8 @@ def _nvfp4_case(seed: int, n: int, label: str) -> Case:
     g = torch.Generator().manual_seed(seed)
     a = torch.randint(0, 16, (128, 64), generator=g, dtype=torch.uint8)
     b = torch.randint(0, 16, (64, n), generator=g, dtype=torch.uint8)
-    sf_a = torch.randint(0x30, 0x40, (128, 4), generator=g, dtype=torch.uint8)   # UE4M3 0.5 .. 0.94
-    sf_b = torch.randint(0x38, 0x48, (n, 4), generator=g, dtype=torch.uint8)     # UE4M3 1.0 .. 1.88
+    sf_a = torch.randint(0x30, 0x40, (128, 4), generator=g, dtype=torch.uint8)   # UE4M3 0.5 .. 1.875
+    sf_b = torch.randint(0x38, 0x48, (n, 4), generator=g, dtype=torch.uint8)     # UE4M3 1.0 .. 3.75
     return Case((a, sf_a, b, sf_b), label)
 
 
@@ -193,6 +193,22 @@ def _scaled(a, sa, b, sb, vec=16):
 
 def _dec(sf, fmt="ue4m3"):
     return formats.decode(sf, fmt).double()
+
+
+def _compare_fp32_d(got: Any, want: Any) -> tuple[bool, list[str]]:
+    """The numeric comparison (atol 1e-3, rtol 1e-5), and D must be float32 as the prompt says: tcgen05.mma
+    accumulates in fp32, and a float16/bfloat16 D would be checked only to its own, far coarser, rounding."""
+    ok, lines = compare(got, want, atol=1e-3, rtol=1e-5)
+    narrow = narrow_float(got)
+    if narrow is None or not ok:
+        return ok, lines
+    return False, [f"D is {narrow}, expected float32 (tcgen05.mma accumulates in fp32): return it without the "
+                   f"cast to {narrow}"]
+
+
+def _right_but_narrow(got: Any, want: Any, *args: Any) -> bool:
+    """D is right to its own rounding, but float16/bfloat16 (a wrong D in a narrow dtype is told by `compare`)."""
+    return narrow_float(got) is not None and compare(got, want, atol=1e-3, rtol=1e-5)[0]
 
 
 # ------------------------------------------------------------------------------------------------ 01.5
@@ -303,8 +319,10 @@ register(
     Exercise.single(
         "01.4", "functional NVFP4 tcgen05.mma",
         reads=Function("my_mma_nvfp4", "(a_codes, sf_a, b_codes, sf_b) -> torch.Tensor [128, N] float32"),
-        cases=_nvfp4_cases, expected=_nvfp4_mma, atol=1e-3, rtol=1e-5,
+        cases=_nvfp4_cases, expected=_nvfp4_mma, compare=_compare_fp32_d,
         mistakes=[
+            Mistake("return D as float32, as the prompt asks: tcgen05.mma accumulates in fp32 (a float16/bfloat16 D "
+                    "keeps only 11/8 significant bits)", when=_right_but_narrow),
             Mistake("the scale factors were not applied",
                     value=lambda a, sa, b, sb: (formats.decode(a, "e2m1").double()
                                                 @ formats.decode(b, "e2m1").double()).float()),

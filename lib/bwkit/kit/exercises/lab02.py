@@ -30,6 +30,22 @@ def _numel(x: Any) -> int | None:
     return None
 
 
+def _compare_signed(got: Any, want: Any) -> tuple[bool, list[str]]:
+    """Exact comparison in which -0.0 and +0.0 differ (lab 02 makes a point of it: code 1000 is -0, and
+    -0.1 rounds to -0: the sign survives underflow)."""
+    ok, lines = compare(got, want, atol=0, rtol=0)
+    if not ok or not _is_num(want) or want != 0:
+        return ok, lines
+    try:
+        g = float(got)
+    except (TypeError, ValueError, RuntimeError):
+        return ok, lines
+    if math.copysign(1.0, g) == math.copysign(1.0, want):
+        return True, []
+    return False, [f"got {g!r}, expected {want!r}: the sign of zero differs (the sign bit survives a zero "
+                   "magnitude)"]
+
+
 # ------------------------------------------------------------------------------------------------ 02.1
 def _e2m1(code: int) -> float:
     return float(F.decode(torch.tensor([code], dtype=torch.uint8), "e2m1")[0])
@@ -84,7 +100,7 @@ def _trunc(x: float) -> float:
 
 
 def _round_cases(rng: random.Random) -> list[Case]:
-    tests = [0.2, 0.25, 0.3, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0, 5.5, 6.5, 100.0, -0.75, -5.0, -7.0]
+    tests = [0.2, 0.25, 0.3, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0, 5.5, 6.5, 100.0, -0.75, -5.0, -7.0, -0.1]
     cases = [Case((x,), "") for x in tests]
     i = rng.randrange(7)
     tie = (E2M1_GRID[i] + E2M1_GRID[i + 1]) / 2 * rng.choice([1, -1])
@@ -231,6 +247,7 @@ def _flattened(got, want, codes) -> bool:
 def _offset_cases(rng: random.Random) -> list[Case]:
     every = "called for every (m, kb) of a scale matrix of that many rows and K-blocks"
     return [Case(label=every, kwargs={"rows": 256, "n_kb": 6}),
+            Case(label=every, kwargs={"rows": 256, "n_kb": 8}),   # whole K tiles: ceil(8 / 4) != 8 // 4 + 1
             Case(label=every, kwargs={"rows": rng.randrange(129, 400), "n_kb": rng.choice([1, 2, 3, 5, 7, 9])})]
 
 
@@ -287,7 +304,7 @@ register(
         reads=Function("e2m1_value", "(code: int) -> float"),
         cases=lambda rng: [Case((c,), f"code {c:04b}") for c in range(16)] + [
             Case((rng.randrange(16),), "a random code")],
-        expected=_e2m1, rtol=0,
+        expected=_e2m1, compare=_compare_signed,
         mistakes=[
             Mistake("exponent field 0 is subnormal: no implicit leading 1 there (0.m x 2^0)",
                     value=_e2m1_wrong("no_subnormal")),
@@ -297,6 +314,8 @@ register(
             Mistake("you forgot the bias (E2M1's bias is 1)", value=_e2m1_wrong("no_bias_sub0")),
             Mistake("the mantissa bit is worth 1/2, not 1", value=_e2m1_wrong("mantissa_int")),
             Mistake("codes 8..15 are negative: bit 3 is the sign", value=_e2m1_wrong("no_sign")),
+            Mistake("code 1000 is -0.0: give the sign even when the magnitude is 0 (-0.0, not 0.0; "
+                    "`-mag if s and mag` drops it)", value=lambda c: _e2m1(c) + 0.0),
             Mistake("subnormals use the smallest normal exponent, 1 - bias = 0 (0.m x 2^0), not -bias",
                     value=_e2m1_wrong("sub_exp")),
             Mistake("the bits are s e e m: the mantissa is bit 0, the exponent bits 1-2",
@@ -307,7 +326,7 @@ register(
     Exercise.single(
         "02.2", "round to E2M1",
         reads=Function("round_e2m1", "(x: float) -> float"),
-        cases=_round_cases, expected=_round_ref, rtol=0,
+        cases=_round_cases, expected=_round_ref, compare=_compare_signed,
         mistakes=[
             Mistake("values above 6 came back as NaN/inf: E2M1 saturates to ±6", when=_overflow_nonfinite),
             Mistake("values above 6 must saturate to ±6 (E2M1's largest value)", when=_overflow_kept),
@@ -316,6 +335,8 @@ register(
                     value=_tie_low),
             Mistake("you truncated (rounded toward zero) instead of rounding to nearest", value=_trunc),
             Mistake("the sign was lost: round |x|, then give the result x's sign", value=lambda x: abs(_round_ref(x))),
+            Mistake("-0.1 rounds to -0.0: the sign survives underflow, so give a zero result x's sign too "
+                    "(math.copysign(r, x), or -r for x < 0)", value=lambda x: _round_ref(x) + 0.0),
             Mistake("return the value (e.g. 1.5), not its code (3)",
                     value=lambda x: float(E2M1_GRID.index(abs(_round_ref(x))))),
         ],
@@ -403,6 +424,10 @@ register(
                                                         + kb % 4))),
             Mistake("n_ktiles = ceil(n_kb / 4): a partial K tile still takes 512 bytes",
                     value=_grid(lambda m, kb, n: (m // 128) * (n // 4) * 512 + (kb // 4) * 512 + (m % 32) * 16
+                                + ((m % 128) // 32) * 4 + kb % 4)),
+            Mistake("n_ktiles = ceil(n_kb / 4): n_kb // 4 + 1 is one K tile too many when n_kb is a multiple of 4 "
+                    "(use -(-n_kb // 4) or (n_kb + 3) // 4)",
+                    value=_grid(lambda m, kb, n: (m // 128) * (n // 4 + 1) * 512 + (kb // 4) * 512 + (m % 32) * 16
                                 + ((m % 128) // 32) * 4 + kb % 4)),
             Mistake("you left out the tile index: (m // 128) * n_ktiles + kb // 4 tiles of 512 bytes come first",
                     value=_grid(lambda m, kb, n: (m % 32) * 16 + ((m % 128) // 32) * 4 + kb % 4)),

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
 
 import torch
 
 from bwkit import gemm
 from bwkit.kit import interp, runtime
+from bwkit.kit.checks import compare
 from bwkit.kit.exercises.engine import register
 from bwkit.kit.exercises.models import waves
 from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, wrong_unit
@@ -99,6 +101,13 @@ def _first_slice_repeated(M, N, K, BM, BN, BK, seed):
 def _first_slice_shrinking(M, N, K, BM, BN, BK, seed):
     a, b = _operands(M, N, K, seed)
     return sum(gemm.reference_matmul(a[:, :min(BK, K - k)], b[:min(BK, K - k)]) for k in range(0, K, BK))
+
+
+def _last_slice_only(M, N, K, BM, BN, BK, seed):
+    """`acc = tl.dot(a, b)` each trip (the accumulator overwritten): only the last K slice survives."""
+    a, b = _operands(M, N, K, seed)
+    k_last = (-(-K // BK) - 1) * BK
+    return gemm.reference_matmul(a[:, k_last:], b[k_last:])
 
 
 def _like(got, model) -> bool | None:
@@ -198,6 +207,9 @@ register(
             Mistake("the K index does not advance: every iteration multiplies the first K slice again (use "
                     "kk = k0 * BLOCK_K + offs_k, or move the pointers by BLOCK_K each trip)",
                     when=_wrong_value(_first_slice_shrinking)),
+            Mistake("only the last K slice survived: pass acc to tl.dot (acc = tl.dot(a, b, acc)) or write acc += "
+                    "tl.dot(a, b): each trip must add to the accumulator, not replace it",
+                    when=_wrong_value(_last_slice_only)),
             Mistake("your store has no mask: rows or columns of the last tiles lie outside C; store with "
                     "mask=(offs_m[:, None] < M) & (offs_n[None, :] < N)", error="the store has no mask"),
 
@@ -243,16 +255,64 @@ def _eff(M, N, bm, bn, s):
     return waves(M, N, bm, bn, s)[2]
 
 
+def _grid_case(m: int, n: int, g: int, label: str) -> Case:
+    return Case((m, n, g), label, text=f"my_grouped_pid(tile_id, {m}, {n}, {g}) for tile_id in range({m * n})")
+
+
 def _random_grid(rng: random.Random) -> Case:
     """A random grid at least as tall as it is wide (like the notebook's), with a short last group."""
     m = rng.randint(5, 13)
-    return Case((m, rng.randint(3, min(9, m)), rng.choice([2, 3, 4, 5])), "a random grid")
+    return _grid_case(m, rng.randint(3, min(9, m)), rng.choice([2, 3, 4, 5]), "a random grid")
+
+
+def _order_cases(rng: random.Random) -> list[Case]:
+    return [_grid_case(8, 6, 4, "8x6 tiles, GROUP_M=4"),
+            _grid_case(7, 5, 3, "7x5 tiles, GROUP_M=3: a last group of 1 row"),
+            # a last group of 3 rows whose first tile, 4 * 5 = 20, is no multiple of 3: tile_id % rows is wrong
+            _grid_case(7, 5, 4, "7x5 tiles, GROUP_M=4: a last group of 3 rows"),
+            _random_grid(rng)]
 
 
 def _order_probe(answers, case):
     fn = answers["my_grouped_pid"]
     num_pid_m, num_pid_n, group = case.args
-    return [tuple(int(x) for x in fn(t, num_pid_m, num_pid_n, group)) for t in range(num_pid_m * num_pid_n)]
+    return {"grid": [num_pid_m, num_pid_n, group],
+            "order": [tuple(int(x) for x in fn(t, num_pid_m, num_pid_n, group))
+                      for t in range(num_pid_m * num_pid_n)]}
+
+
+def _orders(f):
+    """The check's form of a tile order (the grid with the list of (pid_m, pid_n)) from `f(m, n, g)`."""
+    def value(num_pid_m, num_pid_n, g):
+        return {"grid": [num_pid_m, num_pid_n, g], "order": [tuple(p) for p in f(num_pid_m, num_pid_n, g)]}
+    return value
+
+
+def _compare_orders(got, want) -> tuple[bool, list[str]]:
+    """Equal orders, or the first wrong tile as a call: `my_grouped_pid(t, m, n, g) returned .., expected ..`."""
+    if not isinstance(got, Mapping) or "order" not in got:
+        return compare(got, want)
+    g, w = list(got["order"]), list(want["order"])
+    num_pid_m, num_pid_n, group = want["grid"]
+    bad = [(t, a, b) for t, (a, b) in enumerate(zip(g, w, strict=False)) if tuple(a) != tuple(b)]
+    if len(g) != len(w):
+        return False, [f"returned {len(g)} tiles, expected {len(w)}"]
+    if not bad:
+        return True, []
+    t, a, b = bad[0]
+    return False, [f"my_grouped_pid({t}, {num_pid_m}, {num_pid_n}, {group}) returned {tuple(a)}, expected "
+                   f"{tuple(b)} ({len(bad)} of {len(w)} tiles wrong)"]
+
+
+def _tutorial_mod(num_pid_m, num_pid_n, g):
+    """`first_m + tile_id % rows`: the position in the group is taken from the tile id itself, without
+    `% (GROUP_M * num_pid_n)` (right when the last group is full, or when its height divides its first tile id)."""
+    out = []
+    for t in range(num_pid_m * num_pid_n):
+        first = t // (g * num_pid_n) * g
+        rows = min(num_pid_m - first, g)
+        out.append((first + t % rows, t % (g * num_pid_n) // rows))
+    return out
 
 
 def _no_short_group(num_pid_m, num_pid_n, g):
@@ -334,17 +394,18 @@ register(
         "03.5", "grouped program order",
         reads=Function("my_grouped_pid",
                        "(tile_id: int, num_pid_m: int, num_pid_n: int, GROUP_M: int) -> tuple[int, int]"),
-        cases=lambda rng: [Case((8, 6, 4), "8x6 tiles, GROUP_M=4"), Case((7, 5, 3), "7x5 tiles, GROUP_M=3"),
-                           _random_grid(rng)],
-        probe=_order_probe, expected=lambda m, n, g: gemm.tile_order(m, n, g), rtol=0,
+        cases=_order_cases, probe=_order_probe, expected=_orders(gemm.tile_order), compare=_compare_orders,
         mistakes=[
-            Mistake("this is plain row-major order (no grouping)", value=lambda m, n, g: gemm.tile_order(m, n)),
+            Mistake("this is plain row-major order (no grouping)",
+                    value=_orders(lambda m, n, g: gemm.tile_order(m, n))),
             Mistake("you divided by GROUP_M instead of the last group's real height (min(num_pid_m - first_m, "
-                    "GROUP_M))", value=_no_short_group),
+                    "GROUP_M))", value=_orders(_no_short_group)),
             Mistake("a group holds GROUP_M * num_pid_n tiles (GROUP_M row-tiles times every column), not "
-                    "GROUP_M * num_pid_m", value=_group_of_m),
+                    "GROUP_M * num_pid_m", value=_orders(_group_of_m)),
+            Mistake("the row inside the group is (tile_id % (GROUP_M * num_pid_n)) % rows: tile_id % rows skips the "
+                    "position in the group, and goes wrong in a short last group", value=_orders(_tutorial_mod)),
             Mistake("you returned (pid_n, pid_m): the order is (row-tile, column-tile)",
-                    value=lambda m, n, g: [(q, p) for p, q in gemm.tile_order(m, n, g)]),
+                    value=_orders(lambda m, n, g: [(q, p) for p, q in gemm.tile_order(m, n, g)])),
         ],
         hint="A group holds GROUP_M * num_pid_n tiles; its height is min(num_pid_m - first_m, GROUP_M)."),
 
@@ -395,6 +456,7 @@ register(
         reads=Function("wave_efficiency", "(M: int, N: int, BLOCK_M: int, BLOCK_N: int, num_sms: int) -> float"),
         cases=lambda rng: [Case((8192, 8192, 128, 256, 148), "8192², 128x256, 148 SMs"),
                            Case((16384, 17290, 128, 256, 132), "16384x17290, 128x256, 132 SMs"),
+                           Case((8192, 8192, 128, 128, 128), "8192², 128x128, 128 SMs: whole waves"),
                            Case((rng.randrange(256, 20000), rng.randrange(256, 20000), 128, rng.choice([128, 256]),
                                  rng.randrange(60, 170)), "a random shape and SM count")],
         expected=_eff, rtol=1e-9,
@@ -403,8 +465,12 @@ register(
                     value=lambda *a: waves(*a, waves_round=lambda w: max(1, math.floor(w)))[2]),
             Mistake("you used floor for the ragged tiles (M / BLOCK_M or N / BLOCK_N is not whole)",
                     value=lambda *a: waves(*a, tiles_round=math.floor)[2]),
+            Mistake("waves = ceil(tiles / num_sms): tiles // num_sms + 1 is one wave too many when the tiles fill "
+                    "whole waves", value=lambda *a: waves(*a, waves_round=lambda w: math.floor(w) + 1)[2]),
             Mistake("you returned the number of waves, not the fraction of SM slots used",
                     value=lambda *a: waves(*a)[1]),
+            Mistake("that is a percentage: return the fraction tiles / (waves x num_sms), between 0 and 1 (no x 100)",
+                    ratio=100),
             Mistake("the ratio is upside down: tiles / (waves x num_sms) is at most 1",
                     value=lambda *a: 1 / _eff(*a)),
         ],
@@ -421,10 +487,12 @@ register(
     Exercise.choice(
         "03.9", "TMA instruction", "tile_copy_instruction", TILE_COPY_OPTIONS, answer="cp.async.bulk.tensor",
         wrong={
-            "ld.global": "ld.global is how steps 1-4 load (each thread a few elements); step 5 has none of it",
+            "ld.global": "ld.global is how step 1 loads (each thread a few elements); steps 2-4 copy with cp.async, "
+                         "and step 5 uses neither",
             "tcgen05.cp": "tcgen05.cp copies shared memory into Tensor Memory (e.g. scale factors), not global to "
                           "shared",
             "wgmma.mma_async": "wgmma.mma_async is Hopper's MMA, not a copy, and it is not on sm_100a",
         },
-        hint="Look at the TMA load column of the table, and at which column drops to 0 from step 4 to step 5."),
+        hint="Look at the TMA load column of the table, the one that becomes non-zero at step 5: which PTX "
+             "instruction does its pattern count?"),
 )
