@@ -143,6 +143,17 @@ def _check_finite_logits(logits) -> None:
                          "input activations / gate weight for NaN or overflow.")
 
 
+def _check_scores(scores, bias, cfg: DeepSeekMoEConfig) -> None:
+    import torch
+
+    if not isinstance(scores, torch.Tensor) or scores.dim() != 2 or scores.shape[1] != cfg.num_experts:
+        raise ValueError(f"gate_from_scores: scores must be a tensor [num_tokens, num_experts = {cfg.num_experts}], "
+                         f"got {list(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__}")
+    if bias is not None and (not isinstance(bias, torch.Tensor) or tuple(bias.shape) != (cfg.num_experts,)):
+        raise ValueError(f"gate_from_scores: bias must be None or a tensor of shape [{cfg.num_experts}], "
+                         f"got {getattr(bias, 'shape', type(bias).__name__)}")
+
+
 def gate_from_scores(scores, bias, cfg: DeepSeekMoEConfig, *, mask_value: float = float("-inf"),
                      weights_from: str = "unbiased", normalize: bool = True, route_scale: float | None = None,
                      group_score: str | None = None):
@@ -162,12 +173,7 @@ def gate_from_scores(scores, bias, cfg: DeepSeekMoEConfig, *, mask_value: float 
         raise ValueError(f"weights_from must be 'unbiased' or 'biased', got {weights_from!r}")
     if group_score not in (None, "top2", "max", "sum"):
         raise ValueError(f"group_score must be None, 'top2', 'max' or 'sum', got {group_score!r}")
-    if not isinstance(scores, torch.Tensor) or scores.dim() != 2 or scores.shape[1] != cfg.num_experts:
-        raise ValueError(f"gate_from_scores: scores must be a tensor [num_tokens, num_experts = {cfg.num_experts}], "
-                         f"got {list(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__}")
-    if bias is not None and (not isinstance(bias, torch.Tensor) or tuple(bias.shape) != (cfg.num_experts,)):
-        raise ValueError(f"gate_from_scores: bias must be None or a tensor of shape [{cfg.num_experts}], "
-                         f"got {getattr(bias, 'shape', type(bias).__name__)}")
+    _check_scores(scores, bias, cfg)
     T = scores.shape[0]
     original = scores
     biased = scores + bias if bias is not None else scores
