@@ -113,6 +113,18 @@ def kept_groups(biased, cfg):
 """),
     ],
     "07.3": [
+        Wrong("top_k groups kept", """
+def my_gate(scores, bias, cfg):
+    T = scores.shape[0]
+    biased = scores + bias
+    group_score = biased.view(T, cfg.num_groups, -1).topk(2, dim=-1)[0].sum(-1)
+    keep = group_score.topk(cfg.top_k, dim=-1)[1]
+    drop = torch.ones(T, cfg.num_groups, dtype=torch.bool).scatter_(1, keep, False)
+    masked = biased.view(T, cfg.num_groups, -1).masked_fill(drop[:, :, None], float("-inf")).view(T, -1)
+    indices = masked.topk(cfg.top_k, dim=-1)[1]
+    weights = scores.gather(1, indices)
+    return weights / weights.sum(-1, keepdim=True) * cfg.route_scale, indices
+""", "keep cfg.topk_groups"),
         Wrong("0.0 mask (the HF port)", """
 def my_gate(scores, bias, cfg):
     T = scores.shape[0]

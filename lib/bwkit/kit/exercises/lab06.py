@@ -45,6 +45,7 @@ def _rounded(how):
 def _block_cases(rng: random.Random) -> list[Case]:
     fixed = [Case((16384, 17290, 16384, 128, 256, 64), "the seed's shape, 128x256x64"),
              Case((1000, 1000, 1000, 128, 128, 64), "1000³, 128x128x64"),
+             Case((1030, 1030, 1030, 128, 128, 64), "1030³: a sliver past 8 tiles, 128x128x64"),
              Case((16384, 17920, 16384, 256, 128, 64), "CUTLASS's shape, 256x128x64")]
     drawn = [Case((*_shape(rng), rng.choice([64, 128, 256]), rng.choice([64, 128, 256]), rng.choice([32, 64, 128])),
                   "a random shape") for _ in range(2)]

@@ -114,8 +114,10 @@ def _cases_07_2(rng: random.Random) -> list[Case]:
     b_nb, cfg = notebook_biased_scores()
     tiny = moe.TINY
     b_tiny = torch.sigmoid(torch.randn(16, tiny.num_experts, generator=torch.Generator().manual_seed(3))) - 0.2
+    four = moe.SMALL.scaled(num_groups=4, topk_groups=3, top_k=6)     # 3 of 4 kept: the worst 3 are not the rest
+    b_four = torch.rand(12, four.num_experts, generator=torch.Generator().manual_seed(5)) - 0.3
     return [Case((b_nb, cfg), "SMALL, 64 tokens (the notebook's)"), Case((b_tiny, tiny), "TINY, 16 tokens"),
-            Case(_random_biased(rng), "random scores")]
+            Case((b_four, four), "4 groups, 3 kept"), Case(_random_biased(rng), "random scores")]
 
 
 def _returned_indices(got, want, biased, cfg) -> bool | None:
@@ -252,6 +254,9 @@ EX_07_3 = _single(
                 value=lambda s, b, c: _dense(s, torch.zeros_like(b), c)),
         Mistake("you picked the top_k over all experts: mask the dropped groups first",
                 value=lambda s, b, c: _dense(s, b, c.scaled(num_groups=1, topk_groups=1))),
+        Mistake("you kept cfg.top_k groups: keep cfg.topk_groups (the notebook's SMALL layer has 4 of each, so "
+                "only TINY, 2 groups of 4, tells them apart)",
+                value=lambda s, b, c: _dense(s, b, c.scaled(topk_groups=min(c.top_k, c.num_groups)))),
     ],
     hint="Select with s + b (groups by the top-2 sum, -inf elsewhere), weigh with the unbiased s of the chosen "
          "experts, divided by their sum, times cfg.route_scale.")
