@@ -244,8 +244,7 @@ def step_timeline(step: str, config: GluonConfig, *, K: int = 1024, tiles: int =
     """
     if step not in ("sync", "pipelined", "ws"):
         raise ValueError(f"step_timeline models the bf16 steps 'sync', 'pipelined' and 'ws', got {step!r}")
-    if not isinstance(config, GluonConfig):
-        raise TypeError(f"config must be a GluonConfig (e.g. STEPS[{step!r}].config), got {type(config).__name__}")
+    _check_step(step, config, "bf16")
     _check_arg("K", K)
     _check_arg("tiles", tiles)
     if K % config.BLOCK_K:

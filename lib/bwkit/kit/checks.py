@@ -124,6 +124,11 @@ def _scalar(v: Any) -> float:
     return float(v.item()) if hasattr(v, "item") else float(v)
 
 
+def _ref_eps(bdt: str) -> float | None:
+    """One ulp of the reference's dtype (0 for float64 and Python numbers; None for what is not a float)."""
+    return _FLOAT_EPS.get(bdt, 0.0 if bdt in ("float64", "float", "list") else None)
+
+
 def _effective_tol(adt: str, bdt: str, atol: float, rtol: float, scale: float) -> tuple[float, float]:
     """Widen the tolerance to the answer's precision when it is narrower than the reference's (`scale`: the
     largest finite |reference| element).
@@ -135,7 +140,7 @@ def _effective_tol(adt: str, bdt: str, atol: float, rtol: float, scale: float) -
     would be 6 %, and an atol scaled by the largest element lets every small element be almost anything: a D
     5 % too large passed 01.4 as bfloat16, and 6.2 passed for 6.0 as a bfloat16 scalar.)
     """
-    eps_a, eps_b = _FLOAT_EPS.get(adt), _FLOAT_EPS.get(bdt, 0.0 if bdt in ("float64", "float", "list") else None)
+    eps_a, eps_b = _FLOAT_EPS.get(adt), _ref_eps(bdt)
     if eps_a is None or eps_b is None or eps_a <= eps_b or (atol == 0 and rtol == 0):
         return atol, rtol  # exact checks stay exact: rounding there is the point of the exercise
     if adt in _HALF_TINY:
@@ -155,8 +160,8 @@ def narrow_float(x: Any) -> str | None:
 
 def _narrow_note(adt: str, bdt: str) -> str | None:
     """The line a failing half-precision answer gets: its dtype, not only its numbers, may be the trouble."""
-    if adt not in _HALF_TINY or _FLOAT_EPS.get(bdt, 0.0 if bdt in ("float64", "float", "list") else 1.0) >= \
-            _FLOAT_EPS[adt]:
+    eps_b = _ref_eps(bdt)
+    if adt not in _HALF_TINY or eps_b is None or eps_b >= _FLOAT_EPS[adt]:
         return None
     want = {"float": "a Python float", "list": "float64"}.get(bdt, bdt)
     return (f"your answer is {adt} ({_HALF_BITS[adt]} significant bits, checked to its own rounding "

@@ -294,8 +294,14 @@ def _grid(f):
     return value
 
 
-def _tiled(m: int, kb: int, n_kb: int, inner) -> int:
-    return (m // 128) * -(-n_kb // 4) * 512 + (kb // 4) * 512 + inner(m, kb)
+def _inner(m: int, kb: int) -> int:
+    """Byte offset of scale (m, kb) inside its 512-byte tile: 32-row group, then K-block."""
+    return (m % 32) * 16 + ((m % 128) // 32) * 4 + kb % 4
+
+
+def _tiled(m: int, kb: int, n_kb: int, inner=_inner, n_ktiles=lambda n_kb: -(-n_kb // 4)) -> int:
+    """The blocked offset with the knobs the mistakes turn: the offset inside a tile, the K tiles per row block."""
+    return (m // 128) * n_ktiles(n_kb) * 512 + (kb // 4) * 512 + inner(m, kb)
 
 
 register(
@@ -423,14 +429,12 @@ register(
                     value=_grid(lambda m, kb, n: _tiled(m, kb, n, lambda m, kb: (m % 32) * 4 + ((m % 128) // 32) * 16
                                                         + kb % 4))),
             Mistake("n_ktiles = ceil(n_kb / 4): a partial K tile still takes 512 bytes",
-                    value=_grid(lambda m, kb, n: (m // 128) * (n // 4) * 512 + (kb // 4) * 512 + (m % 32) * 16
-                                + ((m % 128) // 32) * 4 + kb % 4)),
+                    value=_grid(lambda m, kb, n: _tiled(m, kb, n, n_ktiles=lambda n_kb: n_kb // 4))),
             Mistake("n_ktiles = ceil(n_kb / 4): n_kb // 4 + 1 is one K tile too many when n_kb is a multiple of 4 "
                     "(use -(-n_kb // 4) or (n_kb + 3) // 4)",
-                    value=_grid(lambda m, kb, n: (m // 128) * (n // 4 + 1) * 512 + (kb // 4) * 512 + (m % 32) * 16
-                                + ((m % 128) // 32) * 4 + kb % 4)),
+                    value=_grid(lambda m, kb, n: _tiled(m, kb, n, n_ktiles=lambda n_kb: n_kb // 4 + 1))),
             Mistake("you left out the tile index: (m // 128) * n_ktiles + kb // 4 tiles of 512 bytes come first",
-                    value=_grid(lambda m, kb, n: (m % 32) * 16 + ((m % 128) // 32) * 4 + kb % 4)),
+                    value=_grid(lambda m, kb, n: _inner(m, kb))),
             Mistake("the 32-row group is (m % 128) // 32: rows past 128 start a new tile",
                     value=_grid(lambda m, kb, n: _tiled(m, kb, n, lambda m, kb: (m % 32) * 16 + (m // 32) * 4
                                                         + kb % 4))),

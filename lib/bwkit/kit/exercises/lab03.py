@@ -19,7 +19,7 @@ from bwkit import gemm
 from bwkit.kit import interp, runtime
 from bwkit.kit.checks import compare
 from bwkit.kit.exercises.engine import register
-from bwkit.kit.exercises.models import waves
+from bwkit.kit.exercises.models import one_too_many, waves
 from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, wrong_unit
 
 SMEM_PER_BLOCK = 227 * 1024     # CUDA C++ Programming Guide, compute capability 9.0 / 10.0: max per block
@@ -466,7 +466,7 @@ register(
             Mistake("you used floor for the ragged tiles (M / BLOCK_M or N / BLOCK_N is not whole)",
                     value=lambda *a: waves(*a, tiles_round=math.floor)[2]),
             Mistake("waves = ceil(tiles / num_sms): tiles // num_sms + 1 is one wave too many when the tiles fill "
-                    "whole waves", value=lambda *a: waves(*a, waves_round=lambda w: math.floor(w) + 1)[2]),
+                    "whole waves", value=lambda *a: waves(*a, waves_round=one_too_many)[2]),
             Mistake("you returned the number of waves, not the fraction of SM slots used",
                     value=lambda *a: waves(*a)[1]),
             Mistake("that is a percentage: return the fraction tiles / (waves x num_sms), between 0 and 1 (no x 100)",

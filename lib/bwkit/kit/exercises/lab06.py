@@ -9,7 +9,7 @@ import random
 from bwkit import bench
 from bwkit import efficiency as eff
 from bwkit.kit.exercises.engine import register
-from bwkit.kit.exercises.models import waves
+from bwkit.kit.exercises.models import one_too_many, waves
 from bwkit.kit.exercises.spec import Case, Choice, Exercise, Function, Mistake, Part, wrong_choices
 
 __all__ = ["MEASURED_OPTIONS", "PREFILL_SHAPE", "CALIBRATION", "calibration_inputs"]
@@ -197,7 +197,7 @@ register(
             Mistake("you rounded the waves down: a partial wave still costs a whole wave",
                     value=lambda *a: waves(*a, waves_round=math.floor)),
             Mistake("tiles // slots + 1 counts one wave too many when the tiles fill the slots exactly: round up "
-                    "with math.ceil", value=lambda *a: waves(*a, waves_round=lambda w: math.floor(w) + 1)),
+                    "with math.ceil", value=lambda *a: waves(*a, waves_round=one_too_many)),
             Mistake("you returned the wave efficiency as a percentage; the answer is a fraction (at most 1)",
                     value=lambda *a: _scaled_last(waves(*a), 100)),
             Mistake("you returned the fractional waves (tiles / slots) instead of whole ones",

@@ -2,6 +2,7 @@
 
     waves(M, N, BLOCK_M, BLOCK_N, slots)                      # (tiles, waves, wave efficiency): 03.8 and 06.3
     waves(M, N, BLOCK_M, BLOCK_N, slots, tiles_round=math.floor)   # the ragged edge dropped
+    waves(M, N, BLOCK_M, BLOCK_N, slots, waves_round=one_too_many)  # tiles // slots + 1
 """
 
 from __future__ import annotations
@@ -9,7 +10,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-__all__ = ["waves"]
+__all__ = ["waves", "one_too_many"]
+
+
+def one_too_many(w: float) -> int:
+    """`floor(w) + 1`, the classic stand-in for ceil (`tiles // slots + 1`): one too many when w is whole."""
+    return math.floor(w) + 1
 
 
 def waves(M: int, N: int, block_m: int, block_n: int, slots: int, *,
