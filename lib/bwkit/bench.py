@@ -54,6 +54,24 @@ def _quantile(xs: Sequence[float], q: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
+def _cuda_clock(fn, warmup, reps, device, head_start: bool) -> bool:
+    """Check `time_fn`'s arguments (an error naming the bad one); True when it times with CUDA events."""
+    import torch
+
+    if not callable(fn):
+        raise TypeError(f"time_fn needs a callable, got {type(fn).__name__}")
+    if not isinstance(reps, int) or reps < 1 or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"reps must be an int >= 1 and warmup an int >= 0, got reps={reps!r}, warmup={warmup!r}")
+    if device is not None and not isinstance(device, (str, torch.device)):
+        raise TypeError(f"time_fn: device must be None, a str ('cuda', 'cpu') or a torch.device, got {device!r}")
+    use_cuda = torch.cuda.is_available() if device is None else str(device).startswith("cuda")
+    if use_cuda and not torch.cuda.is_available():
+        raise RuntimeError("time_fn(device='cuda') but no CUDA GPU is available here")
+    if head_start and not use_cuda:
+        raise ValueError("time_fn(head_start=True) needs the CUDA clock: on the host clock nothing is queued")
+    return use_cuda
+
+
 def time_fn(fn: Callable[[], object], *, warmup: int = 10, reps: int = 50, flush_l2: bool = True,
             device: str | None = None, head_start: bool = False) -> Timing:
     """Time `fn()` `reps` times after `warmup` calls; median and spread in ms.
@@ -66,15 +84,7 @@ def time_fn(fn: Callable[[], object], *, warmup: int = 10, reps: int = 50, flush
     """
     import torch
 
-    if not callable(fn):
-        raise TypeError(f"time_fn needs a callable, got {type(fn).__name__}")
-    if not isinstance(reps, int) or reps < 1 or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"reps must be an int >= 1 and warmup an int >= 0, got reps={reps!r}, warmup={warmup!r}")
-    use_cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
-    if use_cuda and not torch.cuda.is_available():
-        raise RuntimeError("time_fn(device='cuda') but no CUDA GPU is available here")
-    if head_start and not use_cuda:
-        raise ValueError("time_fn(head_start=True) needs the CUDA clock: on the host clock nothing is queued")
+    use_cuda = _cuda_clock(fn, warmup, reps, device, head_start)     # checks the arguments
     for _ in range(warmup):
         fn()
     times: list[float] = []
@@ -156,7 +166,7 @@ def cell(v, spec: str = ".1f") -> str:
 def gemm_flops(M: int, N: int, K: int) -> int:
     """FLOPs of one M x N x K matrix multiply (a multiply-add counts 2)."""
     for nm, v in (("M", M), ("N", N), ("K", K)):
-        if not isinstance(v, int) or v <= 0:
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise ValueError(f"gemm_flops: {nm} must be a positive int, got {v!r}")
     return 2 * M * N * K
 
@@ -220,7 +230,15 @@ class BenchResult:
 
 def gemm_result(name: str, M: int, N: int, K: int, timing: Timing, precision: str | None = None,
                 **extra) -> BenchResult:
-    """A `BenchResult` for an M x N x K GEMM timed as `timing` (a `Timing` from `time_fn`, with a median > 0)."""
+    """A `BenchResult` for an M x N x K GEMM timed as `timing` (a `Timing` from `time_fn`, with a median > 0);
+    `precision` (one of `bwkit.hw.PRECISIONS`, or None) picks the peak that `pct_peak` divides by."""
+    from bwkit.hw import PRECISIONS
+
+    for nm, v in (("M", M), ("N", N), ("K", K)):
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise ValueError(f"gemm_result: {nm} must be a positive int, got {v!r}")
+    if precision is not None and precision not in PRECISIONS:
+        raise ValueError(f"gemm_result: precision must be None or one of {', '.join(PRECISIONS)}, got {precision!r}")
     if not isinstance(timing, Timing):
         raise TypeError(f"gemm_result: timing must be a bwkit.bench.Timing (what time_fn returns), got "
                         f"{type(timing).__name__}")
@@ -256,8 +274,14 @@ def metadata() -> dict:
 
 
 def save_json(results: Sequence[BenchResult], path: str | Path) -> Path:
-    """Write results with `metadata()` to `path` (JSON); returns the path."""
+    """Write results (a sequence of `BenchResult`s or dicts, or one `BenchResult`) with `metadata()` to `path`
+    (JSON); returns the path."""
     path = Path(path)
+    if isinstance(results, (BenchResult, dict)):
+        results = [results]
+    bad = [type(r).__name__ for r in results if not isinstance(r, (BenchResult, dict))]
+    if bad:
+        raise TypeError(f"save_json: results must be BenchResults (or dicts), got {', '.join(bad)}")
     rows = [r.to_dict() if isinstance(r, BenchResult) else r for r in results]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"metadata": metadata(), "results": rows}, indent=1))

@@ -44,6 +44,7 @@ from pathlib import Path
 
 from bwkit import hw
 from bwkit.bench import cell as _fmt  # a table cell: '-' for None
+from bwkit.kit.args import check_number
 
 __all__ = [
     "Tile", "TILES", "IN_BYTES", "L2_REUSE", "Prediction", "get_tile", "tile_counts", "tile_efficiency",
@@ -177,6 +178,11 @@ def hbm_bytes(M: int, N: int, K: int, tile: Tile | str | Sequence[int], gpu: str
         raise ValueError(f"l2_reuse must be one of {', '.join(L2_REUSE)}, got {l2_reuse!r}")
     if not isinstance(group_m, int) or group_m < 1:
         raise ValueError(f"group_m must be a positive int, got {group_m!r}")
+    if precision not in IN_BYTES:
+        raise ValueError(f"hbm_bytes: precision must be one of {', '.join(IN_BYTES)}, got {precision!r}")
+    for nm, v in (("in_bytes", in_bytes), ("c_bytes", c_bytes)):
+        if v is not None:
+            check_number(f"hbm_bytes: {nm}", v, integer=False, zero_ok=nm == "c_bytes")
     t = get_tile(tile)
     b_in = IN_BYTES[precision] if in_bytes is None else in_bytes
     tm, tn, tk = tile_counts(M, N, K, t)
@@ -310,7 +316,10 @@ def best_tile(M: int, N: int, K: int, tiles: Iterable[Tile | str | Sequence[int]
 
 def fit_sustained(measured_pct: float, M: int, N: int, K: int, tile: Tile | str | Sequence[int] = "128x256",
                   gpu: str | hw.GPUSpec = "B200", precision: str = "bf16", **kw) -> float:
-    """The `sustained` factor that makes `predict` match one measured % of peak (compute-bound shapes)."""
+    """The `sustained` factor that makes `predict` match one measured % of peak (compute-bound shapes).
+
+    Raises ValueError when the measurement is above the model's ceiling for `tile` (its prediction at
+    sustained = 1): no factor <= 1 can match it, so the measurement or the tile is not what the model assumes."""
     if not 0 < measured_pct <= 100:
         raise ValueError(f"measured_pct must be in (0, 100], got {measured_pct!r}")
     if measured_pct <= 1:
@@ -321,6 +330,10 @@ def fit_sustained(measured_pct: float, M: int, N: int, K: int, tile: Tile | str 
     if raw.bound != "compute":
         raise ValueError(f"fit_sustained needs a compute-bound shape; {M}x{N}x{K} with {raw.tile} is "
                          "memory-bound in the model")
+    if measured_pct > raw.pct_of_peak * (1 + 1e-9):
+        raise ValueError(f"fit_sustained: measured {measured_pct:g} % is above the model's ceiling for "
+                         f"{M}x{N}x{K} with {raw.tile} ({raw.pct_of_peak:.1f} % at sustained=1): no sustained <= 1 "
+                         f"matches it; check the peak the measurement was divided by and the tile the kernel ran")
     return min(1.0, measured_pct / raw.pct_of_peak)
 
 

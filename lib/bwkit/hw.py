@@ -18,6 +18,8 @@ import platform
 import time
 from dataclasses import dataclass, field
 
+from bwkit.kit.args import as_names
+
 __all__ = [
     "GPUSpec", "PRECISIONS", "SPECS", "get_spec", "list_gpus", "cpu_spec", "peak_flops", "spec_for_device",
     "ridge_point", "attainable_flops", "gemm_intensity", "plot_roofline",
@@ -235,9 +237,18 @@ def gemm_intensity(M: int, N: int, K: int, a_bytes: float = 2, b_bytes: float | 
 
 def plot_roofline(gpus=("B200", "H200", "H100 SXM"), precisions=("fp4", "fp8", "bf16"), points=(), ax=None,
                   title: str | None = None):
-    """Log-log roofline of each GPU x precision; `points` are (label, intensity) markers. Returns the figure."""
+    """Log-log roofline of each GPU x precision; `points` are (label, intensity) markers. Returns the figure.
+
+    `gpus` and `precisions` take one name or several; a precision none of the GPUs has raises ValueError."""
     import matplotlib.pyplot as plt
     import numpy as np
+
+    gpus = [get_spec(g) for g in ((gpus,) if isinstance(gpus, GPUSpec) else as_names("gpus", gpus))]
+    precisions = as_names("precisions", precisions)
+    for p in precisions:
+        if not any(p in s.peak_tflops for s in gpus):
+            raise ValueError(f"plot_roofline: no GPU of {[s.name for s in gpus]} has a {p!r} peak; "
+                             f"precisions: {', '.join(PRECISIONS)}")
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(8, 5))
@@ -245,8 +256,7 @@ def plot_roofline(gpus=("B200", "H200", "H100 SXM"), precisions=("fp4", "fp8", "
         fig = ax.figure
     xs = np.logspace(-1, 4, 300)
     styles = {"fp4": "-", "fp8": "--", "bf16": ":", "tf32": "-."}
-    for i, g in enumerate(gpus):
-        s = get_spec(g)
+    for i, s in enumerate(gpus):
         color = f"C{i}"
         for p in precisions:
             if p not in s.peak_tflops:
@@ -255,7 +265,7 @@ def plot_roofline(gpus=("B200", "H200", "H100 SXM"), precisions=("fp4", "fp8", "
             ax.plot(xs, ys, styles.get(p, "-"), color=color, label=f"{s.name} {p}")
     for label, x in points:
         ax.axvline(x, color="gray", lw=0.8, alpha=0.6)
-        ax.annotate(label, (x, ax.get_ylim()[0] if ax.get_ylim()[0] > 0 else 1), rotation=90, fontsize=8,
+        ax.annotate(label, (x, ax.get_ylim()[0] if ax.get_ylim()[0] > 0 else 1), rotation=90, fontsize=9,
                     va="bottom", ha="right", color="dimgray")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -263,5 +273,5 @@ def plot_roofline(gpus=("B200", "H200", "H100 SXM"), precisions=("fp4", "fp8", "
     ax.set_ylabel("attainable TFLOP/s (dense)")
     ax.set_title(title or "Roofline (published dense peaks and HBM bandwidth; see bwkit.hw sources)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=9, ncol=2)
     return fig

@@ -23,13 +23,13 @@ references of lab 10's exercises. Taught in lab 10.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 from bwkit import efficiency as eff
 from bwkit import hw
 from bwkit import pipeline as pl
 from bwkit import tensorcores as tc
+from bwkit.kit.args import check_number as _check_arg
 
 __all__ = [
     "RungPrediction", "predict_rung", "pipeline_config", "epilogue_ns", "l2_bytes_per_cta", "tmem_alloc_columns",
@@ -41,23 +41,13 @@ TMEM_COLUMNS = tc.TMEM_COLUMNS      # TMEM columns per SM (128 lanes x 512 x 32 
 _B200_SMS = hw.get_spec("B200").sms
 
 
-def _check_arg(name: str, v, *, integer: bool = True, zero_ok: bool = False) -> None:
-    """Raise ValueError naming `name` unless `v` is a positive int (`zero_ok`: an int >= 0; `integer=False`: a
-    positive real number). The kit's CPU models (this module, `bwkit.gluon_gemm`) validate their inputs with it."""
-    kind = numbers.Integral if integer else numbers.Real
-    ok = not isinstance(v, bool) and isinstance(v, kind) and (v >= 0 if zero_ok else v > 0)
-    if not ok:
-        what = "an int >= 0" if zero_ok and integer else "a number >= 0" if zero_ok else \
-            "a positive int" if integer else "a positive number"
-        raise ValueError(f"{name} must be {what}, got {v!r}")
-
-
 def l2_bytes_per_cta(TILE_N: int, TILE_K: int, cta_group: int, cluster_m: int, cluster_n: int,
                      elem_bytes: float = 2.0) -> float:
     """Bytes one CTA fetches from L2 per K step: its 128 rows of A shared by the `cluster_n` CTAs along N, its
     TILE_N / cta_group rows of B shared by the `cluster_m / cta_group` pairs along M (TMA multicast)."""
     for name, v in (("TILE_N", TILE_N), ("TILE_K", TILE_K), ("cluster_m", cluster_m), ("cluster_n", cluster_n)):
         _check_arg(name, v)
+    _check_arg("elem_bytes", elem_bytes, integer=False)
     if cta_group not in (1, 2) or cluster_m % cta_group:
         raise ValueError(f"cta_group must be 1 or 2 and divide cluster_m={cluster_m}, got {cta_group!r}")
     t = pl.stage_traffic(128 * cta_group, TILE_N, TILE_K, elem_bytes, cta_group=cta_group, multicast_a=cluster_n,

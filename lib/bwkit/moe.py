@@ -18,7 +18,10 @@ Taught in lab 07; the full-size config feeds the lab 08 performance model (`bwki
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+
+from bwkit.bench import relative_error  # noqa: F401  (re-exported: ||y - ref|| / ||ref||, in float64)
+from bwkit.kit.args import check_number
 
 __all__ = [
     "DeepSeekMoEConfig", "DEEPSEEK_V3", "TINY", "SMALL",
@@ -58,10 +61,11 @@ class DeepSeekMoEConfig:
     name: str = "DeepSeek-V3/R1 671B"
 
     def __post_init__(self) -> None:
-        for f in ("hidden", "num_experts", "top_k", "num_groups", "topk_groups", "expert_inter", "num_layers"):
-            v = getattr(self, f)
-            if not isinstance(v, int) or v <= 0:
-                raise ValueError(f"DeepSeekMoEConfig.{f} must be a positive int, got {v!r}")
+        for f in fields(self):
+            if f.type in ("int", int):
+                zero_ok = f.name in ("num_shared_experts", "num_dense_layers", "num_mtp_layers")
+                check_number(f"DeepSeekMoEConfig.{f.name}", getattr(self, f.name), zero_ok=zero_ok)
+        check_number("DeepSeekMoEConfig.route_scale", self.route_scale, integer=False)
         if self.num_experts % self.num_groups:
             raise ValueError(f"num_groups ({self.num_groups}) must divide num_experts ({self.num_experts})")
         if self.topk_groups > self.num_groups:
@@ -132,13 +136,13 @@ def _check_gate_inputs(x, weight, bias, cfg: DeepSeekMoEConfig) -> None:
                              f"needs >= 2 experts (cfg has {cfg.experts_per_group})")
 
 
-def _check_finite_logits(logits) -> None:
+def _check_finite_logits(logits, what: str = "gate: NaN router logits") -> None:
     import torch
 
     bad = torch.isnan(logits).any(dim=-1)
     if bool(bad.any()):
         rows = torch.nonzero(bad).flatten()[:8].tolist()
-        raise ValueError(f"gate: NaN router logits for {int(bad.sum())} token(s) (first rows {rows}); a NaN "
+        raise ValueError(f"{what} for {int(bad.sum())} token(s) (first rows {rows}); a NaN "
                          "would make top-k pick arbitrary experts, so bwkit refuses to route them. Check the "
                          "input activations / gate weight for NaN or overflow.")
 
@@ -152,6 +156,7 @@ def _check_scores(scores, bias, cfg: DeepSeekMoEConfig) -> None:
     if bias is not None and (not isinstance(bias, torch.Tensor) or tuple(bias.shape) != (cfg.num_experts,)):
         raise ValueError(f"gate_from_scores: bias must be None or a tensor of shape [{cfg.num_experts}], "
                          f"got {getattr(bias, 'shape', type(bias).__name__)}")
+    _check_finite_logits(scores if bias is None else scores + bias, "gate_from_scores: NaN scores (or bias)")
 
 
 def gate_from_scores(scores, bias, cfg: DeepSeekMoEConfig, *, mask_value: float = float("-inf"),
@@ -329,7 +334,8 @@ def swiglu(x, w1, w3, w2):
     return F.linear(F.silu(F.linear(x, w1)) * F.linear(x, w3), w2)
 
 
-def _check_experts_inputs(x, topk_weights, topk_ids, w1, w3, w2) -> None:
+def _check_experts_inputs(x, topk_weights, topk_ids, w1, w3, w2, *, same_dtype: bool = False) -> None:
+    """ValueError/TypeError naming what is wrong; `same_dtype`: the plain-torch paths' matmuls need one dtype."""
     import torch
 
     if x.dim() != 2:
@@ -347,21 +353,26 @@ def _check_experts_inputs(x, topk_weights, topk_ids, w1, w3, w2) -> None:
         raise TypeError(f"topk_ids must be int32/int64, got {topk_ids.dtype}")
     if topk_ids.numel() and (int(topk_ids.min()) < 0 or int(topk_ids.max()) >= E):
         raise ValueError(f"topk_ids must lie in [0, {E}), got range [{int(topk_ids.min())}, {int(topk_ids.max())}]")
+    if same_dtype and len({x.dtype, w1.dtype, w3.dtype, w2.dtype}) > 1:
+        raise TypeError(f"x and the expert weights must share a dtype: x {x.dtype}, w1 {w1.dtype}, w3 {w3.dtype}, "
+                        f"w2 {w2.dtype} (convert the weights, e.g. w1.to(x.dtype))")
 
 
 def experts_reference(x, topk_weights, topk_ids, w1, w3, w2):
     """Routed experts, as the official code loops: for each expert, its tokens, y += w * expert(x).
 
     x [T, H], topk_weights/topk_ids [T, top_k], w1/w3 [E, I, H], w2 [E, H, I]; returns y [T, H] in x's dtype.
-    The plain-torch reference every other path is checked against. Taught in lab 07, step 3.
+    The plain-torch reference every other path is checked against. `index_add_` where the official code writes
+    `y[idx] +=`: the same sum for the distinct ids a gate returns, and a token that lists an expert twice gets
+    both contributions (`+=` on repeated indices keeps only one). Taught in lab 07, step 3.
     """
     import torch
 
-    _check_experts_inputs(x, topk_weights, topk_ids, w1, w3, w2)
+    _check_experts_inputs(x, topk_weights, topk_ids, w1, w3, w2, same_dtype=True)
     y = torch.zeros_like(x)
     for e in torch.unique(topk_ids).tolist():
         tok, slot = torch.where(topk_ids == e)
-        y[tok] += swiglu(x[tok], w1[e], w3[e], w2[e]) * topk_weights[tok, slot, None].to(x.dtype)
+        y.index_add_(0, tok, swiglu(x[tok], w1[e], w3[e], w2[e]) * topk_weights[tok, slot, None].to(x.dtype))
     return y
 
 
@@ -369,7 +380,7 @@ def experts_naive(x, topk_weights, topk_ids, w1, w3, w2):
     """Routed experts one token and one slot at a time (the slow baseline of benchmarks/bench_moe.py)."""
     import torch
 
-    _check_experts_inputs(x, topk_weights, topk_ids, w1, w3, w2)
+    _check_experts_inputs(x, topk_weights, topk_ids, w1, w3, w2, same_dtype=True)
     y = torch.zeros_like(x)
     ids = topk_ids.tolist()
     for t in range(x.shape[0]):
@@ -481,7 +492,7 @@ def experts_grouped(x, topk_weights, topk_ids, w1, w3, w2):
     """
     import torch
 
-    _check_experts_inputs(x, topk_weights, topk_ids, w1, w3, w2)
+    _check_experts_inputs(x, topk_weights, topk_ids, w1, w3, w2, same_dtype=True)
     T, top_k = topk_ids.shape
     flat = topk_ids.reshape(-1).long()
     order = torch.argsort(flat, stable=True)
@@ -682,10 +693,3 @@ def experts_lowp(x, topk_weights, topk_ids, w1q, w3q, w2q, *, scheme: str):
         out = F.linear(fake_quant_act(h, scheme), w2q[e])
         y.index_add_(0, tok, out * topk_weights[tok, slot, None].float())
     return y
-
-
-def relative_error(y, ref) -> float:
-    """||y - ref|| / ||ref|| (Frobenius), in float64: `bwkit.bench.relative_error`, the kit's one definition."""
-    from bwkit.bench import relative_error as rel
-
-    return rel(y, ref)

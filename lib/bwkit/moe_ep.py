@@ -51,8 +51,8 @@ def _check_world(num_experts: int, world_size: int) -> None:
 def expert_range(rank: int, world_size: int, num_experts: int) -> tuple[int, int]:
     """(start, end) of the contiguous block of routed experts rank `rank` holds."""
     _check_world(num_experts, world_size)
-    if not 0 <= rank < world_size:
-        raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
+    if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
+        raise ValueError(f"rank must be an int in [0, {world_size}), got {rank!r}")
     n = num_experts // world_size
     return rank * n, (rank + 1) * n
 

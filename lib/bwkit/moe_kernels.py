@@ -32,6 +32,7 @@ from bwkit.moe import _check_experts_inputs, permute_tokens
 __all__ = ["moe_gemm_kernel", "moe_combine_kernel", "fused_moe",
            "default_blocks", "compile_moe", "GPU_BLOCKS"]
 
+_DOT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)   # what fused_moe's tl.dot takes
 GPU_BLOCKS = (64, 64, 64)      # (BLOCK_M, BLOCK_N, BLOCK_K) of `default_blocks` on a GPU
 
 
@@ -147,8 +148,12 @@ def fused_moe(x: torch.Tensor, topk_weights: torch.Tensor, topk_ids: torch.Tenso
     out_dtype = x.dtype
     if interpreter_active():
         x, w1, w3, w2 = (t.float() if t.dtype == torch.bfloat16 else t for t in (x, w1, w3, w2))
+    for name, t in (("x", x), ("w1", w1), ("w3", w3), ("w2", w2)):
+        if t.dtype not in _DOT_DTYPES:
+            raise TypeError(f"fused_moe: {name} is {t.dtype}; tl.dot takes {', '.join(map(str, _DOT_DTYPES))}")
     guard_dot_dtypes(x, w1, w3, w2, what="fused_moe")
-    w1, w3, w2 = (t.to(x.dtype) for t in (w1, w3, w2))
+    # contiguous: the gate/up kernel reads w1 and w3 with one set of strides (w1's)
+    w1, w3, w2 = (t.to(x.dtype).contiguous() for t in (w1, w3, w2))
     T, top_k = topk_ids.shape
     E, I, H = w1.shape
     perm = permute_tokens(topk_ids, E, block_m)

@@ -21,7 +21,10 @@ and `stage_traffic` puts numbers on 2-CTA MMA and TMA multicast. Taught in lab 0
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+
+from bwkit.kit.args import check_number
 
 __all__ = [
     "PipelineConfig", "Event", "Timeline", "simulate", "sweep_stages", "plot_timeline", "plot_stages",
@@ -206,10 +209,15 @@ def simulate(config: PipelineConfig) -> Timeline:
 
 
 def sweep_stages(config: PipelineConfig, stages=range(1, 9)) -> list[Timeline]:
-    """Simulate `config` once per stage count in `stages`; return the Timelines in order."""
+    """Simulate `config` once per stage count in `stages` (an iterable of ints); return the Timelines in order."""
+    if not isinstance(config, PipelineConfig):
+        raise TypeError(f"sweep_stages: config must be a PipelineConfig, got {type(config).__name__}")
+    if not isinstance(stages, Iterable):
+        raise TypeError(f"sweep_stages: stages must be stage counts, e.g. range(1, 9), got {stages!r}")
     out = []
     for s in stages:
-        out.append(simulate(replace(config, stages=int(s))))
+        check_number("sweep_stages: a stage count", s)
+        out.append(simulate(replace(config, stages=s)))
     if not out:
         raise ValueError("sweep_stages needs at least one stage count")
     return out
@@ -235,6 +243,9 @@ def min_stages(config: PipelineConfig, *, max_stages: int = 16, k_steps: int = 6
 def plot_timeline(timeline: Timeline, ax=None, max_ns: float | None = None, title: str | None = None):
     """Gantt chart of a Timeline (one row per unit, colour per tile); returns the figure."""
     import matplotlib.pyplot as plt
+
+    if not isinstance(timeline, Timeline):
+        raise TypeError(f"plot_timeline takes a Timeline (what simulate returns), got {type(timeline).__name__}")
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(10, 2.6))
@@ -262,6 +273,10 @@ def plot_stages(timelines: list[Timeline], ax=None, title: str | None = None,
     """Model TFLOP/s per SM vs stage count, the Tensor Core peak as a line, stage counts that overflow smem
     hatched. Returns the figure."""
     import matplotlib.pyplot as plt
+
+    if isinstance(timelines, Timeline) or not all(isinstance(t, Timeline) for t in timelines):
+        raise TypeError("plot_stages takes a list of Timelines (what sweep_stages returns), got "
+                        f"{type(timelines).__name__}")
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 4))
@@ -313,6 +328,7 @@ def stage_traffic(BLOCK_M: int, BLOCK_N: int, BLOCK_K: int, bytes_per_element: f
                   ("multicast_a", multicast_a), ("multicast_b", multicast_b)):
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise ValueError(f"stage_traffic: {nm} must be a positive int, got {v!r}")
+    check_number("stage_traffic: bytes_per_element", bytes_per_element, integer=False)
     if cta_group not in (1, 2):
         raise ValueError(f"cta_group must be 1 or 2, got {cta_group!r}")
     if BLOCK_M % cta_group or BLOCK_N % cta_group:

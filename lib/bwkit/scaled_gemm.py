@@ -167,7 +167,7 @@ def block_scaled_matmul(a_q: Quantized, b_q: Quantized, *, schemes: tuple[str, .
     b, b_sf, b_fmt = _operand(b_q, "b_q", schemes)
     M, K = a_q.shape
     N = b_sf.shape[0]
-    Kb = b_sf.shape[1] * 32
+    Kb = b_q.shape[0] if b_q.axis == 0 else b_q.shape[1]     # b_q's logical K, not its padded scale count
     if K % 32:
         raise ValueError(f"K = {K} must be a multiple of 32 (one E8M0 scale per 32 elements of K)")
     if Kb != K:

@@ -182,7 +182,7 @@ def mma_per_k_step(target: str, BLOCK_M: int, BLOCK_N: int, BLOCK_K: int, *, num
             raise ValueError(f"mma_per_k_step: {num_warps} warps ({num_warps / 4:g} warpgroups) cannot split "
                              f"BLOCK_M={BLOCK_M} into m{m} instructions")
         return BLOCK_M // groups // m * k_steps
-    if BLOCK_M % 64:
+    if BLOCK_M != 64 and BLOCK_M % 128:
         raise ValueError(f"mma_per_k_step: BLOCK_M={BLOCK_M} must be 64 or a multiple of 128 for tcgen05.mma")
     return max(1, BLOCK_M // m) * k_steps
 
@@ -307,6 +307,8 @@ def accumulator_columns(M: int, N: int, *, cta_group: int = 1, acc_bits: int = 3
     """
     _pos_int("M", M), _pos_int("N", N)
     g = _cta_group(cta_group)
+    if N % 8 or N > 256:
+        raise ValueError(f"N={N}: one tcgen05.mma has N a multiple of 8 up to 256 (a wider tile is several MMAs)")
     if acc_bits not in (16, 32):
         raise ValueError(f"acc_bits must be 32 (f32/s32 accumulator) or 16 (f16), got {acc_bits!r}")
     rows = M // g
@@ -502,6 +504,9 @@ def _decode(codes: torch.Tensor, fmt: str) -> torch.Tensor:
 
 def _representable(vals: torch.Tensor, fmt: str) -> torch.Tensor:
     """Boolean mask: which float64 `vals` are exactly values of `fmt`."""
+    half = {"f16": torch.float16, "bf16": torch.bfloat16}.get(fmt)
+    if half is not None:                      # 16-bit formats: a value is representable if it survives a round trip
+        return vals.to(half).to(torch.float64) == vals
     if fmt == "ue8m0":
         mant, exp = torch.frexp(vals)
         return (mant == 0.5) & (exp >= -126) & (exp <= 128)
@@ -527,6 +532,9 @@ def _operand(x: torch.Tensor, fmt: str | None, name: str, spec: KindSpec) -> tup
     if tf is not None:
         vals = x.to(torch.float64)
     elif x.dtype == torch.uint8:
+        if ELEMENT_BITS[fmt] > 8:
+            raise TypeError(f"{name}: {fmt} elements are 16-bit, not uint8 codes: pass a float16/bfloat16 tensor "
+                            f"or float values with {name[0].lower()}_fmt={fmt!r}")
         if int(x.max()) >= 2 ** ELEMENT_BITS[fmt]:
             raise ValueError(f"{name}: code {int(x.max())} does not fit the {ELEMENT_BITS[fmt]}-bit "
                              f"format {fmt}")
@@ -536,8 +544,9 @@ def _operand(x: torch.Tensor, fmt: str | None, name: str, spec: KindSpec) -> tup
         ok = _representable(vals, fmt)
         if not bool(ok.all()):
             bad = vals[~ok][0].item()
-            raise ValueError(f"{name}: value {bad:g} is not representable in {fmt}; quantize it first "
-                             f"(bwkit.formats.quantize) or pass codes")
+            fix = ("pass a float16/bfloat16 tensor" if ELEMENT_BITS[fmt] > 8 else
+                   "quantize it first (bwkit.formats.quantize) or pass codes")
+            raise ValueError(f"{name}: value {bad:g} is not representable in {fmt}; {fix}")
     else:
         raise TypeError(f"{name}: dtype {x.dtype} is not an element type (use uint8 codes or floats)")
     if not bool(torch.isfinite(vals).all()):

@@ -208,7 +208,9 @@ def encode(x: Any, fmt: str, *, saturate: bool | None = None) -> torch.Tensor:
     """
     spec = _get_spec(fmt)
     x = _as_float_tensor(x, "encode")
-    sat = spec.saturate if saturate is None else bool(saturate)
+    if saturate is not None and not isinstance(saturate, bool):
+        raise ValueError(f"encode: saturate must be None, True or False, got {saturate!r}")
+    sat = spec.saturate if saturate is None else saturate
     if not sat and not (spec.has_nan or spec.has_inf):
         raise ValueError(f"{spec.name} has no Inf or NaN: conversion to it always saturates; "
                          "saturate=False is only meaningful for e4m3, e5m2, ue4m3 and ue8m0")

@@ -202,6 +202,8 @@ def quantize(x: torch.Tensor, scheme: str, *, axis: int = -1, scale_mode: str = 
         raise ValueError("nvfp4 rounds its UE4M3 block scale to nearest: scale_mode applies to MX schemes "
                          "only (leave it at 'floor')")
     bs = spec.block_size if block_size is None else _check_int(block_size, "block_size")
+    if not isinstance(pad, bool):
+        raise ValueError(f"quantize: pad must be True or False, got {pad!r}")
     axis = axis % x.dim()
     if spec.tensor_scale:            # NVFP4's recipe computes in FP32; MX rounds float64 input directly
         x = x.to(torch.float32)
@@ -281,6 +283,9 @@ def sqnr_db(x: torch.Tensor, x_hat: torch.Tensor) -> float:
     if x.shape != x_hat.shape:
         raise ValueError(f"sqnr_db: shapes differ, {list(x.shape)} vs {list(x_hat.shape)}")
     xd = x.to(torch.float64)
+    if not bool(torch.isfinite(xd).all() and torch.isfinite(x_hat.to(torch.float64)).all()):
+        raise ValueError("sqnr_db: x and x_hat must be finite (a NaN or Inf has no signal-to-noise ratio); "
+                         "an overflow to Inf is what saturate=True formats avoid")
     noise = float(((xd - x_hat.to(torch.float64)) ** 2).sum())
     signal = float((xd ** 2).sum())
     if noise == 0:

@@ -225,9 +225,9 @@ def _check_operands(a: torch.Tensor, b: torch.Tensor, what: str, out_dtype: torc
                                                                             out.dtype != out_dtype):
         raise TypeError(f"{what}: out has dtype {out.dtype}; it must be float32/float16/bfloat16"
                         + (f" and equal out_dtype={out_dtype}" if out_dtype else ""))
-    if out.device != a.device or out.stride(1) != 1:
-        raise ValueError(f"{what}: out must be on {a.device} with unit column stride, got {out.device}, "
-                         f"strides {out.stride()}")
+    if out.device != a.device or out.stride(1) != 1 or (M > 1 and out.stride(0) < N):
+        raise ValueError(f"{what}: out must be on {a.device} with unit column stride and rows that do not overlap "
+                         f"(row stride >= {N}), got {out.device}, strides {out.stride()}")
     return out
 
 

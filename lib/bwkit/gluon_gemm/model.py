@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import NamedTuple
 
 from bwkit import hw
 from bwkit import inspect as bwi
 from bwkit import pipeline as pl
 from bwkit import tensorcores as tc
-from bwkit.ladder_model import _check_arg, epilogue_ns
+from bwkit.kit.args import check_number as _check_arg
+from bwkit.ladder_model import epilogue_ns
 from bwkit.pipeline import SMEM_BYTES_PER_SM
 
 __all__ = [
@@ -45,6 +46,11 @@ class GluonConfig:
     num_warps: int = 4        # warps of the (default / epilogue) partition: 4 = one thread per accumulator row
     maxnreg: int = 128        # ws: registers per thread the whole CTA is compiled for (Triton's `maxnreg`)
     WORKER_REGS: int = 24     # ws: registers per thread of the loader and MMA warps (setmaxnreg.dec)
+
+    def __post_init__(self) -> None:
+        """Every field a positive int (the models divide by them); which values a step takes is `check_config`'s."""
+        for f in fields(self):
+            _check_arg(f"GluonConfig.{f.name}", getattr(self, f.name))
 
 
 class Step(NamedTuple):
@@ -262,10 +268,6 @@ def check_config(step: str, config: GluonConfig, dtype: str = "bf16") -> None:
     """Raise ValueError naming the broken rule unless `config` is a tile `step`'s kernel supports."""
     _check_step(step, config, dtype)
     c, s = config, step
-    for name in ("BLOCK_M", "BLOCK_N", "BLOCK_K", "STAGES", "EPI_N", "ACC_BUFFERS", "num_warps"):
-        v = getattr(c, name)
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ValueError(f"GluonConfig.{name} must be a positive int, got {v!r}")
     if c.BLOCK_M != 128:
         raise ValueError(f"BLOCK_M={c.BLOCK_M}: the kit's kernels use BLOCK_M = 128 (one accumulator row per "
                          f"TMEM lane, one per epilogue thread)")

@@ -13,6 +13,7 @@ from functools import lru_cache
 from statistics import NormalDist
 
 from bwkit import hw
+from bwkit.kit.args import check_number
 from bwkit.moe import DEEPSEEK_V3, DeepSeekMoEConfig
 from bwkit.perfmodel.factors import _spec
 from bwkit.perfmodel.parameters import (
@@ -22,6 +23,7 @@ from bwkit.perfmodel.parameters import (
     Layout,
     Recipe,
     Workload,
+    check_kinds,
 )
 
 __all__ = ["unique_experts", "expected_max_normal", "component_params", "active_params_per_token",
@@ -104,6 +106,7 @@ def active_params_per_token(cfg: DeepSeekMoEConfig = DEEPSEEK_V3) -> int:
 
 def kv_bytes_per_token(cfg: DeepSeekMoEConfig = DEEPSEEK_V3, kv_cache: str = "bf16") -> float:
     """Bytes of MLA latent cache one token keeps: num_layers x (kv_lora_rank + qk_rope_head_dim) elements."""
+    check_kinds(cfg=cfg)
     if kv_cache not in ("bf16", "fp8"):
         raise ValueError(f"kv_cache must be 'bf16' or 'fp8', got {kv_cache!r}")
     return cfg.num_layers * (cfg.kv_lora_rank + cfg.qk_rope_head_dim) * KV_BYTES[kv_cache]
@@ -115,6 +118,7 @@ def weight_bytes_per_gpu(layout: Layout, recipe: Recipe = RECIPE_NVFP4, cfg: Dee
 
     Routed experts: the layout's expert slots (experts + redundant replicas) spread over all GPUs.
     """
+    check_kinds(layout=layout, recipe=recipe, cfg=cfg)
     layout.check(cfg)
     p = component_params(cfg)
     tp = layout.attn_tp
@@ -189,8 +193,10 @@ def _requests_that_fit(free: float, per_req: float, layout: Layout) -> int:
 def _free_kv_bytes(spec: hw.GPUSpec, layout: Layout, recipe: Recipe, cfg: DeepSeekMoEConfig, workload: Workload,
                    activation_gb: float, kv_fraction: float) -> float:
     """Bytes of KV pool per GPU: `kv_fraction` of HBM minus weights and activations; ValueError if none is left."""
+    check_kinds(workload=workload)
     if not 0 < kv_fraction <= 1:
         raise ValueError(f"kv_fraction must be in (0, 1], got {kv_fraction!r}")
+    check_number("activation_gb", activation_gb, integer=False, zero_ok=True)
     w = sum(weight_bytes_per_gpu(layout, recipe, cfg, include_mtp=workload.mtp_drafts > 0).values())
     hbm = spec.hbm_gb * 1e9
     need = w + activation_gb * 1e9

@@ -15,6 +15,7 @@ import math
 from typing import NamedTuple
 
 from bwkit import hw
+from bwkit.kit.args import check_number
 from bwkit.moe import DEEPSEEK_V3, DeepSeekMoEConfig
 from bwkit.perfmodel.comm import (  # noqa: F401  (re-exported: the cost terms of one step)
     all_reduce_s,
@@ -56,6 +57,7 @@ from bwkit.perfmodel.parameters import (
     Layout,
     Recipe,
     Workload,
+    check_kinds,
 )
 from bwkit.perfmodel.prefill import DEFAULT_MAX_NUM_TOKENS, prefill_share_s
 from bwkit.perfmodel.published import ADP_BALANCED, ADP_ROUND_ROBIN_BALANCE
@@ -246,6 +248,10 @@ def decode_step(system: str | hw.GPUSpec = "B200", layout: Layout = LAYOUT_MIN_L
     ValueError if the layout does not divide the model or the requests' KV cache does not fit. Taught in lab 08.
     """
     spec = _spec(system)
+    check_kinds(layout=layout, recipe=recipe, workload=workload, cfg=cfg)
+    if not isinstance(factors, Factors):
+        raise TypeError(f"factors must be a Factors (e.g. pm.Factors()), got {type(factors).__name__}")
+    check_number("max_num_tokens", max_num_tokens)
     f = factors
     drafts = workload.mtp_drafts if f.mtp and workload.mtp_drafts > 0 else 0
     s = StepContext(spec, layout, recipe, cfg, workload, f, concurrency, drafts, pool)  # checks layout, recipe, NVLink

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 
 from bwkit import hw
+from bwkit.kit.args import check_flag_fields
 from bwkit.perfmodel.derived import deepgemm_efficiency, ep_balance_cv, mla_decode_frac, nvlink_a2a_frac
 from bwkit.perfmodel.parameters import ADP_SCHEDULES, KERNEL_S_B200, MATH_PRECISION, Recipe, Workload
 from bwkit.perfmodel.published import FLASHMLA_H800_TFLOPS, FP8_ATTENTION_SPEEDUP, PREFILL_ATTENTION_TFLOPS
@@ -98,6 +99,7 @@ class Factors:
     activations: bool = True
 
     def __post_init__(self) -> None:
+        check_flag_fields(self)
         for f in ("bw_frac", "gemm_bw_frac", "prefill_gemm_frac", "attn_frac", "attn_frac_sm100",
                   "prefill_attn_frac_sm100", "nvlink_frac", "nvlink_frac_sm100"):
             v = getattr(self, f)

@@ -9,6 +9,7 @@ Taught in lab 08, steps 5-8.
 from __future__ import annotations
 
 from bwkit import hw
+from bwkit.kit.args import as_names
 from bwkit.perfmodel.counting import max_concurrency
 from bwkit.perfmodel.decode import decode_step
 from bwkit.perfmodel.factors import _DEFAULT_FACTORS, Factors, _spec
@@ -184,7 +185,7 @@ def predict_systems(systems: tuple[str, ...] = ("B200", "GB200", "H200", "H100 S
     A system that cannot hold the model gets {'error': message} instead of numbers. Taught in lab 08, step 8.
     """
     out: dict[str, dict] = {}
-    for s in systems:
+    for s in as_names("systems", systems):
         spec = _spec(s)
         recipe = RECIPE_NVFP4 if "fp4" in spec.peak_tflops else RECIPE_FP8
         kws = {"kv_fraction": KV_FRACTION.get(spec.name, 0.85), **kw}

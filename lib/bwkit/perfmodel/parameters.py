@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from bwkit.kit.args import check_flag_fields
 from bwkit.moe import DeepSeekMoEConfig
 from bwkit.perfmodel.derived import deepgemm_efficiency
 from bwkit.perfmodel.published import MTP_ACCEPTED
@@ -106,7 +107,9 @@ class Layout:
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 raise ValueError(f"Layout.{f} must be a positive int, got {v!r}")
-        if not isinstance(self.redundant_experts, int) or self.redundant_experts < 0:
+        check_flag_fields(self)
+        if not isinstance(self.redundant_experts, int) or isinstance(self.redundant_experts, bool) \
+                or self.redundant_experts < 0:
             raise ValueError(f"Layout.redundant_experts must be an int >= 0, got {self.redundant_experts!r}")
         if self.num_gpus % self.attn_tp:
             raise ValueError(f"attn_tp={self.attn_tp} does not divide num_gpus={self.num_gpus} "
@@ -222,9 +225,9 @@ class Workload:
     kind: str = "fixed"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.isl, int) or self.isl <= 0 or not isinstance(self.osl, int) or self.osl <= 0:
+        if any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in (self.isl, self.osl)):
             raise ValueError(f"Workload: isl and osl must be positive ints, got {self.isl!r}, {self.osl!r}")
-        if self.mtp_drafts not in MTP_ACCEPTED:
+        if isinstance(self.mtp_drafts, bool) or self.mtp_drafts not in MTP_ACCEPTED:
             raise ValueError(f"Workload.mtp_drafts must be one of {sorted(MTP_ACCEPTED)} (published acceptance "
                              f"data), got {self.mtp_drafts!r}")
         for f in ("isl_std", "osl_std"):
@@ -262,3 +265,18 @@ def __getattr__(name: str):
                 "_check_recipe"):
         return getattr(_factors, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_KINDS = {"layout": (Layout, "pm.LAYOUT_MIN_LATENCY or pm.Layout(...)"),
+          "recipe": (Recipe, "pm.RECIPE_NVFP4 or pm.Recipe(...)"),
+          "workload": (Workload, "pm.Workload(isl=1024, osl=2048)"),
+          "cfg": (DeepSeekMoEConfig, "bwkit.moe.DEEPSEEK_V3")}
+
+
+def check_kinds(**args) -> None:
+    """TypeError naming the argument unless each `layout=`, `recipe=`, `workload=`, `cfg=` given is of its class
+    (a swapped pair of arguments, or a name where an object belongs, otherwise fails deep inside a cost term)."""
+    for name, v in args.items():
+        cls, example = _KINDS[name]
+        if not isinstance(v, cls):
+            raise TypeError(f"{name} must be a {cls.__name__} (e.g. {example}), got {type(v).__name__} {v!r:.60}")

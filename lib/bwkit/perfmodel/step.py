@@ -13,7 +13,7 @@ from typing import NamedTuple
 from bwkit import hw
 from bwkit.moe import DeepSeekMoEConfig
 from bwkit.perfmodel.factors import Factors, _check_recipe, _nvlink_frac
-from bwkit.perfmodel.parameters import Layout, Recipe, Workload
+from bwkit.perfmodel.parameters import Layout, Recipe, Workload, check_kinds
 
 __all__ = ["StepResult", "StepContext", "check_context", "Cost", "POOLS"]
 
@@ -75,6 +75,7 @@ def check_context(spec: hw.GPUSpec, layout: Layout, recipe: Recipe, cfg: DeepSee
     The layout must divide the model (`Layout.check`), the GPU needs Tensor Cores for every weight format of the
     recipe, and a layout of more than one GPU needs NVLink (the communication terms divide by its bandwidth).
     """
+    check_kinds(layout=layout, recipe=recipe, cfg=cfg)
     layout.check(cfg)
     _check_recipe(spec, recipe)
     if layout.num_gpus > 1 and not spec.nvlink_tbps:
