@@ -100,7 +100,7 @@ def test_a_source_becomes_a_deck_with_notes_chart_and_try_it(tmp_path):
 
 @pytest.mark.parametrize("change, message", [
     ('@notes "Intro prose"', r'99_test.md:2: no markdown cell of 99_test.ipynb contains .Nothing like this'),
-    ("    return w * h", r"99_test.md:5: the excerpt is not in .*first line not found in order: 'return w \* 3'"),
+    ("    return w * h", r"99_test.md:7: the excerpt is not in .*first line not found in order: 'return w \* 3'"),
     ("@try 99.1", r"99_test.md:14: @try needs an exercise of 99_test.ipynb: one of \['99.1'\]"),
     ('@chart "def area(" cols="TF/s"', r"99_test.md:9: chart from cell 1: no column 'GB/s'"),
 ])
@@ -161,3 +161,191 @@ def test_bad_slide_type_and_missing_figure_are_named(tmp_path):
     nbformat.write(nb, p)
     with pytest.raises(slides.SlideBuildError, match="99_x.ipynb: no slide source"):
         slides.build_deck(p, tmp_path, tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------------- excerpts
+KERNEL = '''def kernel(x):
+    y = x + 1
+    # flip the sign
+    y = -y
+    return y * 2
+'''
+
+
+def _excerpt_source(tmp_path, excerpt: str) -> Path:
+    (tmp_path / "kern.py").write_text(KERNEL)
+    src = tmp_path / "99_test.md"
+    src.write_text(GOOD.replace("```python\ndef area(w, h):\n    return w * h\n```",
+                                "```python src=kern.py\n" + excerpt + "```"))
+    return src
+
+
+@pytest.mark.parametrize("excerpt, message", [
+    ("def kernel(x):\n    y = x + 1\n    return y * 2\n",        # drops the sign line: says the wrong thing
+     r"99_test.md:8: the excerpt is not in kern.py; 1 source line\(s\) left out before 'return y \* 2' "
+     r"\(from 'y = -y'\): show them or mark the gap with a '...' line"),
+    ("def kernel(x):\n    ...\n    y = x + 1\n",                   # a '...' must stand for something
+     r"99_test.md:8: the excerpt is not in kern.py; the '...' before 'y = x \+ 1' leaves out no line"),
+    ("    y = -y\n    y = x + 1\n",                                # out of order
+     r"99_test.md:7: the excerpt is not in kern.py; first line not found in order: 'y = x \+ 1'"),
+])
+def test_an_excerpt_may_not_skip_lines_silently(tmp_path, excerpt, message):
+    nb = _lab(tmp_path)
+    with pytest.raises(deck.DeckSourceError, match=message):
+        deck.render_deck(_excerpt_source(tmp_path, excerpt), nb, root=tmp_path)
+
+
+@pytest.mark.parametrize("excerpt", [
+    "def kernel(x):\n    y = x + 1\n    ...\n    return y * 2\n",     # the gap is marked
+    "def kernel(x):\n    # ...\n    return y * 2\n",                 # '# ...' too, over several lines
+    "def kernel(x):\n    y = x + 1\n    y = -y\n",                   # a comment-only line may be left out
+    "...\n    y = -y\n    return y * 2\n",
+])
+def test_an_excerpt_with_its_gaps_marked_passes(tmp_path, excerpt):
+    nb = _lab(tmp_path)
+    page = deck.render_deck(_excerpt_source(tmp_path, excerpt), nb, root=tmp_path)
+    assert html.escape(excerpt.strip("\n")) in page
+
+
+# ---------------------------------------------------------------------------------------------------- options
+@pytest.mark.parametrize("line, message", [
+    ('@figure "def area(" h=500px', r"99_test.md:9: h='500px' is not a whole number \(write h=500, no unit\)"),
+    ('@figure "def area(" n=two', r"99_test.md:9: n='two' is not a whole number"),
+    ('@chart "def area(" cols="TF/s" w=6in', r"99_test.md:9: chart from cell 1: w='6in' is not a number \(inches"),
+    ('@chart "def area(" cols="TF/s" hline=lots:x', r"99_test.md:9: chart from cell 1: hline='lots' is not a number"),
+    ('@chart "def area(" cols="TF/s" h=big', r"99_test.md:9: h='big' is not a whole number"),
+    ('@chart "def area(" pattern="(?P<label>[" cols=x',
+     r"99_test.md:9: chart from cell 1: pattern=.* is not a regular expression"),
+    ('@output "def area(" grep="(B200"', r"99_test.md:9: grep='\(B200' is not a regular expression"),
+    ('@output "def area(" lines=2-9', r"99_test.md:9: lines=2-9 asks for lines 2 to 9; the cell printed 3 line"),
+    ('@table "def area(" header=first', r"99_test.md:9: header='first' is not a whole number"),
+    ('@output "def area(" size=tiny', r"99_test.md:9: size='tiny'; @output takes size= small"),
+])
+def test_a_bad_option_value_names_the_line(tmp_path, line, message):
+    nb = _lab(tmp_path)
+    src = tmp_path / "99_test.md"
+    src.write_text(GOOD.replace('@chart "def area(" cols="TF/s"', line))
+    with pytest.raises(deck.DeckSourceError, match=message):
+        deck.render_deck(src, nb, root=tmp_path)
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('@chart "def area(" cols="TF/s"', '@output "def area(" line=1-2',
+     r"99_test.md:9: @output has no option line= \(known: grep=, lines=, size=, wrap=\); did you mean lines=\?"),
+    ('@chart "def area(" cols="TF/s"', '@figure "def area(" hh=500',
+     r"99_test.md:9: @figure has no option hh= \(known: alt=, h=, n=\); did you mean h=\?"),
+    ('@chart "def area(" cols="TF/s"', '@table "def area(" col=GPU',
+     r"99_test.md:9: @table has no option col= \(known: cols=, header=, names=, rows=, size=\); did you mean cols="),
+    ('@chart "def area(" cols="TF/s"', '@chart "def area(" col="TF/s"',
+     r"99_test.md:9: @chart has no option col= \(known: cols=, .*h=, .*\); did you mean cols=\?"),
+    ('@chart "def area(" cols="TF/s"', '@output "def area(" fragmnet',
+     r"99_test.md:9: @output does not know the word 'fragmnet' \(its flags: fragment\); did you mean fragment\?"),
+    ("@try 99.1", "@try 99.1 stubb=no", r"99_test.md:14: @try has no option stubb= \(known: stub=\)"),
+    ('@notes "Intro prose"', '@notes "Intro prose" size=small',
+     r"99_test.md:2: @notes has no option size= \(known: none\)"),
+    ("```python\n", "```python srcc=lib/x.py\n", r"99_test.md:5: an excerpt has no option srcc= \(known: hl=, src=\)"),
+])
+def test_a_misspelt_option_is_named_with_the_known_ones(tmp_path, old, new, message):
+    nb = _lab(tmp_path)
+    src = tmp_path / "99_test.md"
+    src.write_text(GOOD.replace(old, new))
+    with pytest.raises(deck.DeckSourceError, match=message):
+        deck.render_deck(src, nb, root=tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------------- try-it notes
+def test_try_it_notes_start_at_the_exercise_heading():
+    """Try 00.1's notes: its prompt (and hint), not step 2's conclusion nor step 3's roofline section before it."""
+    nb = ROOT / "solutions" / "00_hardware_roofline.ipynb"
+    lab = deck.Lab(nb)
+    heading = [i for i, c in enumerate(lab.nb.cells) if c.cell_type == "markdown" and "Exercise 00.1" in c.source]
+    assert lab.prompt_cells("00.1") == heading and len(heading) == 1
+    src = ROOT / "slides" / "src" / "00_hardware_roofline.md"
+    slide = next(s for s in deck.parse_source(src.read_text()) if any(t == "@try 00.1" for _, t in s.body))
+    page, _ = deck._render_slide(slide, lab, src, ROOT, False)
+    notes = html.unescape(page.split('<aside class="notes">', 1)[1])
+    assert "Exercise 00.1" in notes and "ridge_point(peak_tflops, bandwidth_tbps)" in notes
+    assert "Step 3" not in notes and "attainable" not in notes and "From H100 to B200" not in notes
+
+
+# ---------------------------------------------------------------------------------------------------- building
+def _kit(tmp_path, labs=("99_test", "98_other"), *, node_modules=True) -> Path:
+    """A kit tree under tmp_path: solutions/ and slides/src/ for `labs`, and a stand-in node_modules/."""
+    (tmp_path / "solutions").mkdir(parents=True)
+    (tmp_path / "slides" / "src").mkdir(parents=True)
+    (tmp_path / "slides" / "package.json").write_text("{}")
+    one = _lab(tmp_path / "solutions")
+    for stem in labs:
+        if stem != one.stem:
+            one.with_name(f"{stem}.ipynb").write_bytes(one.read_bytes())
+        (tmp_path / "slides" / "src" / f"{stem}.md").write_text(GOOD)
+    if node_modules:
+        nm = tmp_path / "slides" / "node_modules"
+        for f in ("reveal.js/dist/reveal.js", "reveal.js/dist/theme/white.css", "reveal.js/plugin/notes/notes.js",
+                  "mathjax/MathJax.js"):
+            (nm / f).parent.mkdir(parents=True, exist_ok=True)
+            (nm / f).write_text("/* stand-in */")
+    return tmp_path
+
+
+def test_build_names_a_source_without_its_notebook_and_drops_stale_decks(tmp_path):
+    root = _kit(tmp_path)
+    build = root / "slides" / "build"
+    build.mkdir()
+    (build / "97_gone.slides.html").write_text("old")          # its lab is gone
+    (build / "98_other.slides.html").write_text("old")         # its lab is about to lose its notebook
+    (root / "solutions" / "98_other.ipynb").unlink()
+    with pytest.raises(slides.SlideBuildError, match=r"98_other.md: no solution notebook .*98_other.ipynb"):
+        slides.build_all(root / "solutions", root / "slides")
+    assert sorted(p.name for p in build.iterdir()) == []        # neither stale deck is left to present
+    (root / "slides" / "src" / "98_other.md").unlink()
+    assert [p.name for p in slides.build_all(root / "solutions", root / "slides")] == ["99_test.slides.html"]
+
+
+def test_build_builds_only_the_labs_named(tmp_path):
+    root = _kit(tmp_path)
+    out = slides.build_all(root / "solutions", root / "slides", ["99"])
+    assert [p.name for p in out] == ["99_test.slides.html"]
+    assert sorted(p.name for p in (root / "slides" / "build").glob("*.html")) == ["99_test.slides.html"]
+    assert (root / "slides" / "build" / "vendor" / "mathjax" / "MathJax.js").is_file()
+    assert slides.select_labs(["98_other", "99_test"], ["98_other", "solutions/99_test.ipynb", "98"]) == \
+        ["98_other", "99_test"]
+    with pytest.raises(slides.SlideBuildError, match=r"no lab '42'; the labs: 98, 99 \(or their names"):
+        slides.build_all(root / "solutions", root / "slides", ["42"])
+
+
+def _bwkit(capsys, *argv) -> tuple[int, str]:
+    from bwkit.kit import cli
+
+    rc = cli.main(["slides", *argv])
+    return rc, capsys.readouterr().err
+
+
+def test_cli_input_errors_are_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    rc, err = _bwkit(capsys, "tag", str(tmp_path / "nope.ipynb"))
+    assert (rc, err) == (2, f"slides: {tmp_path / 'nope.ipynb'}: no such notebook\n")
+    (tmp_path / "broken.ipynb").write_text("{")
+    rc, err = _bwkit(capsys, "tag", str(tmp_path / "broken.ipynb"))
+    assert rc == 2 and err.startswith(f"slides: {tmp_path / 'broken.ipynb'}: not a readable notebook") \
+        and err.count("\n") == 1
+    monkeypatch.chdir(tmp_path)                                  # not the kit's root: its slides/ are found still
+    rc, err = _bwkit(capsys, "build", "99_nope")
+    assert rc == 2 and err.startswith("slides: no lab '99_nope'; the labs: 00, 01, ") and err.count("\n") == 1
+    root = _kit(tmp_path / "kit", node_modules=False)
+    monkeypatch.setattr(slides, "kit_root", lambda: root)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))        # no npm to install reveal.js with
+    rc, err = _bwkit(capsys, "build", "99")
+    assert rc == 2 and err.startswith("slides: building slides needs npm (Node.js) on PATH") and err.count("\n") == 1
+    assert not (root / "slides" / "build").exists()
+
+
+def test_sync_problems_name_a_slide_out_of_the_notebooks_order(tmp_path):
+    nb = _lab(tmp_path)
+    intro, area, doubling = GOOD.split("---\n")
+    src = tmp_path / "99_test.md"
+    src.write_text("---\n".join([intro, doubling.rstrip("\n") + "\n\n", area]))   # the try before the cell it needs
+    assert deck.sync_problems(src, nb) == [
+        "99_test.md:8: uses cell 1 of the notebook after a slide that used cell 3: follow the notebook's order, "
+        "or say why in its notes ('Out of order: ...')"]
+    src.write_text(src.read_text().replace("Say it.", "Say it.\nOut of order: the chart answers the exercise."))
+    assert deck.sync_problems(src, nb) == []

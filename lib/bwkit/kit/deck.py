@@ -7,11 +7,15 @@ lab without the build (and tests/test_slides.py) saying where:
 * ``@figure "quote"``: the stored image of the notebook's code cell containing ``quote``;
 * ``@chart "quote" ...``: a bar chart of the table that cell printed (slides/README.md lists the options);
 * ``@output "quote" [lines=a-b]``: part of that cell's printed output;
-* a fenced code block is an excerpt: its lines must appear, in order, in one code cell of the *lab* (answers
-  stubbed) or in the file named by ``src=``, and it is at most 15 lines;
+* a fenced code block is an excerpt: its lines must be consecutive lines of one code cell of the *lab* (answers
+  stubbed) or of the file named by ``src=`` (blank lines aside), a ``...`` (or ``# ...``) line standing for the one
+  or more lines it leaves out, and it is at most 15 lines;
 * ``@try NN.k``: a "try it" slide with the exercise's prompt and the lab's stub, never the answer;
 * ``@notes "quote"``: the notebook's markdown cell containing ``quote`` goes into the speaker notes; ``Note:``
   starts the slide's own notes. `sync_problems` lists markdown cells, figures and exercises no slide uses.
+
+Every directive knows its options (`OPTIONS`): a misspelt one, a number that is not one, a regex that does not
+compile, each fails naming the source line.
 
 Slides are separated by ``---`` lines (``--`` starts a vertical sub-slide); ``+ item`` list items appear one by
 one (fragments); ``|||`` splits the body into two columns.
@@ -20,6 +24,7 @@ one (fragments); ``|||`` splits the body into two columns.
 from __future__ import annotations
 
 import base64
+import difflib
 import html
 import re
 from dataclasses import dataclass, field
@@ -30,7 +35,8 @@ from markdown_it import MarkdownIt
 
 from bwkit.kit import notebooks
 
-__all__ = ["DeckSourceError", "Slide", "parse_source", "render_deck", "sync_problems", "MAX_CODE_LINES"]
+__all__ = ["DeckSourceError", "Slide", "parse_source", "render_deck", "sync_problems", "MAX_CODE_LINES",
+           "OPTIONS", "OUT_OF_ORDER"]
 
 MAX_CODE_LINES = 15
 _ROLES_HIDDEN = ("solution", "hint", "check")
@@ -150,12 +156,19 @@ class Lab:
         self.used_cells.add(hits[0])
         return hits[0]
 
+    def first_solution(self, ex_id: str) -> int:
+        """Index of the exercise's first solution cell."""
+        return next(i for i, c in enumerate(self.nb.cells) if c.get("id") in self.exercises[ex_id].solution_cells)
+
     def prompt_cells(self, ex_id: str) -> list[int]:
-        """The markdown cells just before the exercise's first solution cell (its prompt)."""
-        first = next(i for i, c in enumerate(self.nb.cells) if c.get("id") in self.exercises[ex_id].solution_cells)
-        i, out = first - 1, []
+        """The exercise's prompt: the markdown cells just before its first solution cell, from the one that holds
+        "Exercise NN.k" on (the prose before it belongs to the step, not to the exercise); all of those markdown
+        cells when none names the exercise."""
+        i, out = self.first_solution(ex_id) - 1, []
         while i >= 0 and self.nb.cells[i].cell_type == "markdown" and _role(self.nb.cells[i]) is None:
             out.insert(0, i)
+            if f"Exercise {ex_id}" in self.nb.cells[i].source:
+                break
             i -= 1
         return out
 
@@ -187,6 +200,79 @@ def _args(rest: str, where: str) -> tuple[list[str], dict[str, str]]:
     return pos, kw
 
 
+# The directives, the options each takes (key=value) and its flags (bare words after the quote). `@chart` takes
+# the options of `deckchart.OPTIONS` too; an excerpt's fence (```python src=... hl=...) takes `_FENCE_OPTIONS`.
+OPTIONS: dict[str, tuple[str, ...]] = {
+    "figure": ("alt", "h", "n"),
+    "chart": ("h",),
+    "output": ("grep", "lines", "size", "wrap"),
+    "table": ("cols", "header", "names", "rows", "size"),
+    "try": ("stub",),
+    "notes": (),
+    "class": (),
+}
+_FENCE_OPTIONS = ("hl", "src")
+_FLAGS = {"figure": ("fragment",), "chart": ("fragment",), "output": ("fragment",)}
+_CHOICES = {"size": ("small",), "wrap": ("yes", "no"), "stub": ("yes", "no")}
+
+
+def _known(name: str) -> tuple[str, ...]:
+    if name == "excerpt":
+        return _FENCE_OPTIONS
+    if name == "chart":
+        from bwkit.kit import deckchart
+
+        return tuple(sorted(set(OPTIONS["chart"]) | set(deckchart.OPTIONS)))
+    return OPTIONS[name]
+
+
+def _check_options(name: str, pos: list[str], kw: dict[str, str], where: str, *, words: int = 1) -> None:
+    """Refuse an option `name` does not know (naming the known ones) and extra bare words that are no flag;
+    `words` is how many leading positional words are the directive's own (its quote)."""
+    known = _known(name)
+    what = "an excerpt" if name == "excerpt" else f"@{name}"
+    for key in kw:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, 1)
+            hint = f"; did you mean {close[0]}=?" if close else ""
+            listed = ", ".join(f"{k}=" for k in known) or "none"
+            raise DeckSourceError(f"{where}: {what} has no option {key}= (known: {listed}){hint}")
+        if key in _CHOICES and kw[key] not in _CHOICES[key]:
+            raise DeckSourceError(f"{where}: {key}={kw[key]!r}; {what} takes {key}= "
+                                  + " or ".join(_CHOICES[key]))
+    flags = _FLAGS.get(name, ())
+    extra = [w for w in pos[words:] if w not in flags]
+    if extra:
+        close = difflib.get_close_matches(extra[0], flags, 1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        allowed = f"its flags: {', '.join(flags)}" if flags else "it takes no more words"
+        raise DeckSourceError(f"{where}: {what} does not know the word {extra[0]!r} ({allowed}){hint}")
+
+
+_EXAMPLES = {"h": "500", "n": "2", "header": "1"}
+
+
+def _option(kw: dict[str, str], key: str, where: str, kind: str = "int", *, default=None, minimum: int = 1):
+    """The value of option `key` read as `kind`: "int" (a whole number >= `minimum`) or "regex" (compiled);
+    `default` when it is not given. A value that does not read raises DeckSourceError naming the source line."""
+    if key not in kw:
+        return default
+    v = kw[key]
+    if kind == "regex":
+        try:
+            return re.compile(v)
+        except re.error as e:
+            raise DeckSourceError(f"{where}: {key}={v!r} is not a regular expression ({e})") from None
+    try:
+        x = int(v)
+    except ValueError:
+        raise DeckSourceError(f"{where}: {key}={v!r} is not a whole number "
+                              f"(write {key}={_EXAMPLES.get(key, '2')}, no unit)") from None
+    if x < minimum:
+        raise DeckSourceError(f"{where}: {key}={v} is too small (at least {minimum})")
+    return x
+
+
 def _line_range(spec: str, n: int, where: str) -> range:
     m = re.fullmatch(r"(\d+)?-(\d+)?|(\d+)", spec)
     if not m:
@@ -195,17 +281,25 @@ def _line_range(spec: str, n: int, where: str) -> range:
         a = b = int(m.group(3))
     else:
         a, b = int(m.group(1) or 1), int(m.group(2) or n)
-    return range(a - 1, min(b, n))
+    if not 1 <= a <= b or b > n:
+        raise DeckSourceError(f"{where}: lines={spec} asks for lines {a} to {b}; the cell printed {n} line(s)")
+    return range(a - 1, b)
 
 
-def _excerpt(lab: Lab, code: str, info: str, where: str, root: Path) -> str:
-    """Check a fenced excerpt against the lab (or a repository file) and render it for the highlight plugin."""
-    lines = code.split("\n")
+_GAP = None   # a '...' line of an excerpt: one or more source lines left out
+
+
+def _excerpt(lab: Lab, code: list[tuple[int, str]], info: str, src: str, where: str, root: Path) -> str:
+    """Check a fenced excerpt (its numbered lines) against the lab (or a repository file) and render it for the
+    highlight plugin. `src` is the slide source's name and `where` its opening fence, for the messages."""
+    text = "\n".join(t for _, t in code).strip("\n")
+    lines = text.split("\n")
     if len(lines) > MAX_CODE_LINES:
         raise DeckSourceError(f"{where}: a code excerpt of {len(lines)} lines; at most {MAX_CODE_LINES}")
     lang, _, rest = info.partition(" ")
-    _, kw = _args(rest, where)
-    want = [s.strip() for s in lines if s.strip() and s.strip() not in ("...", "# ...")]
+    pos, kw = _args(rest, where)
+    _check_options("excerpt", pos, kw, where, words=0)
+    want = [(n, _GAP if t.strip() in ("...", "# ...") else t.strip()) for n, t in code if t.strip()]
     if "src" in kw:
         f = root / kw["src"]
         if not f.is_file():
@@ -215,12 +309,14 @@ def _excerpt(lab: Lab, code: str, info: str, where: str, root: Path) -> str:
     else:
         sources = [c.source for c in lab.lab.cells if c.cell_type == "code"]
         origin = f"a code cell of {lab.path.name} (lab version, answers stubbed)"
-    if not any(_subsequence(want, [s.strip() for s in src.split("\n")]) for src in sources):
-        missing = _first_missing(want, sources)
-        raise DeckSourceError(f"{where}: the excerpt is not in {origin}; first line not found in order: {missing!r}")
+    problem = _excerpt_problem([w for _, w in want], sources)
+    if problem:
+        k, message = problem
+        at = f"{src}:{want[k][0]}" if k < len(want) else where
+        raise DeckSourceError(f"{at}: the excerpt is not in {origin}; {message}")
     attrs = f' data-line-numbers="{html.escape(kw["hl"])}"' if "hl" in kw else ""
     return (f'<pre class="excerpt"><code class="language-{lang or "python"}" data-trim{attrs}>'
-            f"{html.escape(code)}</code></pre>")
+            f"{html.escape(text)}</code></pre>")
 
 
 def _same(w: str, h: str) -> bool:
@@ -228,33 +324,74 @@ def _same(w: str, h: str) -> bool:
     return w == h or (h.startswith(w) and h[len(w):].lstrip().startswith("#"))
 
 
-def _subsequence(want: list[str], have: list[str]) -> bool:
-    it = iter(have)
-    return all(any(_same(w, h) for h in it) for w in want)
+def _reach(want: list[str | None], have: list[str]) -> list[set[int]]:
+    """reach[k]: where in `have` (stripped, blank lines dropped) the excerpt can stand after its first k lines,
+    matched to consecutive lines; a comment-only line may be passed over, a `_GAP` passes over one or more lines.
+    reach[0] is every start; the list stops at the first line that cannot follow (so len(reach) - 1 lines match
+    when it is shorter than len(want) + 1)."""
+    reach = [set(range(len(have) + 1))]
+    for w in want:
+        now = _past_comments(reach[-1], have)
+        if w is _GAP:
+            nxt = set(range(min(now) + 1, len(have) + 1))   # at least one line left out
+        else:
+            nxt = {p + 1 for p in now if p < len(have) and _same(w, have[p])}
+        if not nxt:
+            break
+        reach.append(nxt)
+    return reach
 
 
-def _first_missing(want: list[str], sources: list[str]) -> str:
-    best, line = -1, want[0] if want else ""
+def _past_comments(at: set[int], have: list[str]) -> set[int]:
+    """`at` and every position reached from it by passing over comment-only lines."""
+    out, todo = set(at), list(at)
+    while todo:
+        p = todo.pop()
+        if p < len(have) and have[p].startswith("#") and p + 1 not in out:
+            out.add(p + 1)
+            todo.append(p + 1)
+    return out
+
+
+def _excerpt_problem(want: list[str | None], sources: list[str]) -> tuple[int, str] | None:
+    """None when `want` is consecutive lines (with '...' gaps) of one of `sources`; else (index of the excerpt
+    line that does not follow, what is wrong) for the source that matches the longest beginning."""
+    best: tuple[int, list[str], list[set[int]]] | None = None
     for src in sources:
-        have, k = [s.strip() for s in src.split("\n")], 0
-        for h in have:
-            if k < len(want) and _same(want[k], h):
-                k += 1
-        if k > best:
-            best, line = k, (want[k] if k < len(want) else "")
-    return line
+        have = [t.strip() for t in src.split("\n") if t.strip()]
+        reach = _reach(want, have)
+        if len(reach) == len(want) + 1:
+            return None
+        if best is None or len(reach) > len(best[2]):
+            best = (len(reach) - 1, have, reach)
+    if best is None:
+        return 0, "nothing to compare with"
+    k, have, reach = best
+    w = want[k]
+    if w is _GAP:
+        return k, "its '...' stands for lines left out, but the source has none left there"
+    if k and want[k - 1] is _GAP and any(p < len(have) and _same(w, have[p])
+                                         for p in _past_comments(reach[k - 1], have)):
+        return k, f"the '...' before {w!r} leaves out no line: drop it"
+    now = min(_past_comments(reach[k], have)) if k else len(have)
+    later = [p for p in range(now, len(have)) if _same(w, have[p])]
+    if later:
+        skipped = [h for h in have[now:later[0]] if not h.startswith("#")]
+        return k, (f"{len(skipped)} source line(s) left out before {w!r} (from {skipped[0]!r}): show them or mark "
+                   "the gap with a '...' line")
+    return k, f"first line not found in order: {w!r}"
 
 
 def _figure(lab: Lab, pos: list[str], kw: dict, where: str) -> str:
     if not pos:
         raise DeckSourceError(f'{where}: @figure needs a quote from the cell that draws it: @figure "plot_x("')
+    k, h = _option(kw, "n", where, default=1) - 1, _option(kw, "h", where)
     i = lab.find(pos[0], "code", where, need=lambda c: bool(_images(c)))
     imgs = _images(lab.nb.cells[i])
-    k = int(kw.get("n", "1")) - 1
     if not 0 <= k < len(imgs):
         raise DeckSourceError(f"{where}: cell {i} has {len(imgs)} image(s); n={k + 1} asked")
     mime, data = imgs[k]
-    style = f' style="max-height:{int(kw["h"])}px"' if "h" in kw else ""
+    style = f' style="max-height:{h}px"' if h else ""
     frag = ' class="figure fragment"' if "fragment" in pos[1:] else ' class="figure"'
     alt = html.escape(kw.get("alt", f"figure from {lab.path.name}, cell {i}"))
     if mime == "image/svg+xml":
@@ -265,12 +402,13 @@ def _figure(lab: Lab, pos: list[str], kw: dict, where: str) -> str:
 def _output(lab: Lab, pos: list[str], kw: dict, where: str) -> str:
     if not pos:
         raise DeckSourceError(f'{where}: @output needs a quote from the cell: @output "print(table"')
+    grep = _option(kw, "grep", where, "regex")
     i = lab.find(pos[0], "code", where, need=lambda c: bool(_text_output(c).strip()))
     out = _text_output(lab.nb.cells[i]).rstrip("\n").split("\n")
     if "lines" in kw:
         out = [out[j] for j in _line_range(kw["lines"], len(out), where)]
-    if "grep" in kw:
-        out = [s for s in out if re.search(kw["grep"], s)]
+    if grep:
+        out = [s for s in out if grep.search(s)]
     if not out or len(out) > MAX_CODE_LINES:
         raise DeckSourceError(f"{where}: @output shows {len(out)} lines of cell {i}; 1 to {MAX_CODE_LINES} please")
     cls = "output" + " fragment" * ("fragment" in pos[1:]) + " small" * (kw.get("size") == "small")
@@ -299,8 +437,12 @@ def _table(lab: Lab, pos: list[str], kw: dict, where: str) -> str:
     else:
         text = _text_output(cell)
         want = [c.strip() for c in kw["cols"].split(",")] if "cols" in kw else None
-        head, table = deckchart.parse_table(text, int(kw["header"]) if "header" in kw
-                                            else deckchart.find_header(text, want))
+        header = _option(kw, "header", where, minimum=0)
+        try:
+            head, table = deckchart.parse_table(text, header if header is not None
+                                                else deckchart.find_header(text, want))
+        except deckchart.ChartError as e:
+            raise DeckSourceError(f"{where}: table from cell {i}: {e}") from e
         body = [f for _, f in table]
     cols = [c.strip() for c in kw["cols"].split(",")] if "cols" in kw else head
     missing = [c for c in cols if c not in head]
@@ -326,6 +468,7 @@ def _chart(lab: Lab, pos: list[str], kw: dict, where: str) -> str:
 
     if not pos:
         raise DeckSourceError(f'{where}: @chart needs a quote from the cell that prints the table')
+    h = _option(kw, "h", where)   # read before drawing: a bad value is named before a slow chart
     i = lab.find(pos[0], "code", where, need=lambda c: bool(_text_output(c).strip()))
     try:
         png = deckchart.chart_png(_text_output(lab.nb.cells[i]), **{k: v for k, v in kw.items() if k != "h"})
@@ -333,7 +476,7 @@ def _chart(lab: Lab, pos: list[str], kw: dict, where: str) -> str:
         raise DeckSourceError(f"{where}: chart from cell {i}: {e}") from e
     alt = html.escape(kw.get("title", f"chart of the table printed by cell {i} of {lab.path.name}"))
     frag = ' class="figure chart fragment"' if "fragment" in pos[1:] else ' class="figure chart"'
-    style = f' style="max-height:{int(kw["h"])}px"' if "h" in kw else ""
+    style = f' style="max-height:{h}px"' if h else ""
     return f'<img{frag}{style} alt="{alt}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
@@ -368,9 +511,8 @@ def _render_slide(slide: Slide, lab: Lab, src: Path, root: Path, first: bool) ->
     blocks: list[list[str]] = [[]]
     md_buf: list[str] = []
     title = ""
-    notes_cells: list[str] = []
+    notes_cells: list[tuple[int, str]] = []   # (cell index, text): the notes follow the notebook's order
     tries: set[str] = set()
-    try_notes = ""
     has_text = any(t.strip() and not t.lstrip().startswith(("@", "#", "```", "|||")) for _, t in slide.body)
     classes = ["title-slide"] if first else []
 
@@ -390,11 +532,17 @@ def _render_slide(slide: Slide, lab: Lab, src: Path, root: Path, first: bool) ->
             info, code = s[3:].strip(), []
             k += 1
             while k < len(body) and not body[k][1].strip().startswith("```"):
-                code.append(body[k][1])
+                code.append(body[k])
                 k += 1
             if k == len(body):
                 raise DeckSourceError(f"{where}: code fence never closed")
-            blocks[-1].append(_excerpt(lab, "\n".join(code).strip("\n"), info, where, root))
+            while code and not code[0][1].strip():
+                code.pop(0)
+            while code and not code[-1][1].strip():
+                code.pop()
+            if not code:
+                raise DeckSourceError(f"{where}: an empty code excerpt")
+            blocks[-1].append(_excerpt(lab, code, info, src.name, where, root))
         elif not title and re.match(r"#{1,2} ", s):
             title = s
         elif s == "|||":
@@ -404,9 +552,13 @@ def _render_slide(slide: Slide, lab: Lab, src: Path, root: Path, first: bool) ->
             flush()
             name, _, rest = s[1:].partition(" ")
             pos, kw = _args(rest, where)
+            if name not in OPTIONS:
+                raise DeckSourceError(f"{where}: unknown directive @{name} ({', '.join(OPTIONS)})")
+            _check_options(name, pos, kw, where, words=len(pos) if name in ("notes", "class") else 1)
             if name == "notes":
                 for q in pos:
-                    notes_cells.append(lab.nb.cells[lab.find(q, "markdown", where)].source)
+                    i = lab.find(q, "markdown", where)
+                    notes_cells.append((i, lab.nb.cells[i].source))
             elif name == "figure":
                 blocks[-1].append(_figure(lab, pos, kw, where))
             elif name == "chart":
@@ -417,15 +569,13 @@ def _render_slide(slide: Slide, lab: Lab, src: Path, root: Path, first: bool) ->
                 blocks[-1].append(_table(lab, pos, kw, where))
             elif name == "try":
                 part, try_notes, used = _try(lab, pos, kw, where, has_text)
+                notes_cells.append((min(used, default=lab.first_solution(pos[0])), try_notes))
                 blocks[-1].append(part)
                 lab.used_cells.update(used)
                 tries.add(pos[0])
                 classes.append("try")
             elif name == "class":
                 classes.extend(pos)
-            else:
-                raise DeckSourceError(f"{where}: unknown directive @{name} "
-                                      "(figure, chart, output, table, notes, try, class)")
         else:
             md_buf.append(line)
         k += 1
@@ -440,10 +590,9 @@ def _render_slide(slide: Slide, lab: Lab, src: Path, root: Path, first: bool) ->
         main = "".join(blocks[0])
     own = "\n".join(slide.notes).strip()
     note_parts = [markdown(own, fragments=False, math=False)] if own else []
-    if try_notes:
-        note_parts.append(markdown(try_notes, fragments=False, math=False))
-    for c in notes_cells:
-        note_parts.append(markdown(c, fragments=False, math=False))
+    for _, c in sorted(notes_cells, key=lambda nc: nc[0]):
+        if c.strip():
+            note_parts.append(markdown(c, fragments=False, math=False))
     notes = f'<aside class="notes">{"<hr>".join(note_parts)}</aside>' if note_parts else ""
     cls = f' class="{" ".join(classes)}"' if classes else ""
     return f"<section{cls}>{head}{main}{notes}</section>", tries
@@ -537,14 +686,29 @@ def render_deck(source: str | Path, notebook: str | Path, root: str | Path | Non
     return _PAGE.format(title=html.escape(html.unescape(title)), style=_STYLE, sections="\n".join(out))
 
 
+OUT_OF_ORDER = "Out of order:"   # a line of a slide's own notes that says why it leaves the notebook's order
+
+
 def sync_problems(source: str | Path, notebook: str | Path) -> list[str]:
-    """What of the notebook the deck leaves out: prose in no slide's notes, unused figures, exercises with no try."""
+    """What of the notebook the deck leaves out, or shows out of order: prose in no slide's notes, unused figures,
+    exercises with no try, slides without notes, and a slide that uses a cell from before the one an earlier slide
+    used (unless its own notes have a line ``Out of order: <why>``)."""
     source, notebook = Path(source), Path(notebook)
     lab = Lab(notebook)
     tries: set[str] = set()
-    for j, s in enumerate(parse_source(source.read_text(encoding="utf-8"))):
-        tries |= _render_slide(s, lab, source, notebook.resolve().parent.parent, j == 0)[1]
     problems = []
+    latest = -1   # the furthest notebook cell the slides so far used
+    for j, s in enumerate(parse_source(source.read_text(encoding="utf-8"))):
+        before = set(lab.used_cells)
+        offered = _render_slide(s, lab, source, notebook.resolve().parent.parent, j == 0)[1]
+        tries |= offered
+        cells = (lab.used_cells - before) | {lab.first_solution(ex) for ex in offered}
+        why = any(t.strip().startswith(OUT_OF_ORDER) for t in s.notes)
+        if cells and min(cells) < latest - 1 and not why:
+            problems.append(f"{source.name}:{s.line}: uses cell {min(cells)} of the notebook after a slide that used "
+                            f"cell {latest}: follow the notebook's order, or say why in its notes "
+                            f"('{OUT_OF_ORDER} ...')")
+        latest = max(latest, max(cells, default=-1))
     for i, c in enumerate(lab.nb.cells):
         if i in lab.used_cells or _role(c) in _ROLES_HIDDEN:
             continue

@@ -7,6 +7,7 @@ reads one row per match (several may share a line): the group ``label`` and one 
 picks and orders them). Options: ``kind=barh``, ``log=yes``, ``names=`` (legend names for the columns),
 ``labels=`` (names for the rows; list options split on ``|`` when they hold one, else on commas), ``fmt=`` (a
 format for the value labels, e.g. ``{:.1f}``), ``hline=VALUE:TEXT`` (a reference line), ``w``/``hgt`` (inches).
+An unknown option, or a value that does not read (``w=6in``, a regex that does not compile), raises ChartError.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ import math
 import re
 import textwrap
 
-__all__ = ["ChartError", "find_header", "parse_table", "chart_png"]
+__all__ = ["ChartError", "OPTIONS", "find_header", "parse_table", "chart_png"]
+
+OPTIONS = ("cols", "fmt", "header", "hgt", "hline", "kind", "labels", "log", "names", "pattern", "rows", "title",
+           "w", "ylabel")
+_CHOICES = {"kind": ("bar", "barh"), "log": ("yes", "no")}
 
 
 class ChartError(ValueError):
@@ -26,6 +31,27 @@ class ChartError(ValueError):
 def _list(value: str) -> list[str]:
     """A list option: items split on '|' when there is one (names may hold commas), else on ','."""
     return [v.strip() for v in value.split("|" if "|" in value else ",")]
+
+
+def _option(opts: dict, key: str, kind: str = "number", default=None):
+    """Option `key` read as `kind`: "number" (a positive float), "int" (>= 0), "value" (any float) or "regex";
+    `default` when absent. One that does not read raises ChartError naming it."""
+    if key not in opts:
+        return default
+    v = opts[key]
+    if kind == "regex":
+        try:
+            return re.compile(v)
+        except re.error as e:
+            raise ChartError(f"{key}={v!r} is not a regular expression ({e})") from None
+    try:
+        x = int(v) if kind == "int" else float(v)
+    except ValueError:
+        raise ChartError(f"{key}={v!r} is not {'a whole number' if kind == 'int' else 'a number'}"
+                         + (" (inches, no unit)" if key in ("w", "hgt") else "")) from None
+    if (kind == "number" and not x > 0) or (kind == "int" and x < 0) or not math.isfinite(x):
+        raise ChartError(f"{key}={v} is out of range")
+    return x
 
 
 def _num(s: str) -> float:
@@ -72,14 +98,16 @@ def _select(text: str, opts: dict) -> tuple[list[str], list[str], list[list[floa
     want_rows = _list(opts["rows"]) if opts.get("rows") else None
     want_cols = _list(opts["cols"]) if opts.get("cols") else None
     if opts.get("pattern"):
-        rx = re.compile(opts["pattern"])
+        rx = _option(opts, "pattern", "regex")
+        if "label" not in rx.groupindex:
+            raise ChartError(f"pattern={opts['pattern']!r} has no (?P<label>...) group")
         found = [m for line in text.split("\n") for m in rx.finditer(line)]   # every match, line by line
         if not found:
             raise ChartError(f"no line matches pattern={opts['pattern']!r}")
         cols = want_cols or [g for g in rx.groupindex if g != "label"]
         table = [(" ".join(m.group("label").split()), {c: m.group(c) for c in cols}) for m in found]
     else:
-        header = int(opts["header"]) if "header" in opts else find_header(text, want_cols)
+        header = _option(opts, "header", "int") if "header" in opts else find_header(text, want_cols)
         head, rows = parse_table(text, header)
         cols = want_cols or head[1:]
         missing = [c for c in cols if c not in head]
@@ -108,7 +136,10 @@ def _fmt(v: float, fmt: str | None) -> str:
     if math.isnan(v):
         return ""
     if fmt:
-        return fmt.format(v)
+        try:
+            return fmt.format(v)
+        except (ValueError, KeyError, IndexError) as e:
+            raise ChartError(f"fmt={fmt!r} is not a format for a number, like {{:.1f}} ({e})") from None
     a = abs(v)
     if a >= 100 or v == int(v):
         return f"{v:,.0f}"
@@ -117,11 +148,17 @@ def _fmt(v: float, fmt: str | None) -> str:
 
 def chart_png(text: str, **opts: str) -> bytes:
     """A PNG bar chart of the numbers in `text` (a printed table) chosen by the options (see the module doc)."""
-    known = {"rows", "cols", "pattern", "header", "kind", "log", "names", "labels", "fmt", "title", "ylabel",
-             "hline", "w", "hgt"}
-    unknown = set(opts) - known
+    unknown = set(opts) - set(OPTIONS)
     if unknown:
-        raise ChartError(f"unknown option(s) {sorted(unknown)}; known: {sorted(known)}")
+        raise ChartError(f"unknown option(s) {sorted(unknown)}; known: {sorted(OPTIONS)}")
+    for key, choices in _CHOICES.items():
+        if key in opts and opts[key] not in choices:
+            raise ChartError(f"{key}={opts[key]!r}; it takes {' or '.join(choices)}")
+    size = (_option(opts, "w", default=9.0), _option(opts, "hgt", default=4.6))
+    hline = None
+    if opts.get("hline"):
+        v, _, hline_text = opts["hline"].partition(":")
+        hline = (_option({"hline": v}, "hline", "value"), hline_text)
     labels, cols, values = _select(text, opts)
     names = _list(opts["names"]) if opts.get("names") else cols
     if len(cols) == 1 and opts.get("names") and "|" not in opts["names"]:  # one series: commas are text
@@ -135,7 +172,7 @@ def chart_png(text: str, **opts: str) -> bytes:
     import matplotlib.pyplot as plt
 
     horizontal = opts.get("kind") == "barh"
-    fig, ax = plt.subplots(figsize=(float(opts.get("w", 9)), float(opts.get("hgt", 4.6))), dpi=100)
+    fig, ax = plt.subplots(figsize=size, dpi=100)
     n, m = len(labels), len(cols)
     width = 0.8 / m
     for j, (name, vs) in enumerate(zip(names, values, strict=True)):
@@ -150,10 +187,10 @@ def chart_png(text: str, **opts: str) -> bytes:
         ax.invert_yaxis()
     if opts.get("log") == "yes":
         (ax.set_xscale if horizontal else ax.set_yscale)("log")
-    if opts.get("hline"):
-        v, _, label = opts["hline"].partition(":")
-        (ax.axvline if horizontal else ax.axhline)(float(v), color="0.3", ls="--", lw=1)
-        ax.annotate(label, xy=(0.99, float(v)) if not horizontal else (float(v), 0.02),
+    if hline:
+        v, label = hline
+        (ax.axvline if horizontal else ax.axhline)(v, color="0.3", ls="--", lw=1)
+        ax.annotate(label, xy=(0.99, v) if not horizontal else (v, 0.02),
                     xycoords=("axes fraction", "data") if not horizontal else ("data", "axes fraction"),
                     ha="right" if not horizontal else "left", va="bottom", fontsize=11, color="0.3")
     if opts.get("ylabel"):

@@ -6,9 +6,13 @@ renders it, slides/README.md says why and how. The notebooks keep their `slidesh
 (live presenting from JupyterLab): `bwkit slides tag` fills it in from the headings (`#`/`##` new slide, `###`
 sub-slide, the rest continues) and exercise cells (solution, hint, check) are `skip`; `deck_notebook` validates it.
 
-`bwkit slides build` writes `slides/build/NN_topic.slides.html` plus `slides/build/vendor/` (reveal.js with its
-notes, highlight and math plugins, and MathJax 2, installed from the npm registry by `slides/package.json`): the
-decks open from disk with no network. Taught nowhere: this is the instructor's tool (README, "Presenting").
+`bwkit slides build [LAB ...]` writes `slides/build/NN_topic.slides.html` (every lab's, or those named: ``03`` or
+``03_triton_gemm``) plus `slides/build/vendor/` (reveal.js with its notes, highlight and math plugins, and MathJax
+2, installed from the npm registry by `slides/package.json`): the decks open from disk with no network. Every
+slide source needs its solution notebook and every notebook its source; a deck whose lab is gone is removed.
+`slides/` and `solutions/` are the kit's own (`kit_root`), wherever the command runs. A bad input (an unknown lab,
+a missing notebook, no npm) is one line on stderr and exit status 2. Taught nowhere: this is the instructor's tool
+(README, "Presenting").
 """
 
 from __future__ import annotations
@@ -22,10 +26,10 @@ from pathlib import Path
 import nbformat
 
 from bwkit.kit.commands import reports
-from bwkit.kit.notebooks import lab_notebooks
+from bwkit.kit.notebooks import NOTEBOOK_GLOB, REPO_ROOT, lab_notebooks
 
 __all__ = ["SLIDE_TYPES", "SlideBuildError", "default_slide_type", "tag_notebook", "deck_notebook",
-           "source_for", "build_deck", "build_all", "vendor_assets"]
+           "source_for", "build_deck", "build_all", "vendor_assets", "kit_root", "select_labs"]
 
 SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
 
@@ -53,7 +57,7 @@ def tag_notebook(path: str | Path) -> int:
     Returns how many tags were added. A `figure` cell whose image goes missing later fails the deck build.
     """
     path = Path(path)
-    nb = nbformat.read(path, as_version=4)
+    nb = _read(path)
     n = 0
     for cell in nb.cells:
         if "slide_type" not in cell.metadata.get("slideshow", {}):
@@ -66,6 +70,16 @@ def tag_notebook(path: str | Path) -> int:
     if n:
         nbformat.write(nb, path)
     return n
+
+
+def _read(path: Path):
+    """The notebook at `path`; SlideBuildError (one line) when it is missing or not a notebook."""
+    if not path.is_file():
+        raise SlideBuildError(f"{path}: no such notebook")
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as e:  # nbformat raises several types for broken JSON
+        raise SlideBuildError(f"{path}: not a readable notebook ({type(e).__name__}: {e})".split("\n")[0]) from e
 
 
 def deck_notebook(nb, path: str | Path = "<notebook>"):
@@ -104,11 +118,17 @@ def vendor_assets(slides_dir: str | Path, out_dir: str | Path) -> Path:
     slides_dir, out_dir = Path(slides_dir), Path(out_dir)
     nm = slides_dir / "node_modules"
     if not (nm / "reveal.js" / "dist" / "reveal.js").exists():
+        if not (slides_dir / "package.json").is_file():
+            raise SlideBuildError(f"{slides_dir}: no package.json to install reveal.js and MathJax from")
         npm = shutil.which("npm")
         if npm is None:
-            raise RuntimeError("building slides needs npm (Node.js) to fetch reveal.js and MathJax")
-        subprocess.run([npm, "install", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=slides_dir,
-                       check=True)
+            raise SlideBuildError("building slides needs npm (Node.js) on PATH to fetch reveal.js and MathJax "
+                                  f"into {nm} (once; or copy a node_modules/ there)")
+        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=slides_dir,
+                              check=False)
+        if done.returncode != 0 or not (nm / "reveal.js" / "dist" / "reveal.js").exists():
+            raise SlideBuildError(f"`npm install` in {slides_dir} failed (exit status {done.returncode}); "
+                                  "its messages are above")
     vendor = out_dir / "vendor"
     vendor.mkdir(parents=True, exist_ok=True)
     for src, dst in [("reveal.js/dist", "reveal.js/dist"), ("reveal.js/plugin", "reveal.js/plugin")]:
@@ -126,6 +146,8 @@ def vendor_assets(slides_dir: str | Path, out_dir: str | Path) -> Path:
     mj = nm / "mathjax"
     dst = vendor / "mathjax"
     if not (dst / "MathJax.js").exists():
+        if not (mj / "MathJax.js").is_file():
+            raise SlideBuildError(f"{mj}: no MathJax.js; run `npm install` in {slides_dir}")
         shutil.copytree(mj, dst, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("unpacked", "docs", "test", "*.md", "png", "svg", "eot", "otf"))
     return vendor
@@ -144,10 +166,7 @@ def build_deck(notebook: str | Path, out_dir: str | Path, slides_dir: str | Path
     src = source_for(notebook, slides_dir if slides_dir is not None else notebook.resolve().parent.parent / "slides")
     if not src.is_file():
         raise SlideBuildError(f"{notebook}: no slide source {src} (slides/README.md says how to write one)")
-    try:
-        nb = nbformat.read(notebook, as_version=4)
-    except Exception as e:  # nbformat raises several types for broken JSON
-        raise SlideBuildError(f"{notebook}: not a readable notebook ({e})") from e
+    nb = _read(notebook)
     deck_notebook(nb, notebook)  # the notebook's own slide metadata (RISE) must stay valid too
     try:
         body = deck.render_deck(src, notebook)
@@ -162,28 +181,104 @@ def build_deck(notebook: str | Path, out_dir: str | Path, slides_dir: str | Path
     return out
 
 
-def build_all(solutions: str | Path = "solutions", slides_dir: str | Path = "slides") -> list[Path]:
-    """Vendor the assets once and build one deck per solution notebook into slides/build/."""
-    out_dir = Path(slides_dir) / "build"
+_SOURCE_GLOB = NOTEBOOK_GLOB.replace(".ipynb", ".md")   # a lab's slide source: slides/src/NN_topic.md
+_DECK_SUFFIX = ".slides.html"
+
+
+def select_labs(names: list[str], wanted: list[str] | None) -> list[str]:
+    """The labs of `names` (stems, ``03_triton_gemm``) that `wanted` names, in its order: each as ``03``, ``3``,
+    the stem, or a path whose stem it is (``solutions/03_triton_gemm.ipynb``); all of them when `wanted` is empty.
+    An unknown name raises SlideBuildError listing the labs."""
+    if not wanted:
+        return list(names)
+    out = []
+    for w in wanted:
+        stem = Path(w).name
+        for suffix in (_DECK_SUFFIX, ".ipynb", ".md"):
+            stem = stem.removesuffix(suffix)
+        if stem.isdigit():
+            stem = stem.zfill(2)
+        hits = [n for n in names if n == stem or n.split("_", 1)[0] == stem]
+        if len(hits) != 1:
+            raise SlideBuildError(f"no lab {w!r}; the labs: {', '.join(n.split('_', 1)[0] for n in names)} "
+                                  f"(or their names, e.g. {names[0] if names else '00_topic'})")
+        if hits[0] not in out:
+            out.append(hits[0])
+    return out
+
+
+def build_all(solutions: str | Path = "solutions", slides_dir: str | Path = "slides",
+              labs: list[str] | None = None) -> list[Path]:
+    """Vendor the assets once and build one deck per lab (or per lab of `labs`, see `select_labs`) into
+    slides/build/.
+
+    Every slide source `slides/src/NN_*.md` needs its solution notebook and every solution notebook its source,
+    else SlideBuildError before anything is built (an unknown name in `labs` too); a deck in slides/build/ whose lab
+    lacks its notebook or its source is removed (it would show a lab that is not there)."""
+    solutions, slides_dir = Path(solutions), Path(slides_dir)
+    if not solutions.is_dir():
+        raise SlideBuildError(f"{solutions}: no such folder of solution notebooks")
+    if not (slides_dir / "src").is_dir():
+        raise SlideBuildError(f"{slides_dir / 'src'}: no such folder of slide sources")
+    out_dir = slides_dir / "build"
+    notebooks = {p.stem: p for p in lab_notebooks(solutions)}
+    sources = {p.stem: p for p in sorted((slides_dir / "src").glob(_SOURCE_GLOB))}
+    chosen = select_labs(sorted(set(notebooks) | set(sources)), labs)   # an unknown name: before any change
+    for old in sorted(out_dir.glob(f"*{_DECK_SUFFIX}")):   # stale: its lab has no notebook or no source now
+        stem = old.name.removesuffix(_DECK_SUFFIX)
+        if stem not in notebooks or stem not in sources:
+            old.unlink()
+    orphans = sorted(set(sources) - set(notebooks))
+    if orphans:
+        raise SlideBuildError(f"{sources[orphans[0]]}: no solution notebook {solutions / (orphans[0] + '.ipynb')}"
+                              + (f" (nor for {', '.join(orphans[1:])})" if orphans[1:] else "")
+                              + ": restore it, or remove the slide source")
+    missing = sorted(set(notebooks) - set(sources))
+    if missing:
+        raise SlideBuildError(f"{notebooks[missing[0]]}: no slide source {slides_dir / 'src' / (missing[0] + '.md')}"
+                              " (slides/README.md says how to write one)")
     vendor_assets(slides_dir, out_dir)
-    return [build_deck(nb, out_dir, slides_dir) for nb in lab_notebooks(solutions)]
+    return [build_deck(notebooks[stem], out_dir, slides_dir) for stem in chosen]
+
+
+def kit_root() -> Path:
+    """The folder holding the kit's `slides/src/` and `solutions/`: the kit's checkout (`REPO_ROOT`), else the
+    current directory; SlideBuildError when neither has them."""
+    for root in (REPO_ROOT, Path.cwd()):
+        if (root / "slides" / "src").is_dir() and (root / "solutions").is_dir():
+            return root
+    raise SlideBuildError(f"no slides/src/ and solutions/ in {REPO_ROOT} or here: run from the kit's root")
 
 
 def register_cli(sub) -> None:
     """Add `bwkit slides build|tag` to the bwkit command."""
     p = sub.add_parser("slides", help="build offline slide decks from the solution notebooks, or tag cells")
     p.add_argument("action", choices=["build", "tag"])
-    p.add_argument("notebooks", nargs="*", help="for 'tag': notebooks (default: solutions/*.ipynb)")
+    p.add_argument("notebooks", nargs="*", metavar="lab_or_notebook",
+                   help="for 'build': the labs to build (03 or 03_triton_gemm; default: all); "
+                        "for 'tag': notebooks (default: the kit's solutions/*.ipynb)")
     p.set_defaults(func=_cmd)
+
+
+def _shown(p: Path) -> str:
+    """`p` relative to the current directory when it is below it."""
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
 
 
 @reports("slides", SlideBuildError)
 def _cmd(args) -> int:
     if args.action == "tag":
-        paths = args.notebooks or lab_notebooks("solutions")
+        paths = [Path(p) for p in args.notebooks] or lab_notebooks(kit_root() / "solutions")
+        for p in paths:   # every one first: a typo in the last must not leave the others half done
+            if not p.is_file():
+                raise SlideBuildError(f"{p}: no such notebook")
         for p in paths:
             print(f"{p}: tagged {tag_notebook(p)} cell(s)")
     else:
-        for p in build_all():
-            print(f"wrote {p}")
+        root = kit_root()
+        for p in build_all(root / "solutions", root / "slides", args.notebooks):
+            print(f"wrote {_shown(p)}")
     return 0
