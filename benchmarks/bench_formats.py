@@ -67,8 +67,12 @@ def torchao_roundtrip(mods, x: torch.Tensor, scheme: str):
 
 
 def loop_reference(x: torch.Tensor, scheme: str) -> torch.Tensor:
-    """Per-block textbook loop (row by row): amax, E8M0 floor scale, round each element, decode."""
+    """Per-block textbook loop (row by row): amax, E8M0 floor scale, clamp to ±max normal, round each element,
+    decode. The clamp is the conversion rule of the OCP MX v1.0 spec (a scaled value beyond the element format's
+    max normal saturates to it): with the floor scale a block's amax can reach 2^emax * 1.99.., past E5M2's max
+    normal 57344, where a plain IEEE rounding gives ±Inf."""
     spec = F.SCHEMES[scheme]
+    top = None if spec.elem == "int8" else F.FORMATS[spec.elem].max
     out = torch.empty_like(x)
     for r in range(x.shape[0]):
         blocks = x[r].reshape(-1, spec.block_size)
@@ -79,7 +83,7 @@ def loop_reference(x: torch.Tensor, scheme: str) -> torch.Tensor:
         if spec.elem == "int8":
             q = torch.round(blocks / scale * 64).clamp(-127, 127) / 64
         else:
-            q = F.round_to_format(blocks / scale, spec.elem)
+            q = F.round_to_format((blocks / scale).clamp(-top, top), spec.elem)
         out[r] = (q * scale).reshape(-1)
     return out
 

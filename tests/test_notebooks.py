@@ -153,3 +153,196 @@ def test_the_kit_paths_are_written_once(tmp_path, monkeypatch):
 def test_is_hidden(rel, hidden):
     assert notebooks.is_hidden(rel) is hidden
     assert notebooks.is_hidden(Path(rel)) is hidden
+
+
+def test_make_labs_refuses_a_missing_or_empty_solutions_folder(tmp_path, monkeypatch, capsys):
+    """No solutions folder, or one without NN_*.ipynb, is an error for make-labs and --check (it once reported
+    "labs/ is up to date"); so is a labs path that is a file. Messages carry one 'make-labs:' prefix."""
+    from bwkit.kit.cli import main
+
+    with pytest.raises(FileNotFoundError, match="no solutions folder at"):
+        notebooks.stale_labs(tmp_path / "nope", tmp_path / "labs")
+    (tmp_path / "empty").mkdir()
+    for fn in (notebooks.stale_labs, notebooks.make_labs):
+        with pytest.raises(notebooks.LabBuildError, match=r"no solution notebooks \(\[0-9\]\[0-9\]_\*\.ipynb\) in"):
+            fn(tmp_path / "empty", tmp_path / "labs")
+    assert not (tmp_path / "labs").exists()
+    sol = tmp_path / "solutions"
+    sol.mkdir()
+    nbformat.write(_nb(_ex()), sol / "01_x.ipynb")
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(NotADirectoryError, match="afile is not a folder"):
+        notebooks.make_labs(sol, tmp_path / "afile")
+    monkeypatch.chdir(tmp_path / "empty")
+    assert main(["make-labs", "--check"]) == 2
+    assert capsys.readouterr().err == "make-labs: no solutions folder at solutions\n"
+    assert main(["make-labs", "--check", "--solutions", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("make-labs: no solution notebooks") and err.count("make-labs:") == 1
+    assert main(["make-labs", "--solutions", str(sol), "--labs", str(tmp_path / "afile")]) == 2
+    assert capsys.readouterr().err == f"make-labs: {tmp_path / 'afile'} is not a folder (the labs are written there)\n"
+    assert main(["make-labs", "--check", "--solutions", str(sol), "--labs", str(tmp_path / "l")]) == 1  # stale: 1
+
+
+# Run the GPU branches of the cells tagged bwkit-hw (never executed on the CPU CI) on simulated GPUs: torch.cuda
+# reports the GPU, bwkit.setup() decides the path as it would there, and every call that would launch CUDA work is
+# a recorder. Prints one JSON object: setup's output, the Runtime, and per cell its output and the recorded calls.
+_SIM = r'''
+import ast, contextlib, io, json, os, sys, types
+spec = json.loads(sys.argv[1])
+for k in ("BWKIT_FORCE_CPU", "TRITON_INTERPRET", "CUDA_VISIBLE_DEVICES"):
+    os.environ.pop(k, None)
+os.environ.update(spec.get("env", {}))
+import torch
+props = types.SimpleNamespace(name=spec["name"], major=spec["cap"][0], minor=spec["cap"][1],
+                              multi_processor_count=spec["sms"], total_memory=int(spec["mem"] * 2**30))
+torch.cuda.is_available = lambda: True
+torch.cuda.device_count = lambda: 1
+torch.cuda.get_device_properties = lambda i=0: props
+torch.cuda.get_device_capability = lambda i=0: tuple(spec["cap"])
+torch.cuda.get_device_name = lambda i=0: spec["name"]
+import bwkit
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    rt = bwkit.setup(quiet=True)
+CALLS = []
+
+class Rec:
+    """Stands for a module, a tensor or a result: attributes are recorders, calls are logged."""
+    def __init__(self, name): self._n = name
+    def __getattr__(self, a): return Rec(f"{self._n}.{a}")
+    def __call__(self, *a, **k):
+        CALLS.append(self._n)
+        return Rec(f"{self._n}()")
+    def item(self): return 1e-3
+    def __str__(self): return f"<{self._n}>"
+    __repr__ = __str__
+    def _op(self, *a): return Rec(self._n)
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = __matmul__ = _op
+
+import bwkit.bench
+bwkit.bench = Rec("bench")                       # `from bwkit import bench` inside a cell gets the recorder
+import nbformat
+out = {"setup": buf.getvalue(), "rt": {"kind": rt.kind, "interpreter": rt.interpreter, "can_time": rt.can_time,
+                                       "native_plan": getattr(rt, "native_plan", None)}, "cells": {}}
+for nb_name, cid, real in spec["cells"]:
+    nb = nbformat.read(os.path.join(spec["root"], "solutions", nb_name), 4)
+    cell = next(c for c in nb.cells if c.get("id") == cid)
+    ns = {"rt": rt, "torch": Rec("torch"), "gemm": Rec("gemm"), "gemm_bench": Rec("gemm_bench"), "F": Rec("F"),
+          "sg": Rec("sg"), "eff": Rec("eff"), "bench": Rec("bench"), "TILE": {"BLOCK_M": 128},
+          "time": __import__("time")}
+    if real:      # run it for real (the interpreter path): the lab's own gemm and its `sweep` helper
+        from bwkit import gemm
+        ns["gemm"] = gemm
+        src23 = next(c for c in nb.cells if c.get("id") == "c023").source
+        exec(compile(ast.Module([n for n in ast.parse(src23).body if isinstance(n, ast.FunctionDef)], []),
+                     "c023", "exec"), ns)
+    CALLS.clear()
+    tree = ast.parse(cell.source)
+    defs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    with contextlib.redirect_stdout(io.StringIO()) as cap:
+        try:
+            exec(compile(ast.Module(defs, []), cid, "exec"), ns)
+            for d in defs:                       # the cell's own GPU helpers are recorded, not run
+                ns[d.name] = Rec(f"cell.{d.name}")
+            exec(compile(ast.Module([n for n in tree.body if n not in defs], []), cid, "exec"), ns)
+            err = None
+        except Exception as e:
+            err = f"{type(e).__name__}: {e}"
+    out["cells"][f"{nb_name[:2]}/{cid}"] = {"out": cap.getvalue(), "calls": list(CALLS), "error": err}
+print("SIMJSON" + json.dumps(out))
+'''
+
+_HW_CELLS = [("01_tensor_cores.ipynb", "c075", False), ("03_triton_gemm.ipynb", "c071", False),
+             ("04_block_scaled_gemm.ipynb", "c056", False), ("06_near_peak.ipynb", "c050", False)]
+_SWEEP_CELLS = [("03_triton_gemm.ipynb", c, True) for c in ("c024", "c043", "c050", "c059", "c062")]
+
+
+def _simulate(name, cap, sms, mem, env=None, cells=_HW_CELLS):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    spec = {"name": name, "cap": cap, "sms": sms, "mem": mem, "env": env or {}, "cells": cells, "root": str(ROOT)}
+    res = subprocess.run([sys.executable, "-c", _SIM, json.dumps(spec)], capture_output=True, text=True,
+                         timeout=600, cwd=str(ROOT / "tests"), env={**os.environ, "PYTHONHASHSEED": "0"})
+    line = next((ln for ln in res.stdout.splitlines() if ln.startswith("SIMJSON")), None)
+    assert line, res.stdout[-2000:] + res.stderr[-3000:]
+    return json.loads(line[len("SIMJSON"):])
+
+
+# (name, capability, SMs, GiB, extra env) -> per cell: a text its output must hold, or the recorded call it makes
+_GPUS = {
+    "A100": (("NVIDIA A100-SXM4-80GB", (8, 0), 108, 80.0, {}), {
+        "01/c075": "NVIDIA A100-SXM4-80GB (sm_80): Triton runs in the interpreter here, so the kernel",
+        "03/c071": "NVIDIA A100-SXM4-80GB (sm_80): Triton runs in the interpreter here, so nothing is timed.",
+        "04/c056": "NVIDIA A100-SXM4-80GB (sm_80) has no FP8, FP4 or block-scaled Tensor Cores",
+        "06/c050": "NVIDIA A100-SXM4-80GB (sm_80): Triton runs in the interpreter here"}),
+    "A100 native forced": (("NVIDIA A100-SXM4-80GB", (8, 0), 108, 80.0, {"TRITON_INTERPRET": "0"}), {
+        "01/c075": "(sm_80): the kit plans this kernel for sm_90a, sm_100a/sm_103a and sm_120a/sm_121a only",
+        "03/c071": "(sm_80): bwkit.gemm has no kernel plan for sm_80",
+        "04/c056": "has no FP8, FP4 or block-scaled Tensor Cores",
+        "06/c050": "NVIDIA A100-SXM4-80GB (sm_80) is not in bwkit.hw.SPECS"}),
+    "L4": (("NVIDIA L4", (8, 9), 58, 23.0, {}), {
+        "04/c056": "NVIDIA L4 (sm_89) (Ada) has FP8 Tensor Cores (mma.sync e4m3/e5m2) but no block-scaled"}),
+    "H100": (("NVIDIA H100 80GB HBM3", (9, 0), 132, 80.0, {}), {
+        "01/c075": ["gemm.matmul_kloop"], "03/c071": ["gemm_bench.run_gpu_sweep"],
+        "04/c056": "NVIDIA H100 80GB HBM3 (sm_90a) has no FP4/MX Tensor Cores (wgmma takes FP8, without block",
+        "06/c050": ["eff.measure_table"]}),
+    "H100 NVL": (("NVIDIA H100 NVL", (9, 0), 132, 93.0, {}), {
+        "06/c050": "NVIDIA H100 NVL (sm_90a) is not in bwkit.hw.SPECS: there is no datasheet peak to compare with"}),
+    "B200": (("NVIDIA B200", (10, 0), 148, 179.0, {}), {
+        "01/c075": ["gemm.matmul_kloop", "bench.time_fn"], "04/c056": ["cell.time_block_scaled"],
+        "06/c050": ["eff.measure_table"]}),
+    "B200 interpreted": (("NVIDIA B200", (10, 0), 148, 179.0, {"TRITON_INTERPRET": "1"}), {
+        "04/c056": "NVIDIA B200 (sm_100a) has tcgen05 block-scaled Tensor Cores, but Triton runs in the interpreter",
+        "01/c075": "NVIDIA B200 (sm_100a): Triton runs in the interpreter here"}),
+    "B300": (("NVIDIA B300 SXM6 AC", (10, 3), 148, 268.0, {}), {
+        "01/c075": ["gemm.matmul_kloop", "bench.time_fn"], "04/c056": ["cell.time_block_scaled"]}),
+    "RTX 5090": (("NVIDIA GeForce RTX 5090", (12, 0), 170, 32.0, {}), {
+        "01/c075": ["gemm.matmul_kloop"], "03/c071": ["gemm_bench.run_gpu_sweep"],
+        "04/c056": "(sm_120a) has block-scaled Tensor Cores, but warp-level ones (mma.sync kind::mxf8f6f4",
+        "06/c050": ["eff.measure_table"]}),
+    "Thor": (("NVIDIA Thor", (11, 0), 20, 128.0, {}), {
+        "04/c056": "NVIDIA Thor (sm_110a) has no block-scaled kernel plan in the kit"}),
+}
+
+
+@pytest.mark.parametrize("gpu", list(_GPUS))
+def test_hw_cells_take_the_right_branch_on_simulated_gpus(gpu):
+    """The bwkit-hw cells of labs 01/03/04/06 on simulated GPUs: each takes the branch its GPU calls for, raises
+    nothing (no NameError in a branch CI never runs), and says one true thing. Lab 06 measures only a GPU that
+    bwkit.hw has a peak for (measure_table raises for any other); lab 01 runs the GEMM on an RTX 5090 (its arch is
+    'sm_120a', its kind 'sm_120'); lab 04 no longer tells an RTX 5090 or an A100 that it has bf16 wgmma."""
+    from bwkit import hw
+
+    (name, cap, sms, mem, env), want = _GPUS[gpu]
+    got = _simulate(name, cap, sms, mem, env)
+    for key, cell in got["cells"].items():
+        assert cell["error"] is None, f"{gpu} {key}: {cell['error']}"
+    assert "bf16 wgmma" not in got["cells"]["04/c056"]["out"] or cap[0] == 9, got["cells"]["04/c056"]["out"]
+    for key, expect in want.items():
+        cell = got["cells"][key]
+        if isinstance(expect, list):
+            assert [c for c in cell["calls"] if c in expect] == expect, (gpu, key, cell)
+        else:
+            assert expect in cell["out"], (gpu, key, cell["out"])
+            assert not cell["calls"], (gpu, key, cell["calls"])
+    measured = "eff.measure_table" in got["cells"]["06/c050"]["calls"]
+    assert measured == (got["rt"]["can_time"] and hw.spec_for_device(name, mem, sms) is not None), gpu
+    assert ("No GPU here" in got["cells"]["03/c071"]["out"]) is False
+
+
+def test_lab03_sweeps_run_in_the_interpreter_on_a_gpu_without_a_plan():
+    """An A100 (sm_80) has no bwkit.gemm plan: bwkit.setup() switches the interpreter on, says why in one line, and
+    lab 03's correctness sweeps then run (they raised "bwkit.gemm has no kernel plan for (8, 0)")."""
+    got = _simulate("NVIDIA A100-SXM4-80GB", (8, 0), 108, 80.0, cells=_SWEEP_CELLS)
+    assert got["rt"] == {"kind": "other", "interpreter": True, "can_time": False, "native_plan": None}
+    assert got["setup"] == ("bwkit.setup(): NVIDIA A100-SXM4-80GB is sm_80, and the kit's Triton kernels are planned "
+                            "for sm_90a, sm_100a/sm_103a and sm_120a/sm_121a only: Triton interpreter switched on "
+                            "(set TRITON_INTERPRET=0 before setup() to compile natively anyway).\n")
+    for key, cell in got["cells"].items():
+        assert cell["error"] is None, f"{key}: {cell['error']}"
+        lines = cell["out"].splitlines()
+        assert lines and all(ln.startswith("✅") for ln in lines), (key, cell["out"])

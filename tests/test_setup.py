@@ -73,3 +73,20 @@ def test_doctor_runs_without_cuda():
     assert res.returncode == 0, res.stderr
     assert "no GPU" in res.stdout and "torch       2.15.0" in res.stdout
     assert "00 Hardware and roofline" in res.stdout
+
+
+def test_docker_image_compiles_bytecode():
+    """The hub image sets PYTHONDONTWRITEBYTECODE=1, so nothing compiles bytecode at run time: every install must
+    compile it at build time (uv writes none by default; the Makefile's compileall step does it for the venv), and
+    the kit's own lib/ is compiled too. Without it each kernel start recompiles torch (5.2 s -> 2.2 s import)."""
+    text = re.sub(r"\\\n", " ", (ROOT / "deploy" / "jupyterhub" / "Dockerfile").read_text(encoding="utf-8"))
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    env = " ".join(ln for ln in lines if ln.startswith("ENV "))
+    assert "PYTHONDONTWRITEBYTECODE=1" in env.split()
+    cmds = [c.strip() for ln in lines if ln.startswith("RUN ") for c in ln[4:].split("&&")]
+    uv = [c for c in cmds if c.startswith("uv pip install")]
+    assert len(uv) == 2, uv
+    for c in uv:
+        assert "--compile-bytecode" in c.split(), c
+    assert "python -m compileall -q /opt/bwkit/lib" in cmds
+    assert cmds.index("python -m compileall -q /opt/bwkit/lib") > max(cmds.index(c) for c in uv)

@@ -1,14 +1,18 @@
 """`bwkit bench gemm`: the lab 03 GEMM ladder (and lab 04's block-scaled kernels) over a size sweep.
 
     bwkit bench gemm                            # GPU: time every step vs torch.matmul, write JSON + a plot
-    bwkit bench gemm --sizes 1024,4096 --steps grouped,ws --dtype fp16 --out results/gemm.json
+    bwkit bench gemm --sizes 1024,4096 --steps grouped,ws --dtype fp16 --out gemm-bench.json
 
 On a GPU each ladder step is checked once against torch.matmul, then timed with `bwkit.bench.time_fn` (CUDA
 events, L2 flushed) next to cuBLAS (`torch.matmul`); rows carry TFLOP/s, x cuBLAS and % of the published dense
 peak (`bwkit.hw`). Without a GPU it says so and runs the CPU correctness sweep only (every step, fp32/fp16/fp8/
 bf16, in the Triton interpreter, vs a float64 reference; MXFP8/MXFP4/NVFP4 vs a dequantize-then-matmul
-reference), writing those results to the JSON file instead. On datacenter Blackwell it also times the NVFP4 GEMM
-against cuBLASLt (`torch._scaled_mm`).
+reference), writing those results to the JSON file instead. The same happens on a GPU the kit's kernels have no
+plan for (Ampere, Ada: `bwkit.setup()` runs Triton in the interpreter there). On datacenter Blackwell it also
+times the NVFP4 GEMM against cuBLASLt (`torch._scaled_mm`).
+
+The JSON goes to ``gemm-bench.json`` in the working directory by default (`DEFAULT_OUT`), never into the kit's
+``results/`` folder: lab 06 reads every file there as `bwkit.bench.save_json` results, which these are not.
 Call `bwkit.setup()` (the CLI does) before importing this module's helpers. Taught in lab 03 (step 7).
 """
 
@@ -19,11 +23,13 @@ import math
 import sys
 from pathlib import Path
 
-__all__ = ["register_cli", "run_gpu_sweep", "run_cpu_sweep", "run_cpu_scaled_sweep", "run_gpu_scaled",
+__all__ = ["register_cli", "DEFAULT_OUT", "parse_bench_options", "BenchOptionError",
+           "run_gpu_sweep", "run_cpu_sweep", "run_cpu_scaled_sweep", "run_gpu_scaled",
            "nvfp4_contenders", "plot_sweep", "format_table", "DEFAULT_SIZES", "STEP_ADDS", "REFERENCE_POINTS",
            "ladder_model", "plot_ladder", "wave_reuse", "plot_launch_order", "PEAK_PRECISION"]
 
 DEFAULT_SIZES = (1024, 2048, 4096, 8192)
+DEFAULT_OUT = "gemm-bench.json"   # not in results/: lab 06 loads every *.json there as save_json results
 _TIMED_STEPS = ("grouped", "autotuned", "persistent_tma", "ws")   # naive needs K <= 256; kloop = grouped, slower
 # Which dense datasheet peak (`bwkit.hw`) a GEMM of each input dtype is measured against: fp16 runs at the bf16
 # rate, fp32 matmuls run as TF32 (tl.dot's default; cuBLAS with allow_tf32).
@@ -407,7 +413,56 @@ def plot_sweep(rows: list[dict], path: str | Path | None = None, ax=None):
     return fig
 
 
+class BenchOptionError(ValueError):
+    """A `bwkit bench gemm` option that cannot be used; the message names it."""
+
+
+_CPU_SWEEP = ("Running the CPU correctness sweep only (Triton interpreter, small shapes: every ladder step x "
+              "fp32/fp16/fp8/bf16 vs a float64 reference, and the MXFP8/MXFP4/NVFP4 GEMMs vs a dequantize-then-matmul "
+              "reference).")
+
+
+def parse_bench_options(sizes: str | None, steps: str | None, out: str | Path) -> tuple[list[int], list[str], Path]:
+    """The `bwkit bench gemm` options checked: (sizes, steps, out path). None means the default (`DEFAULT_SIZES`,
+    the timed steps). Raises `BenchOptionError` naming the option: sizes must be positive ints, steps ladder steps
+    that can be timed (not 'naive': it loads all of K at once, K <= 256), and `out` a file outside the kit's
+    results/ folder (lab 06 reads every JSON file there as `bwkit.bench.save_json` results)."""
+    size_list = list(DEFAULT_SIZES)
+    if sizes is not None:
+        parts = [x.strip() for x in sizes.split(",")]
+        if not all(parts) or not all(x.isdigit() and int(x) > 0 for x in parts):
+            raise BenchOptionError(f"--sizes takes comma-separated positive integers (M = N = K), e.g. 1024,4096; "
+                                   f"got {sizes!r}")
+        size_list = [int(x) for x in parts]
+    step_list = list(_TIMED_STEPS)
+    if steps is not None:
+        step_list = [x.strip() for x in steps.split(",") if x.strip()]
+        timed = [s for s in STEP_ADDS if s != "naive"]
+        bad = [x for x in step_list if x not in timed]
+        if not step_list or bad:
+            why = " ('naive' cannot be timed: it loads all of K at once, K <= 256)" if "naive" in bad else ""
+            raise BenchOptionError(f"--steps: unknown or untimed step(s) {bad or [steps]}{why}; choose from "
+                                   f"{', '.join(timed)}")
+    path = Path(out)
+    if path.is_dir():
+        raise BenchOptionError(f"--out {path} is a folder; give a file name, e.g. {path / DEFAULT_OUT}")
+    above = path.parent
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        raise BenchOptionError(f"--out {path}: {above} is not a folder")
+    if path.parent.resolve().name == "results" and (path.parent / "README.md").is_file():
+        raise BenchOptionError(f"--out {path}: not in the kit's results/ folder (lab 06 reads every JSON file "
+                               f"there as bwkit.bench.save_json results); the default is {DEFAULT_OUT}")
+    return size_list, step_list, path
+
+
 def _cmd_bench_gemm(args: argparse.Namespace) -> int:
+    try:
+        sizes, steps, out = parse_bench_options(args.sizes, args.steps, args.out)
+    except BenchOptionError as e:
+        print(f"bench gemm: {e}", file=sys.stderr)
+        return 2
     import bwkit
 
     rt = bwkit.setup(quiet=True)
@@ -415,11 +470,23 @@ def _cmd_bench_gemm(args: argparse.Namespace) -> int:
 
     from bwkit import bench
 
-    out = Path(args.out)
+    if rt.can_time and rt.native_plan is None:      # TRITON_INTERPRET=0 on a GPU the ladder is not planned for
+        print(f"bench gemm: bwkit.gemm has no kernel plan for {rt.gpu_name} ({rt.arch}): the ladder is planned for "
+              "sm_90a, sm_100a/sm_103a and sm_120a/sm_121a. Unset TRITON_INTERPRET to run the CPU correctness "
+              "sweep in the interpreter instead.", file=sys.stderr)
+        return 2
     if not rt.can_time:
-        print("bench gemm: no CUDA GPU here, so nothing is timed. Running the CPU correctness sweep only "
-              "(Triton interpreter, small shapes: every ladder step x fp32/fp16/fp8/bf16 vs a float64 reference, "
-              "and the MXFP8/MXFP4/NVFP4 GEMMs vs a dequantize-then-matmul reference).")
+        if not rt.has_gpu:
+            print(f"bench gemm: no CUDA GPU here, so nothing is timed. {_CPU_SWEEP}")
+        elif rt.native_plan is None:
+            print(f"bench gemm: {rt.gpu_name} ({rt.arch}) has no kernel plan in bwkit.gemm, so Triton runs in the "
+                  f"interpreter and nothing is timed. {_CPU_SWEEP}")
+        else:
+            print(f"bench gemm: the Triton interpreter is forced (TRITON_INTERPRET=1), so nothing is timed on "
+                  f"{rt.gpu_name}. {_CPU_SWEEP}")
+        given = [f"--{k}" for k in ("sizes", "steps", "dtype") if getattr(args, k) is not None]
+        if given:
+            print(f"bench gemm: {', '.join(given)} only apply to the GPU timing: not used here.")
         rows = run_cpu_sweep() + run_cpu_scaled_sweep()
         for r in rows:
             mark = "✅" if r["ok"] else "❌"
@@ -429,9 +496,7 @@ def _cmd_bench_gemm(args: argparse.Namespace) -> int:
         out.write_text(json.dumps({"metadata": bench.metadata(), "cpu_correctness": rows}, indent=1))
         print(f"wrote {out}")
         return 0 if all(r["ok"] for r in rows) else 1
-    sizes = [int(x) for x in args.sizes.split(",")]
-    steps = [s for s in args.steps.split(",") if s]
-    rows = run_gpu_sweep(sizes, args.dtype, steps, progress=True)
+    rows = run_gpu_sweep(sizes, args.dtype or "bf16", steps, progress=True)
     print(format_table(rows))
     scaled = []
     if rt.is_blackwell_dc:
@@ -453,10 +518,14 @@ def register_cli(subparsers) -> None:
     bench_p = subparsers.add_parser("bench", help="benchmarks (GPU) or correctness sweeps (CPU)")
     sub = bench_p.add_subparsers(dest="bench_cmd", required=True)
     g = sub.add_parser("gemm", help="the lab 03 GEMM ladder vs torch.matmul over a size sweep")
-    g.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="comma-separated M=N=K sizes")
-    g.add_argument("--steps", default=",".join(_TIMED_STEPS), help="comma-separated ladder steps to time")
-    g.add_argument("--dtype", default="bf16", choices=["bf16", "fp16", "fp8", "fp32"])
-    g.add_argument("--out", default="results/gemm.json", help="JSON results path (a .png plot is written beside)")
+    g.add_argument("--sizes", default=None,
+                   help=f"comma-separated M=N=K sizes (GPU only; default {','.join(map(str, DEFAULT_SIZES))})")
+    g.add_argument("--steps", default=None,
+                   help=f"comma-separated ladder steps to time (GPU only; default {','.join(_TIMED_STEPS)})")
+    g.add_argument("--dtype", default=None, choices=["bf16", "fp16", "fp8", "fp32"], help="GPU only; default bf16")
+    g.add_argument("--out", default=DEFAULT_OUT,
+                   help=f"JSON results path, not in results/ (default {DEFAULT_OUT}; on a GPU a .png plot is written "
+                        "beside)")
     g.set_defaults(func=_cmd_bench_gemm)
 
 

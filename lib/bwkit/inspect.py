@@ -156,8 +156,16 @@ def compile_triton(kernel, signature: dict[str, str], constexprs: dict | None = 
     `constexprs` maps constexpr arguments to values (they are added to the signature as 'constexpr'). `attrs` are
     the specialization attributes a launch adds ({(arg index,): [['tt.divisibility', 16]]}, as
     `bwkit.gemm.launch_specialization` builds them). Extra `options` go to the compiler (e.g. `maxnreg`).
+    Triton's kernel cache must be writable: when it is not (and `bwkit.setup()` has not already moved it), it moves
+    to a private temporary folder first, saying so in one line (`bwkit.kit.runtime.ensure_triton_cache`).
     """
     import triton
+
+    from bwkit.kit.runtime import ensure_triton_cache
+
+    moved = ensure_triton_cache()
+    if moved:
+        print(moved.replace("bwkit.setup()", "bwkit.inspect.compile_triton", 1))
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 

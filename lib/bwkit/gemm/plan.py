@@ -30,6 +30,7 @@ from collections.abc import Mapping
 
 from bwkit.gemm.kernels import DTYPES
 from bwkit.hw import SPECS
+from bwkit.kit.runtime import NATIVE_PLANS
 from bwkit.pipeline import SMEM_BYTES_PER_SM
 
 __all__ = ["SMEM_LIMIT", "PLAN_TARGETS", "TUNED_STEPS", "STEPS", "SHAPES", "launch_configs", "plan_target",
@@ -46,8 +47,9 @@ SHAPES = {"aligned": (8192, 8192, 8192), "seed": (16384, 17290, 16384)}
 NAIVE_K = 256                      # the naive step loads all of K at once: K <= 256, the worst case is 256
 # NUM_SMS compiled in: the SM counts of bwkit.hw's H100/H200, B200 and RTX 5090
 _SMS = {t: SPECS[g].sms for t, g in (("sm_90a", "H200"), ("sm_100a", "B200"), ("sm_120", "RTX 5090"))}
-_ALIASES = {"sm_90": "sm_90a", "sm_90a": "sm_90a", "sm_100": "sm_100a", "sm_100a": "sm_100a", "sm_103a": "sm_100a",
-            "sm_103": "sm_100a", "sm_120": "sm_120", "sm_120a": "sm_120", "sm_121a": "sm_120", "sm_121": "sm_120"}
+# every name of a planned GPU -> its plan: the 'a' names of bwkit.kit.runtime.NATIVE_PLANS (the one list of the GPUs
+# the kit's kernels are planned for: bwkit.setup() runs Triton in the interpreter on any other) and the bare ones
+_ALIASES = {**NATIVE_PLANS, **{name.removesuffix("a"): t for name, t in NATIVE_PLANS.items()}}
 _DTYPES = tuple(DTYPES)             # the ladder's dtype names: fp32, fp16, bf16, fp8
 _DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
 _ELEM = {"fp32": "fp32", "fp16": "16bit", "bf16": "16bit", "fp8": "fp8"}
@@ -96,7 +98,8 @@ def plan_target(target: str | tuple[int, int]) -> str:
     """The plan a target uses: 'sm_90a', 'sm_100a' (also sm_103a, B300) or 'sm_120' (also sm_121a).
 
     `target` is a name ('sm_100a', 'sm_120a', ...) or a compute capability (major, minor). Raises ValueError naming
-    the targets the ladder has plans for otherwise (e.g. Ampere, which has no TMA and a 163 KB limit).
+    the targets the ladder has plans for otherwise (e.g. Ampere, which has no TMA and a 163 KB limit; on such a GPU
+    `bwkit.setup()` runs Triton in the interpreter, so this only happens with TRITON_INTERPRET=0).
     """
     from bwkit.kit.runtime import arch_name
 
@@ -105,7 +108,8 @@ def plan_target(target: str | tuple[int, int]) -> str:
         raise ValueError(f"bwkit.gemm has no kernel plan for {target!r}: the ladder's native path is planned for "
                          "sm_90a (Hopper), sm_100a/sm_103a (datacenter Blackwell) and sm_120/sm_121a (consumer "
                          "Blackwell); elsewhere pass explicit blocks to matmul_naive / matmul_kloop / "
-                         "matmul_grouped, or config= to the TMA steps")
+                         "matmul_grouped, or config= to the TMA steps (bwkit.setup() runs Triton in the "
+                         "interpreter on such a GPU unless TRITON_INTERPRET=0)")
     return _ALIASES[name]
 
 

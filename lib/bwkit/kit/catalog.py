@@ -7,6 +7,11 @@ module imports nothing heavy (not even pathlib): the learner's check cell import
 Paths: 'native' (runs and is timed on the GPU), 'interpreter' (Triton kernels run in the Triton interpreter on
 the CPU), 'compile-only' (GPU code is compiled and its PTX/SASS read, nothing runs), 'emulated' (number formats
 and models computed bit-exactly in torch on the CPU). A lab usually combines several.
+
+Machine kinds (`bwkit.kit.runtime.Runtime.kind`): 'cpu' (no usable GPU), 'sm_90a' (Hopper), 'sm_100a' (B200/GB200,
+B300/GB300), 'sm_120' (RTX 50xx: sm_120a, sm_121a) and 'other': a GPU the kit's Triton kernels have no plan for
+(Ampere, Ada, ...). There `bwkit.setup()` runs Triton in the interpreter, as on the CPU, so 'other' takes the CPU
+path of every lab while torch can still use the GPU.
 """
 
 from __future__ import annotations
@@ -36,13 +41,15 @@ class Lab:
 _CPU_ONLY = {m: "runs everywhere (pure Python / torch on the CPU)" for m in MACHINES}
 
 _TIMED = "native: runs and is timed on the GPU"
+_PEAK = " if bwkit.hw has its datasheet peak (bwkit.hw.spec_for_device), else model only"
 LABS: list[Lab] = [
     Lab("00", "00_hardware_roofline", "Hardware and roofline", {
         "cpu": "native (specs, rooflines, the kit's doctor; a CPU matmul timed and labelled as CPU)",
         "sm_90a": "native (plus a timed bf16 GEMM)",
         "sm_100a": "native (plus a timed bf16 GEMM)",
         "sm_120": "native (plus a timed bf16 GEMM; tcgen05 compile-only)",
-        "other": "native (plus a timed GEMM where CUDA works)",
+        "other": "native (specs, rooflines, the doctor); its GEMM is timed on the CPU and labelled as CPU: Triton "
+                 "runs in the interpreter here",
     }),
     Lab("01", "01_tensor_cores", "Tensor Cores through the compiler", {
         "cpu": "compile-only (sm_80/sm_90a/sm_100a/sm_120 PTX+SASS) + emulated tcgen05 model",
@@ -82,9 +89,9 @@ LABS: list[Lab] = [
     }),
     Lab("06", "06_near_peak", "Near-peak GEMM: method and model", {
         "cpu": "efficiency model + saved results (not measured here)",
-        "sm_90a": _TIMED + " (cuBLAS, Triton)",
-        "sm_100a": _TIMED + " (cuBLAS, Triton, CuTe)",
-        "sm_120": _TIMED + " (cuBLAS, Triton)",
+        "sm_90a": _TIMED + " (cuBLAS, Triton)" + _PEAK,
+        "sm_100a": _TIMED + " (cuBLAS, Triton, CuTe)" + _PEAK,
+        "sm_120": _TIMED + " (cuBLAS, Triton)" + _PEAK,
         "other": "model only",
     }),
     Lab("07", "07_deepseek_moe", "DeepSeek-R1 MoE layer", {

@@ -46,8 +46,15 @@ def doctor_report() -> str:
         lines.append(f"GPU         {rt.gpu_name}, compute capability {rt.capability[0]}.{rt.capability[1]} "
                      f"({rt.arch}), {rt.sm_count} SMs, {rt.memory_gib:.0f} GiB")
         kind = rt.kind if rt.kind in catalog.MACHINES else "other"
-    interp = "on" if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0") else (
-        "will be switched on by bwkit.setup()" if kind == "cpu" else "off")
+    if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
+        interp = "on"
+    elif kind == "cpu":
+        interp = "will be switched on by bwkit.setup()"
+    elif kind == "other" and os.environ.get("TRITON_INTERPRET") != "0":
+        interp = (f"will be switched on by bwkit.setup(): the kit's Triton kernels have no plan for {rt.arch} "
+                  "(set TRITON_INTERPRET=0 to compile natively anyway)")
+    else:
+        interp = "off"
     lines.append(f"Triton interpreter  {interp}")
     lines.append("")
     lines.append(f"Lab paths on this machine ({kind}):")
@@ -78,7 +85,7 @@ def _cmd_make_labs(args: argparse.Namespace) -> int:
             return 0
         for path in notebooks.make_labs(args.solutions, args.labs):
             print(f"wrote {path}")
-    except (notebooks.LabBuildError, FileNotFoundError) as e:
+    except (notebooks.LabBuildError, OSError) as e:   # OSError: a missing folder, a file where a folder goes
         print(f"make-labs: {e}", file=sys.stderr)
         return 2
     return 0
@@ -87,6 +94,12 @@ def _cmd_make_labs(args: argparse.Namespace) -> int:
 def _cmd_execute(args: argparse.Namespace) -> int:
     from bwkit.kit import execute
 
+    try:
+        for nb in args.notebooks:    # every path first: a typo in the last one must not cost a run of the others
+            execute.readable_notebook(Path(nb))
+    except (OSError, execute.NotebookError) as e:
+        print(f"execute: {e}", file=sys.stderr)
+        return 2
     for nb in args.notebooks:
         execute.execute_notebook(Path(nb), timeout=args.timeout)
         print(f"executed {nb}")

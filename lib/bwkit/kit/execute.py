@@ -8,22 +8,40 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["execute_notebook"]
+__all__ = ["execute_notebook", "readable_notebook", "NotebookError", "check_lab"]
+
+
+class NotebookError(ValueError):
+    """A file given as a notebook that is not one (not JSON, not nbformat); the message names it."""
+
+
+def readable_notebook(path: str | Path):
+    """`path` read as an nbformat-4 notebook. Raises FileNotFoundError (no file there) or `NotebookError` (the file
+    is not a notebook), each with a one-line message naming the path."""
+    import nbformat
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no notebook at {path}" + (" (it is a folder)" if path.is_dir() else ""))
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as e:  # nbformat raises NotJSONError, ValidationError, KeyError, UnicodeDecodeError, ...
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise NotebookError(f"{path} is not a readable notebook ({type(e).__name__}: {first[:200]})") from e
 
 
 def execute_notebook(path: str | Path, timeout: int = 1200, force_cpu: bool = True) -> None:
     """Run every cell of `path` in a fresh kernel (cwd = its folder) and write the outputs back.
 
     `force_cpu` sets BWKIT_FORCE_CPU=1 so the stored outputs are those of the CPU path (what CI compares).
-    Raises `nbclient.exceptions.CellExecutionError` on the first failing cell (nothing is written then).
+    Raises FileNotFoundError / `NotebookError` for a path that is not a notebook (`readable_notebook`), and
+    `nbclient.exceptions.CellExecutionError` on the first failing cell (nothing is written then).
     """
     import nbclient
     import nbformat
 
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no notebook at {path}")
-    nb = nbformat.read(path, as_version=4)
+    nb = readable_notebook(path)
     old = {k: os.environ.get(k) for k in ("BWKIT_FORCE_CPU", "PYTHONHASHSEED", "MPLBACKEND")}
     if force_cpu:
         os.environ["BWKIT_FORCE_CPU"] = "1"

@@ -205,14 +205,31 @@ def _read(path: Path):
         raise LabBuildError(f"{path}: not a readable notebook ({e})") from e
 
 
-def make_labs(solutions: str | Path = "solutions", labs: str | Path = "labs") -> list[Path]:
-    """Write `labs/NN_*.ipynb` for every `solutions/NN_*.ipynb`; return the paths written."""
-    solutions, labs = Path(solutions), Path(labs)
+def _sources(solutions: Path, labs: Path) -> list[Path]:
+    """The solution notebooks of `solutions`; raises FileNotFoundError when that folder is missing, LabBuildError
+    when it holds no ``NN_*.ipynb`` (nothing to build or check: `--check` must not call that up to date), and
+    NotADirectoryError when `labs` exists and is not a folder."""
     if not solutions.is_dir():
-        raise FileNotFoundError(f"make-labs: no solutions folder at {solutions}")
+        raise FileNotFoundError(f"no solutions folder at {solutions}" + (" (it is a file)" if solutions.exists()
+                                                                           else ""))
+    found = lab_notebooks(solutions)
+    if not found:
+        raise LabBuildError(f"no solution notebooks ({NOTEBOOK_GLOB}) in {solutions}")
+    if labs.exists() and not labs.is_dir():
+        raise NotADirectoryError(f"{labs} is not a folder (the labs are written there)")
+    return found
+
+
+def make_labs(solutions: str | Path = "solutions", labs: str | Path = "labs") -> list[Path]:
+    """Write `labs/NN_*.ipynb` for every `solutions/NN_*.ipynb`; return the paths written.
+
+    Raises FileNotFoundError (no `solutions` folder), LabBuildError (no notebook in it, or one that breaks the
+    conventions) or NotADirectoryError (`labs` is a file)."""
+    solutions, labs = Path(solutions), Path(labs)
+    sources = _sources(solutions, labs)
     labs.mkdir(parents=True, exist_ok=True)
     written = []
-    for src in lab_notebooks(solutions):
+    for src in sources:
         lab = lab_from_solution(_read(src), src)
         dst = labs / src.name
         dst.write_text(_dumps(lab), encoding="utf-8")
@@ -221,11 +238,14 @@ def make_labs(solutions: str | Path = "solutions", labs: str | Path = "labs") ->
 
 
 def stale_labs(solutions: str | Path = "solutions", labs: str | Path = "labs") -> list[str]:
-    """Return the problems that make `labs/` differ from what `make_labs` would write (empty when current)."""
+    """Return the problems that make `labs/` differ from what `make_labs` would write (empty when current).
+
+    Raises as `make_labs` does: a missing or empty `solutions` folder is an error, not an up-to-date labs/."""
     solutions, labs = Path(solutions), Path(labs)
+    sources = _sources(solutions, labs)
     problems = []
     names = set()
-    for src in lab_notebooks(solutions):
+    for src in sources:
         names.add(src.name)
         dst = labs / src.name
         want = _dumps(lab_from_solution(_read(src), src))
