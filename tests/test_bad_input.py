@@ -16,6 +16,7 @@ from bwkit import bench, gemm, hw, moe, moe_ep
 from bwkit import efficiency as eff
 from bwkit import formats as F
 from bwkit import gluon_gemm as gg
+from bwkit import inspect as bwi
 from bwkit import ladder_model as lm
 from bwkit import moe_kernels as mk
 from bwkit import perfmodel as pm
@@ -153,6 +154,8 @@ BAD = [
     ("float M", lambda: bench.gemm_result("x", 4.0, 4, 4, _timing()), ValueError, "gemm_result: M must be"),
     ("save_json of a string", lambda: bench.save_json(["x"], "/nonexistent/x.json"), TypeError,
      "results must be BenchResults"),
+    ("grep with a broken regex", lambda: bwi.grep("mma.sync", "mma.(sync"), ValueError,
+     "not a regular expression"),
     # formats, gemm
     ("SQNR of an overflow", lambda: F.sqnr_db(torch.ones(4), torch.full((4,), math.inf)), ValueError,
      "must be finite"),

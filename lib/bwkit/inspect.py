@@ -323,7 +323,10 @@ def histogram(text: str, kind: str = "ptx", depth: int | None = None) -> Counter
 
 def grep(text: str, pattern: str, limit: int = 20) -> list[str]:
     """Lines of `text` that match the regex `pattern` (stripped), at most `limit` of them."""
-    rx = re.compile(pattern)
+    try:
+        rx = re.compile(pattern)
+    except (re.error, TypeError) as e:
+        raise ValueError(f"grep: pattern {pattern!r} is not a regular expression ({e})") from None
     return [ln.strip() for ln in text.splitlines() if rx.search(ln)][:limit]
 
 
