@@ -6,6 +6,8 @@ submission runs in a few seconds; the whole class is graded once (module fixture
 
 import copy
 import json
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -204,6 +206,17 @@ def _build_class(root: Path, sentinel: Path) -> dict[str, float]:
 
     _write(_solved(), sub / "erin_97_fixture.ipynb")  # file-name layout
     expected["erin"] = 4
+
+    # displays count against the output limit as prints do: a display flood is stopped, the grader's memory kept
+    _write(_solved(ex97_1_solution=RIGHT["ex97-1-solution"] + "\nfrom IPython.display import display\n\n"
+                   "while True:\n    display({'text/plain': 'x' * 20000}, raw=True)"), sub / "display_flood" / name)
+    expected["display_flood"] = 3
+
+    # a message with a bad signature on the kernel's channel is dropped (and said), not a grader error
+    _write(_solved(ex97_3_solution='answer = "memory"\nget_ipython().kernel.iopub_socket.send_multipart('
+                                   "[b'<IDS|MSG>', b'0' * 64, b'{}', b'{}', b'{}', b'{}'])"),
+           sub / "forged_message" / name)
+    expected["forged_message"] = 4
     return expected
 
 
@@ -295,7 +308,7 @@ def test_the_labs_own_cells_get_the_lab_timeout_student_code_the_timeout(tmp_pat
     assert "KeyboardInterrupt" in res.exercises[0].detail      # the check cell calling area() was interrupted
     assert grading.GradeOptions(timeout=200, lab_timeout=30).cell_timeout("lab") == 200
     assert grading.GradeOptions(timeout=5, lab_timeout=30).cell_timeout("solution") == 5
-    with pytest.raises(ValueError, match="lab_timeout"):
+    with pytest.raises(ValueError, match="--lab-timeout"):
         grading.GradeOptions(lab_timeout=0)
 
 
@@ -449,3 +462,231 @@ def test_seed_follows_links_in_the_kits_labs_only(tmp_path):
     assert hub.seed_labs(dest, src) == [dest / "data" / "w.npz"]
     assert (dest / "data" / "w.npz").read_text() == "weights" and not (dest / "data" / "w.npz").is_symlink()
     assert not (tmp_path / "elsewhere.ipynb").exists()
+
+
+# ------------------------------------------------------------------------- audit: isolation, limits, inputs
+
+
+def test_floods_of_displays_and_forged_messages(graded):
+    flood = _ex(graded, "display_flood", "97.1")
+    assert flood.status == "error" and "printed too much output" in flood.detail
+    assert _status(graded, "forged_message") == {"97.1": "passed", "97.2": "passed", "97.3": "passed"}
+    [note] = [n for n in graded["by"]["forged_message"].notes if "malformed" in n]
+    assert note.startswith("cell ex97-3-solution: 1 malformed message(s) from the kernel were dropped (ValueError")
+
+
+def test_the_working_folder_is_private_and_the_environment_has_no_credentials(monkeypatch, tmp_path):
+    """The kernel's folder (its IPython profile, connection file) sits in a 0700 folder of the grader's, never in a
+    world-writable one; variables named like credentials never reach the kernel."""
+    import stat
+
+    from bwkit.kit.grading import runner, sandbox
+
+    seen = {}
+
+    class FakeKernel:
+        def __init__(self, cwd, **kw):
+            seen["cwd"] = Path(cwd)
+            seen["modes"] = [stat.S_IMODE(p.stat().st_mode) for p in (Path(cwd), Path(cwd).parent)]
+            seen["owner"] = Path(cwd).parent.stat().st_uid
+
+        def start(self):
+            raise runner.KernelStartError("not in this test")
+
+        def log_tail(self, n=400):
+            return ""
+
+        def shutdown(self):
+            pass
+
+    monkeypatch.setattr(runner, "Kernel", FakeKernel)
+    monkeypatch.setattr(sandbox, "_make_cgroup", lambda n: None)
+    log = runner.run_copy(SOL, {}, {}, grading.GradeOptions(), sandbox.Sandbox(isolate=False))
+    assert "did not start" in log.fatal[1]
+    assert seen["modes"] == [0o700, 0o700] and seen["owner"] == os.geteuid()
+    assert seen["cwd"].parent.parent == Path(tempfile.gettempdir()) and not seen["cwd"].exists()
+    for k, v in {"NVIDIA_API_KEY": "nv-secret", "FOO_API_KEY": "foo", "BWKIT_HUB_TOKEN": "t", "TORCH_PASSWORD": "p",
+                 "CUDA_VISIBLE_DEVICES": "0", "BWKIT_FORCE_CPU": "1"}.items():
+        monkeypatch.setenv(k, v)
+    env = runner._env(tmp_path)
+    assert env["CUDA_VISIBLE_DEVICES"] == "0" and env["BWKIT_FORCE_CPU"] == "1"
+    assert not [k for k in env if "KEY" in k or "TOKEN" in k or "PASSWORD" in k]
+
+
+def test_the_sandbox_binds_only_what_it_needs_of_etc(monkeypatch, tmp_path):
+    from bwkit.kit.grading import sandbox
+
+    monkeypatch.setattr(sandbox, "_make_cgroup", lambda n: None)
+    cmd = sandbox.Sandbox().prefix(tmp_path)
+    bound = [cmd[i + 1] for i, a in enumerate(cmd) if a in ("--ro-bind", "--ro-bind-try", "--bind")]
+    assert "/etc" not in bound and "/etc/shadow" not in bound and "/etc/passwd" in bound
+    assert all(not b.startswith("/etc/") or b[5:] in sandbox.ETC_FILES for b in bound)
+
+
+def test_limits_must_be_finite_and_name_their_flag(tmp_path, capsys):
+    for kw, flag in [({"timeout": float("nan")}, "--timeout"), ({"memory_gib": float("inf")}, "--memory-gib"),
+                     ({"cpu_seconds": 1e30}, "--cpu-limit"), ({"lab_timeout": float("nan")}, "--lab-timeout")]:
+        with pytest.raises(ValueError, match=f"^{flag} must be a positive number"):
+            grading.GradeOptions(**kw)
+    (tmp_path / "s").mkdir()
+    assert cli.main(["grade", str(tmp_path / "s"), "--lab", "00", "--timeout", "nan"]) == 2
+    assert capsys.readouterr().err.startswith("grade: --timeout must be a positive number of seconds")
+
+
+def test_tensor_answers_are_checked_against_their_data_and_shapes_before_conversion(monkeypatch):
+    import torch
+
+    from bwkit.kit import checks
+    from bwkit.kit.exercises import codec
+
+    bomb = {"__tensor__": {"dtype": "float32", "shape": [16384, 16384], "data": ""}}
+    with pytest.raises(codec.CodecError, match="over the 64 MiB limit"):
+        codec.decode(bomb)
+    with pytest.raises(codec.CodecError, match="needs 16 bytes of data, got 0"):
+        codec.decode({"__tensor__": {"dtype": "float32", "shape": [2, 2], "data": ""}})
+    assert codec.decode(codec.encode(torch.empty(0, 3))).shape == (0, 3)
+    assert torch.equal(codec.decode(codec.encode(torch.arange(6.0).reshape(2, 3))), torch.arange(6.0).reshape(2, 3))
+    converted = []
+    real = checks._to_array
+    monkeypatch.setattr(checks, "_to_array", lambda x: converted.append(x) or real(x))
+    ok, lines = checks.compare(torch.zeros(3, 2), torch.zeros(2, 3))
+    assert not ok and lines[0] == "got shape [3, 2] (float32), expected shape [2, 3] (float32)"
+    assert [c.shape for c in converted] == [(2, 3)], "the answer was converted before its shape was compared"
+
+
+def test_every_top_level_entry_gets_a_row_and_the_output_folder_is_skipped(tmp_path):
+    subs = tmp_path / "subs"
+    for name in ("bob.IPYNB", "carol_97_fixture.ipynb.json", "dave.zip", "eve/Work.IPYNB"):
+        (subs / name).parent.mkdir(parents=True, exist_ok=True)
+        (subs / name).write_text("{}")
+    out = subs / "grades-97"
+    (out / "feedback").mkdir(parents=True)
+    (subs / "old-run" / "feedback").mkdir(parents=True)
+    for d in (out, subs / "old-run"):
+        (d / "grades.csv").write_text("student\n")
+        (d / "summary.md").write_text("#")
+    got = {s.student: s for s in grading.find_submissions(subs, "97_fixture", skip=out)}
+    assert sorted(got) == ["bob", "carol", "dave", "eve"]
+    assert got["bob"].path.name == "bob.IPYNB" and got["eve"].path.name == "Work.IPYNB"
+    assert got["dave"].path is None and got["dave"].problem == "dave.zip is not a notebook (.zip): not graded"
+    assert got["carol"].problem == "carol_97_fixture.ipynb.json is not a notebook (.json): not graded"
+
+
+def test_a_bad_out_fails_before_grading_in_one_line(tmp_path, capsys):
+    sols = tmp_path / "solutions"
+    sols.mkdir()
+    nbformat.write(SOL, sols / "97_fixture.ipynb")
+    _write(_solved(), tmp_path / "subs" / "a.ipynb")
+    (tmp_path / "afile").write_text("x")
+    t0 = time.monotonic()
+    for out, why in [(tmp_path / "afile", "exists and is not a folder"),
+                     (tmp_path / "afile" / "out", "cannot create the output folder")]:
+        assert cli.main(["grade", str(tmp_path / "subs"), "--lab", "97", "--solutions", str(sols),
+                         "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("grade: ") and why in err and len(err.strip().splitlines()) == 1
+    assert time.monotonic() - t0 < 20, "the class was graded before --out was checked"
+
+
+def test_grades_csv_neutralizes_formulas(tmp_path):
+    from bwkit.kit.grading.model import ClassReport
+
+    exs = notebooks.exercises(SOL)
+    rows = [grading.ExerciseResult(e.id, e.title, 0.0, e.points, "not run", "") for e in exs]
+    students = [grading.StudentResult('=HYPERLINK("http://x","y")', None, rows, ["-2+3 is not a notebook"]),
+                grading.StudentResult("@sum", None, rows, ["grader error: x\ntraceback"]),
+                grading.StudentResult("plain", None, rows, ["+1"])]
+    grading.write_reports(ClassReport("97", exs, students, tmp_path), tmp_path)
+    import csv
+
+    got = list(csv.reader((tmp_path / "grades.csv").open(encoding="utf-8")))[1:]
+    assert [(r[0], r[-1]) for r in got] == [("'=HYPERLINK(\"http://x\",\"y\")", "'-2+3 is not a notebook"),
+                                             ("'@sum", "grader error: x"), ("plain", "'+1")]
+
+
+def test_copies_helpers_above_and_obfuscation_in_the_grading_copy():
+    nb = _solved(ex97_2_solution="def ridge(peak_tflops, bandwidth_tbps):\n"
+                                 "    return _div(peak_tflops, bandwidth_tbps)")
+    i = next(k for k, c in enumerate(nb.cells) if c.id == "ex97-2-solution")
+    helper = new_code_cell("def _div(a, b):\n    return a / b")
+    helper.id = "helper-above"
+    nb.cells.insert(i, helper)                       # under the prompt, above the exercise's cell
+    late = copy.deepcopy(_cell(nb, "ex97-1-solution"))
+    late.id = "scratch-copy"
+    late.source = "def area(w, h):\n    return 0"
+    nb.cells.append(late)                            # a copy pasted after the check to experiment
+    inside = copy.deepcopy(_cell(nb, "ex97-3-solution"))
+    inside.id = "fix-copy"
+    inside.source = "exec(bytes.fromhex('616e73776572203d20226d656d6f727922').decode())"
+    nb.cells.insert(next(k for k, c in enumerate(nb.cells) if c.id == "ex97-3-check"), inside)
+    gc = grading.build_grading_copy(nb, SOL)
+    order = [c.id for c in gc.nb.cells]
+    assert order.index("extra-97-2-above-0") == order.index("ex97-2-solution") - 1
+    assert gc.nb.cells[order.index("extra-97-2-above-0")].source == helper.source
+    assert "return 0" not in json.dumps(gc.nb), "a copy after the check overrode the graded answer"
+    assert any("97.1: 1 copy(ies) of its solution cell placed outside the exercise" in n for n in gc.notes)
+    assert not any("added outside" in n for n in gc.notes)
+    assert gc.cells["extra-97-3-0"] == ("97.3", "extra")
+    assert any("exec()" in f for f in gc.flags["97.3"])
+    from bwkit.kit.grading.gradingcopy import _flags_for
+
+    [flag] = _flags_for("m = getattr(__builtins__, '__imp' + 'ort__')('bw' + 'kit.kit.exercises')", "", {})
+    assert "__builtins__" in flag and "getattr() with a computed name" in flag
+
+
+def test_flags_ok_of_the_definition_is_not_flagged():
+    sol = nbformat.read(Path(__file__).resolve().parents[1] / "solutions" / "07_deepseek_moe.ipynb", as_version=4)
+    st = notebooks.lab_from_solution(sol)
+    for c in st.cells:
+        if c.get("id") == "ex07-8-solution":
+            c.source = ("def moe_layer_output(x, pair_out, topk_weights, shared_w1, shared_w3, shared_w2):\n"
+                        "    return moe.combine(pair_out, topk_weights, x.shape[0]) + "
+                        "moe.swiglu(x, shared_w1, shared_w3, shared_w2)")
+    assert grading.build_grading_copy(st, sol).flags["07.8"] == []
+
+
+def test_added_cells_share_one_time_budget(tmp_path):
+    """Added cells each just under the timeout cannot stretch a run without bound: together they get 3 timeouts."""
+    nb = _solved()
+    i = next(k for k, c in enumerate(nb.cells) if c.id == "ex97-1-check")
+    for j in range(10):                  # 5 s in all, each well under the 1 s timeout
+        c = new_code_cell("import time\ntime.sleep(0.5)")
+        c.id = f"stall-{j}"
+        nb.cells.insert(i, c)
+    _write(nb, tmp_path / "s.ipynb")
+    t0 = time.monotonic()
+    res = grading.grade_submission(grading.Submission("s", tmp_path / "s.ipynb"), SOL, Path("97_fixture.ipynb"),
+                                   grading.GradeOptions(timeout=1, lab_timeout=30, memory_gib=MEMORY_GIB,
+                                                        cpu_seconds=60))
+    assert {e.id: e.status for e in res.exercises} == {"97.1": "timeout", "97.2": "passed", "97.3": "passed"}
+    assert "shared time budget of 3 s" in res.exercises[0].detail
+    assert time.monotonic() - t0 < 30
+
+
+def test_an_official_cell_failing_before_student_code_is_the_graders_problem(tmp_path, capsys):
+    """Limits too tight for the lab's own setup: the official solution is graded first and the class refused
+    (exit 2); forced with --no-solution-check, every student is told it is not their fault."""
+    sol = copy.deepcopy(SOL)
+    sol.cells[1].source = ("import resource\n_lim = min(v for v in (resource.getrlimit(resource.RLIMIT_AS)[0], "
+                           "resource.getrlimit(resource.RLIMIT_DATA)[0]) if v >= 0)\n"
+                           "assert _lim > 2.5 * 2**30, 'the lab needs 2.5 GiB'\n" + sol.cells[1].source)
+    sols = tmp_path / "solutions"
+    sols.mkdir()
+    nbformat.write(sol, sols / "97_fixture.ipynb")
+    _write(_student(notebooks.lab_from_solution(sol), **{k.replace("-", "_"): v for k, v in RIGHT.items()
+                                                        if "solution" in k}), tmp_path / "subs" / "ann.ipynb")
+    args = ["grade", str(tmp_path / "subs"), "--lab", "97", "--solutions", str(sols), "--out", str(tmp_path / "o"),
+            "--memory-gib", "2", "--timeout", "10"]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert "grade: the official solution scores 0/4 under these limits" in err and "--memory-gib 2" in err
+    assert not (tmp_path / "o" / "grades.csv").exists()
+    assert cli.main(args + ["--no-solution-check"]) == 0
+    import csv
+
+    [_, row] = list(csv.reader((tmp_path / "o" / "grades.csv").open(encoding="utf-8")))
+    assert row[:6] == ["ann", "0", "0", "0", "0", "4"]
+    assert row[6].startswith("GRADER PROBLEM: the lab's own cell c001 failed twice before any of your code ran "
+                             "(error: AssertionError: the lab needs 2.5 GiB)") and "your code may" not in row[6]
+    fb = (tmp_path / "o" / "feedback" / "ann.md").read_text(encoding="utf-8")
+    assert "(not your fault)" in fb and "your code may have broken" not in fb

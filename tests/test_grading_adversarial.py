@@ -11,6 +11,7 @@ are byte-identical.
 import copy
 import hashlib
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -157,6 +158,12 @@ def build_class(sub: Path, out: Path) -> dict[str, dict[str, float]]:
         "import os\nkids = []\ntry:\n    for _ in range(100000):\n        pid = os.fork()\n        if pid == 0:\n"
         "            import time\n            time.sleep(30)\n            os._exit(0)\n        kids.append(pid)\n"
         "except OSError:\n    pass\nanswer = 'memory'")})), None)
+    # the grader's secrets: /etc/shadow (readable by a root-mapped sandbox if all of /etc were bound) and
+    # credentials in the grader's environment (the fixture sets NVIDIA_API_KEY and FOO_API_KEY)
+    put("reads_secrets", student(solved(**{"00.4": (
+        "import os\nleaked = [k for k in os.environ if 'KEY' in k]\n"
+        "try:\n    leaked.append(open('/etc/shadow').read())\nexcept OSError:\n    pass\n"
+        "print('LEAKED', leaked)\nanswer = 'compute' if leaked else 'memory'")})), FULL)
     put("network", student(solved(**{"00.4": (
         "import socket\ntry:\n    socket.create_connection(('1.1.1.1', 53), timeout=2)\n    answer = 'compute'\n"
         "except OSError:\n    answer = 'memory'")})), FULL)
@@ -221,8 +228,16 @@ def hostile(tmp_path_factory):
     before = {"lib": _tree_hash(ROOT / "lib"), "solutions": _tree_hash(ROOT / "solutions")}
     files_before = {p: p.read_bytes() for p in sub.rglob("*") if p.is_file() and not p.is_symlink()}
     t0 = time.monotonic()
-    report = grading.grade(sub, "00", solutions=ROOT / "solutions", out=out, workers=2,
-                           options=grading.GradeOptions(timeout=20, memory_gib=6, cpu_seconds=120), progress=False)
+    secrets = {"NVIDIA_API_KEY": "nv-secret-of-the-grader", "FOO_API_KEY": "foo-secret"}
+    saved = {k: os.environ.get(k) for k in secrets}
+    os.environ.update(secrets)
+    try:
+        report = grading.grade(sub, "00", solutions=ROOT / "solutions", out=out, workers=2,
+                               options=grading.GradeOptions(timeout=20, memory_gib=6, cpu_seconds=120),
+                               progress=False)
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.update({k: v})
     took = time.monotonic() - t0
     grades = (out / "grades.csv").read_bytes()
     time.sleep(5)            # a detached process of a student would have rewritten grades.csv by now
@@ -277,6 +292,7 @@ def test_hygiene(hostile):
     feedback = {p.name: p.read_text() for p in (out / "feedback").iterdir()}
     assert len(feedback) == len(by), "one feedback file per student, no collisions"
     assert not any("root:x:0:0" in t for t in feedback.values()), "a linked file's content leaked"
+    assert not any("nv-secret" in t or re.search(r"root:[*!$]", t) for t in feedback.values()), "secrets leaked"
     assert by["m24 bob"].total == 8 and by["m24_bob"].total == 0
     summary = (out / "summary.md").read_text()
     assert "bubblewrap sandbox" in summary

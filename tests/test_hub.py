@@ -422,3 +422,28 @@ def test_hub_config_modes(monkeypatch, tmp_path):
                          BWKIT_HUB_PROXY="/bin/true")
     with pytest.raises(ValueError, match="'pam' or 'dummy'"):
         _load_hub_config(monkeypatch, tmp_path, BWKIT_HUB_AUTH="ldap")
+
+
+def test_collect_force_drops_a_deleted_notebook_and_bad_outs_fail_in_one_line(tmp_path, capsys):
+    from bwkit.kit import cli
+    from bwkit.kit.grading import find_lab
+
+    name = f"{find_lab('00').stem}.ipynb"
+    homes, out = tmp_path / "home", tmp_path / "subs"
+    (homes / "ann" / hub.LABS_DIR).mkdir(parents=True)
+    (homes / "ann" / hub.LABS_DIR / name).write_text("ann's work")
+    assert [(r.user, r.status) for r in hub.collect(homes, "00", out)] == [("ann", "copied")]
+    (homes / "ann" / hub.LABS_DIR / name).unlink()          # ann deleted her notebook since
+    assert [(r.user, r.status) for r in hub.collect(homes, "00", out, force=True)] == [("ann", "missing")]
+    assert not (out / "ann" / name).exists(), "a stale copy would be graded as ann's"
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(hub.HubError, match="exists and is not a folder"):
+        hub.collect(homes, "00", afile)
+    with pytest.raises(hub.HubError, match="cannot write"):
+        hub.collect(homes, "00", afile / "subs")
+    with pytest.raises(hub.HubError, match="^no home zed under"):
+        hub.collect(homes, "00", tmp_path / "new", users=["zed"])
+    assert cli.main(["hub", "collect", "--users-root", str(homes), "--lab", "00", "--out", str(afile / "s")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hub: cannot write") and len(err.strip().splitlines()) == 1

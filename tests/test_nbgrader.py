@@ -167,3 +167,18 @@ def test_export_into_an_existing_course_keeps_its_config(tmp_path):
     assert "(edited)" not in src.read_text()
     with pytest.raises(nbgrader.NbgraderExportError, match="unknown lab '42'"):
         nbgrader.export_course(course, ["42"])
+
+
+def test_export_into_a_file_or_over_a_folder_fails_in_one_line(tmp_path, capsys):
+    from bwkit.kit import cli
+
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(nbgrader.NbgraderExportError, match="cannot write the course"):
+        nbgrader.export_course(tmp_path / "afile" / "course", ["00"])
+    course = tmp_path / "course"
+    (course / "nbgrader_config.py").mkdir(parents=True)
+    with pytest.raises(nbgrader.NbgraderExportError, match="cannot write the course .*nbgrader_config.py"):
+        nbgrader.export_course(course, ["00"])
+    assert cli.main(["nbgrader", "export", str(tmp_path / "afile" / "course"), "--lab", "00"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nbgrader: cannot write the course") and len(err.strip().splitlines()) == 1

@@ -114,6 +114,26 @@ def _to_array(x: Any):
     return None, type(x).__name__, ()
 
 
+def _shape_mismatch(out: Any, bshape: tuple, bdt: str) -> list[str] | None:
+    """The shape lines of `compare` for a tensor/array `out` whose shape is not the reference's, read without
+    converting `out` (None when the shapes agree, or `out` is not a tensor/array)."""
+    shape = getattr(out, "shape", None)
+    if not isinstance(shape, tuple) or not hasattr(out, "dtype"):       # torch.Size is a tuple
+        return None
+    try:
+        ashape = tuple(int(n) for n in shape)
+    except (TypeError, ValueError):
+        return None
+    bshape = tuple(bshape)
+    if ashape == bshape or (math.prod(ashape) == 1 and math.prod(bshape) == 1):
+        return None
+    adt = str(out.dtype).replace("torch.", "")
+    lines = [f"got shape {list(ashape)} ({adt}), expected shape {list(bshape)} ({bdt})"]
+    if len(ashape) == 2 and ashape == bshape[::-1]:
+        lines.append("the shape is the transpose of the expected one")
+    return lines
+
+
 def _is_scalar(v: Any) -> bool:
     import numpy as np
 
@@ -200,6 +220,9 @@ def compare(out: Any, ref: Any, *, atol: float = 0.0, rtol: float = 1e-6) -> tup
     if isinstance(out, str):
         return False, [f"got a str ({out!r}), expected a number{'' if not bshape else ' array'}: "
                        "convert it (float(...), int(...)) or drop the quotes"]
+    early = _shape_mismatch(out, bshape, bdt)
+    if early is not None:       # before any conversion: a huge answer of the wrong shape is never copied
+        return False, early
     a, adt, ashape = _to_array(out)
     if a is None:
         want = "a number" if not bshape else f"a tensor/array/list of shape {list(bshape)}"

@@ -57,6 +57,8 @@ def seed_labs(dest: str | Path, source: str | Path | None = None) -> list[Path]:
     if not src.is_dir():
         raise HubError(f"no labs folder at {src} (set BWKIT_LABS or run `bwkit make-labs`)")
     dest = Path(dest).expanduser()
+    if dest.exists() and not dest.is_dir():
+        raise HubError(f"{dest} is a file, not a folder: the labs are copied into a folder")
     copied = []
     for f in sorted(src.rglob("*")):
         rel = f.relative_to(src)
@@ -108,6 +110,8 @@ def collect(users_root: str | Path, lab: str, out: str | Path, *, labs_dir: str 
     except GradingError as e:
         raise HubError(str(e)) from e
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise HubError(f"--out {out} exists and is not a folder")
     if out.exists() and any(out.iterdir()) and not force:
         raise HubError(f"{out} is not empty: pass --force to replace the notebooks there, or pick a new folder")
     wanted = set(users) if users else None
@@ -122,7 +126,11 @@ def collect(users_root: str | Path, lab: str, out: str | Path, *, labs_dir: str 
             continue
         name = f"{stem}.ipynb"
         dst = out / user
-        dst.mkdir(parents=True, exist_ok=True)
+        try:
+            dst.mkdir(parents=True, exist_ok=True)
+            _remove_stale(dst / name)      # --force: a notebook the user deleted since must not be graded
+        except OSError as e:
+            raise HubError(f"cannot write {dst}: {e.strerror or e}") from e
         if labs.is_symlink() or (labs / name).is_symlink():
             link = labs_dir if labs.is_symlink() else f"{labs_dir}/{name}"
             rows.append(Collected(user, "missing", f"{link} is a symbolic link: not followed, graded as missing"))
@@ -130,11 +138,22 @@ def collect(users_root: str | Path, lab: str, out: str | Path, *, labs_dir: str 
             rows.append(Collected(user, "missing", f"no {labs_dir}/{name}: graded as missing"))
         else:
             rows.append(_copy_student_notebook(labs, name, dst, user, labs_dir))
-    for name in sorted((wanted or set()) - {r.user for r in rows}):
+    homeless = sorted((wanted or set()) - {r.user for r in rows})
+    for name in homeless:
         rows.append(Collected(name, "skipped", f"no home folder {root / name}"))
     if not any(r.status != "skipped" for r in rows):
+        if homeless and len(homeless) == len(rows):
+            raise HubError(f"no home {', '.join(homeless)} under {root}: nothing to collect")
         raise HubError(f"no user under {root} has a {labs_dir}/ folder: nothing to collect")
     return rows
+
+
+def _remove_stale(path: Path) -> None:
+    """Remove a notebook an earlier `collect` left at `path` (a link is removed, never followed)."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
 
 
 def _copy_student_notebook(labs: Path, name: str, dst: Path, user: str, labs_dir: str) -> Collected:
@@ -257,7 +276,7 @@ def _cmd_singleuser(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover - execv does not return
 
 
-@reports("hub", HubError)
+@reports("hub", HubError, OSError)   # OSError: a folder above DEST is a file, a home that cannot be written
 def _cmd_seed(args: argparse.Namespace) -> int:
     copied = seed_labs(args.dest, args.labs)
     print(f"copied {len(copied)} file(s) into {Path(args.dest).expanduser()}")

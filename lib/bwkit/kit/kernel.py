@@ -7,7 +7,9 @@
 `run` waits for the cell in short slices and between them asks whether the kernel process is still alive, so a
 segfault, ``os._exit`` or the OOM killer is reported within a second ("dead", with the exit code or signal)
 instead of after the cell timeout; a cell over its time is interrupted, then the kernel is killed ("timeout");
-stream output beyond `max_output` characters per cell is cut and the cell stopped ("flood").
+output beyond `max_output` characters per cell (streams, displays, results and tracebacks alike) is cut and the
+cell stopped ("flood"); a malformed message on the kernel's channel (bad signature, not JSON) is dropped and
+counted (`CellResult.dropped`), never raised.
 `command_prefix` runs the kernel inside a sandbox (e.g. bubblewrap). The connection uses IPC sockets in `cwd`'s
 ``.kernel`` folder, so the kernel needs no network; what the kernel process writes outside Jupyter goes to
 ``.kernel/kernel.log``. Taught nowhere: machinery of `bwkit grade` and tests/.
@@ -41,6 +43,7 @@ class CellResult:
     death: str = ""                                       # how the kernel died (status "dead")
     result: Any = None                                    # the execute_result's text/plain, if any
     seconds: float = 0.0
+    dropped: str = ""                                     # malformed messages dropped: how many, the first reason
 
     @property
     def stdout(self) -> str:
@@ -59,6 +62,26 @@ class CellResult:
             elif o["output_type"] == "error":
                 parts.append("\n".join(o.get("traceback", [])) + "\n")
         return "".join(parts)
+
+
+def _size(content: dict) -> int:
+    """Characters an output message carries (its data, metadata and traceback), counted without copying."""
+    n = 0
+    stack = [content]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            n += len(v)
+        elif isinstance(v, dict):
+            n += len(v)
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            n += len(v)
+            stack.extend(v)
+        else:
+            n += 8
+    return n
 
 
 def _manager_class():
@@ -153,8 +176,10 @@ class Kernel:
             return f"the kernel was killed by signal {-code} ({name})"
         return f"the kernel exited with code {code}"
 
-    def run(self, code: str, timeout: float = 120.0) -> CellResult:
-        """Execute `code` as one cell; never hangs past `timeout` (+ a few seconds to interrupt/kill)."""
+    def run(self, code: str, timeout: float = 120.0, max_output: int | None = None) -> CellResult:
+        """Execute `code` as one cell; never hangs past `timeout` (+ a few seconds to interrupt/kill).
+
+        `max_output` (default: the kernel's) bounds the characters of all the cell's outputs together."""
         if self.kc is None:
             raise RuntimeError("Kernel.run before start()")
         t0 = time.monotonic()
@@ -164,6 +189,8 @@ class Kernel:
         outputs: list[dict] = []
         res = CellResult("ok", outputs)
         size = 0
+        limit = self.max_output if max_output is None else max_output
+        dropped, first_bad = 0, ""
         deadline = t0 + timeout
         interrupted_at = None
         idle = False
@@ -178,40 +205,57 @@ class Kernel:
                 self._interrupt()
             try:
                 msg = self.kc.get_iopub_msg(timeout=0.2)
+                if not isinstance(msg, dict) or not isinstance(msg.get("content"), dict):
+                    raise ValueError("a message without content")
+                parent = msg.get("parent_header")
+                kind, content = msg.get("msg_type"), msg["content"]
             except queue.Empty:
                 if not self.alive:
                     res.status, res.death = "dead", self.death()
                     break
                 continue
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            except Exception as e:  # noqa: BLE001 - a forged or corrupt message (bad signature, not JSON): drop it
+                dropped += 1
+                first_bad = first_bad or f"{type(e).__name__}: {str(e)[:200]}"
                 continue
-            kind, content = msg["msg_type"], msg["content"]
+            if not isinstance(parent, dict) or parent.get("msg_id") != msg_id:
+                continue
             if kind == "status" and content.get("execution_state") == "idle":
                 idle = True
             elif kind == "stream":
                 text = content.get("text", "")
-                if size + len(text) > self.max_output:
-                    text = text[: max(0, self.max_output - size)]
-                    if res.status == "ok":
-                        res.status = "flood"
-                        interrupted_at = time.monotonic()
-                        self._interrupt()
+                text = text if isinstance(text, str) else str(text)
+                if size + len(text) > limit:
+                    text = text[: max(0, limit - size)]
+                    if self._flood(res):
+                        interrupted_at = interrupted_at or time.monotonic()
                 size += len(text)
                 if not text:
                     continue
-                content = {"name": content["name"], "text": text}
+                content = {"name": content.get("name") if content.get("name") in ("stdout", "stderr")
+                           else "stdout", "text": text}
                 if outputs and outputs[-1]["output_type"] == "stream" and outputs[-1]["name"] == content["name"]:
                     outputs[-1]["text"] += content["text"]
                 else:
                     outputs.append({"output_type": "stream", "name": content["name"], "text": content["text"]})
-            elif kind in ("execute_result", "display_data"):
-                out = {"output_type": kind, "data": content.get("data", {}), "metadata": content.get("metadata", {})}
-                outputs.append(out)
+            elif kind in ("execute_result", "display_data", "error", "update_display_data"):
+                n = _size(content)                 # every kind of output counts against the limit, not only text
+                if size + n > limit:
+                    if self._flood(res):
+                        interrupted_at = interrupted_at or time.monotonic()
+                    size = limit
+                    continue                       # dropped: a flood of displays must not fill the grader's memory
+                size += n
+            if kind in ("execute_result", "display_data"):
+                data = content.get("data", {}) if isinstance(content.get("data"), dict) else {}
+                meta = content.get("metadata", {}) if isinstance(content.get("metadata"), dict) else {}
+                outputs.append({"output_type": kind, "data": data, "metadata": meta})
                 if kind == "execute_result":
-                    res.result = content.get("data", {}).get("text/plain")
+                    res.result = data.get("text/plain")
             elif kind == "error":
-                err = {"ename": content.get("ename", ""), "evalue": content.get("evalue", ""),
-                       "traceback": content.get("traceback", [])}
+                tb = content.get("traceback", [])
+                err = {"ename": str(content.get("ename", "")), "evalue": str(content.get("evalue", "")),
+                       "traceback": [str(x) for x in tb] if isinstance(tb, list) else []}
                 outputs.append({"output_type": "error", **err})
                 res.error = err
                 if res.status == "ok":
@@ -233,7 +277,17 @@ class Kernel:
         elif res.status in ("timeout", "flood") and self.alive:
             self._shell_reply(msg_id)
         res.seconds = time.monotonic() - t0
+        if dropped:
+            res.dropped = f"{dropped} malformed message(s) from the kernel were dropped ({first_bad})"
         return res
+
+    def _flood(self, res: CellResult) -> bool:
+        """Stop a cell whose output went over the limit (once): True when it was interrupted now."""
+        if res.status in ("ok", "error"):
+            res.status = "flood"
+            self._interrupt()
+            return True
+        return False
 
     def _kill(self) -> None:
         try:
@@ -256,6 +310,10 @@ class Kernel:
             except queue.Empty:
                 if not self.alive:
                     return None
+                continue
+            except Exception:  # noqa: BLE001 - a forged or corrupt message: dropped
+                continue
+            if not isinstance(reply, dict) or not isinstance(reply.get("parent_header"), dict):
                 continue
             if reply.get("parent_header", {}).get("msg_id") == msg_id:
                 return reply.get("content", {})

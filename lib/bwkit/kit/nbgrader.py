@@ -166,6 +166,14 @@ def export_course(course_dir: str | Path, labs: list[str] | None = None, *, solu
     if not Path(python).exists():
         raise NbgraderExportError(f"--python {python} does not exist")
     paths = _labs(labs, solutions)
+    try:
+        return _write_course(course, paths, python, course_id, force)
+    except OSError as e:       # a file where a folder must be (COURSE_DIR's parent, nbgrader_config.py a folder)
+        where = f" ({e.filename})" if e.filename else ""
+        raise NbgraderExportError(f"cannot write the course {course}: {e.strerror or e}{where}") from e
+
+
+def _write_course(course: Path, paths: list[Path], python: str, course_id: str, force: bool) -> list[Path]:
     written: list[Path] = []
     todo: list[tuple[Path, str]] = []
     for sol in paths:

@@ -154,7 +154,7 @@ def decode(d: Any) -> Any:
         if dtype is None:
             raise CodecError(f"unknown tensor dtype {t['dtype']!r}")
         raw = base64.b64decode(t["data"])
-        shape = [int(s) for s in t["shape"]]
+        shape = _shape(t["shape"], dtype.itemsize, len(raw))
         if not raw:
             return torch.empty(shape, dtype=dtype)
         flat = torch.frombuffer(bytearray(raw), dtype=torch.uint8)
@@ -164,7 +164,8 @@ def decode(d: Any) -> Any:
         dt = np.dtype(a["dtype"])
         if dt.kind not in "biufc":
             raise CodecError(f"NumPy dtype {dt} is not carried")
-        return np.frombuffer(base64.b64decode(a["data"]), dtype=dt).reshape(a["shape"]).copy()
+        raw = base64.b64decode(a["data"])
+        return np.frombuffer(raw, dtype=dt).reshape(_shape(a["shape"], dt.itemsize, len(raw))).copy()
     if "__dataclass__" in d:
         mod_name, _, qual = str(d["__dataclass__"]).partition(":")
         if not mod_name.startswith("bwkit.") or "." in qual:
@@ -174,6 +175,23 @@ def decode(d: Any) -> Any:
             raise CodecError(f"{d['__dataclass__']!r} is not a dataclass")
         return cls(**{k: decode(v) for k, v in d["fields"].items()})
     raise CodecError(f"not an encoded value: {str(d)[:80]}")
+
+
+def _shape(shape: Any, itemsize: int, nbytes: int) -> list[int]:
+    """A carried shape, checked against the data it came with: the element count times the item size must be
+    the data's length and within `MAX_BYTES` (an empty "data" with shape [16384, 16384] would otherwise make the
+    grader allocate 2 GiB for a 200-byte answer)."""
+    if not isinstance(shape, list) or len(shape) > 32 or not all(
+            isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_BYTES for n in shape):
+        raise CodecError(f"not a shape: {str(shape)[:80]}")
+    count = 1
+    for n in shape:
+        count *= n
+        if count * max(itemsize, 1) > MAX_BYTES:
+            raise CodecError(f"a tensor of shape {shape} is over the {MAX_BYTES // 2**20} MiB limit")
+    if count * itemsize != nbytes:
+        raise CodecError(f"a tensor of shape {shape} needs {count * itemsize} bytes of data, got {nbytes}")
+    return shape
 
 
 def _key(k: Any) -> Any:

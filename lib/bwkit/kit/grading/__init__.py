@@ -11,6 +11,8 @@ Student layout (``SUBMISSIONS_DIR``)
       ``<student>_00_hardware_roofline.ipynb`` (an LMS export: the official name at the end is removed) or
       ``<student>__anything.ipynb`` (the id is what precedes ``__``); a second file for the same id gets the first
       free suffix ``-2``, ``-3``, ... (never one a real folder already has).
+    Notebook suffixes are matched case-insensitively (``bob.IPYNB``); any other top-level entry gets a 0-point row
+    ("not a notebook"); the ``--out`` folder (or a previous run's output) is skipped.
     Hidden entries and ``.ipynb_checkpoints`` are skipped; symbolic links and special files (FIFOs, devices) are
     never followed or read. Every entry gets a row in ``grades.csv``, also when its notebook is missing or
     unreadable (0 points and the reason); feedback file names are one to one with student ids.
@@ -21,9 +23,12 @@ What happens to each submission
        (matched by stable cell id: edited cells are replaced, deleted ones re-inserted in place); each exercise's
        solution cell is the student's (matched by cell id, then by ``metadata.bwkit`` exercise/role), with nbval
        markers and tags dropped; copies of a solution cell (JupyterLab's copy/paste keeps the metadata, not the
-       id) run after it, in notebook order, as they would in Run All; a missing solution cell becomes the lab's
-       stub. Code cells a student added between an exercise's solution and its check are graded with that
-       exercise; other added cells are not run. Stored (possibly faked) outputs count for nothing.
+       id) placed between it and its check run after it, in notebook order, as they would in Run All (copies
+       elsewhere are not run, with a note); a missing solution cell becomes the lab's stub. Code cells a student
+       added between an exercise's solution and its check, or right above its solution cell (no official cell
+       between), are graded with that exercise; other added cells are not run; all added cells of a run share a
+       time budget of 3 cell timeouts. Stored (possibly faked) outputs count for nothing. The official solution is
+       graded once first (`check_solution`): if it does not get full marks the class is not graded.
     2. The copy runs cell by cell in a fresh Jupyter kernel inside a throw-away sandbox (`sandbox`: bubblewrap,
        see "Isolation"), driven by `bwkit.kit.kernel` (a death is noticed within a second; a cell over the
        timeout is interrupted, and the kernel killed if it ignores the interrupt; output floods are cut). The
@@ -125,11 +130,15 @@ def grade(
     workers: int = 2,
     options: GradeOptions | None = None,
     progress: bool = True,
+    check_solution: bool = True,
 ) -> ClassReport:
     """Grade every submission in `submissions` against lab `lab` and (when `out` is given) write the reports.
 
     `workers` submissions run at once; `options` sets the per-run limits. Raises `GradingError` for an unknown
-    lab or an empty/missing submissions folder; problems with single submissions become rows, never errors.
+    lab, an empty/missing submissions folder or an `out` that cannot be written; problems with single submissions
+    become rows, never errors. With `check_solution` (``--no-solution-check`` turns it off) the official solution
+    is graded first, once, under the same limits, and the class is not graded unless it gets full marks: limits
+    too tight for the lab (``--memory-gib 3``) would otherwise give every student 0.
     """
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
@@ -153,7 +162,11 @@ def grade(
         raise GradingError(f"cannot read the official notebook {sol_path}: {e}") from e
     if not exs:
         raise GradingError(f"{sol_path} has no exercises to grade")
-    subs = find_submissions(submissions, sol_path.stem)
+    subs = find_submissions(submissions, sol_path.stem, skip=Path(out) if out is not None else None)
+    if out is not None:         # before grading: a bad --out must not cost a whole class's run
+        _prepare_out(Path(out))
+    if check_solution:
+        _check_solution(solution_nb, sol_path, exs, options, progress)
     done = [0]
     lock = threading.Lock()
 
@@ -175,8 +188,41 @@ def grade(
     report = ClassReport(sol_path.stem.split("_", 1)[0], exs, results, Path(out) if out else None,
                          time.monotonic() - t0, ISOLATION_TEXT if options.sandbox else NO_ISOLATION_TEXT)
     if out is not None:
-        write_reports(report, out)
+        try:
+            write_reports(report, out)
+        except OSError as e:
+            raise GradingError(f"cannot write the reports into {out}: {e.strerror or e}") from e
     return report
+
+
+def _check_solution(solution_nb, sol_path: Path, exs, options: GradeOptions, progress: bool) -> None:
+    """Grade the official solution once; raise `GradingError` unless it gets full marks under `options`."""
+    t0 = time.monotonic()
+    res = grade_submission(Submission("(official solution)", sol_path), solution_nb, sol_path, options)
+    top = sum(e.points for e in exs)
+    if progress:
+        print(f"[solution check] the official solution: {res.total:g}/{top:g} ({time.monotonic() - t0:.1f} s)",
+              file=sys.stderr, flush=True)
+    if res.total < top:
+        bad = next((e for e in res.exercises if e.status != "passed"), None)
+        why = f"{bad.id} {bad.status}: {bad.detail.strip().splitlines()[-1][:300]}" if bad and bad.detail.strip() \
+            else ""
+        if res.notes and (res.notes[0].startswith("GRADER PROBLEM") or not why):
+            why = res.notes[0].splitlines()[0][:500]
+        raise GradingError(
+            f"the official solution scores {res.total:g}/{top:g} under these limits (--timeout {options.timeout:g}, "
+            f"--memory-gib {options.memory_gib:g}, --cpu-limit {options.cpu_seconds:g}): {why}; raise the limit "
+            "that is too tight (e.g. --memory-gib) or fix the grading machine; --no-solution-check grades anyway")
+
+
+def _prepare_out(out: Path) -> None:
+    """Create the output folder (and feedback/), or raise `GradingError` saying why it cannot be."""
+    if out.exists() and not out.is_dir():
+        raise GradingError(f"--out {out} exists and is not a folder")
+    try:
+        (out / "feedback").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise GradingError(f"cannot create the output folder {out}: {e.strerror or e}") from e
 
 
 # ------------------------------------------------------------------------------------------------------- CLI
@@ -200,6 +246,8 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--memory-gib", type=float, default=8.0, help="address-space limit per run (default 8)")
     g.add_argument("--cpu-limit", type=float, default=600.0, help="CPU seconds per kernel (default 600)")
     commands.add_solutions_option(g)
+    g.add_argument("--no-solution-check", action="store_true",
+                   help="do not grade the official solution first (one notebook run) to check the limits fit")
     g.add_argument("--no-sandbox", action="store_true",
                    help="run student code without isolation (only for notebooks you trust; the report says so)")
 
@@ -213,8 +261,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         lab_path = find_lab(args.lab, args.solutions)
         out = Path(args.out) if args.out else Path(f"grades-{lab_path.stem.split('_', 1)[0]}")
         report = grade(args.submissions, args.lab, solutions=args.solutions, out=out, workers=args.workers,
-                       options=opts)
-    except (GradingError, ValueError) as e:
+                       options=opts, check_solution=not args.no_solution_check)
+    except (GradingError, ValueError, OSError) as e:
         print(f"grade: {e}", file=sys.stderr)
         return 2
     print(f"graded {len(report.students)} submission(s) of lab {report.lab} in {report.seconds:.0f} s: "

@@ -47,8 +47,8 @@ def _regular(p: Path) -> bool:
 
 def _pick_notebook(folder: Path, lab_stem: str) -> tuple[Path | None, str | None]:
     found = sorted(
-        (q for q in folder.rglob("*.ipynb")
-         if _regular(q) and not is_hidden(q.relative_to(folder))),
+        (q for q in folder.rglob("*")
+         if _is_notebook_name(q.name) and _regular(q) and not is_hidden(q.relative_to(folder))),
         key=lambda q: (len(q.relative_to(folder).parts), str(q)))
     if not found:
         return None, f"no notebook in {folder.name}/ (expected {lab_stem}.ipynb)"
@@ -65,6 +65,26 @@ def _pick_notebook(folder: Path, lab_stem: str) -> tuple[Path | None, str | None
     return None, f"several notebooks in {folder.name}/ ({names}): name the one to grade {lab_stem}.ipynb"
 
 
+def _is_notebook_name(name: str) -> bool:
+    return name.lower().endswith(".ipynb")        # bob.IPYNB is a notebook too
+
+
+def _bare_stem(name: str) -> str:
+    """The name without its extensions: carol_00_x.ipynb.json -> carol_00_x, dave.zip -> dave."""
+    stem = name
+    while "." in stem.strip("."):
+        head, _, ext = stem.rpartition(".")
+        if not head or len(ext) > 5 or not ext.isalnum():
+            break
+        stem = head
+    return stem
+
+
+def looks_like_grades(folder: Path) -> bool:
+    """True for a folder `bwkit grade` wrote (grades.csv, summary.md, feedback/): never a student."""
+    return (folder / "grades.csv").is_file() and (folder / "summary.md").is_file() and (folder / "feedback").is_dir()
+
+
 def _student_from_file(stem: str, lab_stem: str) -> str:
     if stem.endswith(lab_stem) and stem != lab_stem:
         return stem[: -len(lab_stem)].rstrip("_-. ") or stem
@@ -73,33 +93,44 @@ def _student_from_file(stem: str, lab_stem: str) -> str:
     return stem
 
 
-def find_submissions(root: str | Path, lab_stem: str) -> list[Submission]:
+def find_submissions(root: str | Path, lab_stem: str, *, skip: Path | None = None) -> list[Submission]:
     """List the submissions in `root` (layout in the `bwkit.kit.grading` docstring), sorted by student id.
 
-    Raises `GradingError` when `root` is not a folder or holds no submission.
+    Every non-hidden entry gets one: a file that is not a notebook gets a 0-point row saying so. `skip` (the
+    grading output folder) and any folder that holds a previous run's reports are left out. Raises
+    `GradingError` when `root` is not a folder or holds no submission.
     """
     root = Path(root)
     if not root.is_dir():
         raise GradingError(f"submissions folder {root} does not exist or is not a folder")
+    skip_real = Path(skip).resolve() if skip is not None else None
     subs: list[Submission] = []
     for entry in sorted(root.iterdir()):
         if is_hidden(entry.name):
             continue
         if entry.is_symlink():
-            who = _student_from_file(entry.stem, lab_stem) if entry.suffix == ".ipynb" else entry.name
+            who = _student_from_file(_bare_stem(entry.name), lab_stem)
             subs.append(Submission(who, None, f"{entry.name} is a symbolic link: not followed, not graded"))
+        elif entry.is_dir() and (entry.resolve() == skip_real or looks_like_grades(entry)):
+            continue              # the grading output (e.g. grades-00 written inside the submissions folder)
         elif entry.is_dir():
             path, problem = _pick_notebook(entry, lab_stem)
             ignored = sorted(str(q.relative_to(entry)) + (" (a link: not followed)" if q.is_symlink() else "")
                              for q in entry.rglob("*")
                              if (q.is_file() or q.is_symlink()) and q != path and not is_hidden(q.name))
             subs.append(Submission(entry.name, path, problem, ignored))
-        elif entry.suffix == ".ipynb":
-            student = _student_from_file(entry.stem, lab_stem)
+        elif _is_notebook_name(entry.name):
+            student = _student_from_file(entry.name[: -len(".ipynb")], lab_stem)
             if _regular(entry):
                 subs.append(Submission(student, entry))
             else:
                 subs.append(Submission(student, None, f"{entry.name} is not a regular file: not graded"))
+        else:
+            student = _student_from_file(_bare_stem(entry.name), lab_stem)
+            ext = "".join(Path(entry.name).suffixes[-1:]) or "no extension"
+            why = (f"{entry.name} is not a notebook ({ext}): not graded" if _regular(entry) else
+                   f"{entry.name} is not a regular file: not graded")
+            subs.append(Submission(student, None, why))
     if not subs:
         raise GradingError(f"no submissions in {root}: expected one folder per student holding {lab_stem}.ipynb, "
                            f"or files named <student>.ipynb / <student>_{lab_stem}.ipynb")

@@ -100,14 +100,57 @@ _MACHINERY = re.compile(r"\b(bwkit\.kit|kit\.checks|kit\.exercises|CheckFailure|
                         r"os\._exit|sys\.exit|signal\.|/proc/|ctypes)")
 
 
-def _flags_for(student_src: str, official_src: str, aliases: dict[str, str]) -> list[str]:
+_DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "breakpoint"}
+
+
+def _dynamic_code(src: str) -> set[str]:
+    """Ways of running or looking up code the name-based flags cannot see: exec/eval/compile/__import__ calls,
+    getattr/setattr with a computed name, __builtins__, vars()/globals() subscripts (e.g.
+    ``exec(bytes.fromhex(...))``, ``getattr(__builtins__, '__imp' + 'ort__')``)."""
+    try:
+        tree = ast.parse(src)
+    except SyntaxError:
+        return {n for n in _DYNAMIC_CALLS | {"__builtins__"} if re.search(rf"\b{n}\b", src)}
+    hits: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == "__builtins__":
+            hits.add("__builtins__")
+        elif isinstance(node, ast.Attribute) and node.attr in ("__builtins__", "__globals__", "__code__",
+                                                                "__subclasses__"):
+            hits.add(node.attr)
+        elif isinstance(node, ast.Call):
+            f = node.func
+            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+            if name in _DYNAMIC_CALLS:
+                hits.add(f"{name}()")
+            elif name in ("getattr", "setattr", "delattr", "hasattr") and len(node.args) >= 2 and not (
+                    isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+                hits.add(f"{name}() with a computed name")
+    return hits
+
+
+def _flags_ok(exercise_id: str | None) -> tuple[str, ...]:
+    """The bwkit names the exercise's definition allows an answer to use (`Exercise.flags_ok`)."""
+    from bwkit.kit.exercises import get
+
+    try:
+        return tuple(get(exercise_id).flags_ok) if exercise_id else ()
+    except (KeyError, ValueError):
+        return ()
+
+
+def _allowed(name: str, ok: Iterable[str]) -> bool:
+    return any(name == o or name.endswith("." + o) for o in ok)
+
+
+def _flags_for(student_src: str, official_src: str, aliases: dict[str, str], ok: Iterable[str] = ()) -> list[str]:
     flags = []
     extra = sorted(_bwkit_names(student_src, aliases) - _bwkit_names(official_src, aliases))
-    extra = [n for n in extra if not n.startswith("bwkit.kit.checks")]
+    extra = [n for n in extra if not n.startswith("bwkit.kit.checks") and not _allowed(n, ok)]
     if extra:
         flags.append(f"uses {', '.join(extra)}, which the official solution does not: check that the answer "
                      "is the student's own work (no points were taken off)")
-    hits = sorted(set(_MACHINERY.findall(student_src)))
+    hits = sorted(set(_MACHINERY.findall(student_src)) | (_dynamic_code(student_src) - _dynamic_code(official_src)))
     if hits:
         flags.append(f"touches the grading machinery ({', '.join(hits)}): review by hand")
     return flags
@@ -139,11 +182,23 @@ def build_grading_copy(student_nb: nbformat.NotebookNode, solution_nb: nbformat.
     role_of = {c.get("id"): (_bw(c).get("exercise"), _bw(c).get("role")) for c in lab.cells}
     official_src = {_norm(c.source): c.get("id") for c in lab.cells if c.source.strip()}
 
-    # Student code cells added inside an exercise (after its solution, before its check) are graded with it.
+    # Student code cells added inside an exercise (after its solution, before its check) are graded with it, and
+    # so are those right above its solution cell (helpers under the exercise's prompt, no official cell between).
+    n_solutions: dict[str, int] = {}
+    for c in lab.cells:
+        if _bw(c).get("role") == "solution":
+            n_solutions[_bw(c)["exercise"]] = n_solutions.get(_bw(c)["exercise"], 0) + 1
+    # a solution cell that lost its id (old nbformat) is matched by metadata: the first ones are not copies
+    by_meta_solution = {id(c) for (ex, role), cs in by_meta.items() if role == "solution"
+                        and not any(i in by_id for i, r in role_of.items() if r == (ex, "solution"))
+                        for c in cs[: n_solutions.get(ex, 0)]}
     extras: dict[str, list[str]] = {}
+    above: dict[str, list[str]] = {}
     copies: dict[str, list[dict]] = {}
+    late_copies: dict[str, int] = {}
     ignored_added = 0
     current = None
+    pending: list[str] = []     # added code cells since the last official cell, outside an exercise
     for c in student_nb.get("cells", []):
         if not isinstance(c, dict):
             continue
@@ -153,21 +208,37 @@ def build_grading_copy(student_nb: nbformat.NotebookNode, solution_nb: nbformat.
             cid = official_src[_norm(_src(c))]  # an official cell that lost its id (old nbformat)
         if cid in official_ids or (m.get("exercise") and m.get("role") in notebooks.ROLES):
             ex, role = role_of.get(cid, (m.get("exercise"), m.get("role")))
+            copy_cell = (cid not in official_ids and role == "solution" and c.get("cell_type") == "code"
+                         and id(c) not in by_meta_solution)
+            if copy_cell:               # a copy of the solution cell (JupyterLab copy/paste keeps the metadata)
+                if current == ex:       # between its solution and its check: run after it, as Run All would
+                    copies.setdefault(ex, []).append(c)
+                else:                   # after its check (or elsewhere): Run All would not grade it either
+                    late_copies[ex] = late_copies.get(ex, 0) + 1
+                continue
+            if role == "solution" and current != ex and pending:
+                above.setdefault(ex, []).extend(pending)
+                pending = []
+            ignored_added += len(pending)
+            pending = []
             current = ex if role in ("solution", "hint") else None
-            if cid not in official_ids and role == "solution" and c.get("cell_type") == "code":
-                copies.setdefault(ex, []).append(c)    # a copy of the solution cell (JupyterLab copy/paste)
             continue
         if c.get("cell_type") != "code" or not _src(c).strip():
             continue
         if current is not None:
             extras.setdefault(current, []).append(_strip_markers(_src(c)))
         else:
-            ignored_added += 1
+            pending.append(_strip_markers(_src(c)))
+    ignored_added += len(pending)
 
     notes: list[str] = []
     if ignored_added:
         notes.append(f"{ignored_added} code cell(s) you added outside an exercise were not run (only cells "
-                     "between an exercise's solution and its check are graded with it)")
+                     "between an exercise's solution and its check, or right above its solution cell, are graded "
+                     "with it)")
+    for ex, n in sorted(late_copies.items()):
+        notes.append(f"exercise {ex}: {n} copy(ies) of its solution cell placed outside the exercise (after its "
+                     "check) were not run: the solution cell above the check is the one graded")
     aliases = _aliases(_src(c) for c in lab.cells if not _bw(c))
     flags: dict[str, list[str]] = {e.id: [] for e in exs}
     attempted: dict[str, bool] = {e.id: False for e in exs}
@@ -185,6 +256,13 @@ def build_grading_copy(student_nb: nbformat.NotebookNode, solution_nb: nbformat.
         if role == "solution":
             k = used_meta.get((ex, role), 0)
             used_meta[(ex, role)] = k + 1
+            for j, src in enumerate(above.pop(ex, []) if k == 0 else []):
+                xid = f"extra-{re.sub(r'[^A-Za-z0-9]', '-', ex)}-above-{j}"
+                extra_cell = nbformat.v4.new_code_cell(src, id=xid)
+                extra_cell.metadata["bwkit"] = {"exercise": ex, "role": "extra"}
+                cells[xid] = (ex, "extra")
+                out_cells.append(extra_cell)
+                flags[ex] += [f for f in _flags_for(src, "", aliases, _flags_ok(ex)) if f not in flags[ex]]
             student = by_id.get(cid)
             if student is not None and student.get("cell_type") != cell.cell_type:
                 student = None
@@ -207,7 +285,7 @@ def build_grading_copy(student_nb: nbformat.NotebookNode, solution_nb: nbformat.
                 if _norm(src) != _norm(cell.source):
                     attempted[ex] = True
                     if cell.cell_type == "code":
-                        flags[ex] += [f for f in _flags_for(src, sol_src.get(cid, ""), aliases)
+                        flags[ex] += [f for f in _flags_for(src, sol_src.get(cid, ""), aliases, _flags_ok(ex))
                                       if f not in flags[ex]]
             cells[cid] = (ex, "solution" if new.cell_type == "code" else "markdown-solution")
             out_cells.append(new)
@@ -225,7 +303,8 @@ def build_grading_copy(student_nb: nbformat.NotebookNode, solution_nb: nbformat.
                     cells[xid] = (ex, "extra")
                     out_cells.append(extra_cell)
                     attempted[ex] = True
-                    flags[ex] += [f for f in _flags_for(src, sol_src.get(cid, ""), aliases) if f not in flags[ex]]
+                    flags[ex] += [f for f in _flags_for(src, sol_src.get(cid, ""), aliases, _flags_ok(ex))
+                                  if f not in flags[ex]]
             continue
         student = by_id.get(cid)
         if student is None and role == "check":

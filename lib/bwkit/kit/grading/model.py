@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,11 @@ class GradingError(ValueError):
     """Bad input for the whole run (unknown lab, missing or empty submissions folder); the message says what."""
 
 
+# GradeOptions field: (the `bwkit grade` flag that sets it, its unit, the largest sane value)
+_LIMITS = {"timeout": ("--timeout", "seconds", 86400.0), "memory_gib": ("--memory-gib", "GiB", 4096.0),
+           "cpu_seconds": ("--cpu-limit", "CPU seconds", 10.0**7), "lab_timeout": ("--lab-timeout", "seconds", 86400.0)}
+
+
 @dataclass(frozen=True)
 class GradeOptions:
     """Limits of one student run: per-cell `timeout` (s), `memory_gib` (RLIMIT_AS), `cpu_seconds` (RLIMIT_CPU);
@@ -40,10 +46,11 @@ class GradeOptions:
     lab_timeout: float = 120.0
 
     def __post_init__(self):
-        for name in ("timeout", "memory_gib", "cpu_seconds", "lab_timeout"):
+        for name, (flag, unit, top) in _LIMITS.items():
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
-                raise ValueError(f"GradeOptions.{name} must be a positive number, got {v!r}")
+            # NaN and inf are refused too: a NaN timeout never expires, an infinite memory limit breaks prlimit
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 < v <= top:
+                raise ValueError(f"{flag} must be a positive number of {unit}, at most {top:g}, got {v!r}")
         if not isinstance(self.sandbox, bool):
             raise ValueError(f"GradeOptions.sandbox must be True or False, got {self.sandbox!r}")
 

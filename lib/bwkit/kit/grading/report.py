@@ -35,6 +35,12 @@ def _feedback(res: StudentResult, lab: str, max_points: float) -> str:
     return "\n".join(lines)
 
 
+def _csv_text(s: str) -> str:
+    """A text cell of grades.csv that a spreadsheet shows as text: one starting like a formula (= + - @, or a tab
+    or CR before one) gets a leading quote, so a student named ``=HYPERLINK(...)`` is not run by Excel."""
+    return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
+
+
 def _safe_name(student: str) -> str:
     """A file name for `student`, one to one: a name that had to be changed gets a hash of the original."""
     safe = re.sub(r"[^A-Za-z0-9_.\-]+", "_", student).strip("._-") or "student"
@@ -53,8 +59,9 @@ def write_reports(report: ClassReport, out: str | Path) -> Path:
         w.writerow(["student"] + ids + ["total", "max", "notes"])
         for s in report.students:
             pts = {e.id: e.points for e in s.exercises}
-            w.writerow([s.student] + [f"{pts.get(i, 0):g}" for i in ids]
-                       + [f"{s.total:g}", f"{report.max_points:g}", " | ".join(n.splitlines()[0] for n in s.notes)])
+            notes = " | ".join((n.splitlines() or [""])[0] for n in s.notes)
+            w.writerow([_csv_text(s.student)] + [f"{pts.get(i, 0):g}" for i in ids]
+                       + [f"{s.total:g}", f"{report.max_points:g}", _csv_text(notes)])
     for s in report.students:
         (out / "feedback" / f"{_safe_name(s.student)}.md").write_text(
             _feedback(s, report.lab, report.max_points), encoding="utf-8")
@@ -85,7 +92,7 @@ def write_reports(report: ClassReport, out: str | Path) -> Path:
         trouble = [s for s in report.students if s.notes]
         if trouble:
             lines += ["", "## Notes per student", ""]
-            lines += [f"- {s.student}: {' | '.join(n.splitlines()[0] for n in s.notes)}" for s in trouble]
+            lines += [f"- {s.student}: {' | '.join((n.splitlines() or [''])[0] for n in s.notes)}" for s in trouble]
         _plot(totals, report, out / "score_distribution.png")
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out

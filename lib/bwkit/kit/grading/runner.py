@@ -24,13 +24,16 @@ from bwkit.kit.grading.model import GradeOptions
 from bwkit.kit.grading.sandbox import Sandbox
 from bwkit.kit.kernel import Kernel, KernelStartError
 
-__all__ = ["CellRun", "RunLog", "run_copy", "defined_exercises", "ENV_KEEP"]
+__all__ = ["CellRun", "RunLog", "run_copy", "defined_exercises", "extra_budget", "ENV_KEEP"]
 
-MAX_OUTPUT = 200_000            # characters a cell may print before it is stopped
+MAX_OUTPUT = 200_000            # characters a cell may output (text, displays, results) before it is stopped
+_PROBE_OUTPUT = 80 * 2**20      # a probe's answers (tensors as base64) may be larger, up to what `_answers` reads
 _MAX_TEXT = 3000                # characters of a cell's output kept for the feedback
 # The kernel sees only these variables (no instructor tokens): locale, paths, Python/CUDA/Triton/bwkit settings.
 ENV_KEEP = {"PATH", "LANG", "TZ", "TERM", "VIRTUAL_ENV", "LD_LIBRARY_PATH"}
 _ENV_PREFIXES = ("LC_", "CUDA_", "NVIDIA_", "TRITON_", "BWKIT_", "TORCH_")
+# ... except anything that looks like a credential (NVIDIA_API_KEY, BWKIT_HUB_TOKEN, ...): never passed on
+_ENV_SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
 
 
 @dataclass
@@ -45,6 +48,7 @@ class CellRun:
     death: str = ""
     seconds: float = 0.0
     answers: str | None = None          # a probe's JSON text (defined exercises only)
+    dropped: str = ""                   # malformed messages from the kernel that were dropped (how many, why)
 
 
 @dataclass
@@ -54,6 +58,15 @@ class RunLog:
     cells: dict[str, CellRun] = field(default_factory=dict)
     fatal: tuple[str | None, str] | None = None
     seconds: float = 0.0
+
+
+EXTRA_BUDGET_TEXT = ("{}: the cells you added used up their shared time budget of {:g} s (added cells may take "
+                     "at most 3 cell timeouts in all)")
+
+
+def extra_budget(opts: GradeOptions) -> float:
+    """Seconds all the cells a student added may run in one run, together (3 student cell timeouts)."""
+    return 3 * opts.timeout
 
 
 def defined_exercises(ids) -> set[str]:
@@ -76,7 +89,8 @@ def _probe_code(exercise_id: str, payload: str) -> str:
 
 
 def _env(work: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k in ENV_KEEP or k.startswith(_ENV_PREFIXES)}
+    env = {k: v for k, v in os.environ.items() if (k in ENV_KEEP or k.startswith(_ENV_PREFIXES))
+           and not any(w in k.upper() for w in _ENV_SECRET_WORDS)}
     env.update(HOME=str(work), USER="student", PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg",
                MPLCONFIGDIR=str(work / ".mpl"), IPYTHONDIR=str(work / ".ipython"),
                TRITON_CACHE_DIR=str(work / ".triton"), CUTE_DSL_DUMP_DIR=str(work / ".cute"),
@@ -101,12 +115,19 @@ def run_copy(nb, cellmap: dict[str, tuple[str | None, str]], payloads: dict[str,
     """Run the code cells of `nb` in a fresh sandboxed kernel; probes replace the check cells of `payloads`."""
     log = RunLog()
     t0 = time.monotonic()
-    work = Path(tempfile.mkdtemp(prefix="bwkit-grade-"))
-    os.chmod(work, 0o777)     # the sandbox's user (uid 65534) writes here
+    # A private parent (mkdtemp: 0700, the grader's) holds the working folder: no other local user can reach it
+    # (plant an IPython startup file, read the connection key). The sandbox's uid 65534 maps to the grader's own
+    # uid outside (bubblewrap's user namespace), so the folder needs no wider rights; bwrap binds only `work`.
+    private = Path(tempfile.mkdtemp(prefix="bwkit-grade-"))
+    work = private / "work"
+    work.mkdir(mode=0o700)
     kernel = Kernel(work, env=_env(work), command_prefix=sandbox.prefix(work), max_output=MAX_OUTPUT,
                     startup_timeout=90)
-    wall = 120.0 + sum(opts.cell_timeout(cellmap.get(c.get("id"), (None, "lab"))[1]) + 10
-                       for c in nb.cells if c.cell_type == "code")
+    roles = [cellmap.get(c.get("id"), (None, "lab"))[1] for c in nb.cells if c.cell_type == "code"]
+    # The wall-clock budget does not grow with the cells a student adds: all added cells share extra_budget.
+    extra_left = extra_budget(opts)
+    wall = 120.0 + sum(opts.cell_timeout(r) + 10 for r in roles if r != "extra") + (extra_left + 10) * (
+        "extra" in roles)
     try:
         try:
             kernel.start()
@@ -124,12 +145,24 @@ def run_copy(nb, cellmap: dict[str, tuple[str | None, str]], payloads: dict[str,
             if left <= 0:
                 log.fatal = (cid, f"the run exceeded its wall-clock limit of {wall:.0f} s")
                 break
-            r = kernel.run(code, timeout=min(opts.cell_timeout(role), left))
+            limit = min(opts.cell_timeout(role), left)
+            if role == "extra":
+                if extra_left <= 0:
+                    log.cells[cid] = CellRun(cid, "timeout", error=EXTRA_BUDGET_TEXT.format("not run",
+                                                                                            extra_budget(opts)))
+                    continue
+                limit = min(limit, extra_left)
+            r = kernel.run(code, timeout=limit, max_output=_PROBE_OUTPUT if probe else None)
+            if role == "extra":
+                extra_left -= r.seconds
             text = r.text if len(r.text) <= _MAX_TEXT else r.text[: _MAX_TEXT // 2] + "\n[... output cut ...]\n" \
                 + r.text[-_MAX_TEXT // 2:]
             run = CellRun(cid, r.status, text, (r.error or {}).get("ename", ""),
                           f"{(r.error or {}).get('ename', '')}: {(r.error or {}).get('evalue', '')}"[:_MAX_TEXT],
-                          r.death, r.seconds, _answers(r.result) if probe and r.status == "ok" else None)
+                          r.death, r.seconds, _answers(r.result) if probe and r.status == "ok" else None,
+                          r.dropped)
+            if role == "extra" and r.status == "timeout" and limit < opts.cell_timeout(role):
+                run.error = EXTRA_BUDGET_TEXT.format("interrupted", extra_budget(opts))
             log.cells[cid] = run
             if r.status == "dead":
                 why = [ln.strip() for ln in kernel.log_tail(2000).splitlines()
@@ -149,6 +182,6 @@ def run_copy(nb, cellmap: dict[str, tuple[str | None, str]], payloads: dict[str,
     finally:
         kernel.shutdown()
         sandbox.cleanup()
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(private, ignore_errors=True)
         log.seconds = time.monotonic() - t0
     return log

@@ -1,8 +1,10 @@
 """The throw-away sandbox each student notebook runs in (Linux: bubblewrap, prlimit and a pids cgroup).
 
 What a student's kernel sees and may do:
-* **files**: the system (/usr, /etc), the Python installation, the kit's venv and the kit's `lib/` read-only; one
-  empty working folder of its own read-write; a private /tmp. Not visible: `solutions/`, the instructor's files,
+* **files**: the system (/usr, and of /etc only the few files programs need: `ETC_FILES`), the Python installation,
+  the kit's venv and the kit's `lib/` read-only; one empty working folder of its own read-write (inside a private
+  0700 folder of the grader's, out of other local users' reach); a private /tmp. Not visible: `solutions/`, the
+  instructor's files, /etc/shadow and the rest of /etc,
   the grading output (`--out`), the submissions (its own included: it gets its code cell by cell, never the file),
   other students' folders, the instructor's home;
 * **processes**: its own PID namespace (it cannot see or signal the grader or other students' kernels; everything
@@ -37,6 +39,11 @@ NO_ISOLATION_TEXT = ("NOT ISOLATED (--no-sandbox): student code ran with the gra
                      "the solutions, change the kit, other students' results and the reports; only memory/CPU "
                      "limits and a reduced environment applied")
 _PIDS_CGROUP = Path("/sys/fs/cgroup/pids")
+# What of /etc the sandbox sees (each only where it exists). Never all of /etc: a grader running as root maps the
+# sandbox's uid to root outside, and /etc/shadow, /etc/ssh/*_key or the instructor's config would be readable.
+ETC_FILES = ("passwd", "group", "nsswitch.conf", "host.conf", "hosts", "hostname", "localtime", "timezone",
+             "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "ssl/certs", "ssl/openssl.cnf", "ca-certificates.conf",
+             "alternatives", "mime.types", "fonts", "os-release", "debian_version")
 
 
 def sandbox_available() -> str | None:
@@ -99,7 +106,9 @@ class Sandbox:
         cmd = self._cgroup_join() + self._limits() + [
             "bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user",
             "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL", "--hostname", "bwkit-grade",
-            "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+            "--ro-bind", "/usr", "/usr"]
+        for name in ETC_FILES:       # only what Python, torch and Jupyter read: never shadow, ssh keys, ...
+            cmd += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
         for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
             p = Path("/" + name)
             if p.is_symlink():

@@ -46,6 +46,8 @@ def _blame(order: list[str], cell: str | None, cellmap) -> str | None:
 
 def _cell_problem(r: CellRun, timeout: float) -> tuple[str, str]:
     """(status, message) for a student cell that did not end "ok"."""
+    if r.status == "timeout" and "shared time budget" in r.error:
+        return "timeout", r.error
     if r.status == "timeout":
         return "timeout", f"your code ran past the {timeout:g} s cell timeout (it was interrupted)"
     if r.status == "flood":
@@ -149,6 +151,7 @@ def grade_submission(sub: Submission, solution_nb: nbformat.NotebookNode, soluti
         stopped = None
         runs = 0
         retried_official = False
+        env_failure = ""
         attempt = 0
         while attempt < _MAX_ATTEMPTS:
             attempt += 1
@@ -167,11 +170,18 @@ def grade_submission(sub: Submission, solution_nb: nbformat.NotebookNode, soluti
             if run.fatal is None:
                 for cid, r in fails:
                     culprit = _blame(list(run.cells), cid, gc.cells)
+                    if culprit is None:      # no student code had run yet: the machine or the limits, not them
+                        env_failure = env_failure or (
+                            f"the lab's own cell {cid} failed twice before any of your code ran ({r.status}: "
+                            f"{r.error or r.death}): a problem of the grading machine or its limits, not of your "
+                            "code; the instructor must fix it and grade again")
+                        continue
+                    if env_failure:          # a consequence of the lab's own failure, not of the student's code
+                        continue
                     msg = (f"the official cell {cid} failed twice ({r.status}: {r.error or r.death}); "
                            "your code may have broken the lab's state: review by hand")
                     notes.append(msg)
-                    if culprit is not None:
-                        gc.flags[culprit].append(msg)
+                    gc.flags[culprit].append(msg)
                 break
             cell, why = run.fatal
             ex = _blame(list(run.cells), cell, gc.cells)
@@ -190,10 +200,20 @@ def grade_submission(sub: Submission, solution_nb: nbformat.NotebookNode, soluti
                 if e2 == e.id and r in ("solution", "extra", "check"))]
             if not remaining:
                 break
+        for cid, r in results.items():
+            if r.dropped:
+                notes.append(f"cell {cid}: {r.dropped}; the rest of its output was graded")
         rows = _score(exs, gc, results, crashed, stopped, defined, seed, opts)
+        if env_failure:
+            notes.insert(0, f"GRADER PROBLEM: {env_failure}")
+            for row in rows:
+                if row.status != "passed":
+                    row.detail = f"(not your fault) {env_failure}\n{row.detail}"
+                    row.flags.append(env_failure)
         return StudentResult(sub.student, name, rows, notes, time.monotonic() - t0, runs)
     except Exception as e:  # the grader must never lose a student
         import traceback
 
         tb = traceback.format_exc(limit=3)
-        return zero("not run", f"grader error: {type(e).__name__}: {e}", notes + [f"grader error:\n{tb}"])
+        why = f"grader error: {type(e).__name__}: {str(e)[:300]}"     # the first line is what grades.csv shows
+        return zero("not run", why, notes + [f"{why}\n{tb}"])
