@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from gpu_check_util import Check, time_kernel
+from gpu_check_util import Check, not_native, time_kernel
 
 SQUARE, SEED = (8192, 8192, 8192), (16384, 17290, 16384)
 TUNED = ("ws", "persistent_tma", "autotuned")
@@ -197,18 +197,21 @@ def main(argv: list[str] | None = None) -> int:
         return dry_run(chk)
     try:
         import torch
-        import triton
     except ImportError as e:
         return chk.skipped(f"torch and triton ({e})")
-    chk.say(f"torch {torch.__version__}, triton {triton.__version__}, CUDA runtime {torch.version.cuda}")
     if not torch.cuda.is_available():
         return chk.skipped("a CUDA GPU (none is visible)")
     import bwkit
 
-    rt = bwkit.setup(quiet=True)
+    rt = bwkit.setup(quiet=True)          # before `import triton`: it may switch the interpreter on
+    try:
+        import triton
+    except ImportError as e:
+        return chk.skipped(f"torch and triton ({e})")
+    chk.say(f"torch {torch.__version__}, triton {triton.__version__}, CUDA runtime {torch.version.cuda}")
     chk.say(rt.describe())
     if not rt.can_time:
-        return chk.skipped("the native path (TRITON_INTERPRET is set: unset it to time kernels)")
+        return chk.skipped(not_native(rt))
     from bwkit import gemm, hw
 
     try:

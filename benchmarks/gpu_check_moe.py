@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from gpu_check_util import Check, time_kernel
+from gpu_check_util import Check, not_native, time_kernel
 
 COLUMNS = ["layer", "tokens", "loop ms", "fused ms", "x loop", "rel err", "blocks"]
 TOKENS = 4096
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rt = bwkit.setup(quiet=True)
     if not rt.can_time:
-        return chk.skipped("the native path (TRITON_INTERPRET is set)")
+        return chk.skipped(not_native(rt))
     from bwkit import bench, moe, moe_kernels
 
     chk.say(f"{rt.gpu_name} ({rt.arch}), torch {torch.__version__}")

@@ -44,8 +44,9 @@ def _row(chk: Check, r, fake: bool) -> None:
     ex, s = r.extra, r.shape
     chk.row(fake=fake, kernel=r.name, shape=f"{s['M']}x{s['N']}x{s['K']}", **{
         "TFLOP/s": r.tflops, "% peak": r.pct_peak, "predicted %": ex.get("predicted_pct"),
-        "error pts": ex.get("error_points"), "status": ("calibration " if ex.get("calibration") else "") +
-        str(ex.get("status", ""))})
+        "error pts": ex.get("error_points"), "status": ("calibration " if ex.get("calibration") else
+                                                         "above model, uncalibrated " if ex.get("above_model") else
+                                                         "") + str(ex.get("status", ""))})
 
 
 def measure(chk: Check, eff, shapes, kernels, warmup: int, reps: int, dry_spec: str | None) -> list:

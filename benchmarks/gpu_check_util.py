@@ -167,6 +167,13 @@ class Check:
         return status
 
 
+def not_native(rt) -> str:
+    """Why the Triton kernels do not run natively on `rt` (a `bwkit.setup()` Runtime whose can_time is False)."""
+    if rt.has_gpu and rt.native_plan is None:
+        return f"a GPU with a kernel plan (bwkit has none for {rt.arch}: bwkit.setup() ran Triton in the interpreter)"
+    return "the native path (TRITON_INTERPRET is set: unset it to time kernels)"
+
+
 def time_kernel(fn, reps: int = 10, warmup: int = 3):
     """`fn()` timed on the GPU, as every GPU check times: `bwkit.bench.time_fn` with ``head_start=True``.
 

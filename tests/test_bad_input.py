@@ -131,7 +131,7 @@ BAD = [
     # tensor cores, Gluon, pipeline and ladder models
     ("BLOCK_M 192 on tcgen05", lambda: tc.mma_per_k_step("sm_100a", 192, 128, 64), ValueError,
      "BLOCK_M=192 must be 64 or a multiple of 128"),
-    ("accumulator N=7", lambda: tc.accumulator_columns(128, 7), ValueError, "N=7: one tcgen05.mma"),
+    ("accumulator N=7", lambda: tc.accumulator_columns(128, 7), ValueError, "N=7: one MMA instruction has N a"),
     ("accumulator N=1000", lambda: tc.accumulator_columns(128, 1000), ValueError, "N=1000"),
     ("negative BLOCK_M", lambda: gg.GluonConfig(BLOCK_M=-128), ValueError, "GluonConfig.BLOCK_M must be a positive"),
     ("STAGES 0", lambda: gg.GluonConfig(STAGES=0), ValueError, "GluonConfig.STAGES"),

@@ -188,6 +188,8 @@ class _FakeCuda:
             return real_empty(*shape, device=device, **kw)
 
         monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.delenv("BWKIT_FORCE_CPU", raising=False)      # the GPU path, as bwkit.setup() takes it there
+        monkeypatch.setenv("TRITON_INTERPRET", "0")
         monkeypatch.setattr(torch.cuda, "Event", Event)
         monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: self.log.append("sync"))
         monkeypatch.setattr(torch.cuda, "_sleep", lambda cycles: self.log.append(f"sleep {cycles}"))
@@ -215,6 +217,19 @@ def test_time_fn_cuda_branch_events_and_flush(monkeypatch):
     cuda.log.clear()
     bench.time_fn(cuda.kernel(1.0), warmup=0, reps=1, flush_l2=False)
     assert cuda.log == ["sync", "record", "fn", "record", "sync"]
+
+
+@pytest.mark.parametrize("env", [{"BWKIT_FORCE_CPU": "1"}, {"TRITON_INTERPRET": "1"}])
+def test_time_fn_takes_the_host_clock_where_bwkit_takes_the_cpu_path(monkeypatch, env):
+    """A GPU that bwkit.setup() put on the CPU path (BWKIT_FORCE_CPU=1 after a broken CUDA install; the
+    interpreter on a GPU without a kernel plan): lab 00 times its CPU tensors, so time_fn's default clock is the
+    host's, not CUDA events (which timed a CPU matmul under the GPU's name, or raised on a broken install)."""
+    cuda = _FakeCuda(monkeypatch)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    t = bench.time_fn(lambda: sum(range(2000)), warmup=1, reps=3)
+    assert (t.clock, t.is_cpu, cuda.log) == ("host (CPU)", True, [])
+    assert bench.time_fn(cuda.kernel(2.0), warmup=0, reps=1, device="cuda").clock == "cuda-events"
 
 
 def test_time_fn_head_start_and_time_kernel(monkeypatch):
@@ -539,3 +554,36 @@ def test_gemm_result_refuses_what_is_not_a_timing_and_a_zero_time():
     zero = bench.Timing(0.0, 0.0, 0.0, 0.0, 5, "host (CPU)", "cpu")
     with pytest.raises(ValueError, match="median time must be > 0 ms"):
         bench.gemm_result("mm", 64, 64, 64, zero)
+
+
+_SIM_CHECK = r'''
+import os, sys, types
+for k in ("BWKIT_FORCE_CPU", "TRITON_INTERPRET"):
+    os.environ.pop(k, None)
+import torch
+props = types.SimpleNamespace(name="NVIDIA A100-SXM4-80GB", major=8, minor=0, multi_processor_count=108,
+                              total_memory=80 * 2**30)
+torch.cuda.is_available = lambda: True
+torch.cuda.device_count = lambda: 1
+torch.cuda.get_device_properties = lambda i=0: props
+torch.cuda.get_device_capability = lambda i=0: (8, 0)
+torch.cuda.get_device_name = lambda i=0: props.name
+sys.path.insert(0, sys.argv[1])
+for name in ("gpu_check_gemm", "gpu_check_moe"):
+    print(name, "rc", __import__(name).main(["--out", os.devnull]))
+'''
+
+
+def test_gpu_checks_skip_a_gpu_without_a_kernel_plan(tmp_path):
+    """On a simulated A100 bwkit.setup() switches the interpreter on; gpu_check_gemm imported triton before
+    setup() and raised, gpu_check_moe blamed TRITON_INTERPRET. Both now skip (rc 0) and say why."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, "-c", _SIM_CHECK, str(root / "benchmarks")], capture_output=True,
+                         text=True, timeout=300, cwd=tmp_path)
+    out = res.stdout
+    assert "gpu_check_gemm rc 0" in out and "gpu_check_moe rc 0" in out, out + res.stderr[-2000:]
+    assert out.count("skipped: needs a GPU with a kernel plan (bwkit has none for sm_80") == 2, out

@@ -68,6 +68,7 @@ def test_make_labs_into_a_file(tmp_path, capsys):
     (["--sizes", "-5"], "--sizes takes comma-separated positive integers (M = N = K), e.g. 1024,4096; got '-5'"),
     (["--sizes", "1024,,2048"], "got '1024,,2048'"),
     (["--sizes", "0"], "got '0'"),
+    (["--sizes", "²"], "got '²'"),                 # str.isdigit() is True for it, int() is not
     (["--steps", "nosuch"], "--steps: unknown or untimed step(s) ['nosuch']; choose from kloop, grouped, autotuned, "
                             "persistent_tma, ws"),
     (["--steps", "naive"], "'naive' cannot be timed: it loads all of K at once, K <= 256"),

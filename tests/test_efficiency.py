@@ -229,6 +229,28 @@ def test_measure_table_dry_run_on_cpu_exercises_the_gpu_code_path():
     assert "n/a" in eff.format_table(rows)
 
 
+@pytest.mark.parametrize("measured, calibrated", [(99.0, False), (3.0, True)])
+def test_measure_table_never_clamps_a_measurement_above_the_model(monkeypatch, measured, calibrated):
+    """The calibration row of measure_table follows fit_sustained's rule: a measurement above the model's ceiling
+    (here a faked 99 % of peak at 512x512x2048, where the model's ceiling is 10.8 %) is not squeezed into
+    sustained = 1 silently; the row says so and the kernel stays uncalibrated. Below it, measured / raw."""
+    from bwkit import bench
+
+    monkeypatch.setattr(bench.BenchResult, "pct_peak", property(lambda self: measured))
+    (row,) = eff.measure_table([(512, 512, 2048)], ["cublas"], warmup=0, reps=1, progress=False,
+                               dry_run_spec="B200")
+    raw = row.extra["predicted_raw_pct"]
+    assert raw == pytest.approx(eff.best_tile(512, 512, 2048, gpu="B200").pct_of_peak)   # cuBLAS: tile assumed
+    assert row.extra["calibration"] is calibrated
+    if calibrated:
+        assert row.extra["sustained"] == pytest.approx(measured / raw) and "above_model" not in row.extra
+    else:
+        assert row.extra["sustained"] == 1.0 and "not calibrated" in row.extra["above_model"]
+        assert "above the model's ceiling: not calibrated" in eff.format_table([row])
+        with pytest.raises(ValueError, match="above the model's ceiling"):
+            eff.fit_sustained(measured, 512, 512, 2048, row.extra["tile"], "B200")
+
+
 def test_sweep_marks_are_named_without_overlapping_labels():
     import matplotlib
 

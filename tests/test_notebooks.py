@@ -304,6 +304,9 @@ _GPUS = {
         "01/c075": ["gemm.matmul_kloop"], "03/c071": ["gemm_bench.run_gpu_sweep"],
         "04/c056": "(sm_120a) has block-scaled Tensor Cores, but warp-level ones (mma.sync kind::mxf8f6f4",
         "06/c050": ["eff.measure_table"]}),
+    "T4": (("Tesla T4", (7, 5), 40, 15.0, {}), {
+        "04/c056": "Tesla T4 (sm_75) has no FP8, FP4 or block-scaled Tensor Cores (mma.sync takes f16/int8/int4 on "
+                   "Turing"}),
     "Thor": (("NVIDIA Thor", (11, 0), 20, 128.0, {}), {
         "04/c056": "NVIDIA Thor (sm_110a) has no block-scaled kernel plan in the kit"}),
 }

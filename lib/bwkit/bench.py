@@ -12,12 +12,15 @@ Taught in lab 00 (step 5) and lab 06 (measurement method).
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from bwkit.kit.args import check_number
 
 __all__ = ["Timing", "BenchResult", "time_fn", "gemm_flops", "gemm_result", "percent_of_peak", "metadata",
            "save_json", "load_json", "spec_for_device", "relative_error", "cublas_baseline", "cell"]
@@ -64,7 +67,13 @@ def _cuda_clock(fn, warmup, reps, device, head_start: bool) -> bool:
         raise ValueError(f"reps must be an int >= 1 and warmup an int >= 0, got reps={reps!r}, warmup={warmup!r}")
     if device is not None and not isinstance(device, (str, torch.device)):
         raise TypeError(f"time_fn: device must be None, a str ('cuda', 'cpu') or a torch.device, got {device!r}")
-    use_cuda = torch.cuda.is_available() if device is None else str(device).startswith("cuda")
+    if device is None:
+        from bwkit.kit.runtime import interpreter_active
+
+        use_cuda = (torch.cuda.is_available() and os.environ.get("BWKIT_FORCE_CPU") != "1"
+                    and not interpreter_active())
+    else:
+        use_cuda = str(device).startswith("cuda")
     if use_cuda and not torch.cuda.is_available():
         raise RuntimeError("time_fn(device='cuda') but no CUDA GPU is available here")
     if head_start and not use_cuda:
@@ -76,7 +85,8 @@ def time_fn(fn: Callable[[], object], *, warmup: int = 10, reps: int = 50, flush
             device: str | None = None, head_start: bool = False) -> Timing:
     """Time `fn()` `reps` times after `warmup` calls; median and spread in ms.
 
-    On a GPU (`device` 'cuda' or None with CUDA available): one CUDA event pair per rep, the L2 cache flushed
+    On a GPU (`device` 'cuda', or None where bwkit takes the GPU path: CUDA available, no BWKIT_FORCE_CPU=1, no
+    Triton interpreter, as `bwkit.setup` decided): one CUDA event pair per rep, the L2 cache flushed
     (a 256 MB buffer zeroed) before each rep outside the timed region. Elsewhere: `time.perf_counter`, and the
     result is labelled 'host (CPU)'. A zero or negative time raises (it would mean nothing was measured).
     `head_start` (GPU only): ~0.1 ms of GPU sleep is queued before each start event, so the host work of the
@@ -163,11 +173,10 @@ def cell(v, spec: str = ".1f") -> str:
     return format(v, spec)
 
 
-def gemm_flops(M: int, N: int, K: int) -> int:
-    """FLOPs of one M x N x K matrix multiply (a multiply-add counts 2)."""
+def gemm_flops(M: int, N: int, K: int, *, what: str = "gemm_flops") -> int:
+    """FLOPs of one M x N x K matrix multiply (a multiply-add counts 2); a bad size is named with `what`."""
     for nm, v in (("M", M), ("N", N), ("K", K)):
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ValueError(f"gemm_flops: {nm} must be a positive int, got {v!r}")
+        check_number(f"{what}: {nm}", v)
     return 2 * M * N * K
 
 
@@ -234,9 +243,7 @@ def gemm_result(name: str, M: int, N: int, K: int, timing: Timing, precision: st
     `precision` (one of `bwkit.hw.PRECISIONS`, or None) picks the peak that `pct_peak` divides by."""
     from bwkit.hw import PRECISIONS
 
-    for nm, v in (("M", M), ("N", N), ("K", K)):
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ValueError(f"gemm_result: {nm} must be a positive int, got {v!r}")
+    flops = gemm_flops(M, N, K, what="gemm_result")
     if precision is not None and precision not in PRECISIONS:
         raise ValueError(f"gemm_result: precision must be None or one of {', '.join(PRECISIONS)}, got {precision!r}")
     if not isinstance(timing, Timing):
@@ -245,7 +252,7 @@ def gemm_result(name: str, M: int, N: int, K: int, timing: Timing, precision: st
     if not timing.median_ms > 0:
         raise ValueError(f"gemm_result: the median time must be > 0 ms, got {timing.median_ms!r}: a zero time is "
                          "a kernel that did not run (or was not waited for), never a result")
-    return BenchResult(name, {"M": M, "N": N, "K": K}, timing, gemm_flops(M, N, K), precision, extra)
+    return BenchResult(name, {"M": M, "N": N, "K": K}, timing, flops, precision, extra)
 
 
 def metadata() -> dict:

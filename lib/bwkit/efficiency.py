@@ -330,10 +330,19 @@ def fit_sustained(measured_pct: float, M: int, N: int, K: int, tile: Tile | str 
     if raw.bound != "compute":
         raise ValueError(f"fit_sustained needs a compute-bound shape; {M}x{N}x{K} with {raw.tile} is "
                          "memory-bound in the model")
-    if measured_pct > raw.pct_of_peak * (1 + 1e-9):
+    s = _sustained_for(measured_pct, raw)
+    if s is None:
         raise ValueError(f"fit_sustained: measured {measured_pct:g} % is above the model's ceiling for "
                          f"{M}x{N}x{K} with {raw.tile} ({raw.pct_of_peak:.1f} % at sustained=1): no sustained <= 1 "
                          f"matches it; check the peak the measurement was divided by and the tile the kernel ran")
+    return s
+
+
+def _sustained_for(measured_pct: float, raw: Prediction) -> float | None:
+    """measured / raw (the model at sustained = 1): the factor that makes the model match; None when the
+    measurement is above that ceiling, where no factor <= 1 matches (`fit_sustained` and `measure_table`)."""
+    if measured_pct > raw.pct_of_peak * (1 + 1e-9):
+        return None
     return min(1.0, measured_pct / raw.pct_of_peak)
 
 
@@ -546,7 +555,8 @@ def measure_table(shapes: Sequence[tuple[int, int, int]] = TABLE_SHAPES, kernels
                   dry_run_spec: str | hw.GPUSpec | None = None) -> list:
     """On a GPU: time each kernel at each shape (CUDA events, L2 flushed), next to the model's prediction.
 
-    The first shape calibrates `sustained` per kernel (`fit_sustained`); every row then carries
+    The first shape calibrates `sustained` per kernel (`fit_sustained`'s rule; a kernel measured above the
+    model's ceiling there keeps sustained 1 and its row says so in extra['above_model']); every row then carries
     extra = {kernel, tile, predicted_pct, predicted_raw_pct (sustained 1), sustained, error_points, status}.
     Kernels that cannot run, or give a wrong result, become dict rows whose status says why (never a zero time).
     Raises RuntimeError without a CUDA GPU, unless `dry_run_spec` names a GPU: then the code path runs on the
@@ -606,8 +616,12 @@ def measure_table(shapes: Sequence[tuple[int, int, int]] = TABLE_SHAPES, kernels
             r.extra["tile_assumed"] = True
         raw = predict(M, N, K, gpu=spec, precision=precision, **pred_kw)
         if kernel not in sustained and r.pct_peak is not None and raw.bound == "compute":
-            sustained[kernel] = min(1.0, r.pct_peak / raw.pct_of_peak)
-            r.extra["calibration"] = True
+            fit = _sustained_for(r.pct_peak, raw)
+            if fit is None:     # never clamped silently: the row says the model's ceiling is below it
+                r.extra["above_model"] = (f"measured {r.pct_peak:.1f} % > the model's {raw.pct_of_peak:.1f} % at "
+                                          f"sustained=1: not calibrated (sustained 1)")
+            sustained[kernel] = 1.0 if fit is None else fit
+            r.extra["calibration"] = fit is not None
         s = sustained.get(kernel, 1.0)
         pred = predict(M, N, K, gpu=spec, precision=precision, sustained=s, **pred_kw)
         r.extra.update(tile=pred.tile, predicted_raw_pct=raw.pct_of_peak, predicted_pct=pred.pct_of_peak,
@@ -634,7 +648,8 @@ def format_table(rows: Sequence) -> str:
             continue
         pct = d.get("pct_peak")
         pred, errp = ex.get("predicted_pct"), ex.get("error_points")
-        note = "calibration shape (fits sustained)" if ex.get("calibration") else ""
+        note = ("calibration shape (fits sustained)" if ex.get("calibration") else
+                "above the model's ceiling: not calibrated" if ex.get("above_model") else "")
         if ex.get("sustained") is not None:
             note = (note + f"; sustained {ex['sustained']:.3f}").lstrip("; ")
         if ex.get("sm_clock_mhz"):

@@ -430,7 +430,7 @@ def parse_bench_options(sizes: str | None, steps: str | None, out: str | Path) -
     size_list = list(DEFAULT_SIZES)
     if sizes is not None:
         parts = [x.strip() for x in sizes.split(",")]
-        if not all(parts) or not all(x.isdigit() and int(x) > 0 for x in parts):
+        if not all(parts) or not all(x.isascii() and x.isdigit() and int(x) > 0 for x in parts):
             raise BenchOptionError(f"--sizes takes comma-separated positive integers (M = N = K), e.g. 1024,4096; "
                                    f"got {sizes!r}")
         size_list = [int(x) for x in parts]

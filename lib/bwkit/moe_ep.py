@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from bwkit.kit.args import check_number
 from bwkit.moe import DeepSeekMoEConfig, MoEWeights, check_expert_ids, combine, experts_grouped, gate, swiglu
 
 __all__ = ["expert_owner_rank", "expert_range", "ep_routing_table", "EPStats", "ep_moe_forward", "run_ep",
@@ -51,8 +52,9 @@ def _check_world(num_experts: int, world_size: int) -> None:
 def expert_range(rank: int, world_size: int, num_experts: int) -> tuple[int, int]:
     """(start, end) of the contiguous block of routed experts rank `rank` holds."""
     _check_world(num_experts, world_size)
-    if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
-        raise ValueError(f"rank must be an int in [0, {world_size}), got {rank!r}")
+    check_number("rank", rank, zero_ok=True)
+    if not rank < world_size:
+        raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
     n = num_experts // world_size
     return rank * n, (rank + 1) * n
 

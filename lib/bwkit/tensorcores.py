@@ -148,6 +148,13 @@ MMA_TARGETS: dict[str, tuple[str, str, int, int, int]] = {
 }
 
 
+def _check_mma_n(what: str, N: int) -> None:
+    """One MMA instruction's N (wgmma, tcgen05; a whole tile's for mma.sync): a multiple of 8 up to 256."""
+    if N % 8 or N > 256:
+        raise ValueError(f"{what}: one MMA instruction has N a multiple of 8 up to 256 (a wider tile is several "
+                         "MMAs)")
+
+
 def mma_per_k_step(target: str, BLOCK_M: int, BLOCK_N: int, BLOCK_K: int, *, num_warps: int = 4,
                    warps: tuple[int, int] = (2, 2)) -> int:
     """fp16 MMA instructions in one BLOCK_K step of one instruction stream (for mma.sync: one warp's stream).
@@ -174,8 +181,7 @@ def mma_per_k_step(target: str, BLOCK_M: int, BLOCK_N: int, BLOCK_K: int, *, num
             raise ValueError(f"mma_per_k_step: a {BLOCK_M}x{BLOCK_N} tile does not split into {wm}x{wn} warps "
                              f"of m{m}n{n} instructions")
         return (BLOCK_M // wm // m) * (BLOCK_N // wn // n) * k_steps
-    if BLOCK_N > 256 or BLOCK_N % 8:
-        raise ValueError(f"mma_per_k_step: BLOCK_N={BLOCK_N} must be a multiple of 8 up to 256 (one instruction)")
+    _check_mma_n(f"mma_per_k_step: BLOCK_N={BLOCK_N}", BLOCK_N)
     if who == "warpgroup":
         groups = num_warps // 4
         if num_warps % 4 or BLOCK_M % (groups * m):
@@ -307,8 +313,7 @@ def accumulator_columns(M: int, N: int, *, cta_group: int = 1, acc_bits: int = 3
     """
     _pos_int("M", M), _pos_int("N", N)
     g = _cta_group(cta_group)
-    if N % 8 or N > 256:
-        raise ValueError(f"N={N}: one tcgen05.mma has N a multiple of 8 up to 256 (a wider tile is several MMAs)")
+    _check_mma_n(f"N={N}", N)
     if acc_bits not in (16, 32):
         raise ValueError(f"acc_bits must be 32 (f32/s32 accumulator) or 16 (f16), got {acc_bits!r}")
     rows = M // g

@@ -29,6 +29,7 @@ from bwkit.gemm.kernels import (
     matmul_ws,
 )
 from bwkit.kit import runtime
+from bwkit.kit.args import check_number
 
 __all__ = ["LadderStep", "LADDER", "ladder_step", "gemm_signature", "compile_step", "reference_matmul",
            "gemm_tolerance", "random_operands", "check_matmul", "fresh", "launch", "launch_report", "tile_order"]
@@ -169,8 +170,7 @@ def gemm_tolerance(dtype: str | torch.dtype, K: int, out_dtype: str | torch.dtyp
     Inputs of magnitude ~1 give |C| ~ sqrt(K), so atol scales with sqrt(K).
     """
     dt = _dtype(dtype)
-    if isinstance(K, bool) or not isinstance(K, int) or K <= 0:
-        raise ValueError(f"gemm_tolerance: K (the inner size) must be a positive int, got {K!r}")
+    check_number("gemm_tolerance: K (the inner size)", K)
     out = _DEFAULT_OUT[dt] if out_dtype is None else _dtype(out_dtype)
     eps_out = {torch.float32: 2.0**-24, torch.float16: 2.0**-11, torch.bfloat16: 2.0**-8}[out]
     eps_acc = 2.0**-11 if (tf32 and dt == torch.float32) else 2.0**-24

@@ -99,7 +99,8 @@ def plan_target(target: str | tuple[int, int]) -> str:
 
     `target` is a name ('sm_100a', 'sm_120a', ...) or a compute capability (major, minor). Raises ValueError naming
     the targets the ladder has plans for otherwise (e.g. Ampere, which has no TMA and a 163 KB limit; on such a GPU
-    `bwkit.setup()` runs Triton in the interpreter, so this only happens with TRITON_INTERPRET=0).
+    `bwkit.setup()` runs Triton in the interpreter, so for the machine's own GPU this only happens with
+    TRITON_INTERPRET=0).
     """
     from bwkit.kit.runtime import arch_name
 

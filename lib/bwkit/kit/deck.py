@@ -34,6 +34,8 @@ import nbformat
 from markdown_it import MarkdownIt
 
 from bwkit.kit import notebooks
+from bwkit.kit.deckchart import read_option
+from bwkit.kit.excerpt import GAP, excerpt_problem
 
 __all__ = ["DeckSourceError", "Slide", "parse_source", "render_deck", "sync_problems", "MAX_CODE_LINES",
            "OPTIONS", "OUT_OF_ORDER"]
@@ -249,28 +251,9 @@ def _check_options(name: str, pos: list[str], kw: dict[str, str], where: str, *,
         raise DeckSourceError(f"{where}: {what} does not know the word {extra[0]!r} ({allowed}){hint}")
 
 
-_EXAMPLES = {"h": "500", "n": "2", "header": "1"}
-
-
 def _option(kw: dict[str, str], key: str, where: str, kind: str = "int", *, default=None, minimum: int = 1):
-    """The value of option `key` read as `kind`: "int" (a whole number >= `minimum`) or "regex" (compiled);
-    `default` when it is not given. A value that does not read raises DeckSourceError naming the source line."""
-    if key not in kw:
-        return default
-    v = kw[key]
-    if kind == "regex":
-        try:
-            return re.compile(v)
-        except re.error as e:
-            raise DeckSourceError(f"{where}: {key}={v!r} is not a regular expression ({e})") from None
-    try:
-        x = int(v)
-    except ValueError:
-        raise DeckSourceError(f"{where}: {key}={v!r} is not a whole number "
-                              f"(write {key}={_EXAMPLES.get(key, '2')}, no unit)") from None
-    if x < minimum:
-        raise DeckSourceError(f"{where}: {key}={v} is too small (at least {minimum})")
-    return x
+    """Option `key` of a directive at `where`: a whole number >= `minimum` ("int") or a "regex"."""
+    return read_option(kw, key, kind, default=default, minimum=minimum, error=DeckSourceError, where=where)
 
 
 def _line_range(spec: str, n: int, where: str) -> range:
@@ -286,9 +269,6 @@ def _line_range(spec: str, n: int, where: str) -> range:
     return range(a - 1, b)
 
 
-_GAP = None   # a '...' line of an excerpt: one or more source lines left out
-
-
 def _excerpt(lab: Lab, code: list[tuple[int, str]], info: str, src: str, where: str, root: Path) -> str:
     """Check a fenced excerpt (its numbered lines) against the lab (or a repository file) and render it for the
     highlight plugin. `src` is the slide source's name and `where` its opening fence, for the messages."""
@@ -299,7 +279,7 @@ def _excerpt(lab: Lab, code: list[tuple[int, str]], info: str, src: str, where: 
     lang, _, rest = info.partition(" ")
     pos, kw = _args(rest, where)
     _check_options("excerpt", pos, kw, where, words=0)
-    want = [(n, _GAP if t.strip() in ("...", "# ...") else t.strip()) for n, t in code if t.strip()]
+    want = [(n, GAP if t.strip() in ("...", "# ...") else t.strip()) for n, t in code if t.strip()]
     if "src" in kw:
         f = root / kw["src"]
         if not f.is_file():
@@ -309,7 +289,7 @@ def _excerpt(lab: Lab, code: list[tuple[int, str]], info: str, src: str, where: 
     else:
         sources = [c.source for c in lab.lab.cells if c.cell_type == "code"]
         origin = f"a code cell of {lab.path.name} (lab version, answers stubbed)"
-    problem = _excerpt_problem([w for _, w in want], sources)
+    problem = excerpt_problem([w for _, w in want], sources)
     if problem:
         k, message = problem
         at = f"{src}:{want[k][0]}" if k < len(want) else where
@@ -317,69 +297,6 @@ def _excerpt(lab: Lab, code: list[tuple[int, str]], info: str, src: str, where: 
     attrs = f' data-line-numbers="{html.escape(kw["hl"])}"' if "hl" in kw else ""
     return (f'<pre class="excerpt"><code class="language-{lang or "python"}" data-trim{attrs}>'
             f"{html.escape(text)}</code></pre>")
-
-
-def _same(w: str, h: str) -> bool:
-    """An excerpt line matches a source line, or the source line with its trailing comment dropped."""
-    return w == h or (h.startswith(w) and h[len(w):].lstrip().startswith("#"))
-
-
-def _reach(want: list[str | None], have: list[str]) -> list[set[int]]:
-    """reach[k]: where in `have` (stripped, blank lines dropped) the excerpt can stand after its first k lines,
-    matched to consecutive lines; a comment-only line may be passed over, a `_GAP` passes over one or more lines.
-    reach[0] is every start; the list stops at the first line that cannot follow (so len(reach) - 1 lines match
-    when it is shorter than len(want) + 1)."""
-    reach = [set(range(len(have) + 1))]
-    for w in want:
-        now = _past_comments(reach[-1], have)
-        if w is _GAP:
-            nxt = set(range(min(now) + 1, len(have) + 1))   # at least one line left out
-        else:
-            nxt = {p + 1 for p in now if p < len(have) and _same(w, have[p])}
-        if not nxt:
-            break
-        reach.append(nxt)
-    return reach
-
-
-def _past_comments(at: set[int], have: list[str]) -> set[int]:
-    """`at` and every position reached from it by passing over comment-only lines."""
-    out, todo = set(at), list(at)
-    while todo:
-        p = todo.pop()
-        if p < len(have) and have[p].startswith("#") and p + 1 not in out:
-            out.add(p + 1)
-            todo.append(p + 1)
-    return out
-
-
-def _excerpt_problem(want: list[str | None], sources: list[str]) -> tuple[int, str] | None:
-    """None when `want` is consecutive lines (with '...' gaps) of one of `sources`; else (index of the excerpt
-    line that does not follow, what is wrong) for the source that matches the longest beginning."""
-    best: tuple[int, list[str], list[set[int]]] | None = None
-    for src in sources:
-        have = [t.strip() for t in src.split("\n") if t.strip()]
-        reach = _reach(want, have)
-        if len(reach) == len(want) + 1:
-            return None
-        if best is None or len(reach) > len(best[2]):
-            best = (len(reach) - 1, have, reach)
-    if best is None:
-        return 0, "nothing to compare with"
-    k, have, reach = best
-    w = want[k]
-    if w is _GAP:
-        return k, "its '...' stands for lines left out, but the source has none left there"
-    if k and want[k - 1] is _GAP and any(p < len(have) and _same(w, have[p])
-                                         for p in _past_comments(reach[k - 1], have)):
-        return k, f"the '...' before {w!r} leaves out no line: drop it"
-    now = min(_past_comments(reach[k], have)) if k else len(have)
-    later = [p for p in range(now, len(have)) if _same(w, have[p])]
-    if later:
-        skipped = [h for h in have[now:later[0]] if not h.startswith("#")]
-        return k, (f"{len(skipped)} source line(s) left out before {w!r} (from {skipped[0]!r}): show them or mark "
-                   "the gap with a '...' line")
-    return k, f"first line not found in order: {w!r}"
 
 
 def _figure(lab: Lab, pos: list[str], kw: dict, where: str) -> str:

@@ -17,7 +17,7 @@ import math
 import re
 import textwrap
 
-__all__ = ["ChartError", "OPTIONS", "find_header", "parse_table", "chart_png"]
+__all__ = ["ChartError", "OPTIONS", "find_header", "parse_table", "chart_png", "read_option"]
 
 OPTIONS = ("cols", "fmt", "header", "hgt", "hline", "kind", "labels", "log", "names", "pattern", "rows", "title",
            "w", "ylabel")
@@ -33,24 +33,33 @@ def _list(value: str) -> list[str]:
     return [v.strip() for v in value.split("|" if "|" in value else ",")]
 
 
-def _option(opts: dict, key: str, kind: str = "number", default=None):
-    """Option `key` read as `kind`: "number" (a positive float), "int" (>= 0), "value" (any float) or "regex";
-    `default` when absent. One that does not read raises ChartError naming it."""
+_EXAMPLES = {"h": "500", "n": "2", "header": "1"}
+
+
+def read_option(opts: dict, key: str, kind: str = "number", *, default=None, minimum: int = 0,
+                error: type[ValueError] = ChartError, where: str = ""):
+    """Option `key` of a deck directive read as `kind`: "number" (a positive float), "int" (a whole number >=
+    `minimum`), "value" (any finite float) or "regex" (compiled); `default` when absent. One that does not read
+    raises `error`, its message opened by `where` (the slide source's file:line) when given. The one reader of
+    option values for `bwkit.kit.deck` (DeckSourceError) and the charts (ChartError)."""
     if key not in opts:
         return default
-    v = opts[key]
+    v, at = opts[key], f"{where}: " if where else ""
     if kind == "regex":
         try:
             return re.compile(v)
         except re.error as e:
-            raise ChartError(f"{key}={v!r} is not a regular expression ({e})") from None
+            raise error(f"{at}{key}={v!r} is not a regular expression ({e})") from None
     try:
         x = int(v) if kind == "int" else float(v)
     except ValueError:
-        raise ChartError(f"{key}={v!r} is not {'a whole number' if kind == 'int' else 'a number'}"
-                         + (" (inches, no unit)" if key in ("w", "hgt") else "")) from None
-    if (kind == "number" and not x > 0) or (kind == "int" and x < 0) or not math.isfinite(x):
-        raise ChartError(f"{key}={v} is out of range")
+        hint = " (inches, no unit)" if key in ("w", "hgt") else \
+            f" (write {key}={_EXAMPLES.get(key, '2')}, no unit)" if kind == "int" else ""
+        raise error(f"{at}{key}={v!r} is not {'a whole number' if kind == 'int' else 'a number'}{hint}") from None
+    if kind == "int" and x < minimum:
+        raise error(f"{at}{key}={v} is too small (at least {minimum})")
+    if (kind == "number" and not x > 0) or not math.isfinite(x):
+        raise error(f"{at}{key}={v} is out of range")
     return x
 
 
@@ -98,7 +107,7 @@ def _select(text: str, opts: dict) -> tuple[list[str], list[str], list[list[floa
     want_rows = _list(opts["rows"]) if opts.get("rows") else None
     want_cols = _list(opts["cols"]) if opts.get("cols") else None
     if opts.get("pattern"):
-        rx = _option(opts, "pattern", "regex")
+        rx = read_option(opts, "pattern", "regex")
         if "label" not in rx.groupindex:
             raise ChartError(f"pattern={opts['pattern']!r} has no (?P<label>...) group")
         found = [m for line in text.split("\n") for m in rx.finditer(line)]   # every match, line by line
@@ -107,7 +116,7 @@ def _select(text: str, opts: dict) -> tuple[list[str], list[str], list[list[floa
         cols = want_cols or [g for g in rx.groupindex if g != "label"]
         table = [(" ".join(m.group("label").split()), {c: m.group(c) for c in cols}) for m in found]
     else:
-        header = _option(opts, "header", "int") if "header" in opts else find_header(text, want_cols)
+        header = read_option(opts, "header", "int") if "header" in opts else find_header(text, want_cols)
         head, rows = parse_table(text, header)
         cols = want_cols or head[1:]
         missing = [c for c in cols if c not in head]
@@ -154,11 +163,11 @@ def chart_png(text: str, **opts: str) -> bytes:
     for key, choices in _CHOICES.items():
         if key in opts and opts[key] not in choices:
             raise ChartError(f"{key}={opts[key]!r}; it takes {' or '.join(choices)}")
-    size = (_option(opts, "w", default=9.0), _option(opts, "hgt", default=4.6))
+    size = (read_option(opts, "w", default=9.0), read_option(opts, "hgt", default=4.6))
     hline = None
     if opts.get("hline"):
         v, _, hline_text = opts["hline"].partition(":")
-        hline = (_option({"hline": v}, "hline", "value"), hline_text)
+        hline = (read_option({"hline": v}, "hline", "value"), hline_text)
     labels, cols, values = _select(text, opts)
     names = _list(opts["names"]) if opts.get("names") else cols
     if len(cols) == 1 and opts.get("names") and "|" not in opts["names"]:  # one series: commas are text

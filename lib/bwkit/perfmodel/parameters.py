@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from bwkit.kit.args import check_flag_fields
+from bwkit.kit.args import check_flag_fields, check_number
 from bwkit.moe import DeepSeekMoEConfig
 from bwkit.perfmodel.derived import deepgemm_efficiency
 from bwkit.perfmodel.published import MTP_ACCEPTED
@@ -225,8 +225,7 @@ class Workload:
     kind: str = "fixed"
 
     def __post_init__(self) -> None:
-        if any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in (self.isl, self.osl)):
-            raise ValueError(f"Workload: isl and osl must be positive ints, got {self.isl!r}, {self.osl!r}")
+        check_number("Workload.isl", self.isl), check_number("Workload.osl", self.osl)
         if isinstance(self.mtp_drafts, bool) or self.mtp_drafts not in MTP_ACCEPTED:
             raise ValueError(f"Workload.mtp_drafts must be one of {sorted(MTP_ACCEPTED)} (published acceptance "
                              f"data), got {self.mtp_drafts!r}")
