@@ -93,6 +93,20 @@ def test_bench_accepts_a_torch_device_and_one_result(tmp_path):
     assert [r["name"] for r in bench.load_json(path)["results"]] == ["x"]
 
 
+def test_tile_counts_not_sizes():
+    """M and N where tile counts belong built a 67-million-tile list (8 GB) before; wave_reuse needs only the wave."""
+    import time
+
+    from bwkit import gemm_bench
+
+    t0 = time.perf_counter()
+    got = gemm_bench.wave_reuse(8192, 8192, 132, 8)
+    assert time.perf_counter() - t0 < 5 and got["tiles"] == gemm.tile_order(8192, 8192, 8, first=132)
+    assert got["tiles"][:3] == gemm.tile_order(64, 64, 8)[:3] == [(0, 0), (1, 0), (2, 0)]
+    with pytest.raises(ValueError, match=r"8192 x 8192 = 67,108,864 tiles; it takes tile counts"):
+        gemm.tile_order(8192, 8192, 8)
+
+
 _CFG = moe.TINY
 _PIPE = pl.PipelineConfig()
 
@@ -139,6 +153,8 @@ BAD = [
     ("zero element bytes", lambda: pl.stage_traffic(128, 128, 64, 0), ValueError, "bytes_per_element"),
     ("negative elem_bytes", lambda: lm.l2_bytes_per_cta(128, 64, 1, 1, 1, -2.0), ValueError, "elem_bytes"),
     ("stages an int", lambda: pl.sweep_stages(_PIPE, 8), TypeError, "stages must be stage counts"),
+    ("K for k_steps", lambda: pl.simulate(pl.PipelineConfig(k_steps=10**8)), ValueError,
+     "k_steps counts K steps"),
     ("fractional stages", lambda: pl.sweep_stages(_PIPE, [1.5]), ValueError, "a stage count must be a positive"),
     ("timeline plot of a config", lambda: pl.plot_timeline(_PIPE), TypeError, "plot_timeline takes a Timeline"),
     ("stages plot of one timeline", lambda: pl.plot_stages(pl.simulate(_PIPE)), TypeError,

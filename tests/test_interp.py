@@ -204,6 +204,18 @@ def test_overhead_reports_both_launches():
     assert r["ratio"] == pytest.approx(r["checked_s"] / r["plain_s"])
 
 
+def test_overhead_refuses_an_out_of_bounds_kernel_before_any_plain_launch():
+    """overhead() launched plain first: a store past the end corrupted the heap and the process died (SIGSEGV)
+    after the error; the checked launch now comes first, so nothing is written past the tensor."""
+    a, b, c, grid, args, meta = _launch(STORE_MASK=False)
+    backing = torch.full((c.numel() + 4096,), 7.0, dtype=c.dtype)
+    c2 = backing[:c.numel()].view(c.shape)
+    args = (a, b, c2, *args[3:])
+    with pytest.raises(interp.OutOfBoundsAccess, match="store to c_ptr out of bounds"):
+        interp.overhead(_kloop_variant, grid, *args, repeats=1, **meta)
+    assert torch.equal(backing[c.numel():], torch.full((4096,), 7.0, dtype=c.dtype)), "written past the tensor"
+
+
 @pytest.mark.parametrize("step,layout", [("naive", "kn"), ("kloop", "kn"), ("grouped", "kn"),
                                          ("persistent_tma", "kn"), ("persistent_tma", "nk"), ("ws", "nk")])
 def test_the_library_kernels_pass_the_checks(step, layout):

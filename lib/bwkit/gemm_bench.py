@@ -158,7 +158,7 @@ def wave_reuse(num_pid_m: int, num_pid_n: int, wave: int, GROUP_M: int | None = 
 
     if not isinstance(wave, int) or wave < 1:
         raise ValueError(f"wave_reuse: wave must be a positive int, got {wave!r}")
-    tiles = gemm.tile_order(num_pid_m, num_pid_n, GROUP_M)[:wave]
+    tiles = gemm.tile_order(num_pid_m, num_pid_n, GROUP_M, first=wave)
     a, b = sorted({m for m, _ in tiles}), sorted({n for _, n in tiles})
     return {"tiles": tiles, "a_strips": a, "b_strips": b, "loads": len(a) + len(b), "uses": 2 * len(tiles)}
 

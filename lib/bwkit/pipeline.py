@@ -168,6 +168,9 @@ class Timeline:
                 f"smem ring {c.smem_bytes / 1024:.0f} KiB")
 
 
+_MAX_STEPS = 1_000_000     # K steps x tiles one simulation schedules (a few hundred MB of events past that)
+
+
 def simulate(config: PipelineConfig) -> Timeline:
     """Schedule every load, MMA and epilogue of `config.tiles` tiles x `config.k_steps` K steps (a Timeline).
 
@@ -182,6 +185,10 @@ def simulate(config: PipelineConfig) -> Timeline:
         raise TypeError(f"simulate takes a PipelineConfig, got {type(config).__name__}")
     c = config
     n = c.tiles * c.k_steps
+    if n > _MAX_STEPS:
+        raise ValueError(f"simulate: tiles x k_steps = {c.tiles} x {c.k_steps} = {n:,} load/MMA steps; the event "
+                         f"model schedules each one (at most {_MAX_STEPS:,}): k_steps counts K steps "
+                         f"(K // BLOCK_K), not K")
     tl = Timeline(c)
     load_done = [0.0] * n
     mma_end = [0.0] * n

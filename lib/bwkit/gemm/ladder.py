@@ -277,17 +277,26 @@ def launch(kernel, a: torch.Tensor, b: torch.Tensor, grid, out_dtype: torch.dtyp
     return launch_report(kernel, a, b, grid, out_dtype, **meta)[0]
 
 
-def tile_order(num_pid_m: int, num_pid_n: int, GROUP_M: int | None = None) -> list[tuple[int, int]]:
-    """(pid_m, pid_n) of every tile in launch order: row-major for GROUP_M None, else grouped (`grouped_pid`).
+_MAX_TILES = 1_000_000     # a tile list a notebook can hold (~120 MB of Python tuples)
 
-    Taught in lab 03, step 3.
+
+def tile_order(num_pid_m: int, num_pid_n: int, GROUP_M: int | None = None, *,
+               first: int | None = None) -> list[tuple[int, int]]:
+    """(pid_m, pid_n) of every tile (or of the `first` ones) in launch order: row-major for GROUP_M None, else
+    grouped (`grouped_pid`). The arguments are tile counts, cdiv(M, BLOCK_M) x cdiv(N, BLOCK_N): more than a
+    million tiles (M and N passed instead) raise ValueError. Taught in lab 03, step 3.
     """
     from bwkit.gemm.kernels import grouped_pid
 
     for nm, v in (("num_pid_m", num_pid_m), ("num_pid_n", num_pid_n)):
-        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-            raise ValueError(f"tile_order: {nm} must be a positive int, got {v!r}")
+        check_number(f"tile_order: {nm}", v)
     n = num_pid_m * num_pid_n
+    if first is not None:
+        check_number("tile_order: first", first)
+        n = min(n, first)
+    if n > _MAX_TILES:
+        raise ValueError(f"tile_order: {num_pid_m} x {num_pid_n} = {n:,} tiles; it takes tile counts "
+                         f"(num_pid_m = cdiv(M, BLOCK_M), num_pid_n = cdiv(N, BLOCK_N)), not M and N")
     if GROUP_M is None:
         return [(t // num_pid_n, t % num_pid_n) for t in range(n)]
     if not isinstance(GROUP_M, int) or GROUP_M < 1:

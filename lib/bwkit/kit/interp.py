@@ -485,7 +485,11 @@ def safe_launch(kernel, grid, *args, **kwargs) -> LaunchReport:
 
 
 def overhead(kernel, grid, *args, repeats: int = 3, **kwargs) -> dict[str, float]:
-    """Seconds per launch plain and checked (best of `repeats`, interpreter) and their ratio: the checks' cost."""
+    """Seconds per launch plain and checked (best of `repeats`, interpreter) and their ratio: the checks' cost.
+
+    One checked launch comes first: a kernel that reaches out of bounds raises `OutOfBoundsAccess` there, before
+    any plain launch could write past a tensor (and take the process down)."""
+    safe_launch(kernel, grid, *args, **kwargs)
     plain, checked = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
