@@ -130,7 +130,9 @@ def test_engine_verdicts():
     v = run("99.2", {"ms": 0.006})
     assert "seconds" in v.text() and v.diagnosed
     with pytest.raises(NotAnswered):
-        run("99.1", {"double": lambda x: (_ for _ in ()).throw(NotImplementedError("stub"))}).show()
+        run("99.1", {"double": lambda x: (_ for _ in ()).throw(NotImplementedError(
+            "Exercise 99.1 (double it): write your code here"))}).show()
+    assert not run("99.1", {"double": lambda x: (_ for _ in ()).throw(NotImplementedError("stub"))}).not_answered
     with pytest.raises(CheckFailure) as e:
         run("99.2", {"ms": "6"}).show()
     assert e.value._render_traceback_()[0] == "FAIL ❌ 99.2 a value" and "drop the quotes" in str(e.value)

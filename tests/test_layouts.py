@@ -146,10 +146,42 @@ def test_inadmissible_product_is_a_python_error_not_a_dead_process():
         L.run_cute(lambda: cute.complement(cute.make_layout((4, 2), stride=(6, 8)), 64))
     with pytest.raises(L.LayoutAlgebraError, match="not a whole number of spans"):
         L.run_cute(lambda: cute.complement(cute.make_layout((2, 2), stride=(1, 3)), 24))
-    # the guard is lifted afterwards: CuTe's own builders are back in place
+    # the guard stays on after run_cute: a learner's own @cute.jit code is checked too (see the test below)
     from cutlass._mlir.dialects import cute as cute_ir
 
-    assert not hasattr(cute_ir.logical_product, "__wrapped__")
+    assert hasattr(cute_ir.logical_product, "__wrapped__")
+
+
+_RAW_JIT = r"""
+import sys
+import cutlass.cute as cute
+from bwkit import layouts as L
+if sys.argv[1] == "run_cute first":
+    L.run_cute(lambda: cute.make_layout(4, stride=1))
+
+@cute.jit
+def show():
+    print(cute.logical_product(cute.make_layout((4, 4), stride=(8, 16)), cute.make_layout((2, 4), stride=(2, 4))))
+
+try:
+    show()
+except L.LayoutAlgebraError as e:
+    print("refused:", str(e)[:80])
+"""
+
+
+@pytest.mark.parametrize("order", ["run_cute first", "cute imported first"])
+def test_a_learners_own_cute_jit_cannot_kill_the_process(order, tmp_path):
+    """Lab 05 teaches `@cute.jit` functions; the product CuTe DSL 4.8.1 dies on (SIGFPE) written in the learner's
+    own jit function (not through run_cute) is refused too, once bwkit.layouts has seen CuTe."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "raw_jit.py"          # a file: cute.jit reads its function's source
+    script.write_text(_RAW_JIT)
+    res = subprocess.run([sys.executable, str(script), order], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, (res.returncode, res.stderr[-1500:])      # -8 = killed by SIGFPE
+    assert "refused: cute.logical_product: the block (4,4):(8,16) has no complement" in res.stdout, res.stdout
 
 
 def test_admissible_products_still_give_cutes_result():

@@ -14,8 +14,9 @@ A CuTe layout is a function from coordinates to an index, given by a *shape* and
 * `check_layout(answer, expected, name=...)`: compares two layouts on *every* coordinate (with
   `bwkit.kit.checks.check`, so it prints ✅/❌, diagnoses known mistakes and raises).
 * `coalesce`, `complement`: CuTe's two simplest algebra operations in plain Python, and `complement_violation`,
-  the rule a layout must meet for its complement to exist. `run_cute` checks that rule before every CuTe
-  complement, product and divide it reaches (`guard_cute`): CuTe DSL 4.8.1 kills the process (SIGFPE) on some
+  the rule a layout must meet for its complement to exist. From the first `run_cute` on (or the import of this
+  module after CuTe's), that rule is checked before every CuTe complement, product and divide, in the learner's
+  own ``@cute.jit`` code too (`keep_cute_guarded`): CuTe DSL 4.8.1 kills the process (SIGFPE) on some
   products of a layout that breaks it, e.g. ``logical_product((4,4):(8,16), (2,4):(2,4))``; bwkit raises
   `LayoutAlgebraError` naming the rule instead.
 
@@ -32,6 +33,7 @@ Taught in lab 05 (steps 1-3).
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -39,7 +41,7 @@ from typing import Any
 
 __all__ = ["Layout", "IntTuple", "run_cute", "from_cute", "table", "plot_layout", "plot_tv_layout",
            "tv_table", "check_layout", "swizzle", "flatten", "product", "coalesce", "complement",
-           "complement_violation", "LayoutAlgebraError", "guard_cute"]
+           "complement_violation", "LayoutAlgebraError", "guard_cute", "keep_cute_guarded"]
 
 IntTuple = Any  # an int or a (nested) tuple of ints
 
@@ -315,6 +317,14 @@ def guard_cute() -> Iterator[None]:
     `run_cute` uses it; it wraps CuTe's IR builders (`cutlass._mlir.dialects.cute`), so calls made through
     `cute.*` or from CUTLASS's own helpers are all checked. Layouts that are not static are passed through.
     """
+    _install_guard()
+    try:
+        yield
+    finally:
+        _lift_guard()
+
+
+def _install_guard() -> None:
     from cutlass._mlir.dialects import cute as cute_ir
 
     with _GUARD_LOCK:
@@ -323,16 +333,31 @@ def guard_cute() -> Iterator[None]:
                 if hasattr(cute_ir, op):
                     setattr(cute_ir, op, _guarded(op, getattr(cute_ir, op)))
         _GUARD_DEPTH[0] += 1
-    try:
-        yield
-    finally:
-        with _GUARD_LOCK:
-            _GUARD_DEPTH[0] -= 1
-            if _GUARD_DEPTH[0] == 0:
-                for op in _GUARDED_OPS:
-                    fn = getattr(cute_ir, op, None)
-                    if fn is not None and hasattr(fn, "__wrapped__"):
-                        setattr(cute_ir, op, fn.__wrapped__)
+
+
+def _lift_guard() -> None:
+    from cutlass._mlir.dialects import cute as cute_ir
+
+    with _GUARD_LOCK:
+        _GUARD_DEPTH[0] -= 1
+        if _GUARD_DEPTH[0] == 0:
+            for op in _GUARDED_OPS:
+                fn = getattr(cute_ir, op, None)
+                if fn is not None and hasattr(fn, "__wrapped__"):
+                    setattr(cute_ir, op, fn.__wrapped__)
+
+
+_KEPT: list = []      # [True] once keep_cute_guarded() has installed the guard for good
+
+
+def keep_cute_guarded() -> None:
+    """From now on every CuTe complement, product and divide checks `complement_violation` first, a learner's own
+    ``@cute.jit`` code included (CuTe DSL 4.8.1 kills the process with SIGFPE on some inadmissible products).
+    `run_cute` calls it, and so does ``import bwkit.layouts`` when CuTe DSL is already imported."""
+    with _GUARD_LOCK:
+        if not _KEPT:
+            _install_guard()      # one level of guard_cute's depth that is never lifted
+            _KEPT.append(True)
 
 
 def run_cute(builder: Callable[[], Any]) -> Any:
@@ -341,7 +366,8 @@ def run_cute(builder: Callable[[], Any]) -> Any:
     `builder` takes no arguments and returns a CuTe layout, or a tuple/list of them (converted one by one), or
     any plain Python value (returned as is). Python `print` inside the builder shows CuTe objects; `cute.printf`
     output may need `sys.stdout.flush()` to appear in a notebook. Complements, products and divides are checked
-    first (`guard_cute`): one whose layout has no complement raises `LayoutAlgebraError` naming the rule.
+    first, here and in every later CuTe call (`keep_cute_guarded`): one whose layout has no complement raises
+    `LayoutAlgebraError` naming the rule.
     """
     import cutlass.cute as cute
 
@@ -360,8 +386,8 @@ def run_cute(builder: Callable[[], Any]) -> Any:
     def _host():
         box["out"] = convert(builder())
 
-    with guard_cute():
-        _host(no_cache=True)
+    keep_cute_guarded()
+    _host(no_cache=True)
     return box["out"]
 
 
@@ -394,8 +420,30 @@ def table(layout: Layout | Callable[..., int], shape: Sequence[int] | None = Non
     out = np.empty(dims, dtype=np.int64)
     for idx in np.ndindex(*dims):
         v = fn(*idx) if len(idx) > 1 else fn(idx[0])
-        out[idx] = int(v)
+        out[idx] = _index(v, idx)
     return out
+
+
+def _index(v, idx: tuple) -> int:
+    """A layout function's value at `idx` as an int: int() would truncate 2.5 to 2 and parse '5' (TypeError
+    for None, a str or a non-integral number, saying which coordinate gave it)."""
+    import math
+    import operator
+
+    if not isinstance(v, (bool, str, bytes)) and getattr(v, "dtype", None) is not None and \
+            getattr(v, "shape", None) == () and hasattr(v, "item"):
+        v = v.item()                                   # a 0-d tensor or array
+    if not isinstance(v, bool):
+        try:
+            return operator.index(v)
+        except TypeError:
+            pass
+        if isinstance(v, float) and math.isfinite(v) and v.is_integer():
+            return int(v)
+    if v is None:
+        raise TypeError(f"the layout function returned None at {idx}: is a `return` missing?")
+    shown = f"{v:.4g}" if isinstance(v, float) else repr(v)[:40]
+    raise TypeError(f"the layout function returned {shown} ({type(v).__name__}) at {idx}: an index must be an int")
 
 
 def _cell_grid(ax, rows: int, cols: int, xlabel: str, ylabel: str, title: str):
@@ -532,3 +580,7 @@ def _takes_no_args(fn: Callable) -> bool:
         return not inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return False
+
+
+if "cutlass.cute" in sys.modules:      # CuTe first, then bwkit.layouts: guard it from here on
+    keep_cute_guarded()

@@ -36,6 +36,10 @@ def bits_per_element(elem_bits, scale_bits, block):
 """),
     ],
     "04.2": [
+        Wrong("multiplied in half precision", """
+def dequant_matmul(a_q, w_q):
+    return a_q.dequantize().half() @ w_q.dequantize().half().T
+""", "C is float16/bfloat16"),
         Wrong("W not transposed", """
 def dequant_matmul(a_q, w_q):
     return a_q.dequantize().double() @ w_q.dequantize().double()

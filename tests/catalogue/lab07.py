@@ -338,6 +338,11 @@ def my_permute(topk_ids, num_experts, block_m):
 """),
     ],
     "07.5": [
+        Wrong("the result cast to bfloat16", """
+def my_combine(pair_out, topk_weights, num_tokens):
+    top_k = topk_weights.shape[1]
+    return (pair_out.view(num_tokens, top_k, -1) * topk_weights[:, :, None]).sum(1).bfloat16()
+""", "y is float16/bfloat16"),
         Wrong("weights forgotten", """
 def my_combine(pair_out, topk_weights, num_tokens):
     top_k = topk_weights.shape[1]

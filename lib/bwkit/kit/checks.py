@@ -20,7 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 __all__ = ["check", "check_choice", "check_true", "compare", "CheckFailure", "NotAnswered", "passed", "failed",
-           "PASS", "FAIL", "describe_value", "narrow_float"]
+           "PASS", "FAIL", "describe_value", "narrow_float", "as_int", "not_an_int",
+           "compare_not_narrow"]
 
 PASS = "PASS ✅"
 FAIL = "FAIL ❌"
@@ -58,8 +59,42 @@ def _fmt(v: float) -> str:
     return f"{v:.6g}"
 
 
+def _opaque_type(x: Any) -> str | None:
+    """The type name an answer the codec could not carry had (a `codec.Opaque`), else None."""
+    if type(x).__name__ == "Opaque" and type(x).__module__.startswith("bwkit.") and isinstance(
+            getattr(x, "type", None), str) and isinstance(getattr(x, "repr", None), str):
+        return x.type
+    return None
+
+
+_CALLABLE_TYPES = ("function", "builtin_function_or_method", "method", "partial", "type", "cython_function_or_method")
+
+
+def _function_name(x: Any) -> str | None:
+    """The name of a function answer (a callable, or a carried `Opaque` of a function); None for anything else."""
+    typ = _opaque_type(x)
+    if typ is not None:
+        if typ not in _CALLABLE_TYPES and typ not in ("JITFunction", "Autotuner"):
+            return None
+        import re
+
+        m = re.match(r"<(?:function|built-in function|bound method|class) (\S+)", x.repr)
+        if m is None:
+            return typ
+        name = m.group(1) if m.group(1).startswith("<") else m.group(1).rstrip(">")
+        return name.rsplit(".", 1)[-1]                 # 'f.<locals>.<lambda>' -> '<lambda>'
+    if callable(x) and not hasattr(x, "shape"):
+        return getattr(x, "__name__", type(x).__name__)
+    return None
+
+
 def describe_value(x: Any, width: int = 60) -> str:
     """A short description of any value for a diagnosis: 'a str ('5')', 'a float32 tensor [4, 4]', ..."""
+    typ = _opaque_type(x)
+    if typ is not None:      # an object the codec carried by its type and repr only
+        text = x.repr if len(x.repr) <= width else x.repr[: width - 3] + "..."
+        article = "an" if typ[:1].lower() in "aeiou" else "a"
+        return f"{article} {typ} ({text})"
     name = type(x).__name__
     shape = getattr(x, "shape", None)
     dtype = getattr(x, "dtype", None)
@@ -75,6 +110,18 @@ def describe_value(x: Any, width: int = 60) -> str:
 _FLOAT_EPS = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23}   # one ulp at 1.0
 _HALF_TINY = {"float16": 2.0**-24, "bfloat16": 2.0**-133}   # their smallest subnormal: rounding near 0 is absolute
 _HALF_BITS = {"float16": 11, "bfloat16": 8}                  # significant bits they keep
+
+
+def _text_item(x: Any, _depth: int = 0) -> tuple[list[int], Any] | None:
+    """(index path, item) of the first str/bytes inside a list/tuple answer (at any depth), else None."""
+    if isinstance(x, (list, tuple)) and _depth < 64:
+        for i, v in enumerate(x):
+            if isinstance(v, (str, bytes)):
+                return [i], v
+            found = _text_item(v, _depth + 1)
+            if found is not None:
+                return [i] + found[0], found[1]
+    return None
 
 
 def _to_array(x: Any):
@@ -106,6 +153,8 @@ def _to_array(x: Any):
     if isinstance(x, (int, float)):
         return np.asarray(float(x)), type(x).__name__, ()
     if isinstance(x, Sequence) and not isinstance(x, (str, bytes)):
+        if _text_item(x) is not None:      # numbers written as text are not numbers (NumPy would parse them)
+            return None, type(x).__name__, ()
         try:
             arr = np.asarray([_scalar(v) for v in x] if all(_is_scalar(v) for v in x) else x, dtype=np.float64)
             return arr, "list", arr.shape
@@ -178,6 +227,20 @@ def narrow_float(x: Any) -> str | None:
     return name if name in _HALF_TINY else None
 
 
+def compare_not_narrow(*, atol: float, rtol: float, wanted: str = "") -> Callable[[Any, Any], tuple[bool, list[str]]]:
+    """A `Part.compare`: `compare`, and a float16/bfloat16 answer fails even when it is right to its own rounding,
+    for an exercise whose prompt asks for more (`wanted`: "float64"; "" = the reference's own dtype)."""
+    def cmp(got: Any, want: Any) -> tuple[bool, list[str]]:
+        ok, lines = compare(got, want, atol=atol, rtol=rtol)
+        narrow = narrow_float(got)
+        if not ok or narrow is None or narrow_float(want) is not None:
+            return ok, lines
+        dtype = wanted or str(getattr(want, "dtype", "float64")).replace("torch.", "")
+        return False, [f"your answer is {narrow} ({_HALF_BITS[narrow]} significant bits), expected {dtype}: "
+                       f"compute and return it in {dtype}, without the cast to {narrow}"]
+    return cmp
+
+
 def _narrow_note(adt: str, bdt: str) -> str | None:
     """The line a failing half-precision answer gets: its dtype, not only its numbers, may be the trouble."""
     eps_b = _ref_eps(bdt)
@@ -188,6 +251,45 @@ def _narrow_note(adt: str, bdt: str) -> str | None:
             f"only), the reference {'float64' if bdt in ('float', 'list') else bdt}: compute and return {want}")
 
 
+def as_int(v: Any) -> int | None:
+    """`v` as an int when it is an integral number (an int, a NumPy integer, a 0-d integer tensor, or a float
+    with no fraction: 2.0), else None (a bool, a str, None, 2.5, a container, ...)."""
+    import operator
+
+    if isinstance(v, (bool, str, bytes)) or type(v).__name__ == "bool_":
+        return None
+    shape = getattr(v, "shape", None)
+    if shape is not None and tuple(shape) == () and hasattr(v, "item"):
+        if "bool" in str(getattr(v, "dtype", "")):
+            return None
+        v = v.item()
+    if isinstance(v, bool):
+        return None
+    try:
+        return operator.index(v)
+    except TypeError:
+        pass
+    if isinstance(v, float) or type(v).__module__ == "numpy":
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            return None
+        return int(f) if math.isfinite(f) and f.is_integer() else None
+    return None
+
+
+def not_an_int(v: Any) -> str:
+    """Why `v` is not an int, for a diagnosis: 'None: is a `return` missing?', '2.667', "a str ('5')"."""
+    if v is None:
+        return "None: is a `return` missing?"
+    if isinstance(v, float) or (type(v).__module__ == "numpy" and getattr(v, "shape", None) == ()):
+        try:
+            return f"{float(v):.4g} (use // for integer division)"
+        except (TypeError, ValueError):
+            pass
+    return describe_value(v, 40)
+
+
 def _is_text(x: Any) -> bool:
     return isinstance(x, str)
 
@@ -196,8 +298,9 @@ def compare(out: Any, ref: Any, *, atol: float = 0.0, rtol: float = 1e-6) -> tup
     """Return (ok, lines saying how `out` differs from `ref`); never raises on a badly typed `out`."""
     import numpy as np
 
-    if callable(out) and not callable(ref) and not hasattr(out, "shape"):
-        return False, [f"got a function ({getattr(out, '__name__', type(out).__name__)}), expected a value: "
+    fn_name = _function_name(out)
+    if fn_name is not None and not callable(ref):
+        return False, [f"got a function ({fn_name}), expected a value: "
                        "call it, or assign its result rather than the function"]
     if isinstance(ref, Mapping):
         return _compare_mapping(out, ref, atol, rtol)
@@ -217,9 +320,15 @@ def compare(out: Any, ref: Any, *, atol: float = 0.0, rtol: float = 1e-6) -> tup
         return ok, [] if ok else [f"got {describe_value(out)}, expected {describe_value(ref)}"]
     if out is None:
         return False, ["got None: is a `return` missing (or the variable not assigned)?"]
-    if isinstance(out, str):
-        return False, [f"got a str ({out!r}), expected a number{'' if not bshape else ' array'}: "
+    if isinstance(out, (str, bytes)):
+        return False, [f"got a {type(out).__name__} ({out!r}), expected a number{'' if not bshape else ' array'}: "
                        "convert it (float(...), int(...)) or drop the quotes"]
+    text = _text_item(out)
+    if text is not None:
+        where = "".join(f"[{i}]" for i in text[0])
+        shown = repr(text[1]) if len(repr(text[1])) <= 40 else repr(text[1])[:37] + "..."
+        return False, [f"got a {type(text[1]).__name__} ({shown}) as item {where} of your {type(out).__name__}, "
+                       "expected numbers: convert it (float(...), int(...)) or drop the quotes"]
     early = _shape_mismatch(out, bshape, bdt)
     if early is not None:       # before any conversion: a huge answer of the wrong shape is never copied
         return False, early
@@ -295,7 +404,7 @@ def _compare_items(out: Any, ref: Sequence, atol: float, rtol: float) -> tuple[b
             bad.append((i, o, r, sub))
     lines = []
     for i, o, r, sub in bad[:_MAX_ITEMS_SHOWN]:
-        short = len(repr(o)) <= 40 and len(repr(r)) <= 40 and not hasattr(o, "shape")
+        short = len(repr(o)) <= 40 and len(repr(r)) <= 40 and not hasattr(o, "shape") and _opaque_type(o) is None
         lines.append(f"item {i}: got {o!r}, expected {r!r}" if short else f"item {i}: " + "; ".join(sub))
     if len(bad) > _MAX_ITEMS_SHOWN:
         lines.append(f"{len(bad)} of {len(ref)} items wrong (the first {_MAX_ITEMS_SHOWN} shown)")

@@ -19,10 +19,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["encode", "decode", "dumps", "loads", "Opaque", "AnswerError", "CodecError", "MAX_BYTES"]
+__all__ = ["encode", "decode", "dumps", "loads", "Opaque", "AnswerError", "Unanswerable", "Encoded", "CodecError",
+           "MAX_BYTES", "STUB_MESSAGE"]
 
 MAX_BYTES = 64 * 2**20   # one answer or input payload, encoded
 
+# what the stub of an exercise raises (`bwkit make-labs`: 'Exercise NN.k (title): write your code here')
+STUB_MESSAGE = re.compile(r"Exercise \d+\.\d+\b.*write your code here", re.S)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")   # terminal colour codes
 
 
@@ -48,8 +51,29 @@ class AnswerError:
 
     @property
     def not_implemented(self) -> bool:
-        """True when the stub (NotImplementedError) is still in place."""
-        return self.type == "NotImplementedError"
+        """True when the stub is still in place: a NotImplementedError with the stub's message ('Exercise NN.k
+        (title): write your code here'; nbgrader's stub has none, `raise NotImplementedError()`), not any
+        NotImplementedError (a helper's 'only for FP8', a meta tensor's 'Cannot copy out of meta tensor')."""
+        if self.type not in ("NotImplementedError", "NotAnswered"):
+            return False
+        text = self.message.strip()
+        return not text or bool(STUB_MESSAGE.search(text)) or "raise NotImplementedError()" in text
+
+
+@dataclass(frozen=True)
+class Unanswerable:
+    """No answer for one input, through no exception of the learner's code: it could not be carried (`kind`
+    "unreadable": too large, not data), or it ran past the check's time limit ("timeout"); `text` says which."""
+
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A value already encoded (`encode(value)`): `encode` passes its data through as is."""
+
+    data: Any
 
 
 def _tensor_dtypes():
@@ -86,6 +110,10 @@ def encode(x: Any, _depth: int = 0) -> Any:
                               "details": details if isinstance(details, dict) else None}}
     if isinstance(x, AnswerError):
         return {"__error__": {"type": x.type, "message": x.message, "details": x.details}}
+    if isinstance(x, Encoded):
+        return x.data
+    if isinstance(x, Unanswerable):
+        return {"__unanswerable__": {"kind": str(x.kind), "text": str(x.text)}}
     try:
         import torch
     except ImportError:  # pragma: no cover
@@ -144,6 +172,9 @@ def decode(d: Any) -> Any:
     if "__error__" in d:
         e = d["__error__"]
         return AnswerError(str(e.get("type")), str(e.get("message")), e.get("details"))
+    if "__unanswerable__" in d:
+        u = d["__unanswerable__"]
+        return Unanswerable(str(u.get("kind")), str(u.get("text")))
     if "__object__" in d:
         return Opaque(str(d["__object__"].get("type")), str(d["__object__"].get("repr")))
     if "__tensor__" in d:

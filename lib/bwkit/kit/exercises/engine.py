@@ -12,8 +12,12 @@ patching anything in the kernel changes only that student's own answers.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import random
+import signal
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,10 +25,12 @@ from typing import Any
 from bwkit.kit.catalog import LABS
 from bwkit.kit.checks import CheckFailure, NotAnswered, compare, failed, passed
 from bwkit.kit.exercises import codec
-from bwkit.kit.exercises.spec import Case, Exercise, Mistake, Part
+from bwkit.kit.exercises.spec import BadAnswer, Case, Exercise, Mistake, Part
 
 __all__ = ["check", "run", "probe", "judge", "make_payload", "Verdict", "register", "get", "lab_exercises",
-           "all_exercises", "LAB_MODULES"]
+           "all_exercises", "LAB_MODULES", "CASE_SECONDS"]
+
+CASE_SECONDS = 60.0      # `check`'s time limit on the answer for one input (the slowest official answer: ~2 s)
 
 LAB_MODULES = {lab.number: f"bwkit.kit.exercises.lab{lab.number}" for lab in LABS}  # one per lab of the catalogue
 _REGISTRY: dict[str, Exercise] = {}
@@ -94,10 +100,45 @@ def _default_probe(part: Part, answers: Mapping[str, Any], case: Case) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-def probe(exercise_id: str, namespace: Mapping[str, Any], payload: str) -> str:
+class _TimeLimit(BaseException):
+    """Raised into the learner's code by `_time_limit`'s alarm (a BaseException: `except Exception` keeps out)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None):
+    """An alarm after `seconds` that raises `_TimeLimit`, in the main thread only, and only when no other timer
+    is running (a previous SIGALRM handler is restored afterwards); elsewhere, or for None, no limit."""
+    usable = (seconds is not None and seconds > 0 and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread()
+              and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise _TimeLimit()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _size_text(got: Any, nbytes: int) -> str:
+    from bwkit.kit.checks import describe_value
+
+    return f"your answer is {nbytes / 2**20:.1f} MiB ({describe_value(got)})"
+
+
+def probe(exercise_id: str, namespace: Mapping[str, Any], payload: str, time_limit: float | None = None) -> str:
     """Compute the learner's answers for the payload's inputs from `namespace`; return them as JSON text.
 
-    Never raises for anything the learner's code does: exceptions become data (`codec.AnswerError`).
+    Never raises for anything the learner's code does: exceptions become data (`codec.AnswerError`); an answer
+    that cannot be carried (too large, not data), or one that runs past `time_limit` seconds (`check` sets one;
+    the grader has its own cell timeout), becomes a `codec.Unanswerable`.
     """
     ex = get(exercise_id)
     data = codec.loads(payload)
@@ -111,17 +152,41 @@ def probe(exercise_id: str, namespace: Mapping[str, Any], payload: str) -> str:
     if out["missing"] or out["not_callable"]:
         return codec.dumps(out)
     answers = {a.name: namespace[a.name] for a in ex.reads}
+    budget = codec.MAX_BYTES - 2**20          # what the answers may take together (the rest: the JSON around them)
+    timed_out: codec.Unanswerable | None = None
     for part, part_cases in zip(ex.parts, cases, strict=True):
         results = []
         for case in part_cases:
+            if timed_out is not None:        # one endless loop is enough: the other inputs are not tried
+                results.append(codec.Encoded(codec.encode(timed_out)))
+                continue
             try:
-                got = part.probe(answers, case) if part.probe else _default_probe(part, answers, case)
-                codec.encode(got)   # fails here, not later, on something the codec cannot carry
+                with _time_limit(time_limit):
+                    got = part.probe(answers, case) if part.probe else _default_probe(part, answers, case)
             except KeyboardInterrupt:
                 raise
+            except _TimeLimit:
+                got = timed_out = codec.Unanswerable("timeout", f"took more than {time_limit:g} s (an endless "
+                                                                "loop?): the check stopped it")
+            except BadAnswer as e:
+                got = codec.Unanswerable("form", str(e))
             except BaseException as e:  # noqa: BLE001 - the learner's error is the answer
                 got = e
-            results.append(got)
+            try:
+                enc = codec.encode(got)     # fails here, not later, on something the codec cannot carry
+                size = len(json.dumps(enc, separators=(",", ":"), allow_nan=False))
+            except KeyboardInterrupt:
+                raise
+            except BaseException as e:  # noqa: BLE001 - an answer that is not data is told so
+                enc = codec.encode(codec.Unanswerable("unreadable", f"your answer could not be read as data "
+                                                      f"({type(e).__name__}: {str(e)[:200]})"))
+                size = 0
+            if size > budget:
+                together = "" if size > codec.MAX_BYTES - 2**20 else " (the answers to all its inputs together)"
+                text = f"{_size_text(got, size)}: the check carries at most {codec.MAX_BYTES // 2**20} MiB{together}"
+                enc, size = codec.encode(codec.Unanswerable("unreadable", text)), 0
+            budget -= size
+            results.append(codec.Encoded(enc))
         out["parts"].append(results)
     return codec.dumps(out)
 
@@ -180,6 +245,8 @@ def _mistake_says(m: Mistake, part: Part, case: Case, got: Any, want: Any) -> bo
         if not isinstance(got, codec.AnswerError):
             return None
         return m.error.lower() in f"{got.type}: {got.message}".lower()
+    if isinstance(got, codec.Unanswerable):
+        return None                 # no answer on this input: it cannot tell any mistake apart
     if isinstance(got, codec.AnswerError):
         if m.when is None:
             return None             # an input on which the answer raised cannot tell a value/ratio mistake apart
@@ -236,11 +303,16 @@ def _not_an_option(part: Part, got: Any) -> str | None:
     """For a single choice answer: why `got` is not one of its options (None when it is, or not a choice)."""
     if len(part.reads) != 1 or part.reads[0].kind != "choice":
         return None
+    from bwkit.kit.checks import _function_name
+
     options = part.reads[0].options
     if isinstance(got, str) and got.strip().lower() in [o.lower() for o in options]:
         return None
     shown = ", ".join(f'"{o}"' for o in options)
-    return f"{got!r} is not one of the options {shown}"
+    if (fn := _function_name(got)) is not None:
+        return f"`{part.reads[0].name}` is a function ({fn}), not one of the options {shown}: assign the option " \
+               "itself (a string)"
+    return f"{'None' if got is None else _short(got)} is not one of the options {shown}"
 
 
 def _case_text(part: Part, case: Case) -> str:
@@ -271,6 +343,12 @@ def judge(ex: Exercise, answers_json: str, seed: int = 0) -> Verdict:
     for part, cases, results in zip(ex.parts, all_cases, data["parts"], strict=True):
         fails, seen = [], []
         for case, got in zip(cases, results, strict=True):
+            if isinstance(got, codec.Unanswerable):
+                if got.kind == "timeout":    # the inputs after it were not tried
+                    return Verdict(ex, False, [f"{_case_text(part, case)}: {got.text}"])
+                seen.append((case, got, None, False))
+                fails.append((case, got, None, [got.text]))
+                continue
             if isinstance(got, codec.AnswerError) and got.not_implemented:
                 return Verdict(ex, False, [f"not answered yet: {_case_text(part, case)} raised "
                                            "NotImplementedError (the exercise stub): write your answer in the "
@@ -323,7 +401,7 @@ def judge(ex: Exercise, answers_json: str, seed: int = 0) -> Verdict:
 def run(exercise_id: str, namespace: Mapping[str, Any], seed: int = 0) -> Verdict:
     """Probe and judge in this process (what `check` and the mutation tests use)."""
     ex = get(exercise_id)
-    return judge(ex, probe(exercise_id, namespace, make_payload(ex, seed)), seed)
+    return judge(ex, probe(exercise_id, namespace, make_payload(ex, seed), time_limit=CASE_SECONDS), seed)
 
 
 def check(exercise_id: str, namespace: Mapping[str, Any] | None = None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -16,7 +17,14 @@ from bwkit.kit.checks import compare, describe_value, narrow_float
 from bwkit.kit.exercises.engine import register
 from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, Part
 
-RAISES = "raises ValueError"   # what a check records when the answer raised ValueError, as it must for bad tiles
+
+@dataclass(frozen=True)
+class RaisedValueError:
+    """What a check records when the answer raised ValueError, as it must for bad tiles (a bwkit dataclass the
+    codec carries: no value a learner's function returns by accident, unlike the text "raises ValueError")."""
+
+
+RAISES = RaisedValueError()
 
 
 def _is_num(x: Any) -> bool:
@@ -24,7 +32,7 @@ def _is_num(x: Any) -> bool:
 
 
 def _raised(x: Any) -> bool:
-    return isinstance(x, str) and x == RAISES
+    return isinstance(x, RaisedValueError)
 
 
 def _probe_raising(name: str):

@@ -275,7 +275,7 @@ def _compare_offsets(got: Any, want: Any) -> tuple[bool, list[str]]:
     bad = []
     for i, (a, b) in enumerate(zip(g, w, strict=False)):
         try:
-            same = float(a) == float(b)
+            same = not isinstance(a, (str, bytes)) and float(a) == float(b)     # float('0') is no offset
         except (TypeError, ValueError):
             same = False
         if not same:

@@ -12,15 +12,16 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 
 from bwkit import gemm
 from bwkit.kit import interp, runtime
-from bwkit.kit.checks import compare
+from bwkit.kit.checks import as_int, compare, describe_value, not_an_int
 from bwkit.kit.exercises.engine import register
 from bwkit.kit.exercises.models import one_too_many, waves
-from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, wrong_unit
+from bwkit.kit.exercises.spec import BadAnswer, Case, Exercise, Function, Mistake, wrong_unit
 
 SMEM_PER_BLOCK = 227 * 1024     # CUDA C++ Programming Guide, compute capability 9.0 / 10.0: max per block
 KERNEL_SIGNATURE = ("(a_ptr, b_ptr, c_ptr, M, N, K, stride_am, stride_ak, stride_bk, stride_bn, stride_cm, "
@@ -273,12 +274,30 @@ def _order_cases(rng: random.Random) -> list[Case]:
             _random_grid(rng)]
 
 
+def _pid_pair(got: Any, call: str) -> tuple:
+    """One answer of `my_grouped_pid` as a tuple of ints, or `BadAnswer` saying why it is none (None, a dict,
+    a str, 0.25 from `/`): the check's own conversion must not take 0.25 for 0, nor blame the learner's code."""
+    if got is None:
+        raise BadAnswer(f"{call} returned None: is a `return` missing?")
+    if isinstance(got, (str, bytes, Mapping, set, frozenset)) or not hasattr(got, "__iter__") or \
+            getattr(got, "shape", (1,)) == ():
+        raise BadAnswer(f"{call} returned {describe_value(got, 40)}, expected a (pid_m, pid_n) tuple of ints")
+    items = tuple(got)
+    out = []
+    for name, v in zip(("pid_m", "pid_n", "item 2", "item 3"), items, strict=False):
+        n = as_int(v)
+        if n is None:
+            raise BadAnswer(f"{call} returned {name} = {not_an_int(v)}: expected an int")
+        out.append(n)
+    return tuple(out) + tuple(items[len(out):])
+
+
 def _order_probe(answers, case):
     fn = answers["my_grouped_pid"]
     num_pid_m, num_pid_n, group = case.args
     return {"grid": [num_pid_m, num_pid_n, group],
-            "order": [tuple(int(x) for x in fn(t, num_pid_m, num_pid_n, group))
-                      for t in range(num_pid_m * num_pid_n)]}
+            "order": [_pid_pair(fn(t, num_pid_m, num_pid_n, group), f"my_grouped_pid({t}, {num_pid_m}, "
+                                f"{num_pid_n}, {group})") for t in range(num_pid_m * num_pid_n)]}
 
 
 def _orders(f):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import numpy as np
 import torch
@@ -10,8 +11,9 @@ import torch
 from bwkit import formats as F
 from bwkit import hw
 from bwkit import scaled_gemm as sg
+from bwkit.kit.checks import as_int, compare_not_narrow, narrow_float, not_an_int
 from bwkit.kit.exercises.engine import register
-from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, Value, wrong_unit
+from bwkit.kit.exercises.spec import BadAnswer, Case, Exercise, Function, Mistake, Value, wrong_unit
 
 NVFP4_KINDS = ("kind::f16", "kind::f8f6f4", "kind::mxf4", "kind::mxf4nvf4")
 FP4_SCHEMES = ("mxfp4", "nvfp4")
@@ -103,7 +105,10 @@ register(
         "04.2", "dequantize-then-matmul",
         reads=Function("dequant_matmul", "(a_q: Quantized, w_q: Quantized) -> torch.Tensor"),
         cases=_dequant_cases, probe=_dequant_probe, expected=_dequant_ref, rtol=1e-9, atol=1e-9,
+        compare=compare_not_narrow(atol=1e-9, rtol=1e-9, wanted="float64"),
         mistakes=[
+            Mistake("C is float16/bfloat16: multiply (and return) in float64, as the exercise asks",
+                    when=lambda got, want, *a: narrow_float(got) is not None),
             Mistake("you multiplied the original fp32 tensors, not the quantized ones", value=_unquantized),
             Mistake("you dropped NVFP4's per-tensor scale (element x block scale only): dequantize() applies it",
                     when=_without_tensor_scale),
@@ -136,10 +141,27 @@ register(
 # ------------------------------------------------------------------------------------------------------------
 # 04.4 the tiles tl.dot_scaled takes, 04.5 bytes per K step, 04.6 the dequantize path's ceiling
 # ------------------------------------------------------------------------------------------------------------
+_SHAPE_NAMES = ("A", "A's scales", "B", "B's scales")
+
+
+def _dims(s: Any, i: int) -> Any:
+    """One returned shape as a tuple of ints (a non-integral size is `BadAnswer`, not truncated by int())."""
+    if not isinstance(s, (list, tuple, torch.Size)):
+        return s
+    out = []
+    for v in s:
+        n = as_int(v)
+        if n is None:
+            what = _SHAPE_NAMES[i] if i < len(_SHAPE_NAMES) else f"item {i}"
+            raise BadAnswer(f"the shape of {what} holds {not_an_int(v)}: expected an int in {tuple(s)!r}")
+        out.append(n)
+    return tuple(out)
+
+
 def _shapes_probe(answers, case):
     got = answers["dot_scaled_shapes"](*case.args)
     if isinstance(got, (list, tuple)):
-        return tuple(tuple(int(v) for v in s) if isinstance(s, (list, tuple, torch.Size)) else s for s in got)
+        return tuple(_dims(s, i) for i, s in enumerate(got))
     return got
 
 

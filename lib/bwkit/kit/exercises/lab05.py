@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from bwkit import layouts as L
+from bwkit.kit.checks import as_int, not_an_int
 from bwkit.kit.exercises.codec import AnswerError
 from bwkit.kit.exercises.engine import register
 from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, Part, Value, wrong_unit
@@ -50,7 +51,17 @@ def grid_data(x: Any, sizes: tuple[int, ...], name: str) -> dict:
         out["problem"] = (f"`{name}` is a CuTe {type(x).__name__}, which lives only inside @cute.jit: build it "
                           "with L.run_cute(lambda: ...) or write L.Layout(shape, stride)")
     elif callable(x):
-        out["table"] = L.table(x, sizes)
+        table = np.empty(tuple(sizes), dtype=np.int64)
+        for idx in np.ndindex(*sizes):
+            v = x(*idx)
+            n = as_int(v)
+            if n is None:
+                call = f"{name}({', '.join(map(str, idx))})"
+                out["problem"] = (f"{call} returned None: is a `return` missing?" if v is None else
+                                  f"{call} returned {not_an_int(v)}: a layout function must return an int index")
+                return out
+            table[idx] = n
+        out["table"] = table
     else:
         out["problem"] = f"`{name}` is a {type(x).__name__} ({str(x)[:40]}): expected a bwkit.layouts.Layout"
     return out
@@ -342,12 +353,15 @@ def _kernel_probe(answers, case) -> dict:
     if name == "Compiled" and isinstance(getattr(k, "ptx", None), str):
         return {"type": name, "ptx": k.ptx}
     if callable(k):
-        why = f"`my_kernel` is a function ({getattr(k, '__name__', name)}): call it, e.g. cg.compile_gemm(...)"
+        kind, why = "function", (f"`my_kernel` is a function ({getattr(k, '__name__', name)}): call it, e.g. "
+                                 "cg.compile_gemm(...)")
     elif isinstance(k, str):
-        why = "`my_kernel` is a str: keep the Compiled object that cg.compile_gemm returns (the check reads its .ptx)"
+        kind, why = "text", ("`my_kernel` is a str: keep the Compiled object that cg.compile_gemm returns (the check "
+                             "reads its .ptx)")
     else:
-        why = f"`my_kernel` is a {name}: it must be what cg.compile_gemm returns (a bwkit.inspect.Compiled)"
-    return {"type": name, "ptx": None, "problem": why}
+        kind, why = "other", (f"`my_kernel` is a {name}: it must be what cg.compile_gemm returns (a "
+                              "bwkit.inspect.Compiled)")
+    return {"type": name, "ptx": None, "problem": why, "kind": kind}
 
 
 def _compare_kernel(got: Any, want: dict) -> tuple[bool, list[str]]:
@@ -377,7 +391,7 @@ register(
         probe=_kernel_probe, expected=_kernel_facts, compare=_compare_kernel,
         mistakes=[
             Mistake("my_kernel must be the Compiled object itself, not its PTX text or the function",
-                    when=lambda got, want: bool(got.get("problem"))),
+                    when=lambda got, want: bool(got.get("problem")) and got.get("kind") in ("function", "text")),
             Mistake("that is the NVFP4 kernel (kind::mxf4nvf4): compile the dense one with cg.compile_gemm",
                     when=_fact("tcgen05.mma kind", ["mxf4nvf4"])),
             Mistake("the output is converted to BF16: pass dtype='fp16' to cg.compile_gemm",

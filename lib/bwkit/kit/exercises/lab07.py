@@ -13,8 +13,9 @@ import random
 import torch
 
 from bwkit import formats, moe
+from bwkit.kit.checks import compare_not_narrow, narrow_float
 from bwkit.kit.exercises.engine import register
-from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake
+from bwkit.kit.exercises.spec import BadAnswer, Case, Exercise, Function, Mistake
 
 __all__ = ["random_config", "notebook_biased_scores", "notebook_gate_inputs", "notebook_fp8_weight",
            "notebook_ep_ids", "moe_ep_table"]
@@ -22,6 +23,12 @@ __all__ = ["random_config", "notebook_biased_scores", "notebook_gate_inputs", "n
 
 def _gen(rng: random.Random) -> torch.Generator:
     return torch.Generator().manual_seed(rng.randrange(2**31))
+
+
+def _narrow(what: str) -> Mistake:
+    """The answer is right to float16/bfloat16 rounding only: the learner cast it (the inputs are wider)."""
+    return Mistake(f"{what} is float16/bfloat16: keep the inputs' dtype (float64 or float32), without the cast",
+                   when=lambda got, want, *a: narrow_float(got) is not None)
 
 
 def _single(exercise_id: str, title: str, *, flags_ok: tuple[str, ...] = (), **kw) -> Exercise:
@@ -230,7 +237,9 @@ EX_07_3 = _single(
     reads=Function("my_gate", "(scores: torch.Tensor, bias: torch.Tensor, cfg: moe.DeepSeekMoEConfig) -> "
                               "tuple[torch.Tensor, torch.Tensor]"),
     cases=_cases_07_3, probe=_gate_probe, expected=_dense, rtol=1e-9, atol=1e-12, flags_ok=("gate_from_scores",),
+    compare=compare_not_narrow(atol=1e-12, rtol=1e-9),
     mistakes=[
+        _narrow("the weights"),
         Mistake("you masked dropped groups with 0.0 (the Hugging Face port's bug); use -inf: a 0.0 beats every "
                 "negative biased score of a kept group", value=lambda s, b, c: _dense(s, b, c, mask_value=0.0)),
         Mistake("you gathered the weights from the biased scores; the bias is for selection only",
@@ -274,8 +283,19 @@ def _perm_probe(answers, case):
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise TypeError(f"my_permute must return (sorted_ids, block_expert_ids), two 1-D tensors; got "
                         f"{type(out).__name__}{'' if not isinstance(out, (tuple, list)) else f' of {len(out)}'}")
-    sorted_ids, block_ids = (torch.as_tensor(t).reshape(-1) for t in out)
-    return {"sorted_ids": sorted_ids, "block_expert_ids": block_ids}
+    ids = {}
+    for name, t in zip(("sorted_ids", "block_expert_ids"), out, strict=True):
+        try:
+            v = torch.as_tensor(t)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise BadAnswer(f"my_permute's {name} could not be read as a tensor ({type(e).__name__}: {e})") from None
+        if v.dim() != 1:
+            raise BadAnswer(f"my_permute's {name} has shape {list(v.shape)}: it must be a 1-D tensor")
+        if v.is_floating_point() or v.is_complex() or v.dtype == torch.bool:
+            raise BadAnswer(f"my_permute's {name} is {str(v.dtype).replace('torch.', '')}: it must be an integer "
+                            "tensor (ids index rows and experts)")
+        ids[name] = v
+    return ids
 
 
 def _perm_variant(topk_ids, num_experts, block_m, *, pad=None, token_ids=False, every_expert=False,
@@ -380,7 +400,9 @@ EX_07_5 = Exercise.single(
     reads=Function("my_combine", "(pair_out: torch.Tensor, topk_weights: torch.Tensor, num_tokens: int) -> "
                                  "torch.Tensor"),
     cases=_combine_cases, expected=_d(moe.combine), rtol=1e-12, atol=1e-12,
+    compare=compare_not_narrow(atol=1e-12, rtol=1e-12),
     mistakes=[
+        _narrow("y"),
         Mistake("you forgot the routing weights", value=_d(lambda po, w, T: _view(po, T, w.shape[1]).sum(1))),
         Mistake("you averaged over the slots; the weights already sum to route_scale, so sum",
                 value=_d(lambda po, w, T: (_view(po, T, w.shape[1]) * w[:, :, None]).mean(1))),
@@ -573,8 +595,9 @@ EX_07_8 = _single(
                                        "-> torch.Tensor"),
     cases=_layer_cases, flags_ok=("swiglu", "combine"),
     expected=lambda x, po, w, a, b, c: moe.combine(po, w, x.shape[0]) + moe.swiglu(x, a, b, c),
-    rtol=1e-10, atol=1e-12,
+    rtol=1e-10, atol=1e-12, compare=compare_not_narrow(atol=1e-12, rtol=1e-10),
     mistakes=[
+        _narrow("y"),
         Mistake("you added the shared expert twice: once per token is enough",
                 value=lambda x, po, w, a, b, c: _layer(x, po, w, a, b, c, shared=2.0)),
         Mistake("you forgot the shared expert: every token runs it, beside its top_k routed experts",

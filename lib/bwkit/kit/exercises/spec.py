@@ -27,7 +27,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Answer", "Function", "Value", "Choice", "Case", "Mistake", "wrong_choices", "wrong_unit", "Part",
-           "Exercise"]
+           "Exercise", "BadAnswer"]
+
+
+class BadAnswer(Exception):
+    """Raised by a part's `probe` when the learner's answer has the wrong form (None, a dict where a tuple is
+    expected, 2.5 where an int is): its message is the diagnosis, shown as is (not as an error the learner's code
+    raised)."""
 
 
 @dataclass(frozen=True)
