@@ -150,6 +150,9 @@ class Check:
     def _write(self) -> None:
         if not self.rows and self.args.out is None and not self.dry:
             return       # nothing measured yet (or a check that cannot run here): nothing under results/
+        if self.out.exists() and not self.out.is_file():      # e.g. --out /dev/null: never replace a device
+            print(f"(not writing {self.out}: it is not a regular file)", flush=True)
+            return
         try:
             self.out.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.out.with_suffix(".tmp")

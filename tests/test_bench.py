@@ -570,7 +570,7 @@ torch.cuda.get_device_capability = lambda i=0: (8, 0)
 torch.cuda.get_device_name = lambda i=0: props.name
 sys.path.insert(0, sys.argv[1])
 for name in ("gpu_check_gemm", "gpu_check_moe"):
-    print(name, "rc", __import__(name).main(["--out", os.devnull]))
+    print(name, "rc", __import__(name).main(["--out", os.path.join(sys.argv[2], name + ".json")]))
 '''
 
 
@@ -582,8 +582,26 @@ def test_gpu_checks_skip_a_gpu_without_a_kernel_plan(tmp_path):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    res = subprocess.run([sys.executable, "-c", _SIM_CHECK, str(root / "benchmarks")], capture_output=True,
-                         text=True, timeout=300, cwd=tmp_path)
+    res = subprocess.run([sys.executable, "-c", _SIM_CHECK, str(root / "benchmarks"), str(tmp_path)],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
     out = res.stdout
     assert "gpu_check_gemm rc 0" in out and "gpu_check_moe rc 0" in out, out + res.stderr[-2000:]
     assert out.count("skipped: needs a GPU with a kernel plan (bwkit has none for sm_80") == 2, out
+
+
+def test_check_never_replaces_something_that_is_not_a_regular_file(tmp_path, capsys):
+    """`--out /dev/null` (run as root) had the atomic write replace the device with a regular file; a FIFO stands
+    for it here: it stays a FIFO, and the check says it did not write."""
+    import os
+    import stat
+
+    _benchmarks()
+    import gpu_check_util as u
+
+    fifo = tmp_path / "out.json"
+    os.mkfifo(fifo)
+    chk = u.Check("demo", "a demo", default_budget_s=5, argv=["--out", str(fifo)])
+    chk.row(kernel="x", ms=1.0)
+    assert chk.done() == 0
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert "it is not a regular file" in capsys.readouterr().out
