@@ -18,6 +18,7 @@ from bwkit import formats as F
 from bwkit import gluon_gemm as gg
 from bwkit import inspect as bwi
 from bwkit import ladder_model as lm
+from bwkit import layouts as L
 from bwkit import moe_kernels as mk
 from bwkit import perfmodel as pm
 from bwkit import pipeline as pl
@@ -170,6 +171,8 @@ BAD = [
     ("float M", lambda: bench.gemm_result("x", 4.0, 4, 4, _timing()), ValueError, "gemm_result: M must be"),
     ("save_json of a string", lambda: bench.save_json(["x"], "/nonexistent/x.json"), TypeError,
      "results must be BenchResults"),
+    ("a 2^32-entry table", lambda: L.table(L.Layout((65536, 65536), (1, 65536))), ValueError,
+     "4,294,967,296 entries; it evaluates every coordinate"),
     ("grep with a broken regex", lambda: bwi.grep("mma.sync", "mma.(sync"), ValueError,
      "not a regular expression"),
     # formats, gemm

@@ -397,6 +397,9 @@ def _mode_sizes(layout: Layout) -> tuple[int, ...]:
     return tuple(product(s) for s in layout.shape)
 
 
+_MAX_TABLE = 1 << 22     # entries `table` evaluates one by one (about 4 s; 2^32 would allocate 32 GiB first)
+
+
 def table(layout: Layout | Callable[..., int], shape: Sequence[int] | None = None):
     """NumPy int array of `layout` at every coordinate: a[i, j] = layout((i, j)) for a rank-2 layout.
 
@@ -417,6 +420,10 @@ def table(layout: Layout | Callable[..., int], shape: Sequence[int] | None = Non
     else:
         raise TypeError(f"table needs a bwkit.layouts.Layout or a function, got {type(layout).__name__} "
                         "(inside @cute.jit convert CuTe layouts with from_cute, or build them with run_cute)")
+    entries = int(np.prod(dims, dtype=object))
+    if entries > _MAX_TABLE:
+        raise ValueError(f"table: a {' x '.join(map(str, dims))} table has {entries:,} entries; it evaluates every "
+                         f"coordinate in Python (at most {_MAX_TABLE:,}): draw a tile of the layout, not all of it")
     out = np.empty(dims, dtype=np.int64)
     for idx in np.ndindex(*dims):
         v = fn(*idx) if len(idx) > 1 else fn(idx[0])
