@@ -201,6 +201,16 @@ def _build_class(root: Path, sentinel: Path) -> dict[str, float]:
     (sub / "no_ids" / name).write_text(json.dumps(nb), encoding="utf-8")
     expected["no_ids"] = 4
 
+    # a scratch cell right above a solution runs with it, but its error costs nothing (it tests the function
+    # the solution defines below it): the answer is graded on the solution and the check alone
+    nb = _solved()
+    i = next(k for k, c in enumerate(nb.cells) if c.id == "ex97-2-solution")
+    scratch = new_code_cell("ridge(4500, 8.0)")
+    scratch.id = "scratch-above"
+    nb.cells.insert(i, scratch)
+    _write(nb, sub / "scratch_above" / name)
+    expected["scratch_above"] = 4
+
     _write(LAB, sub / "not_attempted" / name)
     expected["not_attempted"] = 0
 
@@ -251,6 +261,13 @@ def test_every_student_gets_a_row_with_the_exact_score(graded):
     assert rows[0] == "student,97.1,97.2,97.3,total,max,notes"
     assert len(rows) == 1 + len(graded["expected"])
     assert rows[1].startswith("correct,1,2,1,4,4,")
+
+
+def test_a_failing_scratch_cell_above_a_solution_costs_nothing(graded):
+    e = _ex(graded, "scratch_above", "97.2")
+    assert e.status == "passed" and e.points == 2
+    assert "a cell you added above the solution did not run cleanly, which costs nothing" in e.detail
+    assert "NameError" in e.detail
 
 
 def test_correct_and_partly_wrong(graded):
@@ -572,20 +589,37 @@ def test_every_top_level_entry_gets_a_row_and_the_output_folder_is_skipped(tmp_p
     assert got["carol"].problem == "carol_97_fixture.ipynb.json is not a notebook (.json): not graded"
 
 
-def test_a_bad_out_fails_before_grading_in_one_line(tmp_path, capsys):
+def test_a_file_beside_a_notebook_never_takes_its_students_id(tmp_path):
+    """carol.html sorted before carol.ipynb took the id 'carol' (a 0-point row) and moved her grade to 'carol-2';
+    bob's PDF made a 0-point 'bob-2'; the instructor's README and roster became students."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("carol.html", "carol.ipynb", "bob_97_fixture.ipynb", "bob_97_fixture.pdf", "README.txt",
+                 "roster.csv", "dan.html"):
+        (subs / name).write_text("{}")
+    got = {s.student: s for s in grading.find_submissions(subs, "97_fixture")}
+    assert sorted(got) == ["bob", "carol", "dan"]
+    assert got["carol"].path.name == "carol.ipynb" and got["bob"].path.name == "bob_97_fixture.ipynb"
+    assert got["carol"].ignored == ["carol.html (beside the notebook: not graded)"]
+    assert got["bob"].ignored == ["bob_97_fixture.pdf (beside the notebook: not graded)"]
+    assert got["dan"].path is None and got["dan"].problem == "dan.html is not a notebook (.html): not graded"
+
+
+def test_a_bad_out_fails_before_grading_in_one_line(tmp_path, capsys, monkeypatch):
     sols = tmp_path / "solutions"
     sols.mkdir()
     nbformat.write(SOL, sols / "97_fixture.ipynb")
     _write(_solved(), tmp_path / "subs" / "a.ipynb")
     (tmp_path / "afile").write_text("x")
-    t0 = time.monotonic()
+    graded: list[str] = []                     # --out is checked before anyone (the solution included) is graded
+    monkeypatch.setattr(grading, "grade_submission", lambda sub, *a, **k: graded.append(sub.student))
     for out, why in [(tmp_path / "afile", "exists and is not a folder"),
                      (tmp_path / "afile" / "out", "cannot create the output folder")]:
         assert cli.main(["grade", str(tmp_path / "subs"), "--lab", "97", "--solutions", str(sols),
                          "--out", str(out)]) == 2
         err = capsys.readouterr().err
         assert err.startswith("grade: ") and why in err and len(err.strip().splitlines()) == 1
-    assert time.monotonic() - t0 < 20, "the class was graded before --out was checked"
+    assert graded == [], "a notebook was graded before --out was checked"
 
 
 def test_grades_csv_neutralizes_formulas(tmp_path):

@@ -436,6 +436,13 @@ def test_collect_force_drops_a_deleted_notebook_and_bad_outs_fail_in_one_line(tm
     (homes / "ann" / hub.LABS_DIR / name).unlink()          # ann deleted her notebook since
     assert [(r.user, r.status) for r in hub.collect(homes, "00", out, force=True)] == [("ann", "missing")]
     assert not (out / "ann" / name).exists(), "a stale copy would be graded as ann's"
+    (homes / "ann" / hub.LABS_DIR / name).write_text("ann's work")
+    (homes / "bob" / hub.LABS_DIR).mkdir(parents=True)                 # someone else, so the run is not empty
+    (homes / "bob" / hub.LABS_DIR / name).write_text("bob's work")
+    hub.collect(homes, "00", out, force=True)
+    shutil.rmtree(homes / "ann" / hub.LABS_DIR)                        # her whole labs folder has gone since
+    rows = {r.user: r.status for r in hub.collect(homes, "00", out, force=True)}
+    assert rows == {"ann": "skipped", "bob": "copied"} and not (out / "ann" / name).exists()
     afile = tmp_path / "afile"
     afile.write_text("x")
     with pytest.raises(hub.HubError, match="exists and is not a folder"):

@@ -432,21 +432,13 @@ def table(layout: Layout | Callable[..., int], shape: Sequence[int] | None = Non
 
 
 def _index(v, idx: tuple) -> int:
-    """A layout function's value at `idx` as an int: int() would truncate 2.5 to 2 and parse '5' (TypeError
-    for None, a str or a non-integral number, saying which coordinate gave it)."""
-    import math
-    import operator
+    """A layout function's value at `idx` as an int (the checks' rule, `bwkit.kit.checks.as_int`): int() would
+    truncate 2.5 to 2 and parse '5' (TypeError for None, a str or a non-integral number, naming the coordinate)."""
+    from bwkit.kit.checks import as_int
 
-    if not isinstance(v, (bool, str, bytes)) and getattr(v, "dtype", None) is not None and \
-            getattr(v, "shape", None) == () and hasattr(v, "item"):
-        v = v.item()                                   # a 0-d tensor or array
-    if not isinstance(v, bool):
-        try:
-            return operator.index(v)
-        except TypeError:
-            pass
-        if isinstance(v, float) and math.isfinite(v) and v.is_integer():
-            return int(v)
+    n = as_int(v)
+    if n is not None:
+        return n
     if v is None:
         raise TypeError(f"the layout function returned None at {idx}: is a `return` missing?")
     shown = f"{v:.4g}" if isinstance(v, float) else repr(v)[:40]

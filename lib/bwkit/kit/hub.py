@@ -93,7 +93,9 @@ def collect(users_root: str | Path, lab: str, out: str | Path, *, labs_dir: str 
 
     A home with the labs folder but without the notebook gets an empty folder, so the grader lists the student
     with 0 points and the reason; a home without the labs folder (never logged in, or not a student) is skipped.
-    `users` restricts the collection to those names. `out` must be empty or absent unless `force`.
+    `users` restricts the collection to those names (the folders of others already in `out` stay as they are).
+    `out` must be empty or absent unless `force`; with it, a user's earlier copy goes before the new one comes,
+    also for a user whose labs folder has gone since.
 
     The homes are the students': as in `bwkit grade`, a symbolic link there (the labs folder or the notebook) is
     never followed, and only a regular file is copied (`bwkit.kit.grading.discovery.open_student_file`); such a
@@ -121,10 +123,14 @@ def collect(users_root: str | Path, lab: str, out: str | Path, *, labs_dir: str 
         if user.startswith(".") or not home.is_dir() or (wanted is not None and user not in wanted):
             continue
         labs = home / labs_dir
+        name = f"{stem}.ipynb"
         if not labs.is_dir() and not labs.is_symlink():
+            try:
+                _remove_stale(out / user / name)   # --force: an earlier copy must not be graded as this user's
+            except OSError as e:
+                raise HubError(f"cannot write {out / user}: {e.strerror or e}") from e
             rows.append(Collected(user, "skipped", f"no {labs_dir}/ folder (never logged in?)"))
             continue
-        name = f"{stem}.ipynb"
         dst = out / user
         try:
             dst.mkdir(parents=True, exist_ok=True)

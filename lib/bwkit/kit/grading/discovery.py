@@ -96,15 +96,18 @@ def _student_from_file(stem: str, lab_stem: str) -> str:
 def find_submissions(root: str | Path, lab_stem: str, *, skip: Path | None = None) -> list[Submission]:
     """List the submissions in `root` (layout in the `bwkit.kit.grading` docstring), sorted by student id.
 
-    Every non-hidden entry gets one: a file that is not a notebook gets a 0-point row saying so. `skip` (the
-    grading output folder) and any folder that holds a previous run's reports are left out. Raises
-    `GradingError` when `root` is not a folder or holds no submission.
+    Every non-hidden entry gets one: a file that is not a notebook gets a 0-point row saying so, unless a
+    notebook gives the same student id (then it is one of that student's ignored files: ``carol.html`` beside
+    ``carol.ipynb`` never takes carol's id) or it is the instructor's (``README*``, ``.csv``, ``.md``, ``.txt``,
+    ``.tsv``, ``.xlsx``: not a student at all). `skip` (the grading output folder) and any folder that holds a
+    previous run's reports are left out. Raises `GradingError` when `root` is not a folder or holds no submission.
     """
     root = Path(root)
     if not root.is_dir():
         raise GradingError(f"submissions folder {root} does not exist or is not a folder")
     skip_real = Path(skip).resolve() if skip is not None else None
     subs: list[Submission] = []
+    loose: dict[int, str] = {}         # id() of a non-notebook file's row -> its file name
     for entry in sorted(root.iterdir()):
         if is_hidden(entry.name):
             continue
@@ -125,12 +128,17 @@ def find_submissions(root: str | Path, lab_stem: str, *, skip: Path | None = Non
                 subs.append(Submission(student, entry))
             else:
                 subs.append(Submission(student, None, f"{entry.name} is not a regular file: not graded"))
-        else:
+        elif not _instructor_file(entry.name):
             student = _student_from_file(_bare_stem(entry.name), lab_stem)
             ext = "".join(Path(entry.name).suffixes[-1:]) or "no extension"
             why = (f"{entry.name} is not a notebook ({ext}): not graded" if _regular(entry) else
                    f"{entry.name} is not a regular file: not graded")
             subs.append(Submission(student, None, why))
+            loose[id(subs[-1])] = entry.name
+    graded = {s.student: s for s in subs if s.path is not None}
+    for s in [s for s in subs if id(s) in loose and s.student in graded]:
+        subs.remove(s)                    # carol.html beside carol.ipynb: one of carol's files, not a student
+        graded[s.student].ignored.append(f"{loose[id(s)]} (beside the notebook: not graded)")
     if not subs:
         raise GradingError(f"no submissions in {root}: expected one folder per student holding {lab_stem}.ipynb, "
                            f"or files named <student>.ipynb / <student>_{lab_stem}.ipynb")
@@ -145,6 +153,15 @@ def find_submissions(root: str | Path, lab_stem: str, *, skip: Path | None = Non
             taken.add(s.student)
         seen.add(s.student)
     return sorted(subs, key=lambda s: s.student)
+
+
+_INSTRUCTOR_SUFFIXES = (".csv", ".md", ".txt", ".tsv", ".xlsx")
+
+
+def _instructor_file(name: str) -> bool:
+    """A file of the instructor's in the submissions folder (a README, a roster, notes): not a student."""
+    low = name.lower()
+    return low.startswith("readme") or low.endswith(_INSTRUCTOR_SUFFIXES)
 
 
 MAX_NOTEBOOK_BYTES = 64 * 2**20

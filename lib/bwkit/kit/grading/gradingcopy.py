@@ -13,7 +13,13 @@ import nbformat
 from bwkit.kit import notebooks
 from bwkit.kit.grading.model import GradingCopy
 
-__all__ = ["build_grading_copy"]
+__all__ = ["build_grading_copy", "is_above_cell"]
+
+
+def is_above_cell(cell_id: str) -> bool:
+    """A cell the student added right above an exercise's solution, run with it: its failure costs no points (it
+    may be a scratch test of the function defined below it); `bwkit.kit.grading.score` notes it instead."""
+    return cell_id.startswith("extra-") and "-above-" in cell_id
 
 _NBVAL_MARKER = re.compile(r"^\s*#+\s*(NBVAL_\w+|PYTEST_VALIDATE_\w+)\s*$")
 

@@ -15,7 +15,7 @@ import nbformat
 
 from bwkit.kit import notebooks
 from bwkit.kit.grading.discovery import read_submission
-from bwkit.kit.grading.gradingcopy import _neutralize, build_grading_copy
+from bwkit.kit.grading.gradingcopy import _neutralize, build_grading_copy, is_above_cell
 from bwkit.kit.grading.model import ExerciseResult, GradeOptions, GradingCopy, GradingError, StudentResult, Submission
 from bwkit.kit.grading.runner import CellRun, RunLog, defined_exercises, run_copy
 from bwkit.kit.grading.sandbox import Sandbox
@@ -92,7 +92,8 @@ def _score(exs, gc: GradingCopy, results: dict[str, CellRun], crashed: dict[str,
             out.append(ExerciseResult(status="not run", detail=f"could not run: {stopped or 'the run stopped'}",
                                       **base))
             continue
-        bad = [results[cid] for cid in ids if results[cid].status != "ok"]
+        above = [cid for cid in ids if is_above_cell(cid) and results[cid].status != "ok"]
+        bad = [results[cid] for cid in ids if results[cid].status != "ok" and not is_above_cell(cid)]
         if bad:
             status, msg = _cell_problem(bad[0], opts.timeout)
             out.append(ExerciseResult(status=status, detail=msg, **base))
@@ -107,6 +108,9 @@ def _score(exs, gc: GradingCopy, results: dict[str, CellRun], crashed: dict[str,
                                                             "this exercise has no bwkit definition)")
         if ok:
             base["points"] = e.points
+        if above:           # a scratch cell above the solution: noted, never scored
+            _, why = _cell_problem(results[above[0]], opts.timeout)
+            detail += f"\n(a cell you added above the solution did not run cleanly, which costs nothing: {why})"
         out.append(ExerciseResult(status=status, detail=detail, **base))
     return out
 
