@@ -107,7 +107,7 @@ def find_submissions(root: str | Path, lab_stem: str, *, skip: Path | None = Non
         raise GradingError(f"submissions folder {root} does not exist or is not a folder")
     skip_real = Path(skip).resolve() if skip is not None else None
     subs: list[Submission] = []
-    loose: dict[int, str] = {}         # id() of a non-notebook file's row -> its file name
+    loose: list[tuple[Submission, str]] = []      # the rows of non-notebook files, with their file names
     for entry in sorted(root.iterdir()):
         if is_hidden(entry.name):
             continue
@@ -134,11 +134,12 @@ def find_submissions(root: str | Path, lab_stem: str, *, skip: Path | None = Non
             why = (f"{entry.name} is not a notebook ({ext}): not graded" if _regular(entry) else
                    f"{entry.name} is not a regular file: not graded")
             subs.append(Submission(student, None, why))
-            loose[id(subs[-1])] = entry.name
+            loose.append((subs[-1], entry.name))
     graded = {s.student: s for s in subs if s.path is not None}
-    for s in [s for s in subs if id(s) in loose and s.student in graded]:
-        subs.remove(s)                    # carol.html beside carol.ipynb: one of carol's files, not a student
-        graded[s.student].ignored.append(f"{loose[id(s)]} (beside the notebook: not graded)")
+    for s, name in loose:
+        if s.student in graded:           # carol.html beside carol.ipynb: one of carol's files, not a student
+            subs.remove(s)
+            graded[s.student].ignored.append(f"{name} (beside the notebook: not graded)")
     if not subs:
         raise GradingError(f"no submissions in {root}: expected one folder per student holding {lab_stem}.ipynb, "
                            f"or files named <student>.ipynb / <student>_{lab_stem}.ipynb")
