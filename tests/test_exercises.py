@@ -202,3 +202,45 @@ def test_lab_modules_come_from_the_catalogue():
     for number, module in LAB_MODULES.items():
         assert importlib.util.find_spec(module) is not None, module
         assert lab_exercises(number), f"{module} defines no exercise"
+
+
+def test_a_value_mistake_needs_a_failing_input_it_explains():
+    """An answer that raises on the inputs where the mistake model differs from the reference, and is right on the
+    one where they agree (x = 2: 2x = x*x), was named "you squared it" by that passing input alone."""
+    ex = Exercise.single("99.4", "double it (2)", reads=Function("double2", "(x: float) -> float"),
+                         cases=lambda rng: [Case((2.0,), "two"), Case((3.0,), "three")],
+                         expected=lambda x: 2 * x, rtol=1e-9,
+                         mistakes=[Mistake("you squared it", value=lambda x: x * x)], hint="multiply by two")
+    from bwkit.kit.exercises import register
+
+    register(ex)
+    v = run("99.4", {"double2": lambda x: 4.0 if x == 2 else 1 / 0})
+    assert not v.ok and "squared" not in v.text() and "Hint: multiply by two" in v.text()
+    assert "squared" in run("99.4", {"double2": lambda x: x * x}).text()     # a failing input still names it
+
+
+def test_answer_forms_that_look_right_say_what_is_off():
+    from bwkit.kit.checks import compare
+
+    ok, why = compare((6.0,), 6.0)
+    assert not ok and "1-element tuple" in why[0] and "trailing comma" in why[0]
+    ok, why = compare([6], 6)
+    assert not ok and "drop the brackets" in why[0]
+    assert compare(np.array([6.0]), 6.0)[0] and compare(torch.tensor([6.0]), 6.0)[0]   # tensors keep passing
+    ok, why = compare("True", True)
+    assert not ok and "expected True or False (a bool): drop the quotes" in why[0]
+    x = -0.22430412345
+    ok, why = compare(float(np.float32(x)), x, rtol=1e-9)      # a float32 round trip: six digits print the same
+    assert not ok and why[0].startswith("got -0.2243041") and "expected -0.2243041" in why[0]
+    got, want = why[0].split()[1].rstrip(","), why[0].split("expected ")[1].split()[0]
+    assert got != want, why[0]
+    ok, why = compare(torch.tensor([1.0, float(np.float32(x))], dtype=torch.float64),
+                      torch.tensor([1.0, x], dtype=torch.float64), rtol=1e-9)
+    got, want = why[-1].split("got ")[1].split(",")[0], why[-1].split("expected ")[1]
+    assert not ok and got.startswith("-0.2243041") and got != want, why
+    from bwkit.kit.exercises import register
+
+    register(Exercise.choice("99.5", "a choice (2)", "pick5", ["a", "b", "c"], answer="b",
+                             wrong={"a": "a is the first letter", "c": "c is the last"}))
+    v = run("99.5", {"pick5": "middle"})
+    assert not v.ok and v.text().count("is not one of the options") == 1, v.text()

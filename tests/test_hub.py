@@ -443,6 +443,7 @@ def test_collect_force_drops_a_deleted_notebook_and_bad_outs_fail_in_one_line(tm
     shutil.rmtree(homes / "ann" / hub.LABS_DIR)                        # her whole labs folder has gone since
     rows = {r.user: r.status for r in hub.collect(homes, "00", out, force=True)}
     assert rows == {"ann": "skipped", "bob": "copied"} and not (out / "ann" / name).exists()
+    assert sorted(p.name for p in out.iterdir()) == ["bob"], "an empty ann/ would be graded as a 0-point row"
     afile = tmp_path / "afile"
     afile.write_text("x")
     with pytest.raises(hub.HubError, match="exists and is not a folder"):

@@ -242,3 +242,32 @@ def test_block_scaled_kernels_pass_the_checks():
         with interp.memory_checks({}, scheme) as report:       # no tensors named: nothing to attribute, no alarms
             c = fn(a_q, w_q)
         assert report.checked and torch.allclose(c, sg.emulated_matmul(a_q, w_q), rtol=1e-5, atol=1e-4)
+
+
+@triton.jit
+def _masked_copy(x_ptr, y_ptr, n, BLOCK: tl.constexpr, OTHER: tl.constexpr):
+    """y[i] = x[i] for i < n, loaded with a mask; OTHER: pass other=0 (else the masked lanes are undefined)."""
+    offs = tl.arange(0, BLOCK)
+    if OTHER:
+        x = tl.load(x_ptr + offs, mask=offs < n, other=0)
+    else:
+        x = tl.load(x_ptr + offs, mask=offs < n)
+    tl.store(y_ptr + offs, x)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int32])
+def test_masked_load_without_other_reads_nan_in_a_checked_launch(dtype):
+    """Triton leaves the masked lanes of a load without `other=` undefined; a checked launch reads NaN there (the
+    plain interpreter reads 0, which passed a K loop that forgot other=0.0), other=... still wins, ints read 0."""
+    x = torch.arange(1, 17, dtype=dtype)
+    for other in (False, True):
+        y = torch.full((16,), 7, dtype=dtype)
+        interp.safe_launch(_masked_copy, (1,), x, y, 10, BLOCK=16, OTHER=other)
+        assert torch.equal(y[:10], x[:10])
+        if dtype.is_floating_point and not other:
+            assert torch.isnan(y[10:]).all()
+        else:
+            assert (y[10:] == 0).all()
+        plain = torch.full((16,), 7, dtype=dtype)
+        _masked_copy[(1,)](x, plain, 10, BLOCK=16, OTHER=other)
+        assert (plain[10:] == 0).all(), "outside a checked launch the interpreter is unchanged"

@@ -239,7 +239,7 @@ def test_naive_roofline_is_weights_over_peak_bandwidth():
 def test_times_add_up_and_factors_only_slow_down():
     rows = pm.waterfall("min_latency")
     speeds = [r.tokens_per_s_user for _, r, _ in rows]
-    swap = [i for i, (label, _, _) in enumerate(rows) if label.startswith("MLA kernels measured on B200")]
+    swap = [i for i, (label, _, _) in enumerate(rows) if label.startswith("MLA kernels published for B200")]
     assert len(swap) == 1                   # swaps H800 for B200 kernel figures: decode slower, prefill faster
     assert speeds[swap[0]] == pytest.approx(speeds[swap[0] - 1], rel=0.01)   # at batch 1 attention barely matters
     assert all(b <= a * (1 + 1e-12) for i, (a, b) in enumerate(zip(speeds[:-2], speeds[1:-1], strict=True))

@@ -90,3 +90,52 @@ def test_docker_image_compiles_bytecode():
         assert "--compile-bytecode" in c.split(), c
     assert "python -m compileall -q /opt/bwkit/lib" in cmds
     assert cmds.index("python -m compileall -q /opt/bwkit/lib") > max(cmds.index(c) for c in uv)
+
+
+def _lab_map(text: str) -> dict[str, set[str]]:
+    """lab number -> module names, from the README's "Which lab teaches which module" sentence."""
+    sentence = text.split("Which lab teaches which module:", 1)[1].split("(the same map", 1)[0]
+    out: dict[str, set[str]] = {}
+    for part in re.split(r";\s*", sentence):
+        m = re.match(r"\s*(\d\d) (.*)", part, re.S)
+        if m:
+            out[m[1]] = set(re.findall(r"`(\w+)`", m[2]))
+    return out
+
+
+def _docstring_map(doc: str) -> dict[str, set[str]]:
+    """lab number -> module names, from `bwkit`'s docstring (``names (what) [NN, MM]`` entries)."""
+    body = doc.split("(the lab that teaches each in brackets):", 1)[1].split("The kit's machinery", 1)[0]
+    out: dict[str, set[str]] = {}
+    for names, labs in re.findall(r"([\w, ]+?)(?: \([^)]*\))? \[([\d, ]+)\]", body):
+        for lab in re.findall(r"\d\d", labs):
+            out.setdefault(lab, set()).update(n.strip() for n in names.split(",") if n.strip())
+    return out
+
+
+def test_readme_lab_module_map_matches_bwkit_docstring_and_the_tree():
+    """The README says the lab -> module map "opens bwkit's docstring": the two agree, and every module exists."""
+    import bwkit
+
+    readme = _lab_map((ROOT / "README.md").read_text())
+    doc = _docstring_map(bwkit.__doc__)
+    assert readme == doc, {lab: (readme.get(lab), doc.get(lab)) for lab in set(readme) | set(doc)
+                           if readme.get(lab) != doc.get(lab)}
+    assert sorted(readme) == [f"{i:02d}" for i in range(11)]
+    lib = ROOT / "lib" / "bwkit"
+    for mods in readme.values():
+        for m in mods:
+            assert (lib / f"{m}.py").exists() or (lib / m / "__init__.py").exists(), m
+
+
+def test_readme_lab_table_names_each_labs_cpu_paths():
+    """Each row of the README's lab table names the same kinds of CPU path as `bwkit doctor` (the catalog)."""
+    from bwkit.kit.catalog import LABS
+
+    kinds = ("native", "interpreter", "compile-only", "emulated", "host JIT", "gloo")
+    rows = dict(re.findall(r"^\| (\d\d) \|[^|]*\|[^|]*\| ([^|]*) \|$", (ROOT / "README.md").read_text(), re.M))
+    assert sorted(rows) == [lab.number for lab in LABS]
+    for lab in LABS:
+        def named(text: str) -> list[str]:
+            return [k for k in kinds if k in re.sub(r"\([^)]*\)", "", text)]
+        assert named(rows[lab.number]) == named(lab.paths["cpu"]), (lab.number, rows[lab.number], lab.paths["cpu"])

@@ -2,7 +2,7 @@
 
     t = bench.time_fn(lambda: torch.matmul(a, b))
     r = bench.gemm_result("torch.matmul", M, N, K, t, precision="bf16")
-    print(r.summary())                 # "... 742.1 TFLOP/s (75% of H200 bf16 peak) [cuda-events, median of 50]"
+    print(r.summary())                 # "<name> ... TFLOP/s (<pct>% of <GPU> bf16 peak) [cuda-events, median of 50]"
     bench.save_json([r], "results.json")   # with hardware and package metadata
     err = bench.relative_error(out, ref)   # ||out - ref|| / ||ref|| in float64, on out's device
 

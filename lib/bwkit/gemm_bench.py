@@ -13,7 +13,7 @@ times the NVFP4 GEMM against cuBLASLt (`torch._scaled_mm`).
 
 The JSON goes to ``gemm-bench.json`` in the working directory by default (`DEFAULT_OUT`), never into the kit's
 ``results/`` folder: lab 06 reads every file there as `bwkit.bench.save_json` results, which these are not.
-Call `bwkit.setup()` (the CLI does) before importing this module's helpers. Taught in lab 03 (step 7).
+Call `bwkit.setup()` (the CLI does) before importing this module's helpers. Taught in lab 03 (steps 3 and 8).
 """
 
 from __future__ import annotations

@@ -27,8 +27,11 @@ __all__ = [
 
 PRECISIONS = ("fp4", "fp8", "bf16", "tf32")
 
+_SRC_B200_PEAKS = ("NVIDIA Blackwell datasheet, HGX B200 column, per GPU with sparsity (18 PFLOP/s FP4, 9 FP8, "
+                   "4.5 FP16/BF16, 2.2 TF32) halved for dense; TF32 taken as BF16 / 2 = 1,125 (the sheet rounds "
+                   "2.25 to 2.2)")
 _SRC_DGX_B200 = ("NVIDIA DGX B200 datasheet (8 GPUs: 72 PFLOP/s FP8 and 144 PFLOP/s FP4 with sparsity, "
-                 "1,440 GB HBM3e, 64 TB/s) divided by 8 and halved for dense")
+                 "1,440 GB HBM3e, 64 TB/s) divided by 8")
 _SRC_GB200 = ("NVIDIA GB200 NVL72 datasheet (72 GPUs: 1,440 PFLOP/s FP4, 720 FP8, 360 BF16, 180 TF32 with sparsity; "
               "13.4 TB HBM3e, 576 TB/s) divided by 72 and halved for dense")
 _SRC_H100 = "NVIDIA H100 Tensor Core GPU datasheet, SXM5 column (dense = sparse figure / 2)"
@@ -37,7 +40,8 @@ _SRC_H100_PCIE = ("NVIDIA H100 Tensor Core GPU datasheet, PCIe column (80 GB HBM
 _SRC_HOPPER_WP_PCIE = "NVIDIA Hopper architecture whitepaper (H100 PCIe: 114 SMs; 228 KB shared memory per SM)"
 _SRC_H200 = "NVIDIA H200 Tensor Core GPU datasheet, SXM column (dense = sparse figure / 2)"
 _SRC_5090 = ("NVIDIA GeForce RTX 5090 product page (3,352 AI TOPS = FP4 with sparsity; 838 FP16 TFLOP/s with "
-             "sparsity) halved for dense. An UPPER BOUND for BF16/FP16 GEMMs with FP32 accumulation: GeForce parts "
+             "sparsity) halved for dense; FP8 (2x FP16) and TF32 (FP16 / 4) derived by the Tensor Core rate "
+             "ratios, not read from the page. An UPPER BOUND for BF16/FP16 GEMMs with FP32 accumulation: GeForce parts "
              "have run FP32-accumulate Tensor Core math at half the FP16-accumulate rate, and the RTX Blackwell "
              "whitepaper's FP32-accumulate row is the figure to use once confirmed")
 _SRC_SMEM = ("CUDA C++ Programming Guide, compute capabilities table (9.0 and 10.0: 228 KB shared memory per SM, "
@@ -47,6 +51,8 @@ _SRC_B200_SMS = ("148 SMs: 'How to Scale Your Model' (jax-ml scaling book), chap
                  "(multi_processor_count), which benchmarks/gpu_check.py prints")
 _SRC_PTX_TMEM = "PTX ISA, tcgen05 Tensor Memory: 128 lanes x 512 columns x 32 bit per SM"
 _SRC_HOPPER_WP = "NVIDIA Hopper architecture whitepaper (132 SMs on H100 SXM5, 228 KB shared memory per SM)"
+_SRC_H200_SMS = ("H200 is H100 SXM5's GH100 configuration with more HBM (NVIDIA H200 datasheet); SM count and shared "
+                 "memory from the Hopper architecture whitepaper (132 SMs on H100 SXM5, 228 KB per SM)")
 _SRC_RTX_WP = "NVIDIA RTX Blackwell GPU architecture whitepaper (GB202: 170 SMs on RTX 5090, 128 KB L1/SMEM per SM)"
 
 
@@ -83,7 +89,7 @@ SPECS: dict[str, GPUSpec] = {
     s.name: s
     for s in [
         GPUSpec("B200", "sm_100a", {"fp4": 9000, "fp8": 4500, "bf16": 2250, "tf32": 1125}, 180, 8.0, 148, 228, 256,
-                1.8, {"peak_tflops": _SRC_DGX_B200, "hbm": _SRC_DGX_B200, "sms": _SRC_B200_SMS,
+                1.8, {"peak_tflops": _SRC_B200_PEAKS, "hbm": _SRC_DGX_B200, "sms": _SRC_B200_SMS,
                       "smem": _SRC_SMEM, "tmem": _SRC_PTX_TMEM, "nvlink": "NVIDIA NVLink 5 (1.8 TB/s per GPU)"}),
         GPUSpec("GB200", "sm_100a", {"fp4": 10000, "fp8": 5000, "bf16": 2500, "tf32": 1250}, 186, 8.0, 148, 228, 256,
                 1.8, {"peak_tflops": _SRC_GB200, "hbm": _SRC_GB200,
@@ -96,7 +102,7 @@ SPECS: dict[str, GPUSpec] = {
                 {"peak_tflops": _SRC_H100_PCIE, "hbm": _SRC_H100_PCIE, "sms": _SRC_HOPPER_WP_PCIE,
                  "smem": _SRC_HOPPER_WP_PCIE, "tmem": "Hopper has no Tensor Memory", "nvlink": _SRC_H100_PCIE}),
         GPUSpec("H200", "sm_90a", {"fp8": 1979, "bf16": 989, "tf32": 494.5}, 141, 4.8, 132, 228, 0, 0.9,
-                {"peak_tflops": _SRC_H200, "hbm": _SRC_H200, "sms": _SRC_HOPPER_WP, "smem": _SRC_HOPPER_WP,
+                {"peak_tflops": _SRC_H200, "hbm": _SRC_H200, "sms": _SRC_H200_SMS, "smem": _SRC_H200_SMS,
                  "tmem": "Hopper has no Tensor Memory", "nvlink": _SRC_H200}),
         GPUSpec("RTX 5090", "sm_120", {"fp4": 1676, "fp8": 838, "bf16": 419, "tf32": 105}, 32, 1.792, 170, 128, 0,
                 None, {"peak_tflops": _SRC_5090, "hbm": _SRC_5090 + " (32 GB GDDR7, 1,792 GB/s)",
@@ -194,7 +200,8 @@ def cpu_spec(measure: bool = True) -> GPUSpec:
         for _ in range(reps):
             y.copy_(x)
         bw = 2 * x.numel() * 4 * reps / (time.perf_counter() - t0)
-    src = f"measured here with torch {'' if measure else '(not measured) '}on the CPU: 1024^3 fp32 matmul, 256 MB copy"
+    src = (f"measured here with torch {'' if measure else '(not measured) '}on the CPU: 1024^3 fp32 matmul, "
+           "copies of a 64 MiB buffer")
     spec = GPUSpec(f"CPU: {name} ({os.cpu_count()} cores)", "cpu", {"tf32": flops / 1e12}, 0, bw / 1e12,
                    os.cpu_count() or 1, 0, 0, None, {"peak_tflops": src, "hbm": src})
     if measure:

@@ -1,7 +1,7 @@
 """Compile-only inspection: build Triton and CuTe DSL kernels for a GPU you don't have and read PTX/SASS.
 
 No GPU is needed: Triton's ahead-of-time compiler and the CuTe DSL both run on a CPU. The SASS view uses the
-``nvdisasm`` that the triton wheel ships. Taught in lab 00 (step 4) and lab 01.
+``nvdisasm`` that the triton wheel ships. Taught in lab 01.
 
     from bwkit import inspect as bwi
     k = bwi.compile_triton(matmul_kernel, {"a_ptr": "*fp16", ...}, {"BLOCK_M": 128}, target="sm_100a")

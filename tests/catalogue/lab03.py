@@ -80,6 +80,50 @@ CATALOGUE = {
     acc = tl.dot(a, b)
     tl.store(c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn, acc.to(c_ptr.dtype.element_ty))
 """, "not where the grid puts them"),
+        Wrong("program ids swapped (pid_m from axis 1)", _NAIVE_HEAD + """
+    pid_m = tl.program_id(1)
+    pid_n = tl.program_id(0)
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_k = tl.arange(0, BLOCK_K)
+    a = tl.load(a_ptr + offs_m[:, None] * stride_am + offs_k[None, :] * stride_ak)
+    b = tl.load(b_ptr + offs_k[:, None] * stride_bk + offs_n[None, :] * stride_bn)
+    acc = tl.dot(a, b)
+    tl.store(c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn, acc.to(c_ptr.dtype.element_ty))
+""", "not where the grid puts them"),
+        Wrong("row-major strides hard-coded", _NAIVE_HEAD + """
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_k = tl.arange(0, BLOCK_K)
+    a = tl.load(a_ptr + offs_m[:, None] * K + offs_k[None, :])
+    b = tl.load(b_ptr + offs_k[:, None] * N + offs_n[None, :])
+    acc = tl.dot(a, b)
+    tl.store(c_ptr + offs_m[:, None] * N + offs_n[None, :], acc.to(c_ptr.dtype.element_ty))
+""", "hard-coded row-major strides"),
+        Wrong("B's strides hard-coded only", _NAIVE_HEAD + """
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_k = tl.arange(0, BLOCK_K)
+    a = tl.load(a_ptr + offs_m[:, None] * stride_am + offs_k[None, :] * stride_ak)
+    b = tl.load(b_ptr + offs_k[:, None] * N + offs_n[None, :])
+    acc = tl.dot(a, b)
+    tl.store(c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn, acc.to(c_ptr.dtype.element_ty))
+""", "hard-coded row-major strides"),
+        Wrong("a program offset on offs_k", _NAIVE_HEAD + """
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_k = pid_m * BLOCK_K + tl.arange(0, BLOCK_K)
+    a = tl.load(a_ptr + offs_m[:, None] * stride_am + offs_k[None, :] * stride_ak)
+    b = tl.load(b_ptr + offs_k[:, None] * stride_bk + offs_n[None, :] * stride_bn)
+    acc = tl.dot(a, b)
+    tl.store(c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn, acc.to(c_ptr.dtype.element_ty))
+""", "offs_k = tl.arange(0, BLOCK_K) with no program offset"),
         Right("explicit accumulator, pointer blocks named", _NAIVE_HEAD + """
     row0 = tl.program_id(axis=0) * BLOCK_M
     col0 = tl.program_id(axis=1) * BLOCK_N
@@ -118,6 +162,18 @@ def naive_operand_bytes(BLOCK_M, BLOCK_N, K, elem_bytes):
 def naive_operand_bytes(BLOCK_M, BLOCK_N, K, elem_bytes):
     return (BLOCK_M + BLOCK_N) * K * elem_bytes * 8
 """, "in bits"),
+        Wrong("MiB", """
+def naive_operand_bytes(BLOCK_M, BLOCK_N, K, elem_bytes):
+    return (BLOCK_M * K + K * BLOCK_N) * elem_bytes / 2**20
+""", "in MiB"),
+        Wrong("kB", """
+def naive_operand_bytes(BLOCK_M, BLOCK_N, K, elem_bytes):
+    return (BLOCK_M * K + K * BLOCK_N) * elem_bytes / 1000
+""", "in kB"),
+        Wrong("2 bytes (fp16) hard-coded", """
+def naive_operand_bytes(BLOCK_M, BLOCK_N, K, elem_bytes):
+    return 2 * (BLOCK_M * K + K * BLOCK_N)
+""", "hard-coded 2 bytes"),
         Right("numpy int64", """
 import numpy as np
 def naive_operand_bytes(BLOCK_M, BLOCK_N, K, elem_bytes):
@@ -144,6 +200,19 @@ def naive_operand_bytes(BLOCK_M, BLOCK_N, K, elem_bytes):
     tl.store(c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn, acc.to(c_ptr.dtype.element_ty),
              mask=c_mask)
 """, "only the last K slice"),
+        Wrong("masked loads without other=0.0", _KLOOP_HEAD + """
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k0 in range(0, tl.cdiv(K, BLOCK_K)):
+        kk = k0 * BLOCK_K + offs_k
+        a = tl.load(a_ptr + offs_m[:, None] * stride_am + kk[None, :] * stride_ak,
+                    mask=(offs_m[:, None] < M) & (kk[None, :] < K))
+        b = tl.load(b_ptr + kk[:, None] * stride_bk + offs_n[None, :] * stride_bn,
+                    mask=(kk[:, None] < K) & (offs_n[None, :] < N))
+        acc = tl.dot(a, b, acc)
+    c_mask = (offs_m[:, None] < M) & (offs_n[None, :] < N)
+    tl.store(c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn, acc.to(c_ptr.dtype.element_ty),
+             mask=c_mask)
+""", "a load without other=0.0"),
         Wrong("store without its mask", _KLOOP_HEAD + """
     acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)
     for k0 in range(0, (K + BLOCK_K - 1) // BLOCK_K):
@@ -207,6 +276,30 @@ def naive_operand_bytes(BLOCK_M, BLOCK_N, K, elem_bytes):
     tl.store(c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn, acc.to(c_ptr.dtype.element_ty),
              mask=c_mask)
 """, "does not advance"),
+        Wrong("kk = k0 + offs_k with k0 counting trips", _KLOOP_HEAD + """
+    acc = tl.zeros((BLOCK_M, BLOCK_N), tl.float32)
+    for k0 in range(0, tl.cdiv(K, BLOCK_K)):
+        kk = k0 + offs_k
+        a = tl.load(a_ptr + offs_m[:, None] * stride_am + kk[None, :] * stride_ak,
+                    mask=(offs_m[:, None] < M) & (kk[None, :] < K), other=0.0)
+        b = tl.load(b_ptr + kk[:, None] * stride_bk + offs_n[None, :] * stride_bn,
+                    mask=(kk[:, None] < K) & (offs_n[None, :] < N), other=0.0)
+        acc = tl.dot(a, b, acc)
+    tl.store(c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn, acc.to(c_ptr.dtype.element_ty),
+             mask=(offs_m[:, None] < M) & (offs_n[None, :] < N))
+""", "the K slices overlap"),
+        Wrong("range(0, K, BLOCK_K) and k0 * BLOCK_K", _KLOOP_HEAD + """
+    acc = tl.zeros((BLOCK_M, BLOCK_N), tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        kk = k0 * BLOCK_K + offs_k
+        a = tl.load(a_ptr + offs_m[:, None] * stride_am + kk[None, :] * stride_ak,
+                    mask=(offs_m[:, None] < M) & (kk[None, :] < K), other=0.0)
+        b = tl.load(b_ptr + kk[:, None] * stride_bk + offs_n[None, :] * stride_bn,
+                    mask=(kk[:, None] < K) & (offs_n[None, :] < N), other=0.0)
+        acc = tl.dot(a, b, acc)
+    tl.store(c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn, acc.to(c_ptr.dtype.element_ty),
+             mask=(offs_m[:, None] < M) & (offs_n[None, :] < N))
+""", "only the first K slice is counted"),
         Wrong("store mask on the rows only", _KLOOP_HEAD + """
     acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)
     for k0 in range(0, (K + BLOCK_K - 1) // BLOCK_K):
@@ -365,6 +458,15 @@ def wave_strips(pids, num_sms):
 def wave_strips(pids, num_sms):
     return len({m for m, n in pids[:num_sms]})
 """, "only A strips"),
+        Wrong("union of the two sets", """
+def wave_strips(pids, num_sms):
+    wave = pids[:num_sms]
+    return len({m for m, _ in wave} | {n for _, n in wave})
+""", "union of the row-tile and column-tile sets"),
+        Wrong("only B strips", """
+def wave_strips(pids, num_sms):
+    return len(set(n for _, n in pids[:num_sms]))
+""", "only B strips"),
         Wrong("whole launch", """
 def wave_strips(pids, num_sms):
     return len({m for m, n in pids}) + len({n for m, n in pids})
@@ -454,6 +556,12 @@ def wave_efficiency(M, N, BLOCK_M, BLOCK_N, num_sms):
     waves = tiles // num_sms + 1          # the last, partial wave
     return tiles / (waves * num_sms)
 """, "one wave too many"),
+        Wrong("integer division", """
+import math
+def wave_efficiency(M, N, BLOCK_M, BLOCK_N, num_sms):
+    tiles = math.ceil(M / BLOCK_M) * math.ceil(N / BLOCK_N)
+    return tiles // (math.ceil(tiles / num_sms) * num_sms)
+""", "integer division (//)"),
         Wrong("a percentage", """
 import math
 def wave_efficiency(M, N, BLOCK_M, BLOCK_N, num_sms):

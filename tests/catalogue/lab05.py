@@ -82,6 +82,11 @@ def tile_8x8(tile_m, tile_n):
 def tile_8x8(tile_m, tile_n):
     return L.run_cute(lambda: cute.zipped_divide(cute.make_layout((8, 8), stride=(1, 8)), (tile_m, tile_n)))
 """, "column-major matrix"),
+        Wrong("the tiler as one layout", """
+def tile_8x8(tile_m, tile_n):
+    return L.run_cute(lambda: cute.zipped_divide(cute.make_layout((8, 8), stride=(8, 1)),
+                                                 cute.make_layout((tile_m, tile_n))))
+""", "the tiler is the tuple (tile_m, tile_n)"),
         Right("a tiler of layouts", """
 def tile_8x8(tile_m, tile_n):
     return L.run_cute(lambda: cute.zipped_divide(cute.make_layout((8, 8), stride=(8, 1)),
@@ -176,6 +181,26 @@ max_stages = 232448 / stage_bytes
 stage_bytes = (128 + 128) * 64 * 2
 max_stages = 227 * 1000 // stage_bytes
 """, "227 x 1024"),
+        Wrong("4-byte elements", """
+stage_bytes = (128 + 128) * 64 * 4
+max_stages = 232448 // stage_bytes
+""", "twice a stage"),
+        Wrong("TILE_K = 128", """
+stage_bytes = (128 + 128) * 128 * 2
+max_stages = 227 * 1024 // stage_bytes
+""", "twice a stage"),
+        Wrong("the C tile counted in a stage", """
+stage_bytes = (128 * 64 + 128 * 64 + 128 * 128) * 2
+max_stages = 232448 // stage_bytes
+""", "twice a stage"),
+        Wrong("stage bytes in kB", """
+stage_bytes = (128 + 128) * 64 * 2 / 1000
+max_stages = 232448 // ((128 + 128) * 64 * 2)
+""", "in kB"),
+        Wrong("one stage kept spare", """
+stage_bytes = (128 + 128) * 64 * 2
+max_stages = 232448 // stage_bytes - 1
+""", "no stage is kept spare"),
         Right("from bwkit.cute_gemm", """
 stage_bytes = cg.smem_bytes(cg.GemmConfig(TILE_N=128, STAGES=2)) // 2
 max_stages = 227 * 1024 // stage_bytes
@@ -259,6 +284,27 @@ def mma_kind(ptx):
     kind, block = found[-1]
     return kind + ("." + block if block else "")
 """, "the last tcgen05.mma"),
+        Wrong("'.16' without the word block", """
+def mma_kind(ptx):
+    m = re.search(r"tcgen05\\.mma\\.cta_group::\\d\\.kind::(\\w+)(?:\\.block_scale\\.block(\\d+))?", ptx)
+    if m is None:
+        return "none"
+    return m.group(1) + ("." + m.group(2) if m.group(2) else "")
+""", "with the word 'block'"),
+        Wrong("cta_group::1 hard-coded", """
+def mma_kind(ptx):
+    m = re.search(r"tcgen05\\.mma\\.cta_group::1\\.kind::(\\w+)(?:\\.block_scale\\.(block\\d+))?", ptx)
+    if m is None:
+        return "none"
+    return m.group(1) + ("." + m.group(2) if m.group(2) else "")
+""", "cta_group::2"),
+        Wrong("an empty string for no MMA", """
+def mma_kind(ptx):
+    m = re.search(r"tcgen05\\.mma\\.cta_group::\\d\\.kind::(\\w+)(?:\\.block_scale\\.(block\\d+))?", ptx)
+    if m is None:
+        return ""
+    return m.group(1) + ("." + m.group(2) if m.group(2) else "")
+""", "return the string 'none'"),
         Right("split the first line", """
 def mma_kind(ptx):
     for line in ptx.splitlines():

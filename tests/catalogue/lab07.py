@@ -38,6 +38,18 @@ def moe_flops_per_token(cfg):
 def moe_flops_per_token(cfg):
     return 6 * cfg.hidden * cfg.expert_inter * (cfg.top_k + cfg.num_shared_experts)
 """, "forgot the gate"),
+        Wrong("in GFLOP", """
+def moe_flops_per_token(cfg):
+    H, I = cfg.hidden, cfg.expert_inter
+    flop = 2 * H * cfg.num_experts + 3 * 2 * H * I * (cfg.top_k + cfg.num_shared_experts)
+    return flop / 1e9                                   # GFLOP per token
+""", "in GFLOP"),
+        Wrong("the whole model (x num_layers)", """
+def moe_flops_per_token(cfg):
+    H, I = cfg.hidden, cfg.expert_inter
+    per_layer = 2 * H * cfg.num_experts + 6 * H * I * (cfg.top_k + cfg.num_shared_experts)
+    return per_layer * cfg.num_layers
+""", "multiplied by num_layers"),
         Right("from moe_cost's parts", """
 def moe_flops_per_token(cfg):
     c = moe.moe_cost(cfg)
@@ -201,6 +213,18 @@ def my_gate(scores, bias, cfg):
     weights = scores.gather(1, indices)
     return weights / weights.sum(-1, keepdim=True) * cfg.route_scale, indices
 """, "chose the experts with the unbiased scores"),
+        Wrong("(indices, weights): the order of topk", """
+def my_gate(scores, bias, cfg):
+    T = scores.shape[0]
+    biased = scores + bias
+    g = biased.view(T, cfg.num_groups, -1)
+    keep = g.topk(2, dim=-1).values.sum(-1).topk(cfg.topk_groups, dim=-1).indices
+    mask = torch.zeros(T, cfg.num_groups, dtype=torch.bool).scatter_(1, keep, True)
+    masked = g.masked_fill(~mask[:, :, None], float("-inf")).view(T, -1)
+    idx = masked.topk(cfg.top_k, dim=-1).indices
+    w = scores.gather(1, idx)
+    return idx, w / w.sum(-1, keepdim=True) * cfg.route_scale      # like topk: (indices, values)
+""", "weights and indices swapped"),
         Right("library call", """
 def my_gate(scores, bias, cfg):
     return moe.gate_from_scores(scores, bias, cfg)
@@ -317,6 +341,29 @@ def my_permute(topk_ids, num_experts, block_m):
     blocks = (counts + block_m - 1) // block_m
     return order, torch.repeat_interleave(torch.arange(num_experts), blocks)
 """, "did not pad"),
+        Wrong("slot-major pair ids", """
+def my_permute(topk_ids, num_experts, block_m):
+    flat = topk_ids.T.reshape(-1)                 # all first choices, then all second choices
+    P = flat.numel()
+    sorted_ids, block_ids = [], []
+    for e in range(num_experts):
+        pairs = torch.nonzero(flat == e).flatten().tolist()
+        if not pairs:
+            continue
+        n_blocks = -(-len(pairs) // block_m)
+        sorted_ids += pairs + [P] * (n_blocks * block_m - len(pairs))
+        block_ids += [e] * n_blocks
+    return torch.tensor(sorted_ids), torch.tensor(block_ids)
+""", "slot-major"),
+        Wrong("padded once at the end", """
+def my_permute(topk_ids, num_experts, block_m):
+    flat = topk_ids.reshape(-1)
+    P = flat.numel()
+    order = torch.argsort(flat, stable=True)
+    n_blocks = -(-P // block_m)
+    sorted_ids = torch.cat([order, torch.full((n_blocks * block_m - P,), P)])
+    return sorted_ids, flat[order][::block_m]       # the expert of each block's first row
+""", "padded once, at the end"),
         Right("vectorised, as the library", """
 def my_permute(topk_ids, num_experts, block_m):
     p = moe.permute_tokens(topk_ids, num_experts, block_m)
@@ -364,6 +411,11 @@ def my_combine(pair_out, topk_weights, num_tokens):
     w = topk_weights / topk_weights.sum(-1, keepdim=True)
     return (pair_out.view(num_tokens, w.shape[1], -1) * w[..., None]).sum(1)
 """, "divided by the sum of the weights"),
+        Wrong("weights cast to float32", """
+def my_combine(pair_out, topk_weights, num_tokens):
+    w = topk_weights.float()                          # weights are probabilities: float32 is plenty
+    return (pair_out.view(num_tokens, w.shape[1], -1) * w.unsqueeze(-1)).sum(1)
+""", "float32 precision only"),
         Right("index_add loop", """
 def my_combine(pair_out, topk_weights, num_tokens):
     top_k = topk_weights.shape[1]
@@ -413,6 +465,18 @@ def fp8_block_scales(w):
     blocks = w.abs().T.reshape(K // 128, 128, N // 128, 128)
     return blocks.amax(dim=(1, 3)).clamp(min=1e-4) / 448.0
 """, "transposed"),
+        Wrong("blocks by a plain reshape", """
+def fp8_block_scales(w):
+    N, K = w.shape
+    blocks = w.abs().reshape(N // 128, K // 128, 128, 128)      # [block row, block col, 128, 128]
+    return blocks.amax(dim=(2, 3)).clamp(min=1e-4) / 448.0
+""", "does not cut 128x128 blocks"),
+        Wrong("bfloat16 scales", """
+def fp8_block_scales(w):
+    N, K = w.shape
+    amax = w.abs().reshape(N // 128, 128, K // 128, 128).amax(dim=(1, 3)).clamp(min=1e-4)
+    return (amax / 448.0).to(torch.bfloat16)           # like the weights' dtype in the checkpoint
+""", "float16/bfloat16"),
         Right("loops over blocks", """
 def fp8_block_scales(w):
     N, K = w.shape
@@ -466,6 +530,10 @@ def routing_table(ids_per_rank, world_size, num_experts):
     return torch.stack([torch.bincount(ids.reshape(-1) // world_size, minlength=world_size)
                         for ids in ids_per_rank])
 """, "divided by world_size"),
+        Wrong("4 experts per rank hard-coded", """
+def routing_table(ids_per_rank, world_size, num_experts):
+    return torch.stack([torch.bincount(ids.reshape(-1) // 4, minlength=world_size) for ids in ids_per_rank])
+""", "hard-coded 4 experts per rank"),
         Right("numpy histogram", """
 import numpy as np
 def routing_table(ids_per_rank, world_size, num_experts):

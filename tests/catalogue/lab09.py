@@ -29,9 +29,13 @@ def mma_is_waited(ptx):
     # step 1 without the MMA barrier has a single wait (the TMA's); a waited MMA adds a second one
     return ptx.count("mbarrier.try_wait") >= 2
 """, "several mbarrier waits do not make a tracked MMA"),
-        Right("commit present", """
+        Wrong("a commit is enough", """
 def mma_is_waited(ptx):
     return "tcgen05.commit" in ptx
+""", "commit alone does not make the MMA waited for"),
+        Right("str.count of both", """
+def mma_is_waited(ptx):
+    return ptx.count("tcgen05.commit") > 0 and ptx.count("mbarrier.try_wait") > 0
 """),
         Right("regex over lines", """
 import re
@@ -83,6 +87,11 @@ def max_stages(BLOCK_M, BLOCK_N, BLOCK_K, elem_bytes, fixed_bytes):
 def max_stages(BLOCK_M, BLOCK_N, BLOCK_K, elem_bytes, fixed_bytes):
     return round((232448 - fixed_bytes) / ((BLOCK_M + BLOCK_N) * BLOCK_K * elem_bytes + 16))
 """, "round down"),
+        Wrong("at least one stage", """
+def max_stages(BLOCK_M, BLOCK_N, BLOCK_K, elem_bytes, fixed_bytes):
+    stage = (BLOCK_M + BLOCK_N) * BLOCK_K * elem_bytes + 2 * 8
+    return max(1, (232448 - fixed_bytes) // stage)       # a ring needs a slot
+""", "do not clamp it to 1"),
         Right("math.floor", """
 import math
 def max_stages(BLOCK_M, BLOCK_N, BLOCK_K, elem_bytes, fixed_bytes):
@@ -192,6 +201,12 @@ def ws_budget(maxnreg, default_warps, worker_regs):
     regs = (maxnreg * warps - 4 * worker_regs) // default_warps
     return min(256, regs // 8 * 8), 32 * warps
 """, "other way round"),
+        Wrong("nearest multiple of 8", """
+def ws_budget(maxnreg, default_warps, worker_regs):
+    warps = default_warps + 4
+    share = (maxnreg * warps - 4 * worker_regs) / default_warps
+    return 32 * warps, min(256, round(share / 8) * 8)
+""", "*down* to a multiple of 8"),
         Right("what the workers give up", """
 def ws_budget(maxnreg, default_warps, worker_regs):
     gift = 4 * (maxnreg - worker_regs) // default_warps     # per default thread
@@ -265,6 +280,13 @@ def tmem_columns(BLOCK_N, BLOCK_K, acc_buffers, nvfp4):
         cols += scale_bytes // 4 * (1 + (BLOCK_N + 127) // 128)
     return cols, max(32, 1 << (cols - 1).bit_length())
 """, "one UE4M3 scale per 16 values"),
+        Wrong("no 32-column minimum", """
+def tmem_columns(BLOCK_N, BLOCK_K, acc_buffers, nvfp4):
+    cols = BLOCK_N * acc_buffers
+    if nvfp4:
+        cols += (BLOCK_K // 64) * (1 + (BLOCK_N + 127) // 128)
+    return cols, 1 << (cols - 1).bit_length()           # next power of two
+""", "never takes fewer than 32 columns"),
         Right("log2", """
 import math
 def tmem_columns(BLOCK_N, BLOCK_K, acc_buffers, nvfp4):

@@ -132,6 +132,18 @@ def tiles_per_cta(M, N, TILE_N, cluster_m, cluster_n, sms):
     cluster_tiles = math.ceil(M / (256 * cluster_m)) * math.ceil(N / (TILE_N * cluster_n))
     return math.ceil(cluster_tiles / (sms // (cluster_m * cluster_n)))
 """, "128 rows"),
+        Wrong("area over a cluster tile's", """
+import math
+def tiles_per_cta(M, N, TILE_N, cluster_m, cluster_n, sms):
+    cluster_tiles = math.ceil(M * N / (128 * cluster_m * TILE_N * cluster_n))
+    return math.ceil(cluster_tiles / (sms // (cluster_m * cluster_n)))
+""", "divided the area M x N"),
+        Wrong("// + 1 for the last round", """
+import math
+def tiles_per_cta(M, N, TILE_N, cluster_m, cluster_n, sms):
+    cluster_tiles = math.ceil(M / (128 * cluster_m)) * math.ceil(N / (TILE_N * cluster_n))
+    return cluster_tiles // (sms // (cluster_m * cluster_n)) + 1     # + the partial last round
+""", "tiles // clusters + 1"),
         Right("integer ceil", """
 def tiles_per_cta(M, N, TILE_N, cluster_m, cluster_n, sms):
     ct = -(-M // (128 * cluster_m)) * -(-N // (TILE_N * cluster_n))
@@ -206,6 +218,14 @@ def persistent_time(t_mainloop, t_epilogue, tiles, acc_stages):
 def persistent_time(t_mainloop, t_epilogue, tiles, acc_stages):
     return t_mainloop + (tiles - 1) * max(t_mainloop, t_epilogue) + t_epilogue
 """, "nothing overlaps"),
+        Wrong("in ms", """
+def persistent_time(t_mainloop, t_epilogue, tiles, acc_stages):
+    if acc_stages == 1:
+        us = tiles * (t_mainloop + t_epilogue)
+    else:
+        us = t_mainloop + (tiles - 1) * max(t_mainloop, t_epilogue) + t_epilogue
+    return us / 1000                                   # ms
+""", "that is in ms"),
         Right("event simulation", """
 def persistent_time(t_mainloop, t_epilogue, tiles, acc_stages):
     mma_free, epi_done = 0.0, []

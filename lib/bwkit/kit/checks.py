@@ -59,6 +59,17 @@ def _fmt(v: float) -> str:
     return f"{v:.6g}"
 
 
+def _fmt_pair(a: float, b: float) -> tuple[str, str]:
+    """`_fmt` of both, with more digits where six would print two different numbers the same (float32 noise)."""
+    sa, sb = _fmt(a), _fmt(b)
+    if sa == sb and a != b and math.isfinite(a) and math.isfinite(b):
+        for digits in (9, 12, 17):
+            sa, sb = f"{a:.{digits}g}", f"{b:.{digits}g}"
+            if sa != sb:
+                break
+    return sa, sb
+
+
 def _opaque_type(x: Any) -> str | None:
     """The type name an answer the codec could not carry had (a `codec.Opaque`), else None."""
     if type(x).__name__ == "Opaque" and type(x).__module__.startswith("bwkit.") and isinstance(
@@ -321,6 +332,8 @@ def compare(out: Any, ref: Any, *, atol: float = 0.0, rtol: float = 1e-6) -> tup
     if out is None:
         return False, ["got None: is a `return` missing (or the variable not assigned)?"]
     if isinstance(out, (str, bytes)):
+        if isinstance(ref, (bool, np.bool_)):
+            return False, [f"got the text {out!r}, expected {bool(ref)!r} or {not ref!r} (a bool): drop the quotes"]
         return False, [f"got a {type(out).__name__} ({out!r}), expected a number{'' if not bshape else ' array'}: "
                        "convert it (float(...), int(...)) or drop the quotes"]
     text = _text_item(out)
@@ -329,6 +342,10 @@ def compare(out: Any, ref: Any, *, atol: float = 0.0, rtol: float = 1e-6) -> tup
         shown = repr(text[1]) if len(repr(text[1])) <= 40 else repr(text[1])[:37] + "..."
         return False, [f"got a {type(text[1]).__name__} ({shown}) as item {where} of your {type(out).__name__}, "
                        "expected numbers: convert it (float(...), int(...)) or drop the quotes"]
+    if isinstance(out, (list, tuple)) and len(out) == 1 and isinstance(ref, (int, float, np.number, np.bool_)):
+        kind = "tuple" if isinstance(out, tuple) else "list"
+        return False, [f"got a 1-element {kind} ({describe_value(out)}), expected one number: "
+                       + ("a trailing comma after the value?" if kind == "tuple" else "drop the brackets")]
     early = _shape_mismatch(out, bshape, bdt)
     if early is not None:       # before any conversion: a huge answer of the wrong shape is never copied
         return False, early
@@ -355,7 +372,8 @@ def compare(out: Any, ref: Any, *, atol: float = 0.0, rtol: float = 1e-6) -> tup
     tol = f"atol {atol:g}, rtol {rtol:g}"
     note = _narrow_note(adt, bdt)
     if a.ndim == 0:
-        return False, [f"got {_fmt(float(a))}, expected {_fmt(float(b))} ({tol})"] + ([note] if note else [])
+        sa, sb = _fmt_pair(float(a), float(b))
+        return False, [f"got {sa}, expected {sb} ({tol})"] + ([note] if note else [])
     both = np.isfinite(a) & np.isfinite(b)
     diff = np.abs(a - b)
     lines = [f"{int(wrong.sum())} of {a.size} elements wrong ({tol}); shape {list(ashape)}, dtype {adt} "
@@ -367,8 +385,8 @@ def compare(out: Any, ref: Any, *, atol: float = 0.0, rtol: float = 1e-6) -> tup
             "rel error undefined (the reference is 0 there)"
         lines.append(f"max abs error {_fmt(max_abs)}, {rel}")
     first = tuple(int(i) for i in np.argwhere(wrong)[0])
-    lines.append(f"first wrong element at {list(first)}: got {_fmt(float(a[first]))}, expected "
-                 f"{_fmt(float(b[first]))}")
+    sa, sb = _fmt_pair(float(a[first]), float(b[first]))
+    lines.append(f"first wrong element at {list(first)}: got {sa}, expected {sb}")
     if nan_out.any() and not nan_ref.any():
         lines.append(f"your answer has {int(nan_out.sum())} NaN(s) where the reference has none")
     if note:

@@ -71,10 +71,11 @@ def add_command(subparsers: argparse._SubParsersAction, name: str, run: Callable
 
 
 def add_install_command(subparsers: argparse._SubParsersAction, name: str, option: str, install: Callable[..., Path],
-                        report: Callable, *, help: str) -> argparse.ArgumentParser:
+                        report: Callable, *, help: str, where: str) -> argparse.ArgumentParser:
     """Add the subcommand `name` that runs ``install(location, quiet=False)`` and prints the path it returns.
 
-    `option` (``--prefix``, ``--path``) gives the install location, default None (`install`'s own default);
+    `option` (``--prefix``, ``--path``) gives the install location, default None (`install`'s own default, which
+    `where` describes for the option's help);
     `report` is the command family's `reports(...)` decorator, so a failed install prints its message and exits 2.
     """
     location = option.lstrip("-").replace("-", "_")  # the attribute of `args`, as argparse names it
@@ -85,7 +86,7 @@ def add_install_command(subparsers: argparse._SubParsersAction, name: str, optio
         return 0
 
     parser = add_command(subparsers, name, run, help=help)
-    parser.add_argument(option, default=None, dest=location)
+    parser.add_argument(option, default=None, dest=location, help=f"install location (default: {where})")
     return parser
 
 
@@ -101,7 +102,8 @@ def add_lab_option(parser: argparse.ArgumentParser, *, repeatable: bool = False)
 
 def add_solutions_option(parser: argparse.ArgumentParser) -> None:
     """``--solutions DIR``: the folder of solution notebooks (``args.solutions``; None: the kit's solutions/)."""
-    parser.add_argument("--solutions", default=None, help="folder of solution notebooks (default: solutions/)")
+    parser.add_argument("--solutions", default=None, help="folder of solution notebooks (default: ./solutions if "
+                        "the working folder has one, else the kit's solutions/)")
 
 
 def add_force_option(parser: argparse.ArgumentParser, help: str) -> None:

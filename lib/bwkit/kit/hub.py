@@ -127,6 +127,8 @@ def collect(users_root: str | Path, lab: str, out: str | Path, *, labs_dir: str 
         if not labs.is_dir() and not labs.is_symlink():
             try:
                 _remove_stale(out / user / name)   # --force: an earlier copy must not be graded as this user's
+                if (out / user).is_dir() and not (out / user).is_symlink() and not any((out / user).iterdir()):
+                    (out / user).rmdir()           # skipped means no row: an empty folder would grade as 0 points
             except OSError as e:
                 raise HubError(f"cannot write {out / user}: {e.strerror or e}") from e
             rows.append(Collected(user, "skipped", f"no {labs_dir}/ folder (never logged in?)"))
@@ -258,10 +260,10 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     s = commands.add_command(sub, "singleuser", _cmd_singleuser,
                              help="seed ~/LABS_DIR, then exec jupyterhub-singleuser (the spawner's cmd)")
     s.add_argument("--labs-dir", default=os.environ.get("BWKIT_HUB_LABS_DIR", LABS_DIR),
-                   help=f"folder of the home that receives the labs (default {LABS_DIR})")
+                   help=f"folder of the home that receives the labs (default $BWKIT_HUB_LABS_DIR, else {LABS_DIR})")
     s.add_argument("server_args", nargs="*", metavar="-- ARGS", help="passed to jupyterhub-singleuser")
     d = commands.add_command(sub, "seed", _cmd_seed, help="copy the labs missing from DEST (never overwrites)")
-    d.add_argument("--dest", default=f"~/{LABS_DIR}")
+    d.add_argument("--dest", default=f"~/{LABS_DIR}", help=f"folder receiving the labs (default ~/{LABS_DIR})")
     d.add_argument("--labs", default=None, help="labs folder to copy from (default: $BWKIT_LABS or the kit's)")
     c = commands.add_command(sub, "collect", _cmd_collect,
                              help="copy every user's lab notebook into OUT/<user>/ for `bwkit grade`")
@@ -273,7 +275,8 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     commands.add_solutions_option(c)
     commands.add_force_option(c, "write into a non-empty OUT")
     commands.add_install_command(sub, "install-proxy", "--prefix", install_proxy, reports("hub", HubError),
-                                 help=f"npm install configurable-http-proxy@{CHP_VERSION} into <venv>/node")
+                                 help=f"npm install configurable-http-proxy@{CHP_VERSION} into <venv>/node",
+                                 where="<venv>/node")
 
 
 @reports("hub", HubError)

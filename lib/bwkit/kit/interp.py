@@ -24,7 +24,9 @@ anything else is decoded from the address with the tensor's strides. An active e
 `OutOfBoundsAccess` (with a `details` dict the exercise codec carries) *before* the original method runs; stores
 mark what they wrote, so a launch can also say which part of an output no program ever stored. Everything is
 removed again when the launch ends, also when it fails (`bwkit.inspect.compile_triton` keeps working). On a GPU
-(no interpreter) `safe_launch` is a plain `kernel[grid](...)`.
+(no interpreter) `safe_launch` is a plain `kernel[grid](...)`. A masked load without `other=` reads NaN in its
+masked-off lanes (floating-point elements): Triton leaves them undefined, and the plain interpreter's zeros would
+hide a K loop that forgot ``other=0.0``.
 
 Overhead, measured on the kit's shared 2-core CPU machine under load (triton 3.9 interpreter, `overhead()`: best
 of 15 interleaved plain and checked launches, three runs): lab 03's K-loop kernel on 37x53x45 fp16 with 32x32x16
@@ -338,6 +340,10 @@ class _Checker:
 
         def create_masked_load(ptrs, mask, *a, **k):
             self.check("load", ptrs, mask)
+            if a and a[0] is None:                  # no `other=`: the masked lanes are undefined on a GPU
+                a = (_poison(ptrs), *a[1:])
+            elif k.get("other", 0) is None:
+                k = {**k, "other": _poison(ptrs)}
             return cls.create_masked_load(builder, ptrs, mask, *a, **k)
 
         def create_store(ptr, val, *a, **k):
@@ -382,6 +388,18 @@ class _Checker:
                "create_atomic_cas": create_atomic_cas, "create_dot": create_dot}
         out.update({name: shaping(name, pos) for name, pos in _SHAPING.items()})
         return out
+
+
+def _poison(ptrs):
+    """What a masked-off lane of a load without `other=` reads in a checked launch: NaN for a floating-point
+    element type (Triton leaves those lanes undefined; the plain interpreter reads 0, which hides a missing
+    ``other=0.0`` in a K loop), None (the interpreter's zeros) for integers."""
+    from triton.runtime import interpreter as ti
+
+    dtype = ti._get_np_dtype(ptrs.get_element_ty())
+    if not np.issubdtype(dtype, np.floating):
+        return None
+    return ti.TensorHandle(np.full(ptrs.data.shape, np.nan, dtype=dtype), ptrs.get_element_ty())
 
 
 def _named_tensors(kernel, args: Sequence, kwargs: Mapping[str, Any]) -> dict[str, Any]:

@@ -267,7 +267,8 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--course-id", default="bwkit", help="course id of a new course (default bwkit)")
     commands.add_force_option(e, "replace source notebooks that changed")
     commands.add_install_command(sub, "env", "--path", ensure_env, reports("nbgrader", NbgraderExportError),
-                                 help=f"build nbgrader {NBGRADER_VERSION}'s own venv (default .venv-nbgrader/)")
+                                 help=f"build nbgrader {NBGRADER_VERSION}'s own venv (default .venv-nbgrader/)",
+                                 where="$BWKIT_NBGRADER_ENV, else the kit's .venv-nbgrader/")
 
 
 @reports("nbgrader", NbgraderExportError)

@@ -143,7 +143,7 @@ WATERFALL_STEPS: list[tuple[str, dict, str]] = [
      "ISL 1K once per request; its expert work lands on every GPU"),
     ("attention-DP imbalance (round-robin scheduler)", {"adp_schedule": "auto"},
      "TRT-LLM blog 10: 8 GB200s, ADP8 EP8, round-robin, 64.9 % of balanced speed"),
-    ("MLA kernels measured on B200 (not H800)",
+    ("MLA kernels published for B200 (not H800)",
      {"attn_frac_sm100": _DEFAULT_FACTORS.attn_frac_sm100,
       "prefill_attn_frac_sm100": _DEFAULT_FACTORS.prefill_attn_frac_sm100},
      "TensorRT-LLM's MLA kernel on B200 (vLLM PR #41778, 128-row tiles): 0.248 of BF16; prefill FA4 / FlashMLA"),

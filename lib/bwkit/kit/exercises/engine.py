@@ -273,7 +273,9 @@ def _same(part: Part, got: Any, want: Any) -> bool:
 
 def _diagnose(part: Part, results: list[tuple[Case, Any, Any, bool]]) -> Mistake | None:
     """The first mistake consistent with the answer: a `value`/`ratio` model must reproduce the answer on every
-    input (so a passing input can rule it out); `when`/`error` are asked about the failing inputs only."""
+    input (so a passing input can rule it out) and on at least one failing input (a passing input on which the
+    model happens to give the reference says nothing about the failure); `when`/`error` are asked about the
+    failing inputs only."""
     for m in part.mistakes:
         every = m.value is not None or m.ratio is not None
         votes = []
@@ -287,7 +289,7 @@ def _diagnose(part: Part, results: list[tuple[Case, Any, Any, bool]]) -> Mistake
             if v is False:
                 votes = [False]
                 break
-            votes.append(v)
+            votes.append(None if ok else v)
         if any(v is True for v in votes) and False not in votes:
             return m
     return None
@@ -370,7 +372,8 @@ def judge(ex: Exercise, answers_json: str, seed: int = 0) -> Verdict:
                 ok, why = False, [f"raised {_raised(got)}"]
             elif (bad := _not_an_option(part, got)) is not None:
                 return Verdict(ex, False, [f"{_case_text(part, case)}: {bad}"],
-                               f"Likely mistake: {bad}: write exactly one of the options", diagnosed=True)
+                               "Likely mistake: the answer is one of the options, written exactly as shown (a "
+                               "string)", diagnosed=True)
             else:
                 ok, why = part.compare(got, want) if part.compare else compare(
                     got, want, atol=part.atol, rtol=part.rtol)

@@ -31,8 +31,21 @@ KERNEL_SIGNATURE = ("(a_ptr, b_ptr, c_ptr, M, N, K, stride_am, stride_ak, stride
 # ------------------------------------------------------------------------------------------------------------
 # 03.1 / 03.3: kernels, launched memory-safe on a poisoned output
 # ------------------------------------------------------------------------------------------------------------
-def _operands(M: int, N: int, K: int, seed: int, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    return gemm.random_operands(M, N, K, "fp16", device, torch.Generator().manual_seed(seed))
+def _operands(M: int, N: int, K: int, seed: int, device: str = "cpu", layout: str = "n") -> tuple[torch.Tensor,
+                                                                                                  torch.Tensor]:
+    """Fresh fp16 A (M, K) and B (K, N); `layout` "t": both are transposed views of contiguous tensors (A with
+    strides (1, M), B with (1, K)), so that only a kernel that uses its stride arguments reads them right."""
+    gen = torch.Generator().manual_seed(seed)
+    if layout == "t":
+        a = torch.randn((K, M), generator=gen).to(device=device, dtype=torch.float16).t()
+        b = torch.randn((N, K), generator=gen).to(device=device, dtype=torch.float16).t()
+        return a, b
+    return gemm.random_operands(M, N, K, "fp16", device, gen)
+
+
+def _row_major(x: torch.Tensor) -> torch.Tensor:
+    """What a kernel with hard-coded row-major strides (`offs_m * K + offs_k`) reads from `x`'s memory."""
+    return torch.as_strided(x, x.shape, (x.shape[1], 1))
 
 
 def _what_it_means(d: dict, naive: bool) -> str:
@@ -46,7 +59,7 @@ def _what_it_means(d: dict, naive: bool) -> str:
         return ("C is walked transposed: the store puts offs_m on C's columns" if op == "store" else
                 f"{t} is walked transposed: its two strides are swapped")
     if naive:
-        return "the tile offsets run past the tiles the grid covers"
+        return "the tile offsets (offs_m, offs_n or offs_k) run past the blocks the grid covers"
     if op == "store":
         return "the store has no mask" if d.get("mask") == "missing" else \
             "the store mask does not cover C's ragged edge"
@@ -64,7 +77,7 @@ def _kernel_probe(name: str, naive: bool = False):
         if not hasattr(kernel, "arg_names") or not hasattr(kernel, "__getitem__"):
             raise TypeError(f"`{name}` must be a @triton.jit kernel (decorate the def with @triton.jit), got "
                             f"{type(kernel).__name__}")
-        a, b = _operands(M, N, K, seed, "cpu" if runtime.interpreter_active() else "cuda")
+        a, b = _operands(M, N, K, seed, "cpu" if runtime.interpreter_active() else "cuda", **case.kwargs)
         grid = (math.ceil(M / BM), math.ceil(N / BN))
         try:
             c, report = gemm.launch_report(kernel, a, b, grid, BLOCK_M=BM, BLOCK_N=BN, BLOCK_K=BK)
@@ -82,8 +95,8 @@ def _kernel_probe(name: str, naive: bool = False):
     return probe
 
 
-def _ref(M, N, K, BM, BN, BK, seed):
-    a, b = _operands(M, N, K, seed)
+def _ref(M, N, K, BM, BN, BK, seed, layout="n"):
+    a, b = _operands(M, N, K, seed, layout=layout)
     return gemm.reference_matmul(a, b)
 
 
@@ -102,6 +115,25 @@ def _first_slice_repeated(M, N, K, BM, BN, BK, seed):
 def _first_slice_shrinking(M, N, K, BM, BN, BK, seed):
     a, b = _operands(M, N, K, seed)
     return sum(gemm.reference_matmul(a[:, :min(BK, K - k)], b[:min(BK, K - k)]) for k in range(0, K, BK))
+
+
+def _slices(a, b, starts, BK):
+    """The sum of the K slices [k, k + BK) (clipped at K, as the masks clip them) that start at `starts`."""
+    K = a.shape[1]
+    return sum(gemm.reference_matmul(a[:, k:min(k + BK, K)], b[k:min(k + BK, K)]) for k in starts if k < K)
+
+
+def _step_one(M, N, K, BM, BN, BK, seed):
+    """`kk = k0 + offs_k` with k0 counting trips (0, 1, 2, ...): the slices start 1 apart and overlap."""
+    a, b = _operands(M, N, K, seed)
+    return _slices(a, b, range(-(-K // BK)), BK)
+
+
+def _offset_times_block(M, N, K, BM, BN, BK, seed):
+    """`for k0 in range(0, K, BLOCK_K)` with `kk = k0 * BLOCK_K + offs_k`: k0 is already an offset, so the slices
+    start at 0, BK², 2·BK², ...: only those below K (usually the first) are counted."""
+    a, b = _operands(M, N, K, seed)
+    return _slices(a, b, [k0 * BK for k0 in range(0, K, BK)], BK)
 
 
 def _last_slice_only(M, N, K, BM, BN, BK, seed):
@@ -133,18 +165,33 @@ def _wrong_value(model_fn):
     return when
 
 
-def _swapped_b(got, want, M, N, K, BM, BN, BK, seed):
-    a, b = _operands(M, N, K, seed)
+def _swapped_b(got, want, M, N, K, BM, BN, BK, seed, layout="n"):
+    a, b = _operands(M, N, K, seed, layout=layout)
     return _like(got, gemm.reference_matmul(a, b.T) if K == N else None)
 
 
-def _swapped_a(got, want, M, N, K, BM, BN, BK, seed):
-    a, b = _operands(M, N, K, seed)
+def _swapped_a(got, want, M, N, K, BM, BN, BK, seed, layout="n"):
+    a, b = _operands(M, N, K, seed, layout=layout)
     return _like(got, gemm.reference_matmul(a.T, b) if M == K else None)
 
 
-def _transposed_c(got, want, M, N, K, BM, BN, BK, seed):
+def _transposed_c(got, want, M, N, K, BM, BN, BK, seed, layout="n"):
     return _like(got, want.T if M == N else None)
+
+
+def _nan_from_loads(got, want, *case, layout="n"):
+    """NaN in a C the kernel stored (an unstored tile raises instead): masked-off lanes read without other=."""
+    return isinstance(got, torch.Tensor) and bool(torch.isnan(got).any()) and not bool(torch.isnan(want).any())
+
+
+def _hard_coded_strides(got, want, M, N, K, BM, BN, BK, seed, layout="n"):
+    """`offs_m * K + offs_k` / `offs_k * N + offs_n` instead of the strides: right only on contiguous operands,
+    so it can tell only on the case whose A and B are transposed views (A, B or both read as row-major)."""
+    a, b = _operands(M, N, K, seed, layout=layout)
+    ref = gemm.reference_matmul
+    models = [m for m in (ref(_row_major(a), b), ref(a, _row_major(b)), ref(_row_major(a), _row_major(b)))
+              if _differs(m, want)]
+    return any(_like(got, m) for m in models) if models else None
 
 
 _TOL_NAIVE = gemm.gemm_tolerance("fp16", 256)
@@ -162,12 +209,16 @@ _LAYOUT_MISTAKES = ([Mistake(why, when=when) for why, when, _ in _LAYOUTS]
 
 
 def _naive_cases(rng: random.Random) -> list[Case]:
+    """The notebook's two shapes (2 x 2 tiles each), a random one whose grid is never square (pid_m and pid_n
+    from the wrong axes must fail), and a non-square grid on transposed A and B views (hard-coded strides fail)."""
     bm, bn = rng.choice([16, 32]), rng.choice([16, 32])
     k = rng.choice([16, 32, 64])
+    tm, tn = rng.sample([1, 2, 3], 2)
     return [Case((64, 64, 64, 32, 32, 64, 1), "M, N, K, BLOCK_M, BLOCK_N, BLOCK_K, seed: the notebook's 64x64x64"),
             Case((32, 64, 16, 16, 32, 16, 2), "32x64x16: not square"),
-            Case((bm * rng.randint(1, 3), bn * rng.randint(1, 3), k, bm, bn, k, rng.randrange(2**31)),
-                 "a random shape")]
+            Case((bm * tm, bn * tn, k, bm, bn, k, rng.randrange(2**31)), f"a random shape: {tm}x{tn} tiles"),
+            Case((48, 32, 16, 16, 16, 16, 5), "48x32x16, 3x2 tiles; A and B are transposed views (strides (1, M) "
+                 "and (1, K)): use the stride arguments", kwargs={"layout": "t"})]
 
 
 def _kloop_cases(rng: random.Random) -> list[Case]:
@@ -187,8 +238,12 @@ register(
         cases=_naive_cases, probe=_kernel_probe("my_matmul_kernel_naive", naive=True), expected=_ref,
         atol=_TOL_NAIVE[0], rtol=_TOL_NAIVE[1],
         mistakes=_LAYOUT_MISTAKES + [
-            Mistake("your tiles are not where the grid puts them (part of C never stored, or a tile past the "
-                    "matrix): pid_m = program_id(0) with BLOCK_M rows, pid_n = program_id(1) with BLOCK_N columns",
+            Mistake("you hard-coded row-major strides (offs_m * K + offs_k, offs_k * N + offs_n): right only for "
+                    "contiguous operands; address A with stride_am / stride_ak, B with stride_bk / stride_bn and C "
+                    "with stride_cm / stride_cn (here A and B are transposed views)", when=_hard_coded_strides),
+            Mistake("your tiles are not where the grid puts them (part of C never stored, or a block past the "
+                    "matrix): pid_m = program_id(0) with BLOCK_M rows, pid_n = program_id(1) with BLOCK_N columns, "
+                    "and offs_k = tl.arange(0, BLOCK_K) with no program offset (one K block: BLOCK_K = K)",
                     error="tile offsets"),
         ],
         hint="A's block is offs_m[:, None] * stride_am + offs_k[None, :] * stride_ak; B's is "
@@ -208,6 +263,15 @@ register(
             Mistake("the K index does not advance: every iteration multiplies the first K slice again (use "
                     "kk = k0 * BLOCK_K + offs_k, or move the pointers by BLOCK_K each trip)",
                     when=_wrong_value(_first_slice_shrinking)),
+            Mistake("the K slices overlap: kk = k0 + offs_k moves 1 element per trip; with k0 counting trips "
+                    "(range(cdiv(K, BLOCK_K))) the slice starts at kk = k0 * BLOCK_K + offs_k",
+                    when=_wrong_value(_step_one)),
+            Mistake("only the first K slice is counted: with `for k0 in range(0, K, BLOCK_K)` k0 is already the "
+                    "element offset, so k0 * BLOCK_K jumps past K; use kk = k0 + offs_k there (or loop over "
+                    "range(cdiv(K, BLOCK_K)) with k0 * BLOCK_K)", when=_wrong_value(_offset_times_block)),
+            Mistake("a load without other=0.0: Triton leaves the masked-off lanes undefined (the check fills them "
+                    "with NaN, a GPU may hold garbage there), so the ragged K slice poisons the dot; load with "
+                    "mask=..., other=0.0", when=_nan_from_loads),
             Mistake("only the last K slice survived: pass acc to tl.dot (acc = tl.dot(a, b, acc)) or write acc += "
                     "tl.dot(a, b): each trip must add to the accumulator, not replace it",
                     when=_wrong_value(_last_slice_only)),
@@ -354,12 +418,22 @@ def _group_of_m(num_pid_m, num_pid_n, g):
 
 
 def _wave_cases(rng: random.Random) -> list[Case]:
-    tm, tn = rng.randint(6, 40), rng.randint(6, 40)
-    sms = rng.randint(20, 150)
-    g = rng.choice([None, 4, 8])
+    """The notebook's two orders (their waves span more column-tiles than row-tiles) and a random grid whose
+    first wave spans more row-tiles than column-tiles: so that counting one kind only, or the union of the two
+    sets (which is the larger count when both start at tile 0), cannot pass or be taken for one another."""
+    for _ in range(500):
+        tm, tn = rng.randint(6, 40), rng.randint(6, 40)
+        sms = rng.randint(20, 150)
+        g = rng.choice([None, 4, 8])
+        pids = gemm.tile_order(tm, tn, g)
+        rows, cols = _rows_cols(pids, sms)
+        if rows > cols:
+            break
+    else:                       # never in practice (about 1 draw in 7 qualifies)
+        pids, sms = gemm.tile_order(30, 4), 40
     return [Case((gemm.tile_order(64, 64), 132), "row-major, 64x64 tiles, 132 SMs"),
             Case((gemm.tile_order(64, 64, 8), 132), "grouped by 8, 64x64 tiles, 132 SMs"),
-            Case((gemm.tile_order(tm, tn, g), sms), "a random grid and SM count")]
+            Case((pids, sms), "a random grid and SM count")]
 
 
 def _strips(pids, s):
@@ -367,16 +441,23 @@ def _strips(pids, s):
     return len({m for m, _ in wave}) + len({n for _, n in wave})
 
 
+def _rows_cols(pids, s) -> tuple[int, int]:
+    return len({m for m, _ in pids[:s]}), len({n for _, n in pids[:s]})
+
+
 register(
     Exercise.single(
         "03.2", "naive bytes per program",
         reads=Function("naive_operand_bytes", "(BLOCK_M: int, BLOCK_N: int, K: int, elem_bytes: int) -> int", "bytes"),
         cases=lambda rng: [Case((128, 256, 4096, 2), "128x256, K=4096, fp16"), Case((32, 32, 256, 2), "32x32, K=256"),
+                           # never 2-byte elements: an answer with the 2 hard-coded must fail here
                            Case((rng.choice([64, 128, 256]), rng.choice([64, 128, 256]), rng.randrange(256, 16384),
-                                 rng.choice([1, 2, 4])), "a random tile")],
+                                 rng.choice([1, 4])), "a random tile, 1- or 4-byte elements")],
         expected=_naive_bytes, rtol=0,
         mistakes=[
             _elements_not_bytes(_naive_bytes),
+            Mistake("you hard-coded 2 bytes per element (fp16): multiply by elem_bytes, the element size passed in",
+                    value=lambda bm, bn, k, eb: (bm * k + k * bn) * 2),
             Mistake("you counted only A's strip (BLOCK_M x K); B's K x BLOCK_N strip is loaded too",
                     value=lambda bm, bn, k, eb: bm * k * eb),
             Mistake("you counted only B's strip (K x BLOCK_N); A's BLOCK_M x K strip is loaded too",
@@ -384,6 +465,12 @@ register(
             Mistake("you counted the C tile (BLOCK_M x BLOCK_N), not the operand strips",
                     value=lambda bm, bn, k, eb: bm * bn * eb),
             wrong_unit("bits", "bytes", 8),
+            wrong_unit("MiB", "bytes (no / 2**20)", 2**-20),
+            wrong_unit("KiB", "bytes (no / 1024)", 2**-10),
+            Mistake("that is in MB (/ 10**6): the answer is in bytes",
+                    value=lambda bm, bn, k, eb: _naive_bytes(bm, bn, k, eb) / 1e6),
+            Mistake("that is in kB (/ 1000): the answer is in bytes",
+                    value=lambda bm, bn, k, eb: _naive_bytes(bm, bn, k, eb) / 1000),
         ],
         hint="A strip is BLOCK_M x K elements, a B strip K x BLOCK_N; multiply by the element size."),
 
@@ -435,6 +522,9 @@ register(
         mistakes=[
             Mistake("you counted tiles, not distinct strips (use sets of the row- and column-tiles)",
                     value=lambda pids, s: len(pids[:s])),
+            Mistake("you took the union of the row-tile and column-tile sets: row-tile i (an A strip) and column-tile "
+                    "i (a B strip) are different strips; count the two sets separately and add",
+                    value=lambda pids, s: len({m for m, _ in pids[:s]} | {n for _, n in pids[:s]})),
             Mistake("you counted only A strips (row-tiles); add the distinct B strips (column-tiles)",
                     value=lambda pids, s: len({m for m, _ in pids[:s]})),
             Mistake("you counted only B strips (column-tiles); add the distinct A strips (row-tiles)",
@@ -488,6 +578,8 @@ register(
                     "whole waves", value=lambda *a: waves(*a, waves_round=one_too_many)[2]),
             Mistake("you returned the number of waves, not the fraction of SM slots used",
                     value=lambda *a: waves(*a)[1]),
+            Mistake("integer division (//) rounds the fraction down to 0 (or 1 for whole waves): divide tiles by "
+                    "waves x num_sms with /", value=lambda *a: waves(*a)[0] // (waves(*a)[1] * a[-1])),
             Mistake("that is a percentage: return the fraction tiles / (waves x num_sms), between 0 and 1 (no x 100)",
                     ratio=100),
             Mistake("the ratio is upside down: tiles / (waves x num_sms) is at most 1",

@@ -146,12 +146,15 @@ TILE_SHAPES = [(tm, tn) for tm in (1, 2, 4, 8) for tn in (1, 2, 4, 8) if (tm, tn
 
 
 @functools.lru_cache(maxsize=64)
-def _divide(op: str, tm: int, tn: int, base: L.Layout = ROW8) -> L.Layout:
-    """CuTe's `op` (zipped_divide, logical_divide, tiled_divide) of `base` by (tm, tn), via run_cute."""
+def _divide(op: str, tm: int, tn: int, base: L.Layout = ROW8, layout_tiler: bool = False) -> L.Layout:
+    """CuTe's `op` (zipped_divide, logical_divide, tiled_divide) of `base` by (tm, tn), via run_cute;
+    `layout_tiler`: by the single layout `cute.make_layout((tm, tn))` instead (a 1-D tiler of tm·tn elements)."""
     import cutlass.cute as cute
 
     def build():
         lay = cute.make_layout(base.shape, stride=base.stride)
+        if layout_tiler:
+            return getattr(cute, op)(lay, cute.make_layout((tm, tn)))
         if op == "logical_divide":
             return cute.logical_divide(lay, (cute.make_layout(tm), cute.make_layout(tn)))
         return getattr(cute, op)(lay, (tm, tn))
@@ -173,10 +176,11 @@ def _tile_cases(rng: random.Random) -> list[Case]:
     return fixed + [Case(t, "other tiles") for t in drawn]
 
 
-def _tile_mistake(op: str, *, swap: bool = False, base: L.Layout = ROW8, fixed: tuple[int, int] | None = None):
+def _tile_mistake(op: str, *, swap: bool = False, base: L.Layout = ROW8, fixed: tuple[int, int] | None = None,
+                  layout_tiler: bool = False):
     def model(tm: int, tn: int) -> dict:
         a, b = fixed or ((tn, tm) if swap else (tm, tn))
-        return grid_data(_divide(op, a, b, base), _tile_sizes(tm, tn), "answer")
+        return grid_data(_divide(op, a, b, base, layout_tiler), _tile_sizes(tm, tn), "answer")
     return model
 
 
@@ -243,6 +247,9 @@ register(
                     "zipped_divide keeps two modes", value=_tile_mistake("tiled_divide")),
             Mistake("you divided the column-major matrix (8,8):(1,8); the matrix is row-major (8,8):(8,1)",
                     value=_tile_mistake("zipped_divide", base=L.Layout((8, 8), (1, 8)))),
+            Mistake("the tiler is the tuple (tile_m, tile_n), one size per mode: cute.make_layout((tile_m, tile_n)) "
+                    "is a single layout, which divides the matrix as one flat mode of tile_m·tile_n elements",
+                    value=_tile_mistake("zipped_divide", layout_tiler=True)),
         ],
         hint="L.run_cute(lambda: cute.zipped_divide(cute.make_layout((8, 8), stride=(8, 1)), (tile_m, tile_n)))."),
 
@@ -297,8 +304,11 @@ register(Exercise("05.6", "stage bytes", (
              Mistake("16384 is half a stage: either the 2 bytes per bf16 element or one operand (A or B) is "
                      "missing", ratio=0.5),
              Mistake("you used TILE_N = 256 (the default) instead of 128", value=lambda: _stage_bytes(256)),
+             Mistake("65536 is twice a stage: a stage holds only A's TILE_M x TILE_K and B's TILE_N x TILE_K slices "
+                     "(TILE_K = 64, not 128; not the C tile), 2 bytes per bf16 element (not 4)", ratio=2),
              wrong_unit("bits", "bytes", 8),
              wrong_unit("KiB", "bytes", 1 / 1024),
+             Mistake("that is in kB (/ 1000): the answer is in bytes", value=lambda: _stage_bytes() / 1000),
          ), hint="A stage holds TILE_M x TILE_K of A and TILE_N x TILE_K of B, 2 bytes per bf16 element."),
     Part(reads=(Value("max_stages", "int"),), name="stages in 227 KiB",
          expected=lambda: SMEM_PER_CTA // _stage_bytes(), atol=0, rtol=0,
@@ -307,12 +317,18 @@ register(Exercise("05.6", "stage bytes", (
                      value=lambda: SMEM_PER_CTA // (_stage_bytes() // 2)),
              Mistake("consistent with TILE_N = 256: the exercise uses TILE_N = 128",
                      value=lambda: SMEM_PER_CTA // _stage_bytes(256)),
+             Mistake("consistent with a 65536-byte stage (twice the real one): fix stage_bytes first",
+                     value=lambda: SMEM_PER_CTA // (2 * _stage_bytes())),
              Mistake("a stage that does not fit whole cannot be used: round down (//), not up",
                      value=lambda: -(-SMEM_PER_CTA // _stage_bytes())),
              Mistake("the number of stages is a whole number: use floor division (//)",
                      value=lambda: SMEM_PER_CTA / _stage_bytes()),
-             Mistake("227 KiB is 227 x 1024 = 232448 bytes, not 227 x 1000",
+             # 227000 // 32768 and 232448 // 32768 - 1 are both 6: one diagnosis names the two causes
+             Mistake("one stage short: 227 KiB is 227 x 1024 = 232448 bytes, not 227 x 1000, and the whole budget "
+                     "goes to the ring (no stage is kept spare: the exercise ignores the barriers' few bytes)",
                      value=lambda: 227_000 // _stage_bytes()),
+             Mistake("one stage short: the whole 232448-byte budget goes to the ring (no stage is kept spare: the "
+                     "exercise ignores the barriers' few bytes)", value=lambda: SMEM_PER_CTA // _stage_bytes() - 1),
          ), hint="max_stages = 232448 // stage_bytes, a whole number of stages."),
 )))
 
@@ -408,13 +424,18 @@ register(
 
 
 # ------------------------------------------------------------------------------------------------ 05.8 PTX
-def mma_kind_reference(ptx: str) -> str:
-    """'kind' or 'kind.blockN' of the first tcgen05.mma in a PTX text; 'none' when there is none."""
-    m = re.search(r"tcgen05\.mma\.cta_group::\d\.kind::(\w+)((?:\.[\w:]+)*)", ptx)
-    if m is None:
-        return "none"
+_MMA = re.compile(r"tcgen05\.mma\.cta_group::\d\.kind::(\w+)((?:\.[\w:]+)*)")
+
+
+def _kind_text(m: re.Match) -> str:
     block = re.search(r"\.block_scale\.(block\d+)", m.group(2))
     return m.group(1) + (f".{block.group(1)}" if block else "")
+
+
+def mma_kind_reference(ptx: str) -> str:
+    """'kind' or 'kind.blockN' of the first tcgen05.mma in a PTX text; 'none' when there is none."""
+    m = _MMA.search(ptx)
+    return "none" if m is None else _kind_text(m)
 
 
 _KINDS = ["f16", "tf32", "f8f6f4", "i8", "mxf8f6f4.block_scale.block32", "mxf4.block_scale.block32",
@@ -465,6 +486,32 @@ def _first_kind_only(got, want, ptx) -> bool | None:
     return "." in want and isinstance(got, str) and got.strip().lower() == want.split(".")[0]
 
 
+def _last_kind(got, want, ptx) -> bool | None:
+    """The answer is the last tcgen05.mma's kind (with or without its block size), and that differs from the
+    first's (asked on failing inputs only: where the last equals the first, a wrong answer is not the last's)."""
+    found = list(_MMA.finditer(ptx))
+    if not found:
+        return None
+    last = _kind_text(found[-1])
+    return last != want and isinstance(got, str) and got.strip().lower() in (last, last.split(".")[0])
+
+
+def _group_one_only(got, want, ptx) -> bool | None:
+    """The answer reads only `cta_group::1` MMAs, and the first MMA is on a CTA pair (`cta_group::2`)."""
+    first = _MMA.search(ptx)
+    if first is None or "cta_group::2" not in first.group(0):
+        return None
+    one = re.search(_MMA.pattern.replace(r"::\d", "::1"), ptx)
+    return isinstance(got, str) and got.strip().lower() == ("none" if one is None else _kind_text(one))
+
+
+def _block_number_only(got, want, ptx) -> bool | None:
+    """'mxf4nvf4.16': the block size without the word 'block'."""
+    if ".block" not in want:
+        return None
+    return isinstance(got, str) and got.strip().lower() == want.replace(".block", ".")
+
+
 register(
     Exercise.single(
         "05.8", "MMA kind from PTX",
@@ -486,10 +533,13 @@ register(
             Mistake("drop the 'kind::' prefix (and the instruction name): return what follows it",
                     when=lambda got, want, ptx: isinstance(got, str) and "kind::" in got),
             Mistake("return the string 'none' when the PTX has no tcgen05.mma",
-                    when=lambda got, want, ptx: want == "none" and got is None),
+                    when=lambda got, want, ptx: want == "none" and got in (None, "")),
+            Mistake("an MMA on a CTA pair is tcgen05.mma.cta_group::2: match the group with \\d, not a fixed 1",
+                    when=_group_one_only),
+            Mistake("write the block size as it appears in the PTX, with the word 'block': e.g. 'mxf4nvf4.block16', "
+                    "not 'mxf4nvf4.16'", when=_block_number_only),
             Mistake("you returned the kind of the last tcgen05.mma: the exercise asks for the first",
-                    when=lambda got, want, ptx: isinstance(got, str) and got != want and re.findall(
-                        r"kind::(\w+)", ptx)[-1:] == [got.split(".")[0]]),
+                    when=_last_kind),
             Mistake("you returned one of the lab's two answers for a PTX with another kind: read the kind from "
                     "the text", when=lambda got, want, ptx: got in ("mxf4nvf4.block16", "f16") and got != want),
         ],

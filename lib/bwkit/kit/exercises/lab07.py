@@ -81,6 +81,12 @@ EX_07_1 = Exercise.single(
         Mistake("you forgot the gate (hidden x num_experts)", value=lambda c: _flops(c, gate=0.0)),
         Mistake("you forgot the routed experts: top_k of them run for every token",
                 value=lambda c: _flops(c, routed=0)),
+        Mistake("that is in GFLOP: the answer is in FLOP (no / 1e9)", ratio=1e-9),
+        Mistake("you multiplied by num_layers: the answer is for one MoE layer, per token",
+                value=lambda c: moe.moe_cost(c).flops_per_token * c.num_layers),
+        Mistake("you multiplied by the number of MoE layers (num_layers - num_dense_layers): the answer is for "
+                "one MoE layer, per token", value=lambda c: moe.moe_cost(c).flops_per_token
+                * (c.num_layers - c.num_dense_layers)),
     ],
     hint="2 FLOPs per multiply-add; a token runs the gate, top_k routed experts and the shared expert(s), each "
          "expert three hidden x expert_inter matrices.")
@@ -202,21 +208,28 @@ def _gate_probe(answers, case):
     s, _, cfg = case.args
     out = answers["my_gate"](*case.args)
     if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise TypeError(f"my_gate must return (weights, indices), two [T, top_k] tensors; got "
+        raise BadAnswer(f"my_gate must return (weights, indices), two [T, top_k] tensors; got "
                         f"{type(out).__name__}{'' if not isinstance(out, (tuple, list)) else f' of {len(out)}'}")
-    weights, ids = (torch.as_tensor(t) for t in out)
+    parts = []
+    for name, t in zip(("weights", "indices"), out, strict=True):
+        try:
+            parts.append(torch.as_tensor(t))
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise BadAnswer(f"my_gate's {name} could not be read as a tensor ({type(e).__name__}: {e})") from None
+    weights, ids = parts
     T, k = s.shape[0], cfg.top_k
     if tuple(weights.shape) != (T, k) or tuple(ids.shape) != (T, k):
-        raise ValueError(f"my_gate returned weights {list(weights.shape)} and indices {list(ids.shape)}; both "
-                         f"must be [T, top_k] = [{T}, {k}]")
-    if ids.is_floating_point() or ids.dtype == torch.bool:
-        raise TypeError(f"my_gate's indices must be an integer tensor of expert ids, got {ids.dtype} (weights and "
-                        "indices swapped?)")
+        raise BadAnswer(f"my_gate returned weights {list(weights.shape)} and indices {list(ids.shape)}; both "
+                        f"must be [T, top_k] = [{T}, {k}]")
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        raise BadAnswer(f"my_gate's indices must be an integer tensor of expert ids, got "
+                        f"{str(ids.dtype).replace('torch.', '')} (weights and indices swapped? return "
+                        "(weights, indices))")
     if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= cfg.num_experts):
-        raise ValueError(f"my_gate's indices must lie in [0, {cfg.num_experts}), got [{int(ids.min())}, "
-                         f"{int(ids.max())}]")
+        raise BadAnswer(f"my_gate's indices must lie in [0, {cfg.num_experts}), got [{int(ids.min())}, "
+                        f"{int(ids.max())}]")
     if not weights.is_floating_point():
-        raise TypeError(f"my_gate's weights must be floating point, got {weights.dtype}")
+        raise BadAnswer(f"my_gate's weights must be floating point, got {str(weights.dtype).replace('torch.', '')}")
     return moe.dense_routing(weights, ids.long(), cfg.num_experts)
 
 
@@ -333,6 +346,20 @@ def _unpadded(got, want, topk_ids, num_experts, block_m) -> bool | None:
     return int(got["sorted_ids"].numel()) == topk_ids.numel() != int(want["sorted_ids"].numel())
 
 
+def _padded_at_end(got, want, topk_ids, num_experts, block_m) -> bool | None:
+    """The pairs sorted by expert (stably) and padded once, at the end, to a multiple of block_m."""
+    if not isinstance(got, dict) or "sorted_ids" not in got:
+        return None
+    g = got["sorted_ids"].long()
+    flat = topk_ids.reshape(-1)
+    P = flat.numel()
+    if g.numel() != -(-P // block_m) * block_m:
+        return False
+    if g.numel() == want["sorted_ids"].numel() and torch.equal(g, want["sorted_ids"]):
+        return None
+    return torch.equal(g[:P], torch.argsort(flat, stable=True))
+
+
 def _cases_07_4(rng: random.Random) -> list[Case]:
     g = _gen(rng)
     E, k = rng.randint(6, 24), rng.randint(1, 4)
@@ -367,6 +394,11 @@ EX_07_4 = Exercise.single(
                 "stable=True)) or loop in order", when=_unstable),
         Mistake("you did not pad: each expert's run is padded to a multiple of block_m with num_pairs",
                 when=_unpadded),
+        Mistake("you padded once, at the end: pad each expert's run to a multiple of block_m, so that no block "
+                "of block_m rows mixes two experts", when=_padded_at_end),
+        Mistake("you numbered the pairs slot-major (topk_ids.T): pair ids are token-major, p = token * top_k + "
+                "slot, the order of topk_ids.reshape(-1)",
+                value=lambda i, e, b: _perm_variant(i.T.contiguous(), e, b)),
     ],
     hint="Each expert's run is padded with num_pairs (T * top_k) to a multiple of block_m; unused experts get "
          "no block.")
@@ -390,6 +422,17 @@ def _view(pair_out, T, k):
     return pair_out.reshape(T, k, pair_out.shape[1])
 
 
+def _float32_precision(got, want, *args) -> bool | None:
+    """A float64 answer right to float32 precision only (relative error ~1e-7): a .float() on the way."""
+    if not isinstance(got, torch.Tensor) or not isinstance(want, torch.Tensor) or got.shape != want.shape:
+        return None
+    if want.dtype != torch.float64 or not got.is_floating_point() or got.dtype == torch.float32:
+        return None         # a float32 answer is judged at float32 precision; float16/bfloat16: `_narrow`
+    g, w = got.double(), want.double()
+    err = float((g - w).abs().max()) / max(float(w.abs().max()), 1e-30)
+    return 1e-10 < err < 1e-5
+
+
 def _d(f):
     """Evaluate a combine model in float64 (so that a float32 answer is judged at float32 precision)."""
     return lambda po, w, T: f(po.double(), w.double(), T)
@@ -411,6 +454,9 @@ EX_07_5 = Exercise.single(
         Mistake("you divided by the sum of the weights: they were normalised (and scaled) by the gate already",
                 value=_d(lambda po, w, T: (_view(po, T, w.shape[1]) * w[:, :, None]).sum(1)
                          / w.sum(-1, keepdim=True))),
+        Mistake("y is right to float32 precision only (relative error ~1e-7): something went through float32 "
+                "on the way (a .float() on the weights or the rows?); keep the inputs' float64",
+                when=_float32_precision),
         Mistake("you returned the weighted pair rows without summing over the slots: y has one row per token",
                 when=lambda got, want, po, w, T: getattr(got, "shape", None) is not None
                 and tuple(got.shape) == tuple(po.shape) != tuple(want.shape)),
@@ -456,13 +502,15 @@ def _transposed(got, want, w) -> bool | None:
 
 def _on_nonzero_blocks(model):
     """A `when` test: the answer equals `model(w)` on every block that is not all zeros (where the 1e-4 floor does
-    not matter), whether or not the learner floored the amax."""
+    not matter), whether or not the learner floored the amax; None where the model is right on those blocks."""
     def when(got, want, w):
         a = torch.as_tensor(got, dtype=torch.float64) if not isinstance(got, torch.Tensor) else got.double()
         m = model(w).double()
         if a.shape != m.shape:
             return None
         live = _blocks(w).abs().amax(dim=(1, 3)) > 0
+        if torch.allclose(m[live], want.double()[live], rtol=1e-5, atol=0):
+            return None             # the model is right on these blocks (a signed max that is the amax): no clue
         return bool(torch.allclose(a[live], m[live], rtol=1e-5, atol=0))
     return when
 
@@ -471,7 +519,9 @@ EX_07_6 = Exercise.single(
     "07.6", "FP8 block scales",
     reads=Function("fp8_block_scales", "(w: torch.Tensor) -> torch.Tensor"),
     cases=_fp8_cases, expected=lambda w: formats.quantize_fp8_weight(w, block=128).scales, rtol=1e-6,
+    compare=compare_not_narrow(atol=0.0, rtol=1e-6),
     mistakes=[
+        _narrow("the scale tensor"),
         Mistake("you wrote 448 / amax: that is the factor to multiply by before encoding, not the scale",
                 when=_on_nonzero_blocks(lambda w: 448.0 / _blocks(w).abs().amax(dim=(1, 3)))),
         Mistake("you divided by 6, the FP4 (E2M1) maximum; E4M3's is 448",
@@ -490,6 +540,10 @@ EX_07_6 = Exercise.single(
                 when=_per_tile),
         Mistake("your scales are transposed: block (i, j) covers rows i*128... and columns j*128... of w [N, K]",
                 when=_transposed),
+        Mistake("w.reshape(N // 128, K // 128, 128, 128) does not cut 128x128 blocks: it regroups whole rows "
+                "(row-major memory); reshape(N // 128, 128, K // 128, 128) and take the amax over dims 1 and 3",
+                when=_on_nonzero_blocks(lambda w: w.abs().reshape(w.shape[0] // 128, w.shape[1] // 128, 128, 128)
+                                        .amax(dim=(2, 3)) / 448.0)),
     ],
     hint="w.reshape(N // 128, 128, K // 128, 128).abs().amax(dim=(1, 3)), floored at 1e-4, divided by 448.")
 
@@ -511,11 +565,11 @@ def _ep_cases(rng: random.Random) -> list[Case]:
     sizes[rng.randrange(W)] = 0                              # a rank with no tokens
     ids = [torch.stack([torch.randperm(E, generator=g)[:k] for _ in range(n)]) if n else
            torch.zeros(0, k, dtype=torch.int64) for n in sizes]
-    # 8 ranks of 4 experts each: experts per rank != world_size, unlike the notebook's 16 / 4 = 4
+    # 8 ranks of 2 experts each: experts per rank is neither world_size nor the notebook's 16 / 4 = 4
     g8 = torch.Generator().manual_seed(72)
-    eight = [torch.stack([torch.randperm(32, generator=g8)[:4] for _ in range(3)]) for _ in range(8)]
+    eight = [torch.stack([torch.randperm(16, generator=g8)[:4] for _ in range(3)]) for _ in range(8)]
     return [Case((notebook_ep_ids(), 4, 16), "TINY, 4 ranks (the notebook's)"),
-            Case((eight, 8, 32), "8 ranks, 32 experts"),
+            Case((eight, 8, 16), "8 ranks, 16 experts"),
             Case((ids, W, E), f"{W} ranks, {E} experts, one rank without tokens")]
 
 
@@ -550,6 +604,8 @@ EX_07_7 = Exercise.single(
         Mistake("you divided by world_size: a rank owns num_experts // world_size experts, so the destination is "
                 "expert // (num_experts // world_size)",
                 value=lambda ids, W, E: _table(ids, W, E, lambda e: e // W)),
+        Mistake("you hard-coded 4 experts per rank (the notebook's 16 / 4): a rank owns num_experts // world_size "
+                "experts", value=lambda ids, W, E: _table(ids, W, E, lambda e: e // 4)),
     ],
     hint="For one source rank, ids // (num_experts // world_size) is each pair's destination; "
          "torch.bincount(..., minlength=world_size) counts them (an empty rank gives a row of zeros).")

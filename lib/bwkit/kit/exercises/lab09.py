@@ -6,6 +6,7 @@ reading exercises take is compiled here, on the CPU, by the same library.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 
@@ -24,6 +25,13 @@ def _uncommitted(ptx: str) -> str:
     return re.sub(r"(?m)^[ \t]*(@!?%p\d+[ \t]+)?tcgen05\.commit[^\n]*\n", "", ptx)
 
 
+def _unwaited(ptx: str) -> str:
+    """`ptx` without its wait loops (the mbarrier.try_wait lines, their labels and branches back): a kernel that
+    commits its MMAs to an mbarrier (mbarriers= on the MMA) but never waits on a barrier (no mbarrier.wait)."""
+    return re.sub(r"(?m)^[ \t]*(waitLoop:|(@!?%p\d+[ \t]+)?mbarrier\.try_wait[^\n]*|@!complete bra\.uni waitLoop;)"
+                  r"[ \t]*\n", "", ptx)
+
+
 def _wait_cases(rng: random.Random) -> list[Case]:
     names = [("sync", {}), ("sync", {"wait_mma": False}), ("pipelined", {}), ("ws", {}), ("nvfp4", {})]
     cases = [Case((gg.compile_sync(**kw).ptx if n == "sync" else gg.compile_step(n).ptx,), f"kernel {i + 1}")
@@ -31,6 +39,8 @@ def _wait_cases(rng: random.Random) -> list[Case]:
     cases.append(Case((_uncommitted(gg.compile_step("pipelined").ptx),),
                       "kernel 6: step 2 without mbarriers= or tcgen05_commit (its PTX minus the tcgen05.commit "
                       "lines)"))
+    cases.append(Case((_unwaited(gg.compile_sync().ptx),),
+                      "kernel 7: step 1 that never waits (its PTX without the mbarrier.try_wait loops)"))
     cfg = gg.GluonConfig(BLOCK_N=rng.choice([64, 256]), STAGES=1)
     return cases + [Case((gg.compile_sync(cfg, wait_mma=rng.random() < 0.5).ptx,), "another tile")]
 
@@ -41,6 +51,9 @@ register(
         reads=Function("mma_is_waited", "(ptx: str) -> bool"),
         cases=_wait_cases, expected=gg.mma_waited, rtol=0,
         mistakes=[
+            Mistake("a tcgen05.commit alone does not make the MMA waited for: the kernel must also wait on an "
+                    "mbarrier (mbarrier.try_wait; kernel 7 commits and never waits)",
+                    value=lambda ptx: "tcgen05.commit" in ptx),
             Mistake("several mbarrier waits do not make a tracked MMA: a ring waits on its TMA's ready barriers "
                     "too (kernel 6 waits several times and commits nothing); what tracks an MMA is a "
                     "tcgen05.commit (mbarriers= on the MMA)",
@@ -68,6 +81,7 @@ def _stage_cases(rng: random.Random) -> list[Case]:
             Case((128, 128, 64, 2, 68528), "128x128x64, 68,528 B fixed"),
             Case((128, 64, 64, 2, 84897), "128x64x64, 84,897 B fixed"),
             Case((128, 64, 32, 2, 146416), "128x64x32, 146,416 B fixed"),
+            Case((128, 256, 128, 2, 150000), "128x256x128 with 150,000 B fixed: not one stage fits"),
             _random_stage_case(rng)]
 
 
@@ -109,6 +123,8 @@ register(
                     value=_stages(L, a_only=True)),
             Mistake("round down: a partial stage does not fit",
                     value=lambda bm, bn, bk, e, fx: round((L - fx) / ((bm + bn) * bk * e + 2 * BAR))),
+            Mistake("when the fixed part leaves less than one stage the answer is 0 (the tile does not fit): "
+                    "do not clamp it to 1", value=lambda *a: max(1, gg.max_stages(*a))),
         ],
         hint="(232,448 - fixed_bytes) // ((BLOCK_M + BLOCK_N) * BLOCK_K * elem_bytes + 2 * 8)."),
 )
@@ -178,8 +194,19 @@ register(Exercise("09.4", "progress, deadlock or race", tuple(
 def _budget_cases(rng: random.Random) -> list[Case]:
     return [Case((128, 4, 24), "step 3 as compiled"), Case((128, 4, 40), "workers at 40"),
             Case((96, 4, 24), "maxnreg 96"), Case((128, 8, 24), "8 epilogue warps"),
-            Case((200, 4, 24), "maxnreg 200"),
+            Case((200, 4, 24), "maxnreg 200"), Case((112, 8, 24), "maxnreg 112, 8 epilogue warps"),
             Case((rng.randrange(80, 169, 8), rng.choice([4, 8]), rng.choice([24, 32, 40, 48])), "random")]
+
+
+def _rounded_share(rounding):
+    """ws_budget with the default partition's share rounded to a multiple of 8 by `rounding` (not down)."""
+    def f(m, d, r):
+        return 32 * (d + 4), min(256, int(rounding((m * (d + 4) - 4 * r) / d / 8)) * 8)
+    return f
+
+
+_ROUND_DOWN = ("round the default partition's share *down* to a multiple of 8 (// 8 * 8): rounding it to the "
+               "nearest one or up hands it registers the workers did not free")
 
 
 def _budget(extra_warps: int = 4, worker_warps: int = 4, cap: bool = True, step8: bool = True):
@@ -204,6 +231,9 @@ register(
             Mistake("setmaxnreg can raise a thread to at most 256 registers", value=_budget(cap=False)),
             Mistake("setmaxnreg takes multiples of 8: round the default partition's share down to one",
                     value=_budget(step8=False)),
+            Mistake(_ROUND_DOWN, value=_rounded_share(round)),
+            Mistake(_ROUND_DOWN, value=_rounded_share(lambda x: math.floor(x + 0.5))),
+            Mistake(_ROUND_DOWN, value=_rounded_share(math.ceil)),
             Mistake("threads per CTA count every warp: the default partition and the workers' warpgroup",
                     value=lambda m, d, r: (32 * d, gg.ws_budget(m, d, r)[1])),
             Mistake("the tuple is (threads per CTA, registers per thread): you returned them the other way round",
@@ -233,14 +263,15 @@ def _tmem_model(**kw):
                               b_blocks=not kw.get("b_once"), sf_bytes=kw.get("sf_bytes", False),
                               sf_vec=kw.get("sf_vec", gg.SF_VEC))
         need = (acc + sf) * (4 if kw.get("bytes") else 1)
-        out = (need, need if kw.get("no_rounding") else tc.round_alloc(need))
+        out = (need, need if kw.get("no_rounding") else tc.round_alloc(need, minimum=kw.get("minimum", 32)))
         return out[::-1] if kw.get("swapped") else out
     return f
 
 
 def _tmem_cases(rng: random.Random) -> list[Case]:
     fixed = [Case((256, 64, 2, False), "step 3 (ws)"), Case((128, 256, 1, True), "step 4 (nvfp4)"),
-             Case((128, 64, 1, False), "steps 1-2"), Case((256, 128, 1, True), "NVFP4, BLOCK_N=256, BLOCK_K=128")]
+             Case((128, 64, 1, False), "steps 1-2"), Case((256, 128, 1, True), "NVFP4, BLOCK_N=256, BLOCK_K=128"),
+             Case((16, 64, 1, False), "a 16-column tile")]
     if rng.random() < 0.5:
         drawn = Case((rng.choice([64, 128, 256]), rng.choice([16, 32, 64]), rng.choice([1, 2]), False), "random")
     else:
@@ -257,6 +288,8 @@ register(
         mistakes=[
             Mistake("tcgen05.alloc takes a power of two (>= 32) columns: round the sum up for the second number",
                     value=_tmem_model(no_rounding=True)),
+            Mistake("a power of two, yes, but tcgen05.alloc never takes fewer than 32 columns",
+                    value=_tmem_model(minimum=1)),
             Mistake("you left out the scale factors: NVFP4 keeps A's and B's scales in TMEM too",
                     value=_tmem_model(no_scales=True)),
             Mistake("you forgot the accumulator buffers: step 3 keeps acc_buffers accumulators of BLOCK_N columns",

@@ -62,7 +62,9 @@ def _tiles_cases(rng: random.Random) -> list[Case]:
              Case((8192, 768, 256, 2, 1, 148), "a thin N, cluster (2, 1)"),
              Case((4096, 4096, 128, 4, 2, 148), "cluster (4, 2): 18 clusters on 148 SMs"),
              Case((8000, 8000, 256, 2, 2, 148), "8000^2: partial cluster tiles at both edges"),
-             Case((1024, 4368, 256, 4, 2, 148), "a ragged N, cluster (4, 2)")]
+             Case((1024, 4368, 256, 4, 2, 148), "a ragged N, cluster (4, 2)"),
+             Case((1024, 4368, 256, 2, 4, 148), "a ragged N, cluster (2, 4)"),
+             Case((257, 9728, 256, 2, 2, 148), "M = 257: one row past a cluster tile")]
     cm, cn = rng.choice([(2, 1), (2, 2), (4, 2), (2, 4)])
     M, N = 128 * cm * rng.randrange(8, 64), 256 * cn * rng.randrange(8, 64)
     if rng.random() < 0.5:                      # ragged: partial cluster tiles along M, N or both
@@ -182,6 +184,14 @@ register(
                     "and along N",
                     value=lambda M, N, tn, cm, cn, sms: math.ceil(_cluster_tiles(M, N, tn, cm, cn, floor=True)
                                                                   / _clusters(cm, cn, sms))),
+            Mistake("tiles // clusters + 1 adds a round when the cluster tiles divide evenly over the clusters: "
+                    "round up with ceil (or -(-tiles // clusters))",
+                    value=lambda M, N, tn, cm, cn, sms: _cluster_tiles(M, N, tn, cm, cn) // _clusters(cm, cn, sms)
+                    + 1),
+            Mistake("you divided the area M x N by a cluster tile's: a ragged edge still takes whole cluster tiles "
+                    "along each axis, ceil(M / (128 x cluster_m)) x ceil(N / (TILE_N x cluster_n))",
+                    value=lambda M, N, tn, cm, cn, sms: math.ceil(math.ceil(M * N / (128 * cm * tn * cn))
+                                                                  / _clusters(cm, cn, sms))),
             Mistake("cluster_m runs along M: a cluster tile is 128 x cluster_m rows by TILE_N x cluster_n columns "
                     "(you swapped the two axes)",
                     value=lambda M, N, tn, cm, cn, sms: math.ceil(_cluster_tiles(M, N, tn, cn, cm)
@@ -234,6 +244,7 @@ register(
                     value=lambda m, e, n, acc: n * (m + e) if acc == 1 else n * m + e),
             Mistake("with one accumulator the MMAs of the next tile wait for the epilogue: nothing overlaps",
                     value=lambda m, e, n, acc: lm.overlap_time(m, e, n, 2)),
+            wrong_unit("ms", "µs, like the times it is given (no / 1000)", 1e-3),
         ],
         hint="One accumulator: tiles x (mainloop + epilogue). Two: mainloop + (tiles - 1) x max(mainloop, epilogue) "
              "+ epilogue."),

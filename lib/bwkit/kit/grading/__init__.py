@@ -243,7 +243,8 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--lab-timeout", type=float, default=120.0,
                    help="per-cell timeout of the lab's own cells (setup, imports; default 120, never below "
                         "--timeout)")
-    g.add_argument("--memory-gib", type=float, default=8.0, help="address-space limit per run (default 8)")
+    g.add_argument("--memory-gib", type=float, default=8.0, help="memory limit per run in GiB (default 8): the address "
+                   "space, or the data segment where an NVIDIA driver is present (CUDA maps large address ranges)")
     g.add_argument("--cpu-limit", type=float, default=600.0, help="CPU seconds per kernel (default 600)")
     commands.add_solutions_option(g)
     g.add_argument("--no-solution-check", action="store_true",
