@@ -244,3 +244,16 @@ def test_answer_forms_that_look_right_say_what_is_off():
                              wrong={"a": "a is the first letter", "c": "c is the last"}))
     v = run("99.5", {"pick5": "middle"})
     assert not v.ok and v.text().count("is not one of the options") == 1, v.text()
+
+
+def test_a_bare_not_implemented_after_an_answer_is_the_learners_error():
+    """nbgrader's stub is a bare `raise NotImplementedError()`: on the first input it means "not answered"; raised
+    only on a later input (after answering the first) it is the learner's own error, reported as raised."""
+    def later(x):
+        if x == 1.0:
+            return 2.0
+        raise NotImplementedError()
+
+    v = run("99.1", {"double": later})
+    assert not v.not_answered and "raised NotImplementedError" in v.text(), v.text()
+    assert run("99.1", {"double": lambda x: (_ for _ in ()).throw(NotImplementedError())}).not_answered

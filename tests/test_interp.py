@@ -271,3 +271,26 @@ def test_masked_load_without_other_reads_nan_in_a_checked_launch(dtype):
         plain = torch.full((16,), 7, dtype=dtype)
         _masked_copy[(1,)](x, plain, 10, BLOCK=16, OTHER=other)
         assert (plain[10:] == 0).all(), "outside a checked launch the interpreter is unchanged"
+
+
+@triton.jit
+def _load_cols_from(x_ptr, y_ptr, COL0, stride0, ROWS: tl.constexpr, COLS: tl.constexpr):
+    """y = x[0:ROWS, COL0:COL0 + COLS] of a row-major x, no mask (COL0 past the last column wraps into next rows)."""
+    r = tl.arange(0, ROWS)
+    c = COL0 + tl.arange(0, COLS)
+    x = tl.load(x_ptr + r[:, None] * stride0 + c[None, :])
+    tl.store(y_ptr + r[:, None] * COLS + tl.arange(0, COLS)[None, :], x)
+
+
+def test_a_column_past_the_end_is_also_named_as_columns():
+    """x[0:4, 8:16] of a 4x8 tensor decodes from the addresses as rows 1-4 (row 4 outside): the report also gives
+    the reading with the rows in range, columns 8-15 of rows 0-3, since an offs_k past K looks like the next row."""
+    x, y = torch.zeros(4, 8), torch.zeros(4, 8)
+    with pytest.raises(interp.OutOfBoundsAccess) as e:
+        interp.safe_launch(_load_cols_from, (1,), x, y, 8, 8, ROWS=4, COLS=8)
+    assert "rows 4 of X lie outside the 4×8 tensor" in str(e.value)
+    assert "or columns 8–15 of rows 0–3: a column past 7 wraps into the next row" in str(e.value)
+    y2 = torch.zeros(8, 8)
+    with pytest.raises(interp.OutOfBoundsAccess) as e:      # rows really past the end: no other reading
+        interp.safe_launch(_load_cols_from, (1,), torch.zeros(4, 8), y2, 0, 8, ROWS=8, COLS=8)
+    assert "rows 4–7 of X" in str(e.value) and "wraps" not in str(e.value)

@@ -374,7 +374,8 @@ def _clock_and_power() -> dict:
 def sweep_n(M: int, K: int, Ns: Iterable[int], tiles: Iterable[Tile | str | Sequence[int]] | None = None,
             gpu: str | hw.GPUSpec = "B200", precision: str = "bf16", *, progress: bool = False,
             **kw) -> dict[str, list[float]]:
-    """Predicted % of peak for each N in `Ns`, per tile name; `progress` shows a tqdm bar (GPU runs only)."""
+    """Predicted % of peak for each N in `Ns`, per tile name; `progress` shows a tqdm bar over the Ns (when tqdm
+    is installed: GPU images may lack it)."""
     spec = hw.get_spec(gpu)
     ts = [get_tile(t) for t in (tiles if tiles is not None else TILES.values())]
     Ns = list(Ns)

@@ -29,6 +29,24 @@ def ridge_point(peak_tflops, bandwidth_tbps):
         Right("lambda in base units", """
 ridge_point = lambda peak_tflops, bandwidth_tbps: (peak_tflops * 10**12) / (bandwidth_tbps * 10**12)
 """),
+        Wrong('precedence: the second 1e12 multiplies', """
+def ridge_point(peak_tflops, bandwidth_tbps):
+    return peak_tflops * 1e12 / bandwidth_tbps * 1e12
+""", 'operator precedence'),
+        Wrong('TB/s taken as TiB/s', """
+def ridge_point(peak_tflops, bandwidth_tbps):
+    bytes_per_s = bandwidth_tbps * 2**40          # 1 TB = 2^40 bytes
+    return peak_tflops * 1e12 / bytes_per_s
+""", 'not 2^40 (TiB/s)'),
+        Wrong('floor division', """
+def ridge_point(peak_tflops, bandwidth_tbps):
+    return peak_tflops // bandwidth_tbps           # FLOP per byte, a whole number
+""", 'keep the fraction'),
+        Wrong('bandwidth taken as bits', """
+def ridge_point(peak_tflops, bandwidth_tbps):
+    bytes_per_s = bandwidth_tbps * 1e12 / 8       # TB/s -> bytes/s
+    return peak_tflops * 1e12 / bytes_per_s
+""", 'bits vs bytes'),
     ],
     "00.2": [
         Wrong("one FLOP per multiply-add", """
@@ -59,6 +77,23 @@ def gemm_intensity(M, N, K, in_bytes, out_bytes):
     f = torch.tensor(2.0 * M * N * K, dtype=torch.float64)
     return f / ((M * K + K * N) * in_bytes + M * N * out_bytes)
 """),
+        Wrong('in_bytes and out_bytes swapped', """
+def gemm_intensity(M, N, K, in_bytes, out_bytes):
+    return 2 * M * N * K / ((M * K + K * N) * out_bytes + M * N * in_bytes)
+""", 'swapped'),
+        Wrong('C in the input size', """
+def gemm_intensity(M, N, K, in_bytes, out_bytes):
+    elements = M * K + K * N + M * N
+    return 2 * M * N * K / (elements * in_bytes)
+""", 'C is written in out_bytes'),
+        Wrong('the 2M shortcut', """
+def gemm_intensity(M, N, K, in_bytes, out_bytes):
+    return 2 * M / in_bytes          # the weights dominate the bytes
+""", 'shortcut 2M / in_bytes'),
+        Wrong('floor division', """
+def gemm_intensity(M, N, K, in_bytes, out_bytes):
+    return 2 * M * N * K // ((M * K + K * N) * in_bytes + M * N * out_bytes)
+""", 'keep the fraction'),
     ],
     "00.3": [
         Wrong("max instead of min", """
@@ -100,6 +135,19 @@ import numpy as np
 def attainable_tflops(peak_tflops, bandwidth_tbps, intensity):
     return np.minimum(peak_tflops, bandwidth_tbps * intensity)
 """),
+        Wrong('answer in PFLOP/s', """
+def attainable_tflops(peak_tflops, bandwidth_tbps, intensity):
+    return min(peak_tflops, bandwidth_tbps * intensity) / 1000     # PFLOP/s reads better
+""", 'in PFLOP/s'),
+        Wrong('bandwidth taken as bits', """
+def attainable_tflops(peak_tflops, bandwidth_tbps, intensity):
+    return min(peak_tflops, bandwidth_tbps / 8 * intensity)        # TB/s -> bytes
+""", 'no factor of 8'),
+        Wrong('TB/s taken as TiB/s', """
+def attainable_tflops(peak_tflops, bandwidth_tbps, intensity):
+    bw = bandwidth_tbps * 2**40 / 1e12
+    return min(peak_tflops, bw * intensity)
+""", 'not 2^40 (TiB/s)'),
     ],
     "00.4": [
         Wrong("compute", 'answer = "compute"', "weights dominate the bytes"),
@@ -141,5 +189,11 @@ b200_ms = 10.0 / (hw.get_spec("B200").hbm_tbps / hw.get_spec("H200").hbm_tbps)
 import torch
 b200_ms = torch.tensor(10.0, dtype=torch.bfloat16) * 4.8 / 8.0
 """),
+        Wrong("H100's bandwidth (the wrong row)", """
+b200_ms = 10 * 3.35 / 8.0
+""", "H100's bandwidth"),
+        Wrong('HBM capacity ratio', """
+b200_ms = 10 * 141 / 180       # HBM GB, H200 vs B200
+""", 'HBM capacities'),
     ],
 }

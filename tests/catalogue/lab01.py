@@ -71,6 +71,48 @@ def tmem_alloc_columns(BLOCK_M, BLOCK_N, acc_buffers):
         raise ValueError("one CTA: M in {64, 128}")
     return int(2 ** max(5, math.ceil(math.log2(BLOCK_N * acc_buffers))))
 """),
+        Wrong('bit_length of n, not n - 1', """
+def tmem_alloc_columns(BLOCK_M, BLOCK_N, acc_buffers):
+    if BLOCK_M not in (64, 128):
+        raise ValueError(BLOCK_M)
+    needed = BLOCK_N * acc_buffers
+    return max(32, 1 << needed.bit_length())       # next power of two
+""", 'exact power of two is already a legal allocation'),
+        Wrong('rounded to a multiple of 32', """
+def tmem_alloc_columns(BLOCK_M, BLOCK_N, acc_buffers):
+    if BLOCK_M not in (64, 128):
+        raise ValueError(BLOCK_M)
+    needed = BLOCK_N * acc_buffers
+    return max(32, (needed + 31) // 32 * 32)       # allocation granularity: 32 columns
+""", 'not any multiple of 32'),
+        Wrong('only M > 128 refused', """
+def tmem_alloc_columns(BLOCK_M, BLOCK_N, acc_buffers):
+    if BLOCK_M > 128:
+        raise ValueError("M=256 needs a CTA pair")
+    needed = BLOCK_N * acc_buffers
+    return max(32, 1 << (needed - 1).bit_length())
+""", 'M=32 is no tcgen05.mma shape either'),
+        Wrong('bare NotImplementedError for bad M', """
+def tmem_alloc_columns(BLOCK_M, BLOCK_N, acc_buffers):
+    if BLOCK_M not in (64, 128):
+        raise NotImplementedError        # CTA pairs are not supported
+    needed = BLOCK_N * acc_buffers
+    return max(32, 1 << (needed - 1).bit_length())
+""", 'NotImplementedError says a feature is missing'),
+        Wrong('TypeError for bad M', """
+def tmem_alloc_columns(BLOCK_M, BLOCK_N, acc_buffers):
+    if BLOCK_M not in (64, 128):
+        raise TypeError(f"unsupported BLOCK_M={BLOCK_M}")
+    needed = BLOCK_N * acc_buffers
+    return max(32, 1 << (needed - 1).bit_length())
+""", 'TypeError is for a wrong type'),
+        Wrong('nearest power of two', """
+import math
+def tmem_alloc_columns(BLOCK_M, BLOCK_N, acc_buffers):
+    if BLOCK_M not in (64, 128):
+        raise ValueError(BLOCK_M)
+    return max(32, 2 ** round(math.log2(BLOCK_N * acc_buffers)))
+""", 'not to the nearest power of two'),
     ],
     "01.2": [
         Wrong("K from the element's own width", """
@@ -114,6 +156,28 @@ def mmas_per_k_step(BLOCK_K, kind, element):
         bits = 8                       # f8f6f4 / mxf8f6f4: one byte per element, whatever it is
     return BLOCK_K * bits // 256
 """),
+        Wrong('every mx kind packs FP4', """
+def mmas_per_k_step(BLOCK_K, kind, element):
+    if kind == "tf32":
+        bits = 32
+    elif kind == "f16":
+        bits = 16
+    elif kind.startswith("mx") and element == "e2m1":
+        bits = 4                       # block-scaled FP4 is packed
+    else:
+        bits = 8
+    return BLOCK_K * bits // 256
+""", 'still occupies a byte'),
+        Wrong('integer division first', """
+def mmas_per_k_step(BLOCK_K, kind, element):
+    bits = {"f16": 16, "tf32": 32, "f8f6f4": 8, "mxf8f6f4": 8, "mxf4": 4, "mxf4nvf4": 4}[kind]
+    return BLOCK_K // 256 * bits
+""", 'BLOCK_K // 256 is 0'),
+        Wrong('32 where 256 bits are meant', """
+def mmas_per_k_step(BLOCK_K, kind, element):
+    bits = {"f16": 16, "tf32": 32, "f8f6f4": 8, "mxf8f6f4": 8, "mxf4": 4, "mxf4nvf4": 4}[kind]
+    return BLOCK_K * bits // 32        # 32 bytes of operand per row
+""", 'bits and bytes mixed'),
     ],
     "01.3": [
         Wrong("all four warps counted", """
@@ -147,6 +211,23 @@ def predict_mma_per_k_step():
 def predict_mma_per_k_step():
     return dict(sm_80=128.0, sm_90a=8.0, sm_100a=4.0, sm_120=128.0)
 """),
+        Wrong('wgmma taken as n64', """
+def predict_mma_per_k_step():
+    return {"sm_80": 128, "sm_90a": (128 // 64) * (128 // 64) * (64 // 16), "sm_100a": 4, "sm_120": 128}
+""", 'one m64n128k16 covers'),
+        Wrong('mma.sync taken as k8', """
+def predict_mma_per_k_step():
+    per_warp = (64 // 16) * (64 // 8) * (64 // 8)
+    return {"sm_80": per_warp, "sm_90a": 8, "sm_100a": 4, "sm_120": per_warp}
+""", 'm16n8k16 (K=16 per instruction'),
+        Wrong('sm_120 taken for Hopper-like', """
+def predict_mma_per_k_step():
+    return {"sm_80": 128, "sm_90a": 8, "sm_100a": 4, "sm_120": 8}      # a newer chip: warpgroup MMA
+""", 'has no wgmma either'),
+        Wrong('wgmma without the K slices', """
+def predict_mma_per_k_step():
+    return {"sm_80": 128, "sm_90a": 128 // 64, "sm_100a": 4, "sm_120": 128}
+""", 'four k16 slices for wgmma too'),
     ],
     "01.4": [
         Wrong("scales ignored", """
@@ -216,6 +297,23 @@ def my_mma_nvfp4(a_codes, sf_a, b_codes, sf_b):
         d += (a[:, blk] @ b[blk, :]) * sa[:, j:j + 1] * sb[:, j][None, :]
     return torch.from_numpy(d.astype(np.float32))
 """),
+        Wrong('repeat instead of repeat_interleave', """
+def my_mma_nvfp4(a_codes, sf_a, b_codes, sf_b):
+    sa = formats.decode(sf_a, "ue4m3").double().repeat(1, 16)
+    sb = formats.decode(sf_b, "ue4m3").double().repeat(1, 16)
+    return ((formats.decode(a_codes, "e2m1").double() * sa) @ (formats.decode(b_codes, "e2m1").double() * sb.T)).float()
+""", 'repeat(1, 16) tiles the 4 scales'),
+        Wrong("B's scales forgotten", """
+def my_mma_nvfp4(a_codes, sf_a, b_codes, sf_b):
+    sa = formats.decode(sf_a, "ue4m3").double().repeat_interleave(16, 1)
+    return ((formats.decode(a_codes, "e2m1").double() * sa) @ formats.decode(b_codes, "e2m1").double()).float()
+""", 'sf_b was not applied'),
+        Wrong('divided by the scales', """
+def my_mma_nvfp4(a_codes, sf_a, b_codes, sf_b):
+    sa = formats.decode(sf_a, "ue4m3").double().repeat_interleave(16, 1)
+    sb = formats.decode(sf_b, "ue4m3").double().repeat_interleave(16, 1)
+    return ((formats.decode(a_codes, "e2m1").double() / sa) @ (formats.decode(b_codes, "e2m1").double() / sb.T)).float()
+""", 'you divided'),
     ],
     "01.5": [
         Wrong("latency only", """
@@ -254,6 +352,18 @@ def stages_to_hide_latency(load_latency_ns, transfer_ns, mma_ns):
         s += 1
     return s
 """),
+        Wrong('floor + 1', """
+def stages_to_hide_latency(load_latency_ns, transfer_ns, mma_ns):
+    return int((load_latency_ns + transfer_ns + mma_ns) // mma_ns) + 1     # round up
+""", 'floor + 1 is math.ceil only'),
+        Wrong('divided by the transfer time', """
+def stages_to_hide_latency(load_latency_ns, transfer_ns, mma_ns):
+    return math.ceil((load_latency_ns + transfer_ns + mma_ns) / transfer_ns)
+""", 'divide by mma_ns'),
+        Wrong('a ceil per term', """
+def stages_to_hide_latency(load_latency_ns, transfer_ns, mma_ns):
+    return math.ceil(load_latency_ns / mma_ns) + math.ceil(transfer_ns / mma_ns) + 1
+""", 'a ceil per term'),
     ],
     "01.6": [
         Wrong("wgmma taken for Blackwell", """
@@ -282,6 +392,14 @@ def name_generations():
     gen = {"mma.sync": "Ampere", "wgmma.mma_async": "Hopper", "tcgen05.mma": "Blackwell"}
     return {label: gen[op] for label, op in seen.items()}
 """),
+        Wrong('release order', """
+def name_generations():
+    return {"X": "Ampere", "Y": "Hopper", "Z": "Blackwell"}
+""", 'all three labels are wrong'),
+        Wrong('a list in label order', """
+def name_generations():
+    return ["Blackwell", "Ampere", "Hopper"]
+""", 'return a dict {label: generation}'),
     ],
     "01.7": [
         Wrong("the pair's rows not split", """
@@ -315,5 +433,25 @@ def tmem_footprint_per_cta(M, N, cta_group):
     rows = np.int64(128 if M == 256 and cta_group == 2 else M)
     return (rows, np.int64(N * 32 // 32))
 """),
+        Wrong('the 32-column minimum', """
+def tmem_footprint_per_cta(M, N, cta_group):
+    return M // cta_group, max(32, N)          # TMEM is allocated in 32-column units
+""", "the 32-column minimum is tcgen05.alloc's"),
+        Wrong('M halved on one CTA too', """
+def tmem_footprint_per_cta(M, N, cta_group):
+    return M // 2, N
+""", 'only a CTA pair splits M'),
+        Wrong('columns counted in bits', """
+def tmem_footprint_per_cta(M, N, cta_group):
+    return M // cta_group, N * 32              # 32 bits per fp32 value
+""", 'a TMEM column is 32 bits wide'),
+        Wrong('the pair doubles the columns', """
+def tmem_footprint_per_cta(M, N, cta_group):
+    return M // cta_group, N * cta_group
+""", 'not N x cta_group'),
+        Wrong('one number: the TMEM cells', """
+def tmem_footprint_per_cta(M, N, cta_group):
+    return (M // cta_group) * N
+""", 'return the pair (rows, columns)'),
     ],
 }

@@ -71,6 +71,31 @@ def e2m1_value(code):
     mags = [m / 2 if e == 0 else (1 + m / 2) * 2 ** (e - 1) for e in range(4) for m in range(2)]
     return np.float32(-mags[code & 7] if code >= 8 else mags[code & 7])
 """),
+        Wrong('exponent bits not shifted', """
+def e2m1_value(code):
+    s, e, m = code >> 3, code & 0b110, code & 1
+    mag = m / 2 if e == 0 else (1 + m / 2) * 2.0 ** (e - 1)
+    return -mag if s else mag
+""", 'shift the exponent bits down'),
+        Wrong('sign the wrong way round', """
+def e2m1_value(code):
+    s, e, m = code >> 3, (code >> 1) & 3, code & 1
+    mag = m / 2 if e == 0 else (1 + m / 2) * 2.0 ** (e - 1)
+    return (-1) ** (1 - s) * mag
+""", 'the sign is inverted'),
+        Wrong('bias 2', """
+def e2m1_value(code):
+    s, e, m = code >> 3, (code >> 1) & 3, code & 1
+    bias = 2
+    mag = (m / 2) * 2.0 ** (1 - bias) if e == 0 else (1 + m / 2) * 2.0 ** (e - bias)
+    return -mag if s else mag
+""", 'bias is 1, not 2'),
+        Wrong('subnormal as m', """
+def e2m1_value(code):
+    s, e, m = code >> 3, (code >> 1) & 3, code & 1
+    mag = float(m) if e == 0 else (1 + m / 2) * 2.0 ** (e - 1)
+    return -mag if s else mag
+""", 'a subnormal is 0.m'),
     ],
     "02.2": [
         Wrong("negative values that round to 0 lose the sign", """
@@ -157,6 +182,31 @@ def round_e2m1(x):
     code = ties[0] if len(ties) == 1 else ties[ties % 2 == 0][0]
     return float(np.copysign(grid[code], x))
 """),
+        Wrong('round(2x) / 2 in every binade', """
+def round_e2m1(x):
+    a = min(abs(x), 6.0)
+    q = round(a * 2) / 2               # step 0.5, ties to even
+    return -q if x < 0 else q
+""", 'not on the E2M1 grid'),
+        Wrong('saturation drops the sign', """
+def round_e2m1(x):
+    if abs(x) >= 6:
+        return 6.0
+    best = min(range(8), key=lambda c: (abs(abs(x) - E2M1_GRID[c]), c % 2))
+    return -E2M1_GRID[best] if x < 0 else E2M1_GRID[best]
+""", 'gives -6.0, not 6.0'),
+        Wrong('ties to the odd code', """
+def round_e2m1(x):
+    a = min(abs(x), 6.0)
+    best = min(range(8), key=lambda c: (abs(a - E2M1_GRID[c]), c % 2 == 0))
+    return -E2M1_GRID[best] if x < 0 else E2M1_GRID[best]
+""", 'you sent them to the odd one'),
+        Wrong('rounded up', """
+def round_e2m1(x):
+    a = min(abs(x), 6.0)
+    v = min(g for g in E2M1_GRID if g >= a)
+    return -v if x < 0 else v
+""", 'rounded up'),
     ],
     "02.3": [
         Wrong("ceil", """
@@ -199,6 +249,19 @@ import numpy as np
 def mx_shared_exponent(amax, emax_elem):
     return int(np.floor(np.log2(np.float64(amax)))) - emax_elem
 """),
+        Wrong("frexp's exponent as is", """
+def mx_shared_exponent(amax, emax_elem):
+    _, e = math.frexp(amax)
+    return e - emax_elem
+""", 'one more than floor(log2 amax)'),
+        Wrong("E2M1's emax hard-coded", """
+def mx_shared_exponent(amax, emax_elem):
+    return math.floor(math.log2(amax)) - 2       # E2M1: emax = 2
+""", "2 is E2M1's only"),
+        Wrong('natural log', """
+def mx_shared_exponent(amax, emax_elem):
+    return math.floor(math.log(amax)) - emax_elem
+""", 'use math.log2'),
     ],
     "02.4": [
         Wrong("MX blocks of 32", """
@@ -245,6 +308,33 @@ def nvfp4_block_scales(x):
     blocks = x.view(x.numel() // 16, 16)
     return F.decode(F.encode(blocks.abs().max(dim=1).values * s_enc / 6.0, "ue4m3"), "ue4m3")
 """),
+        Wrong('no abs', """
+def nvfp4_block_scales(x):
+    s_enc = torch.tensor(448.0 * 6.0) / x.max()
+    return F.round_to_format(x.reshape(-1, 16).amax(1) * s_enc / 6.0, "ue4m3")
+""", 'take .abs() before the max'),
+        Wrong('the decode scale', """
+def nvfp4_block_scales(x):
+    s_dec = x.abs().max() / (448.0 * 6.0)
+    return F.round_to_format(x.reshape(-1, 16).abs().amax(1) * s_dec / 6.0, "ue4m3")
+""", 'is the decode scale'),
+        Wrong('keepdim=True', """
+def nvfp4_block_scales(x):
+    s_enc = torch.tensor(448.0 * 6.0) / x.abs().max()
+    amax_b = x.reshape(-1, 16).abs().amax(dim=1, keepdim=True)
+    return F.round_to_format(amax_b * s_enc / 6.0, "ue4m3")
+""", 'return a 1-D tensor'),
+        Wrong('not rounded to E4M3', """
+def nvfp4_block_scales(x):
+    s_enc = torch.tensor(448.0 * 6.0) / x.abs().max()
+    return x.reshape(-1, 16).abs().amax(1) * s_enc / 6.0
+""", 'round the scales to UE4M3'),
+        Wrong('divided back by S_enc', """
+def nvfp4_block_scales(x):
+    s_enc = torch.tensor(448.0 * 6.0) / x.abs().max()
+    sf = F.round_to_format(x.reshape(-1, 16).abs().amax(1) * s_enc / 6.0, "ue4m3")
+    return sf / s_enc                  # in the data's units
+""", 'not divided by S_enc'),
     ],
     "02.5": [
         Wrong("mxfp4 floor", 'answer_025 = "mxfp4 floor"', "mxfp4 floor:"),
@@ -286,6 +376,18 @@ def pack_pairs(codes):
     c = codes.numpy().reshape(*codes.shape[:-1], -1, 2)
     return (c[..., 0] | (c[..., 1] << 4)).astype(np.uint8)
 """),
+        Wrong('2-D indexing', """
+def pack_pairs(codes):
+    return codes[:, 0::2] | (codes[:, 1::2] << 4)
+""", 'index the last dimension with ...'),
+        Wrong('+ before << (precedence)', """
+def pack_pairs(codes):
+    return codes[..., 0::2] + codes[..., 1::2] << 4
+""", 'operator precedence'),
+        Wrong('& instead of |', """
+def pack_pairs(codes):
+    return codes[..., 0::2] & (codes[..., 1::2] << 4)
+""", '& keeps only the bits both have'),
     ],
     "02.7": [
         Wrong("row-major", """
@@ -330,6 +432,24 @@ def scale_offset(m, kb, n_kb):
     n_ktiles = (n_kb + 3) >> 2
     return (((m >> 7) * n_ktiles + (kb >> 2)) << 9) | ((m & 31) << 4) | (((m >> 5) & 3) << 2) | (kb & 3)
 """),
+        Wrong('n_ktiles = round(n_kb / 4)', """
+def scale_offset(m, kb, n_kb):
+    n_ktiles = round(n_kb / 4)
+    return (m // 128) * n_ktiles * 512 + (kb // 4) * 512 + (m % 32) * 16 + ((m % 128) // 32) * 4 + kb % 4
+""", 'round() rounds a quarter tile down'),
+        Wrong('n_ktiles rounded half up', """
+def scale_offset(m, kb, n_kb):
+    n_ktiles = int(n_kb / 4 + 0.5)
+    return (m // 128) * n_ktiles * 512 + (kb // 4) * 512 + (m % 32) * 16 + ((m % 128) // 32) * 4 + kb % 4
+""", 'round() rounds a quarter tile down'),
+        Wrong('row blocks one tile apart', """
+def scale_offset(m, kb, n_kb):
+    return (m // 128) * 512 + (kb // 4) * 512 + (m % 32) * 16 + ((m % 128) // 32) * 4 + kb % 4
+""", 'multiply m // 128 by it'),
+        Wrong('n_ktiles = n_kb', """
+def scale_offset(m, kb, n_kb):
+    return (m // 128) * n_kb * 512 + (kb // 4) * 512 + (m % 32) * 16 + ((m % 128) // 32) * 4 + kb % 4
+""", 'not n_kb'),
     ],
     "02.8": [
         Wrong("floor of the ratio", """
@@ -370,5 +490,21 @@ def mx_shared_exponent_rceil(amax, max_elem):
         e += 1
     return e
 """),
+        Wrong("frexp's exponent", """
+def mx_shared_exponent_rceil(amax, max_elem):
+    return math.frexp(amax / max_elem)[1]        # ratio = m * 2^e, m in [0.5, 1): e rounds up
+""", "frexp's exponent (or floor + 1)"),
+        Wrong('floor + 1', """
+def mx_shared_exponent_rceil(amax, max_elem):
+    return math.floor(math.log2(amax / max_elem)) + 1
+""", "frexp's exponent (or floor + 1)"),
+        Wrong("E2M1's max hard-coded", """
+def mx_shared_exponent_rceil(amax, max_elem):
+    return math.ceil(math.log2(amax / 6.0))
+""", "6 is E2M1's only"),
+        Wrong('max_elem truncated to an int', """
+def mx_shared_exponent_rceil(amax, max_elem):
+    return math.ceil(math.log2(amax / int(max_elem)))
+""", 'max_elem is a float'),
     ],
 }

@@ -24,6 +24,22 @@ def bits_per_element(elem_bits, scale_bits, block):
 def bits_per_element(elem_bits, scale_bits, block):
     return (elem_bits + scale_bits / block) / 8
 """, "in bytes"),
+        Wrong("8-bit scales hard-coded", """
+def bits_per_element(elem_bits, scale_bits, block):
+    return elem_bits + 8 / block           # E8M0 and UE4M3 scales are 8 bits
+""", "hard-coded 8 scale bits"),
+        Wrong("rounded for display", """
+def bits_per_element(elem_bits, scale_bits, block):
+    return round(elem_bits + scale_bits / block, 2)
+""", "you rounded the result"),
+        Wrong("share upside down", """
+def bits_per_element(elem_bits, scale_bits, block):
+    return elem_bits + block / scale_bits
+""", "not block / scale_bits"),
+        Wrong("the scale's share only", """
+def bits_per_element(elem_bits, scale_bits, block):
+    return scale_bits / block
+""", "only the scale's share"),
         Right("fractions", """
 from fractions import Fraction
 def bits_per_element(elem_bits, scale_bits, block):
@@ -60,6 +76,25 @@ def dequant_matmul(a_q, w_q):
 def dequant_matmul(a_q, w_q):
     return a_q.codes.double() @ w_q.codes.double().T
 """, "raw codes"),
+        Wrong("float32 product cast to float64", """
+def dequant_matmul(a_q, w_q):
+    return (a_q.dequantize() @ w_q.dequantize().T).double()
+""", "cast the product to float64"),
+        Wrong("W @ Aᵀ", """
+def dequant_matmul(a_q, w_q):
+    return w_q.dequantize().double() @ a_q.dequantize().double().T
+""", "C transposed"),
+        Wrong("by hand, dividing by the tensor scale", """
+def dequant_matmul(a_q, w_q):
+    def dq(q):
+        rows, k = q.codes.shape
+        e = q.element_values().double().reshape(rows, k // q.block_size, q.block_size)
+        x = (e * q.scale_values().double()[:, :, None]).reshape(rows, k)
+        if q.tensor_scale is not None:
+            x = x / q.tensor_scale.double()            # x = e2m1 * sf / S_enc
+        return x
+    return dq(a_q) @ dq(w_q).T
+""", "divided by NVFP4's tensor scale"),
         Right("einsum", """
 import torch
 def dequant_matmul(a_q, w_q):
@@ -112,6 +147,24 @@ def dot_scaled_shapes(BLOCK_M, BLOCK_N, BLOCK_K, scheme):
     kb = BLOCK_K // 32
     return (BLOCK_M, BLOCK_K // pack), (BLOCK_M, kb), (BLOCK_K // pack, BLOCK_N), (BLOCK_N, kb)
 """, "one scale per 16"),
+        Wrong("'4' in the scheme name taken for FP4", """
+def dot_scaled_shapes(BLOCK_M, BLOCK_N, BLOCK_K, scheme):
+    pack = 2 if "4" in scheme else 1
+    blk = 16 if scheme == "nvfp4" else 32
+    return (BLOCK_M, BLOCK_K // pack), (BLOCK_M, BLOCK_K // blk), (BLOCK_K // pack, BLOCK_N), (BLOCK_N, BLOCK_K // blk)
+""", "the 4 in E4M3"),
+        Wrong("code tiles first, then the scales", """
+def dot_scaled_shapes(BLOCK_M, BLOCK_N, BLOCK_K, scheme):
+    pack = 2 if "fp4" in scheme else 1
+    blk = 16 if scheme == "nvfp4" else 32
+    return (BLOCK_M, BLOCK_K // pack), (BLOCK_K // pack, BLOCK_N), (BLOCK_M, BLOCK_K // blk), (BLOCK_N, BLOCK_K // blk)
+""", "you put both code tiles first"),
+        Wrong("both scale tiles transposed", """
+def dot_scaled_shapes(BLOCK_M, BLOCK_N, BLOCK_K, scheme):
+    pack = 2 if "fp4" in scheme else 1
+    kb = BLOCK_K // (16 if scheme == "nvfp4" else 32)
+    return (BLOCK_M, BLOCK_K // pack), (kb, BLOCK_M), (BLOCK_K // pack, BLOCK_N), (kb, BLOCK_N)
+""", "transposed both scale tiles"),
         Right("from bwkit.formats, as lists", """
 from bwkit import formats as F
 def dot_scaled_shapes(BLOCK_M, BLOCK_N, BLOCK_K, scheme):
@@ -156,6 +209,25 @@ def k_step_bytes(BLOCK_M, BLOCK_N, BLOCK_K, scheme):
     bits = 4 if "fp4" in scheme else 8
     return (BLOCK_M + BLOCK_N) * (BLOCK_K * bits // 8 + BLOCK_K // 32)
 """, "scale per 16"),
+        Wrong("'4' in the scheme name taken for FP4", """
+def k_step_bytes(BLOCK_M, BLOCK_N, BLOCK_K, scheme):
+    bits = 4 if "4" in scheme else 8
+    blk = 16 if scheme == "nvfp4" else 32
+    return (BLOCK_M + BLOCK_N) * (BLOCK_K * bits // 8 + BLOCK_K // blk)
+""", "the 4 in E4M3"),
+        Wrong("16-element blocks for MXFP4 too", """
+def k_step_bytes(BLOCK_M, BLOCK_N, BLOCK_K, scheme):
+    fp4 = "fp4" in scheme
+    bits, blk = (4, 16) if fp4 else (8, 32)
+    return (BLOCK_M + BLOCK_N) * (BLOCK_K * bits // 8 + BLOCK_K // blk)
+""", "one scale per 32 elements"),
+        Wrong("scales per packed byte", """
+def k_step_bytes(BLOCK_M, BLOCK_N, BLOCK_K, scheme):
+    bits = 4 if "fp4" in scheme else 8
+    blk = 16 if scheme == "nvfp4" else 32
+    k_bytes = BLOCK_K * bits // 8
+    return (BLOCK_M + BLOCK_N) * (k_bytes + k_bytes // blk)
+""", "not `block` packed bytes"),
         Right("bits_per_element from bwkit.formats, a float", """
 from bwkit import formats as F
 def k_step_bytes(BLOCK_M, BLOCK_N, BLOCK_K, scheme):
@@ -179,6 +251,10 @@ def k_step_bytes(BLOCK_M, BLOCK_N, BLOCK_K, scheme):
 from bwkit import hw
 dequant_peak_tflops = hw.peak_flops("B200", "bf16")
 """, "that is in FLOP/s"),
+        Wrong("the TF32 rate (dequantize() gives float32)", """
+from bwkit import hw
+dequant_peak_tflops = hw.get_spec("B200").peak_tflops["tf32"]
+""", "TF32 rate"),
         Right("an int", "dequant_peak_tflops = 2250"),
         Right("from the FLOP/s", """
 from bwkit import hw

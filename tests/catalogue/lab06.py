@@ -31,6 +31,16 @@ what_was_measured = "the GEMM"
         Wrong("blamed the L2 flush", _TFLOPS_OK + """
 what_was_measured = "the L2 flush"
 """, "nothing flushed L2"),
+        Wrong("FLOP per millisecond", """
+def implied_tflops(M, N, K, ms):
+    return 2 * M * N * K / ms
+what_was_measured = "the launch"
+""", "FLOP per millisecond"),
+        Wrong("the colleague's 0.05 ms hard-coded", """
+def implied_tflops(M, N, K, ms):
+    return 2 * M * N * K / (0.05 * 1e-3) / 1e12
+what_was_measured = "the launch"
+""", "hard-coded the colleague's 0.05 ms"),
         Right("bench.gemm_flops, capitalised choice", """
 def implied_tflops(M, N, K, ms):
     return bench.gemm_flops(M, N, K) / ms / 1e9
@@ -73,6 +83,20 @@ def tile_eff(M, N, K, BLOCK_M, BLOCK_N, BLOCK_K):
     padded = math.ceil(M / BLOCK_M) * BLOCK_M * math.ceil(N / BLOCK_N) * BLOCK_N * math.ceil(K / BLOCK_K) * BLOCK_K
     return 100 * M * N * K / padded
 """, "a percentage"),
+        Wrong("(x + b) // b", """
+def tile_eff(M, N, K, BLOCK_M, BLOCK_N, BLOCK_K):
+    up = lambda x, b: (x + b) // b * b
+    return M * N * K / (up(M, BLOCK_M) * up(N, BLOCK_N) * up(K, BLOCK_K))
+""", "one tile too many"),
+        Wrong("blocks swapped", """
+def tile_eff(M, N, K, BLOCK_M, BLOCK_N, BLOCK_K):
+    padded = math.ceil(M / BLOCK_N) * BLOCK_N * math.ceil(N / BLOCK_M) * BLOCK_M * math.ceil(K / BLOCK_K) * BLOCK_K
+    return M * N * K / padded
+""", "swapped the blocks"),
+        Wrong("tile counts, not padded sizes", """
+def tile_eff(M, N, K, BLOCK_M, BLOCK_N, BLOCK_K):
+    return M * N * K / (math.ceil(M / BLOCK_M) * math.ceil(N / BLOCK_N) * math.ceil(K / BLOCK_K))
+""", "divided by the tile counts"),
         Right("integer ceil, per dimension", """
 def tile_eff(M, N, K, BLOCK_M, BLOCK_N, BLOCK_K):
     eff_of = lambda x, b: x / (-(-x // b) * b)
@@ -122,6 +146,25 @@ def waves(M, N, BLOCK_M, BLOCK_N, num_slots):
     full = math.ceil(tiles / num_slots)
     return tiles, full, full * num_slots / tiles
 """, "upside down"),
+        Wrong("blocks swapped", """
+def waves(M, N, BLOCK_M, BLOCK_N, num_slots):
+    tiles = math.ceil(M / BLOCK_N) * math.ceil(N / BLOCK_M)
+    full = math.ceil(tiles / num_slots)
+    return tiles, full, tiles / (full * num_slots)
+""", "swapped the blocks"),
+        Wrong("the last wave's fill", """
+def waves(M, N, BLOCK_M, BLOCK_N, num_slots):
+    tiles = math.ceil(M / BLOCK_M) * math.ceil(N / BLOCK_N)
+    full = math.ceil(tiles / num_slots)
+    last = tiles - (full - 1) * num_slots          # tiles in the last wave
+    return tiles, full, last / num_slots
+""", "how full the last wave is"),
+        Wrong("148 slots hard-coded", """
+def waves(M, N, BLOCK_M, BLOCK_N, num_slots):
+    tiles = math.ceil(M / BLOCK_M) * math.ceil(N / BLOCK_N)
+    full = math.ceil(tiles / 148)                  # one tile per SM on a B200
+    return tiles, full, tiles / (full * 148)
+""", "you used 148"),
         Right("a list, with bwkit.efficiency", """
 def waves(M, N, BLOCK_M, BLOCK_N, num_slots):
     tm, tn, _ = eff.tile_counts(M, N, 1, (BLOCK_M, BLOCK_N, 1))
@@ -163,6 +206,24 @@ def predict_pct(M, N, K, BLOCK_M, BLOCK_N, BLOCK_K, num_slots, sustained=1.0):
     te = eff.tile_efficiency(M, N, K, (BLOCK_M, BLOCK_N, BLOCK_K))
     return 100 * te * eff.wave_efficiency(tiles, num_slots) / sustained
 """, "divided by the sustained factor"),
+        Wrong("blocks swapped", """
+def predict_pct(M, N, K, BLOCK_M, BLOCK_N, BLOCK_K, num_slots, sustained=1.0):
+    tiles = math.ceil(M / BLOCK_N) * math.ceil(N / BLOCK_M)
+    te = eff.tile_efficiency(M, N, K, (BLOCK_N, BLOCK_M, BLOCK_K))
+    return 100 * sustained * te * eff.wave_efficiency(tiles, num_slots)
+""", "swapped the blocks"),
+        Wrong("148 slots hard-coded", """
+def predict_pct(M, N, K, BLOCK_M, BLOCK_N, BLOCK_K, num_slots, sustained=1.0):
+    tiles = math.ceil(M / BLOCK_M) * math.ceil(N / BLOCK_N)
+    te = eff.tile_efficiency(M, N, K, (BLOCK_M, BLOCK_N, BLOCK_K))
+    return 100 * sustained * te * eff.wave_efficiency(tiles, 148)
+""", "you used 148"),
+        Wrong("tile efficiency without K", """
+def predict_pct(M, N, K, BLOCK_M, BLOCK_N, BLOCK_K, num_slots, sustained=1.0):
+    tiles = math.ceil(M / BLOCK_M) * math.ceil(N / BLOCK_N)
+    te = M * N / (tiles * BLOCK_M * BLOCK_N)
+    return 100 * sustained * te * eff.wave_efficiency(tiles, num_slots)
+""", "leaves out K"),
         Right("work over time, no efficiencies", """
 def predict_pct(M, N, K, BLOCK_M, BLOCK_N, BLOCK_K, num_slots, sustained=1.0):
     cdiv = lambda a, b: -(-a // b)
@@ -213,6 +274,19 @@ def calibrated_prediction(measured_pct, raw_cal_pct, raw_target_pct):
 def calibrated_prediction(measured_pct, raw_cal_pct, raw_target_pct):
     return measured_pct / raw_cal_pct * raw_target_pct / 100
 """, "a percentage"),
+        Wrong("measured % as a fraction of the peak", """
+def calibrated_prediction(measured_pct, raw_cal_pct, raw_target_pct):
+    return measured_pct / 100 * raw_target_pct
+""", "measured / 100"),
+        Wrong("shifted by the difference", """
+def calibrated_prediction(measured_pct, raw_cal_pct, raw_target_pct):
+    loss = raw_cal_pct - measured_pct              # points the real kernel loses
+    return raw_target_pct - loss
+""", "shifted by the difference"),
+        Wrong("the lab's 80% hard-coded", """
+def calibrated_prediction(measured_pct, raw_cal_pct, raw_target_pct):
+    return 80.0 / raw_cal_pct * raw_target_pct
+""", "hard-coded the lab's 80%"),
         Right("capped like fit_sustained", """
 def calibrated_prediction(measured_pct, raw_cal_pct, raw_target_pct):
     return raw_target_pct * min(1.0, measured_pct / raw_cal_pct)

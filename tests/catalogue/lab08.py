@@ -34,6 +34,31 @@ def routed_expert_bytes_nvfp4(cfg):
     experts = cfg.num_experts + cfg.num_shared_experts
     return cfg.num_moe_layers * experts * 3 * cfg.hidden * cfg.expert_inter * 0.5625
 """, "shared expert"),
+        Wrong("bits", """
+def routed_expert_bytes_nvfp4(cfg):
+    n = cfg.num_moe_layers * cfg.num_experts * 3 * cfg.hidden * cfg.expert_inter
+    return n * (4 + 8 / 16)              # 4 bits + an 8-bit scale per 16
+""", "that is in bits"),
+        Wrong("DeepSeek-R1's sizes hard-coded", """
+def routed_expert_bytes_nvfp4(cfg):
+    return 58 * 256 * 3 * 7168 * 2048 * (0.5 + 1 / 16)
+""", "hard-coded DeepSeek-R1's sizes"),
+        Wrong("the dense FFN's width", """
+def routed_expert_bytes_nvfp4(cfg):
+    n = cfg.num_moe_layers * cfg.num_experts * 3 * cfg.hidden * cfg.dense_inter
+    return n * (0.5 + 1 / 16)
+""", "dense_inter"),
+        Wrong("top_k experts only", """
+def routed_expert_bytes_nvfp4(cfg):
+    n = cfg.num_moe_layers * cfg.top_k * 3 * cfg.hidden * cfg.expert_inter
+    return n * (0.5 + 1 / 16)
+""", "not only the top_k"),
+        Wrong("FP32 tensor scales added", """
+def routed_expert_bytes_nvfp4(cfg):
+    matrices = cfg.num_moe_layers * cfg.num_experts * 3
+    n = matrices * cfg.hidden * cfg.expert_inter
+    return n * (0.5 + 1 / 16) + 4 * matrices       # + one FP32 tensor scale per matrix
+""", "FP32 tensor scale per matrix"),
         Right("from the perfmodel's counts", """
 def routed_expert_bytes_nvfp4(cfg):
     return pm.component_params(cfg)["routed_experts"] * pm.STORAGE_BYTES["nvfp4"]
@@ -115,6 +140,31 @@ def weight_bytes_per_token(cfg, bytes_per_weight):
     active = p["attention"] + p["dense_ffn"] + p["shared_expert"] + p["router"] + p["head"] + routed
     return active * bytes_per_weight
 """, "8 experts per token"),
+        Wrong("integer division of top_k / num_experts", """
+def weight_bytes_per_token(cfg, bytes_per_weight):
+    p = pm.component_params(cfg)
+    routed = p["routed_experts"] * (cfg.top_k // cfg.num_experts)
+    return (p["attention"] + p["dense_ffn"] + p["shared_expert"] + p["router"] + p["head"] + routed) * bytes_per_weight
+""", "left out the routed experts"),
+        Wrong("attention kept in BF16", """
+def weight_bytes_per_token(cfg, bytes_per_weight):
+    p = pm.component_params(cfg)
+    routed = p["routed_experts"] * cfg.top_k / cfg.num_experts
+    rest = p["dense_ffn"] + p["shared_expert"] + p["router"] + p["head"] + routed
+    return p["attention"] * 2 + rest * bytes_per_weight          # the MLA projections stay BF16
+""", "the attention weights too"),
+        Wrong("one GPU's share", """
+def weight_bytes_per_token(cfg, bytes_per_weight):
+    return pm.active_params_per_token(cfg) * bytes_per_weight / 8      # 8 GPUs share the weights
+""", "one GPU's share"),
+        Wrong("bits", """
+def weight_bytes_per_token(cfg, bytes_per_weight):
+    return pm.active_params_per_token(cfg) * bytes_per_weight * 8
+""", "that is in bits"),
+        Wrong("~37 B hard-coded", """
+def weight_bytes_per_token(cfg, bytes_per_weight):
+    return 37e9 * bytes_per_weight                   # DeepSeek-R1's active parameters
+""", "~37 B active parameters"),
         Right("library active count", """
 def weight_bytes_per_token(cfg, bytes_per_weight):
     return pm.active_params_per_token(cfg) * bytes_per_weight
@@ -159,6 +209,14 @@ def expected_unique(num_experts, top_k, tokens):
 def expected_unique(num_experts, top_k, tokens):
     return 1 - (1 - top_k / num_experts) ** tokens
 """, "probability"),
+        Wrong("8 of 256 hard-coded", """
+def expected_unique(num_experts, top_k, tokens):
+    return 256 * (1 - (1 - 8 / 256) ** tokens)
+""", "hard-coded DeepSeek-R1's 8 of 256"),
+        Wrong("probability an expert is missed", """
+def expected_unique(num_experts, top_k, tokens):
+    return (1 - top_k / num_experts) ** tokens
+""", "probability that one expert is missed"),
         Right("sum over experts", """
 def expected_unique(num_experts, top_k, tokens):
     p_hit = 1 - (1 - top_k / num_experts) ** tokens
@@ -223,6 +281,26 @@ def requests_per_gpu(hbm_gb=180.0, weights_gb=74.8, activation_gb=5.0, kv_fracti
     pool = (hbm_gb - weights_gb - activation_gb) * 1e9 * kv_fraction
     return int(pool // ((isl + osl) * kv_per_token))
 """, "RoPE key"),
+        Wrong("the B200 fraction hard-coded", """
+def requests_per_gpu(hbm_gb=180.0, weights_gb=74.8, activation_gb=5.0, kv_fraction=0.85, isl=1024, osl=2048):
+    pool = (hbm_gb - weights_gb - activation_gb) * 1e9 * 0.85
+    return int(pool // ((isl + osl) * pm.kv_bytes_per_token(cfg, "bf16")))
+""", "kv_fraction 0.85 whatever"),
+        Wrong("the B200 run's numbers hard-coded", """
+def requests_per_gpu(hbm_gb=180.0, weights_gb=74.8, activation_gb=5.0, kv_fraction=0.85, isl=1024, osl=2048):
+    pool = (180 - 74.8 - 5) * 1e9 * 0.85
+    return int(pool // ((isl + osl) * pm.kv_bytes_per_token(cfg, "bf16")))
+""", "B200 run's numbers"),
+        Wrong("1K + 2K tokens hard-coded", """
+def requests_per_gpu(hbm_gb=180.0, weights_gb=74.8, activation_gb=5.0, kv_fraction=0.85, isl=1024, osl=2048):
+    pool = (hbm_gb - weights_gb - activation_gb) * 1e9 * kv_fraction
+    return int(pool // (3072 * pm.kv_bytes_per_token(cfg, "bf16")))
+""", "hard-coded 1024 + 2048"),
+        Wrong("the pool of all 8 GPUs", """
+def requests_per_gpu(hbm_gb=180.0, weights_gb=74.8, activation_gb=5.0, kv_fraction=0.85, isl=1024, osl=2048):
+    pool = 8 * (hbm_gb - weights_gb - activation_gb) * 1e9 * kv_fraction     # DGX B200: 8 GPUs
+    return int(pool // ((isl + osl) * pm.kv_bytes_per_token(cfg, "bf16")))
+""", "whole node"),
         Right("numpy int64", """
 import numpy as np
 def requests_per_gpu(hbm_gb=180.0, weights_gb=74.8, activation_gb=5.0, kv_fraction=0.85, isl=1024, osl=2048):
@@ -271,6 +349,11 @@ def mtp_speedup(t_plain, t_mtp, accepted=2.82):
     tokens_per_step = 4                              # the main model verifies 4 tokens per step
     return (tokens_per_step / t_mtp) / (1 / t_plain)
 """, "4 tokens per step"),
+        Wrong("accepted drafts only", """
+def mtp_speedup(t_plain, t_mtp, accepted=2.82):
+    drafts_accepted = accepted - 1
+    return drafts_accepted * t_plain / t_mtp
+""", "accepted - 1"),
         Right("tokens per second on both sides", """
 def mtp_speedup(t_plain, t_mtp, accepted=2.82):
     plain_tps = 1.0 / t_plain
@@ -304,6 +387,23 @@ def mtp_user_speed(step_s, drafts):
 def mtp_user_speed(step_s, drafts):
     return pm.MTP_ACCEPTED[drafts] * step_s
 """, "multiplied by the step time"),
+        Wrong("a 1-5 drafts list indexed by drafts - 1", """
+ACCEPTED = [1.92, 2.58, 2.82, 2.99, 3.01]          # blog 1: 1-5 drafts
+def mtp_user_speed(step_s, drafts):
+    return ACCEPTED[drafts - 1] / step_s
+""", "off by one"),
+        Wrong("step taken as milliseconds", """
+def mtp_user_speed(step_s, drafts):
+    return pm.MTP_ACCEPTED[drafts] / (step_s * 1e3)
+""", "treated it as milliseconds"),
+        Wrong("ms per token", """
+def mtp_user_speed(step_s, drafts):
+    return step_s * 1e3 / pm.MTP_ACCEPTED[drafts]
+""", "milliseconds per token"),
+        Wrong("2.82 whenever MTP is on", """
+def mtp_user_speed(step_s, drafts):
+    return (2.82 if drafts else 1.0) / step_s
+""", "for every draft count"),
         Right("published table copied", """
 ACCEPTED = {0: 1.0, 1: 1.92, 2: 2.58, 3: 2.82, 4: 2.99, 5: 3.01}      # TensorRT-LLM blog 1
 def mtp_user_speed(step_s, drafts):
@@ -325,6 +425,12 @@ def mtp_user_speed(step_s, drafts):
         Wrong("swapped", 'dominant = ("ADP imbalance (measured)", "kernel fixed cost")', "swapped"),
         Wrong("free-form words", 'dominant = ("kernel launches", "attention")', "exactly"),
         Wrong("one string", 'dominant = "kernel fixed cost"', "not one string"),
+        Wrong("NVLink at max throughput", 'dominant = ("kernel fixed cost", "NVLink communication")',
+              "NVLink collectives take"),
+        Wrong("NVLink at batch 1", 'dominant = ("NVLink communication", "ADP imbalance (measured)")',
+              "at batch 1; look at"),
+        Wrong("MTP draft passes at batch 1", 'dominant = ("MTP draft passes", "ADP imbalance (measured)")',
+              "MTP draft passes take"),
         Right("a list, other case and spacing", 'dominant = ["Kernel fixed cost", "ADP  imbalance (measured)"]'),
         Right("computed", """
 lat_, thr_ = pm.min_latency(), pm.max_throughput()
@@ -348,6 +454,31 @@ def kernel_cost(rest_s, n_kernels, tokens_per_s_user):
 def kernel_cost(rest_s, n_kernels, tokens_per_s_user):
     return (tokens_per_s_user - rest_s) / n_kernels
 """, "invert it"),
+        Wrong("step in ms, rest in s", """
+def kernel_cost(rest_s, n_kernels, tokens_per_s_user):
+    step_ms = 1000 / tokens_per_s_user
+    return (step_ms - rest_s) / n_kernels
+""", "rest_s in seconds"),
+        Wrong("parentheses forgotten", """
+def kernel_cost(rest_s, n_kernels, tokens_per_s_user):
+    return 1 / tokens_per_s_user - rest_s / n_kernels
+""", "parentheses"),
+        Wrong("subtraction reversed", """
+def kernel_cost(rest_s, n_kernels, tokens_per_s_user):
+    return (rest_s - 1 / tokens_per_s_user) / n_kernels
+""", "wrong way round"),
+        Wrong("111 tok/s/user hard-coded", """
+def kernel_cost(rest_s, n_kernels, tokens_per_s_user):
+    return (1 / 111 - rest_s) / n_kernels
+""", "hard-coded blog 1's 111"),
+        Wrong("851 kernels hard-coded", """
+def kernel_cost(rest_s, n_kernels, tokens_per_s_user):
+    return (1 / tokens_per_s_user - rest_s) / 851
+""", "hard-coded the model's 851"),
+        Wrong("the lab's 8.27 µs", """
+def kernel_cost(rest_s, n_kernels, tokens_per_s_user):
+    return 8.27e-6
+""", "8.27 µs whatever"),
         Right("milliseconds and back", """
 def kernel_cost(rest_s, n_kernels, tokens_per_s_user):
     step_ms = 1000.0 / tokens_per_s_user

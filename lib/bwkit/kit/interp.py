@@ -289,12 +289,14 @@ class _Checker:
         if bad.any():
             grid = getattr(interp.interpreter_builder, "grid_dim", (1, 1, 1))
             idx = getattr(interp.interpreter_builder, "grid_idx", (0, 0, 0))
-            raise self._error(op, arg, coords, bad, mask is None, transposed, tuple(idx), tuple(grid), addrs.shape)
+            raise self._error(op, arg, coords, bad, mask is None, transposed, tuple(idx), tuple(grid), addrs.shape,
+                              _row_spill(arg, coords, act) if elem.ndim == 2 and not transposed else None)
         if op == "store" and arg.written.ndim:
             arg.written[tuple(np.asarray(c)[act] for c in coords)] = True
             self.report.stored.add(arg.name)
 
-    def _error(self, op: str, arg: _Arg, coords, bad, no_mask: bool, transposed: bool, idx, grid, block):
+    def _error(self, op: str, arg: _Arg, coords, bad, no_mask: bool, transposed: bool, idx, grid, block,
+               spill: tuple[str, str] | None = None):
         dims = max((i + 1 for i, g in enumerate(grid) if g > 1), default=1)
         pid = "(" + ", ".join(str(int(i)) for i in idx[:max(dims, len(self.report.grid))]) + ")"
         pts = [np.asarray(c)[bad] for c in coords]
@@ -320,6 +322,9 @@ class _Checker:
                       "are two strides swapped?)")
         msg = (f"{verb} {arg.name} out of bounds in program {pid}: {what} of {arg.label} lie outside the "
                f"{arg.shape_text()} tensor — {reason} (first offending element {tuple(first[0])})")
+        if spill is not None:
+            msg += (f"; or columns {spill[1]} of rows {spill[0]}: a column past {arg.shape[1] - 1} wraps into "
+                    "the next row, so check the column offsets too")
         details = {"kernel": self.kernel, "program": [int(i) for i in idx], "grid": [int(g) for g in grid],
                    "arg": arg.name, "tensor": arg.label, "shape": list(arg.shape), "op": op,
                    "mask": "missing" if no_mask else "incomplete", "first": first, "count": int(bad.sum()),
@@ -400,6 +405,20 @@ def _poison(ptrs):
     if not np.issubdtype(dtype, np.floating):
         return None
     return ti.TensorHandle(np.full(ptrs.data.shape, np.nan, dtype=dtype), ptrs.get_element_ty())
+
+
+def _row_spill(arg: _Arg, coords, act: np.ndarray) -> tuple[str, str] | None:
+    """For a 2-D block of a row-major tensor whose active rows run past its last row: (rows, columns) spans of
+    the other reading of the same addresses, with every row in range and the columns past the end (an index
+    along K or N too large by whole rows decodes as the next rows). None when that reading does not exist."""
+    if len(arg.shape) != 2 or arg.strides != (arg.shape[1], 1) or arg.shape[1] == 0:
+        return None
+    rows, cols = (np.asarray(c)[act] for c in coords)
+    k = int(rows.max()) - (arg.shape[0] - 1)          # the fewest whole rows that bring every row in range
+    if k < 1 or int(rows.min()) - k < 0 or int(cols.max()) + k * arg.shape[1] < arg.shape[1]:
+        return None
+    alt_cols = cols + k * arg.shape[1]
+    return _span(rows - k), _span(alt_cols[alt_cols >= arg.shape[1]])
 
 
 def _named_tensors(kernel, args: Sequence, kwargs: Mapping[str, Any]) -> dict[str, Any]:

@@ -225,7 +225,7 @@ class Verdict:
         failed(self.name, self.lines, self.hint, cls=NotAnswered if self.not_answered else CheckFailure)
 
 
-def _raised(got: codec.AnswerError, width: int = 300) -> str:
+def _raised(got: codec.AnswerError, width: int = 400) -> str:
     """'Type: first line of the message' (CuTe DSL's errors run to a screenful with source excerpts)."""
     lines = [line.strip() for line in got.message.splitlines() if line.strip()]
     text = lines[0] if lines else ""
@@ -344,14 +344,15 @@ def judge(ex: Exercise, answers_json: str, seed: int = 0) -> Verdict:
     diagnosed = True
     for part, cases, results in zip(ex.parts, all_cases, data["parts"], strict=True):
         fails, seen = [], []
-        for case, got in zip(cases, results, strict=True):
+        for i, (case, got) in enumerate(zip(cases, results, strict=True)):
             if isinstance(got, codec.Unanswerable):
                 if got.kind == "timeout":    # the inputs after it were not tried
                     return Verdict(ex, False, [f"{_case_text(part, case)}: {got.text}"])
                 seen.append((case, got, None, False))
                 fails.append((case, got, None, [got.text]))
                 continue
-            if isinstance(got, codec.AnswerError) and got.not_implemented:
+            if isinstance(got, codec.AnswerError) and got.not_implemented and (
+                    i == 0 or codec.STUB_MESSAGE.search(got.message)):   # a bare one after an answer: the learner's
                 return Verdict(ex, False, [f"not answered yet: {_case_text(part, case)} raised "
                                            "NotImplementedError (the exercise stub): write your answer in the "
                                            "exercise cell"], not_answered=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 from bwkit import hw
@@ -26,6 +27,14 @@ register(
             Mistake("you mixed units (TFLOP/s with GB/s, or PFLOP/s with TB/s): off by 1000", ratio=(1e3, 1e-3)),
             Mistake("you used the sparse peak (2x the dense one)", ratio=2),
             Mistake("you multiplied peak by bandwidth; the ridge point is peak / bandwidth", value=lambda p, b: p * b),
+            Mistake("operator precedence: `a * 1e12 / b * 1e12` multiplies by the second 1e12 after dividing; put "
+                    "the denominator in parentheses", ratio=1e24),
+            Mistake("TB/s is 10^12 bytes/s (decimal, like TFLOP/s), not 2^40 (TiB/s)",
+                    ratio=(1e12 / 2**40, 2**40 / 1e12)),
+            Mistake("the bandwidth is in bytes per second: a factor of 8 (bits vs bytes) slipped in", ratio=(1 / 8, 8)),
+            Mistake("keep the fraction: // or round() cut it off (use /)",
+                    when=lambda got, want, p, b: isinstance(got, (int, float)) and got != want
+                    and got in (math.floor(want), round(want))),
         ],
         hint="FLOP/s divided by byte/s is FLOP per byte; convert both to base units first."),
 
@@ -45,6 +54,15 @@ register(
             Mistake("you forgot the bytes of C", value=lambda M, N, K, i, o: 2 * M * N * K / ((M * K + K * N) * i)),
             Mistake("you counted elements, not bytes (the element sizes are missing)",
                     value=lambda M, N, K, i, o: 2 * M * N * K / (M * K + K * N + M * N)),
+            Mistake("in_bytes and out_bytes are swapped: A and B are the inputs, C the output",
+                    value=lambda M, N, K, i, o: 2 * M * N * K / ((M * K + K * N) * o + M * N * i)),
+            Mistake("C is written in out_bytes per element, not in_bytes",
+                    value=lambda M, N, K, i, o: 2 * M * N * K / ((M * K + K * N + M * N) * i)),
+            Mistake("that is the shortcut 2M / in_bytes (weights only, M << N, K): count the bytes of A, B and C",
+                    value=lambda M, N, K, i, o: 2 * M / i),
+            Mistake("keep the fraction: // cut it off (use /)",
+                    when=lambda got, want, *a: isinstance(got, (int, float)) and got != want
+                    and got == math.floor(want)),
         ],
         hint="FLOPs = 2·M·N·K; bytes = (M·K + K·N)·in_bytes + M·N·out_bytes."),
 
@@ -76,6 +94,11 @@ register(
                     value=lambda pk, bw, ai: min(pk, bw / ai)),
             wrong_unit("FLOP/s", "TFLOP/s", 1e12),
             wrong_unit("GFLOP/s", "TFLOP/s", 1e3),
+            wrong_unit("PFLOP/s", "TFLOP/s", 1e-3),
+            Mistake("the bandwidth is in bytes per second: TB/s x FLOP/byte = TFLOP/s, no factor of 8 (bits)",
+                    value=lambda pk, bw, ai: min(pk, bw * ai / 8)),
+            Mistake("TB/s is 10^12 bytes/s (decimal, like TFLOP/s), not 2^40 (TiB/s)",
+                    value=lambda pk, bw, ai: min(pk, bw * 2**40 / 1e12 * ai)),
         ],
         hint="TB/s x FLOP/byte = TFLOP/s; the lower of the two limits wins."),
 )
@@ -111,6 +134,10 @@ register(
                     value=lambda: 10 / _ratio(None)),
             Mistake("that is the speed-up (a ratio), not the time in ms",
                     value=lambda: 1 / _ratio(None)),
+            Mistake("that is H100's bandwidth (3.35 TB/s): the step runs on an H200 (4.8 TB/s)",
+                    value=lambda: 10 * hw.get_spec("H100 SXM").hbm_tbps / hw.get_spec("B200").hbm_tbps),
+            Mistake("that is the ratio of HBM capacities (GB); a bandwidth-bound step scales with TB/s",
+                    value=lambda: 10 * hw.get_spec("H200").hbm_gb / hw.get_spec("B200").hbm_gb),
             wrong_unit("seconds", "ms", 1e-3),
             Mistake("write the time as a Python float: a bfloat16/float16 keeps only 8/11 significant bits, and "
                     "this value is off by more than its rounding",

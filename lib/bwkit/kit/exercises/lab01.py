@@ -45,6 +45,18 @@ def _probe_raising(name: str):
     return probe
 
 
+def _probe_bad_m(answers: Mapping[str, Any], case: Case) -> Any:
+    """`_probe_raising` for the BLOCK_M no 1-CTA MMA has: a bare `raise NotImplementedError` there is the learner's
+    "not supported", not the exercise stub (a stub raises on the legal tiles first, whose part comes first), so it
+    gets a message and is told as the wrong exception, not as "not answered yet"."""
+    try:
+        return _probe_raising("tmem_alloc_columns")(answers, case)
+    except NotImplementedError as e:
+        if str(e).strip():
+            raise
+        raise NotImplementedError(f"(no message) for BLOCK_M={case.args[0]}") from None
+
+
 def _compare_raising(got: Any, want: Any) -> tuple[bool, list[str]]:
     if _raised(want):
         if _raised(got):
@@ -103,6 +115,12 @@ PART_LEGAL = Part(
         Mistake("the columns follow N (one per output column); the M rows sit in the 128 lanes",
                 value=lambda M, N, b: tc.round_alloc(M * b)),
         Mistake("tcgen05.alloc allocates at least 32 columns", value=lambda M, N, b: tc.round_alloc(N * b, minimum=1)),
+        Mistake("an exact power of two is already a legal allocation: round with (n - 1).bit_length(), not "
+                "n.bit_length() (that doubles 256 to 512)", value=lambda M, N, b: max(32, 1 << (N * b).bit_length())),
+        Mistake("tcgen05.alloc takes a power of two (32, 64, 128, 256, 512), not any multiple of 32",
+                value=lambda M, N, b: max(32, -(-(N * b) // 32) * 32)),
+        Mistake("round the column count up (math.ceil of the log2), not to the nearest power of two",
+                value=lambda M, N, b: max(32, 2 ** round(math.log2(N * b)))),
     ),
     hint=f"Columns follow N ({_CELLS}, one per fp32 output column): N x acc_buffers, then a power of two >= 32.")
 
@@ -111,9 +129,11 @@ _NEEDS_PAIR = ("a 1-CTA tcgen05.mma has M in {64, 128}: M=256 needs a CTA pair (
 PART_BAD_M = Part(
     reads=PART_LEGAL.reads,
     cases=(Case((256, 128, 1), "M=256 on one CTA"), Case((32, 64, 1), "M=32")),
-    expected=_alloc_reference, probe=_probe_raising("tmem_alloc_columns"), compare=_compare_raising,
+    expected=_alloc_reference, probe=_probe_bad_m, compare=_compare_raising,
     name="no 1-CTA MMA has this M",
     mistakes=(
+        Mistake("raise for every BLOCK_M other than 64 or 128: M=32 is no tcgen05.mma shape either (not only "
+                "M > 128)", when=lambda got, want, M, N, b: not _raised(got) and M == 32),
         Mistake(_NEEDS_PAIR, when=lambda got, want, *a: not _raised(got)),
         Mistake("raise ValueError, not assert: an assert raises AssertionError (and vanishes under python -O)",
                 error="AssertionError"),
@@ -121,6 +141,10 @@ PART_BAD_M = Part(
                 error="Exception:"),
         Mistake("raise ValueError (it names a bad argument); a bare Exception or RuntimeError is not one",
                 error="RuntimeError"),
+        Mistake("raise ValueError: BLOCK_M has the right type but a bad value (TypeError is for a wrong type)",
+                error="TypeError"),
+        Mistake("raise ValueError: NotImplementedError says a feature is missing, not that an argument is bad",
+                error="NotImplementedError"),
     ),
     hint="BLOCK_M must be 64 or 128 for one CTA: check it first and raise ValueError otherwise.")
 
@@ -136,7 +160,7 @@ def _k_cases(rng: random.Random) -> list[Case]:
     fixed = [Case((128, "f16", "bf16"), "kind::f16"), Case((128, "f8f6f4", "e4m3"), "FP8"),
              Case((128, "f8f6f4", "e2m1"), "FP4 in kind::f8f6f4"), Case((128, "mxf4nvf4", "e2m1"), "NVFP4"),
              Case((64, "tf32", "tf32"), "tf32"), Case((128, "mxf8f6f4", "e3m2"), "FP6 in kind::mxf8f6f4"),
-             Case((256, "mxf4", "e2m1"), "MXFP4")]
+             Case((256, "mxf4", "e2m1"), "MXFP4"), Case((128, "mxf8f6f4", "e2m1"), "FP4 in kind::mxf8f6f4")]
     return fixed + [Case((rng.choice([64, 128, 256]), *rng.choice(_KIND_ELEMENTS)), "random") for _ in range(3)]
 
 
@@ -203,6 +227,13 @@ def _dec(sf, fmt="ue4m3"):
     return formats.decode(sf, fmt).double()
 
 
+def _tiled_scales(a, sa, b, sb):
+    """D with the scales tiled (`repeat`) instead of repeated element-wise (`repeat_interleave`)."""
+    av = formats.decode(a, "e2m1").double() * _dec(sa).repeat(1, 16)
+    bv = formats.decode(b, "e2m1").double() * _dec(sb).repeat(1, 16).T
+    return (av @ bv).float()
+
+
 def _compare_fp32_d(got: Any, want: Any) -> tuple[bool, list[str]]:
     """The numeric comparison (atol 1e-3, rtol 1e-5), and D must be float32 as the prompt says: tcgen05.mma
     accumulates in fp32, and a float16/bfloat16 D would be checked only to its own, far coarser, rounding."""
@@ -224,14 +255,16 @@ def _stage_cases(rng: random.Random) -> list[Case]:
     c = pl.PipelineConfig()
     fixed = [Case((c.load_latency_ns, c.transfer_ns, c.mma_ns), "the B200 numbers of step 6"),
              Case((500.0, 100.0, 200.0), "latency 500, transfer 100, MMA 200 ns")]
-    drawn = []
+    drawn, seen = [], set()
     for lo, hi in ((0.1, 0.45), (0.55, 0.9)):      # one fraction below 1/2, one above: round() != ceil()
         while True:
             lat, mma = round(rng.uniform(200, 1500), 1), round(rng.uniform(150, 500), 1)
             tr = round(rng.uniform(20, 0.6 * mma), 1)
             r = (lat + tr + mma) / mma
-            if r <= 12 and lo < r - math.floor(r) < hi:
+            # the two differ in the answer and in ceil(latency / MMA): no constant fits both, nor a wrong model
+            if r <= 12 and lo < r - math.floor(r) < hi and not seen & {("r", math.ceil(r)), ("l", -(-lat // mma))}:
                 break
+        seen |= {("r", math.ceil(r)), ("l", -(-lat // mma))}
         drawn.append(Case((lat, tr, mma), "a random pipeline"))
     return fixed + drawn
 
@@ -262,6 +295,18 @@ def _swapped(a: str, b: str):
     return value
 
 
+def _rotated(k: int):
+    def value():
+        want = _generations()
+        labels = sorted(want)
+        return {lab: want[labels[(i + k) % 3]] for i, lab in enumerate(labels)}
+    return value
+
+
+_ALL_WRONG = ("all three labels are wrong (they follow no order, release order neither): read each kernel's MMA "
+              "instruction (mma.sync: Ampere, wgmma: Hopper, tcgen05: Blackwell)")
+
+
 def _values(got) -> list:
     return list(got.values()) if isinstance(got, Mapping) else []
 
@@ -269,7 +314,8 @@ def _values(got) -> list:
 # ------------------------------------------------------------------------------------------------ 01.7
 def _pair_cases(rng: random.Random) -> list[Case]:
     fixed = [Case((256, 256, 2), "M=256 on a CTA pair"), Case((128, 256, 1), "M=128 on one CTA"),
-             Case((256, 96, 2), "M=256, N=96 on a pair"), Case((64, 128, 1), "M=64 on one CTA")]
+             Case((256, 96, 2), "M=256, N=96 on a pair"), Case((64, 128, 1), "M=64 on one CTA"),
+             Case((128, 16, 1), "M=128, N=16 on one CTA")]
     return fixed + [Case((256, 16 * rng.randrange(2, 17), 2), "a random pair tile"),
                     Case((128, 8 * rng.randrange(2, 33), 1), "a random 1-CTA tile")]
 
@@ -298,6 +344,10 @@ register(
             Mistake("every kind reads 256 bits of operand per row: K = 256 / bits per stored element "
                     "(16 f16, 8 tf32, 32 bytes, 64 packed FP4)",
                     when=lambda got, want, bk, kind, el: _is_num(got) and got == bk // 16 and want != got),
+            Mistake("integer division first: BLOCK_K // 256 is 0 for BLOCK_K < 256; multiply before dividing "
+                    "(BLOCK_K * bits // 256)", value=lambda bk, kind, el: bk // 256 * _CONTAINER_BITS[kind]),
+            Mistake("bits and bytes mixed: the rule is 256 bits = 32 bytes of operand per row (x8 off)",
+                    ratio=(8, 1 / 8)),
         ],
         hint="K per instruction = 256 bits / bits per element as stored; in f8f6f4/mxf8f6f4 every element is a "
              "byte."),
@@ -314,12 +364,20 @@ register(
                     when=_key_is("sm_80", lambda w: w["sm_80"] // 4)),
             Mistake("wgmma is m64: the 128-row tile takes two of them per K slice",
                     when=_key_is("sm_90a", lambda w: w["sm_90a"] // 2)),
+            Mistake("wgmma's N goes up to 256: one m64n128k16 covers the tile's whole N=128 (not two n64)",
+                    when=_key_is("sm_90a", lambda w: 2 * w["sm_90a"])),
+            Mistake("a K step of 64 is four k16 slices for wgmma too: (128 / 64) x (64 / 16)",
+                    when=_key_is("sm_90a", lambda w: w["sm_90a"] // 4)),
+            Mistake("fp16 mma.sync is m16n8k16 (K=16 per instruction, not 8)",
+                    when=_key_is("sm_80", lambda w: 2 * w["sm_80"])),
             Mistake("the sm_100a kernel holds 8 tcgen05.mma, but 4 are the peeled first iteration",
                     when=_key_is("sm_100a", lambda w: 2 * w["sm_100a"])),
             Mistake("sm_100a: one tcgen05.mma covers M=128 x N=128; a K step of 64 is four of them (K=16 each)",
                     when=_key_is("sm_100a", lambda w: w["sm_100a"] // 4)),
             Mistake("sm_120 (consumer Blackwell) has no tcgen05: its fp16 GEMM is Ampere's mma.sync, the same "
                     "count as sm_80", when=_key_is("sm_120", lambda w: w["sm_100a"])),
+            Mistake("sm_120 (consumer Blackwell) has no wgmma either: its fp16 GEMM is Ampere's mma.sync, the same "
+                    "count as sm_80", when=_key_is("sm_120", lambda w: w["sm_90a"])),
         ],
         hint="mma.sync: one warp's 64x64 share in m16n8k16; wgmma: m64 x N=128; tcgen05: M=128 x N=128; "
              "K=16 each."),
@@ -340,6 +398,14 @@ register(
                     value=lambda a, sa, b, sb: _scaled(a, _dec(sa, "ue8m0"), b, _dec(sb, "ue8m0"))),
             Mistake("NVFP4 blocks hold 16 (4 block scales for 64 values), not 32",
                     value=lambda a, sa, b, sb: _scaled(a, _dec(sa), b, _dec(sb), vec=32)),
+            Mistake("repeat(1, 16) tiles the 4 scales (element k takes scale k % 4); repeat_interleave(16, 1) "
+                    "repeats each one 16 times (scale k // 16)", value=_tiled_scales),
+            Mistake("sf_b was not applied: scale B's columns too (sf_b[n, k // 16])",
+                    value=lambda a, sa, b, sb: _scaled(a, _dec(sa), b, torch.ones_like(_dec(sb)))),
+            Mistake("sf_a was not applied: scale A's rows too (sf_a[m, k // 16])",
+                    value=lambda a, sa, b, sb: _scaled(a, torch.ones_like(_dec(sa)), b, _dec(sb))),
+            Mistake("multiply by the decoded scales: value = element x scale (you divided)",
+                    value=lambda a, sa, b, sb: _scaled(a, 1 / _dec(sa), b, 1 / _dec(sb))),
             Mistake("NVFP4 blocks hold 16 (4 block scales for 64 values), not 32",
                     error="(64) must match the size of tensor b (128)"),
             Mistake("sf_b is N x 4 (one row of scales per column of B): expand it to N x 64 and transpose it "
@@ -364,6 +430,12 @@ register(
                     value=lambda lat, tr, mma: round((lat + tr + mma) / mma)),
             Mistake("round up: a fraction of a stage still needs a whole slot (math.ceil, not round/int)",
                     value=lambda lat, tr, mma: int((lat + tr + mma) / mma)),
+            Mistake("floor + 1 is math.ceil only when the ratio has a fraction: (500 + 100 + 200) / 200 is exactly "
+                    "4 stages, not 5", value=lambda lat, tr, mma: int((lat + tr + mma) // mma) + 1),
+            Mistake("divide by mma_ns: the Tensor Core takes a full slot every MMA, not every transfer",
+                    value=lambda lat, tr, mma: math.ceil((lat + tr + mma) / tr)),
+            Mistake("round the whole (latency + transfer + MMA) / MMA up once: a ceil per term (or ceil(latency / "
+                    "MMA) + 2) can be one stage too many", value=lambda lat, tr, mma: math.ceil(lat / mma) + 2),
         ],
         hint="A slot is busy for latency + transfer + one MMA; the Tensor Core needs a full slot every mma_ns."),
 
@@ -379,12 +451,16 @@ register(
                     when=lambda got, want: isinstance(got, Mapping) and any(
                         not isinstance(v, str) or v.strip().lower() not in [g.lower() for g in _GENERATIONS]
                         for v in _values(got))),
+            Mistake('return a dict {label: generation}, e.g. {"X": ..., "Y": ..., "Z": ...}',
+                    when=lambda got, want: not isinstance(got, Mapping)),
             Mistake('the keys are the labels "X", "Y", "Z"', when=_keys_differ),
             Mistake("wgmma (warpgroup MMA) is Hopper's; tcgen05 is Blackwell's", value=_swapped("Hopper", "Blackwell")),
             Mistake("mma.sync + ldmatrix is Ampere's warp-level MMA; wgmma is Hopper's",
                     value=_swapped("Ampere", "Hopper")),
             Mistake("mma.sync is Ampere's warp-level MMA; tcgen05 (Tensor Memory) is Blackwell's",
                     value=_swapped("Ampere", "Blackwell")),
+            Mistake(_ALL_WRONG, value=_rotated(1)),
+            Mistake(_ALL_WRONG, value=_rotated(2)),
         ],
         hint="mma.sync + ldmatrix: a warp, registers. wgmma: a warpgroup, shared memory. tcgen05: Tensor Memory."),
 
@@ -409,6 +485,16 @@ register(
                     value=lambda M, N, g: (128, N)),
             Mistake("that is tcgen05.alloc's power-of-two rounding; the check wants the accumulator's columns (N)",
                     value=lambda M, N, g: (M // g, tc.round_alloc(N))),
+            Mistake("the 32-column minimum is tcgen05.alloc's (exercise 01.1); the accumulator itself takes N "
+                    "columns, even below 32", value=lambda M, N, g: (M // g, max(32, N))),
+            Mistake("only a CTA pair splits M: rows per CTA = M / cta_group (M=128 on one CTA keeps all 128)",
+                    value=lambda M, N, g: (M // 2, N)),
+            Mistake("a TMEM column is 32 bits wide: an fp32 output column takes one column, not 32",
+                    value=lambda M, N, g: (M // g, 32 * N)),
+            Mistake("a CTA pair splits M, not N: each CTA still takes N columns (not N x cta_group)",
+                    value=lambda M, N, g: (M // g, N * g)),
+            Mistake("return the pair (rows, columns), not one number",
+                    when=lambda got, want, *a: _is_num(got)),
         ],
         hint="A CTA pair splits the M rows over the two CTAs' lanes; the N columns stay N in each CTA."),
 )

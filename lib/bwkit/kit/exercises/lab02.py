@@ -67,6 +67,11 @@ def _e2m1_wrong(kind: str):
             mag = m * 1.0 if e == 0 else (1 + m) * 2.0 ** (e - 1)
         elif kind == "sub_exp":
             mag = (m / 2) * 2.0 ** -1 if e == 0 else (1 + m / 2) * 2.0 ** (e - 1)
+        elif kind == "e_unshifted":                 # e = code & 6: the exponent bits left in place
+            e = c & 6
+            mag = (m / 2) if e == 0 else (1 + m / 2) * 2.0 ** (e - 1)
+        elif kind == "sub_m":                       # subnormal taken as m, not 0.m
+            mag = float(m) if e == 0 else (1 + m / 2) * 2.0 ** (e - 1)
         elif kind == "fields":                      # read as s m e e
             m, e = (c >> 2) & 1, c & 3
             mag = (m / 2) if e == 0 else (1 + m / 2) * 2.0 ** (e - 1)
@@ -109,6 +114,24 @@ def _round_cases(rng: random.Random) -> list[Case]:
     return cases
 
 
+def _ceil_grid(x: float) -> float:
+    return _grid_pick(x, lambda a: min(c for c in range(8) if E2M1_GRID[c] >= a))
+
+
+def _tie_odd(x: float) -> float:
+    return _grid_pick(x, lambda a: min(range(8), key=lambda c: (abs(a - E2M1_GRID[c]), 1 - c % 2)))
+
+
+def _off_grid(got, want, x) -> bool | None:
+    if not _is_num(got) or not math.isfinite(got) or abs(got) > 6:
+        return None
+    return abs(got) not in E2M1_GRID
+
+
+def _saturated_unsigned(got, want, x) -> bool:
+    return x < -6 and _is_num(got) and got == 6.0
+
+
 def _overflow_nonfinite(got, want, x) -> bool:
     return abs(x) > 6 and _is_num(got) and not math.isfinite(got)
 
@@ -145,7 +168,7 @@ def _floor_cases(rng: random.Random) -> list[Case]:
 
 def _rceil_cases(rng: random.Random) -> list[Case]:
     fixed = [(7.0, 6.0), (6.0, 6.0), (5.9, 6.0), (0.3, 6.0), (1000.0, 6.0), (448.0, 448.0), (500.0, 448.0),
-             (1e-3, 448.0), (30.0, 28.0), (10.0, 6.0)]
+             (1e-3, 448.0), (30.0, 28.0), (10.0, 6.0), (7.25, 7.5)]
     cases = [Case(c, _MX_BY_MAX[c[1]]) for c in fixed]
     while len(cases) < len(fixed) + 2:
         mx = rng.choice(sorted(_MX_BY_MAX))
@@ -248,7 +271,8 @@ def _offset_cases(rng: random.Random) -> list[Case]:
     every = "called for every (m, kb) of a scale matrix of that many rows and K-blocks"
     return [Case(label=every, kwargs={"rows": 256, "n_kb": 6}),
             Case(label=every, kwargs={"rows": 256, "n_kb": 8}),   # whole K tiles: ceil(8 / 4) != 8 // 4 + 1
-            Case(label=every, kwargs={"rows": rng.randrange(129, 400), "n_kb": rng.choice([1, 2, 3, 5, 7, 9])})]
+            # n_kb % 4 == 1: round(n_kb / 4) and int(n_kb / 4 + 0.5) are below ceil(n_kb / 4) there
+            Case(label=every, kwargs={"rows": rng.randrange(129, 400), "n_kb": rng.choice([1, 5, 9])})]
 
 
 def _offsets_reference(rows: int, n_kb: int) -> dict[str, Any]:
@@ -326,6 +350,12 @@ register(
                     value=_e2m1_wrong("sub_exp")),
             Mistake("the bits are s e e m: the mantissa is bit 0, the exponent bits 1-2",
                     value=_e2m1_wrong("fields")),
+            Mistake("shift the exponent bits down: e = (code >> 1) & 3 (code & 6 is twice the field)",
+                    value=_e2m1_wrong("e_unshifted")),
+            Mistake("the sign is inverted: bit 3 set (codes 8..15) means negative", ratio=-1),
+            Mistake("E2M1's bias is 1, not 2: normal values are (1 + m/2) x 2^(e - 1), subnormals (m/2) x 2^0",
+                    ratio=0.5),
+            Mistake("a subnormal is 0.m, i.e. m / 2 (code 0001 is 0.5, not 1)", value=_e2m1_wrong("sub_m")),
         ],
         hint="s = code >> 3, e = (code >> 1) & 3, m = code & 1; e == 0 is subnormal: (m / 2) x 2^0."),
 
@@ -336,10 +366,16 @@ register(
         mistakes=[
             Mistake("values above 6 came back as NaN/inf: E2M1 saturates to ±6", when=_overflow_nonfinite),
             Mistake("values above 6 must saturate to ±6 (E2M1's largest value)", when=_overflow_kept),
+            Mistake("saturate to ±6: a large negative x gives -6.0, not 6.0 (keep the sign)", when=_saturated_unsigned),
+            Mistake("that value is not on the E2M1 grid (0, 0.5, 1, 1.5, 2, 3, 4, 6): the step is 0.5 below 2, 1 "
+                    "from 2 to 4 and 2 above 4; round(2 * x) / 2 fits only the first binade", when=_off_grid),
             Mistake("ties go to the even code (5 -> 4, 2.5 -> 2), not away from zero", value=_away),
             Mistake("ties go to the even code (0.75 -> 1, 3.5 -> 4): min() keeps the first, smaller neighbour",
                     value=_tie_low),
             Mistake("you truncated (rounded toward zero) instead of rounding to nearest", value=_trunc),
+            Mistake("you rounded up (away from zero, a ceiling) instead of to nearest", value=_ceil_grid),
+            Mistake("ties go to the even code (0.25 -> 0, 0.75 -> 1, 5 -> 4): you sent them to the odd one",
+                    value=_tie_odd),
             Mistake("the sign was lost: round |x|, then give the result x's sign", value=lambda x: abs(_round_ref(x))),
             Mistake("-0.1 rounds to -0.0: the sign survives underflow, so give a zero result x's sign too "
                     "(math.copysign(r, x), or -r for x < 0)", value=lambda x: _round_ref(x) + 0.0),
@@ -360,6 +396,14 @@ register(
             Mistake("int() truncates toward zero, which is ceil for amax < 1: use math.floor",
                     value=lambda a, em: _ocp(a, em, int)),
             Mistake("you forgot to subtract emax_elem", value=lambda a, em: _ocp(a, 0)),
+            Mistake("math.frexp's exponent is one more than floor(log2 amax) (frexp gives amax = m x 2^e with m in "
+                    "[0.5, 1)): subtract 1", value=lambda a, em: math.frexp(a)[1] - em),
+            Mistake("subtract emax_elem, the argument: 2 is E2M1's only (E3M2 4, E4M3 8, E5M2 15)",
+                    value=lambda a, em: _ocp(a, 2)),
+            Mistake("the binade is a power of two: use math.log2 (math.log is base e, math.log10 base 10)",
+                    value=lambda a, em: math.floor(math.log(a)) - em),
+            Mistake("the binade is a power of two: use math.log2 (math.log is base e, math.log10 base 10)",
+                    value=lambda a, em: math.floor(math.log10(a)) - em),
             Mistake("subtract emax_elem (the block max must land in the element's top binade), do not add it",
                     value=lambda a, em: _ocp(a, -em)),
             *_not_the_exponent(_ocp),
@@ -387,6 +431,20 @@ register(
                     value=lambda x: F.round_to_format(_blocks(x) * _s_enc(x), "ue4m3")),
             Mistake("return the decoded scales (float values, F.round_to_format), not their UE4M3 codes (F.encode)",
                     value=lambda x: F.encode(_blocks(x) * _s_enc(x) / 6, "ue4m3")),
+            Mistake("amax is the largest magnitude: take .abs() before the max (a block of mostly negative values "
+                    "has a small or negative max)",
+                    value=lambda x: F.round_to_format(x.reshape(-1, 16).amax(1) * (448.0 * 6 / x.max()) / 6, "ue4m3")),
+            Mistake("amax is the largest magnitude: take .abs() before the max (a block of mostly negative values "
+                    "has a small or negative max)",
+                    value=lambda x: F.round_to_format(x.reshape(-1, 16).amax(1) * _s_enc(x) / 6, "ue4m3")),
+            Mistake("S_enc = 448 * 6 / amax multiplies the block amax; amax / (448 * 6) is the decode scale",
+                    value=lambda x: F.round_to_format(_blocks(x) * (x.abs().max() / (448.0 * 6)) / 6, "ue4m3")),
+            Mistake("round the scales to UE4M3 (F.round_to_format(..., \"ue4m3\")): a block scale is stored in 8 bits",
+                    value=lambda x: _blocks(x) * _s_enc(x) / 6),
+            Mistake("return the UE4M3 block scale itself (amax_b * S_enc / 6 rounded), not divided by S_enc",
+                    value=lambda x: F.round_to_format(_blocks(x) * _s_enc(x) / 6, "ue4m3") / _s_enc(x)),
+            Mistake("return a 1-D tensor, one scale per block (amax(1) without keepdim=True)",
+                    when=lambda got, want, x: _flattened(got, want, x)),
             Mistake("that is a power-of-two (E8M0-style) scale; NVFP4 rounds to E4M3",
                     value=lambda x: torch.exp2(torch.ceil(torch.log2(_blocks(x) * _s_enc(x) / 6)))),
         ],
@@ -414,6 +472,12 @@ register(
                     value=lambda c: c[..., 0::2] | (c[..., 1::2] << 8)),
             Mistake("pair neighbours 2i and 2i+1 of the last dimension, not its two halves", value=_pack_halves),
             Mistake("pack along the last dimension (codes[..., 0::2]), not along the rows", value=_pack_rows),
+            Mistake("index the last dimension with ...: codes[..., 0::2] (codes[:, 0::2] is the second dimension, "
+                    "and fails on 1-D codes)", error="too many indices"),
+            Mistake("operator precedence: + binds tighter than <<, so a + b << 4 is (a + b) << 4; parenthesise "
+                    "(codes[..., 1::2] << 4)", value=lambda c: (c[..., 0::2] + c[..., 1::2]) << 4),
+            Mistake("combine the nibbles with | (or +): & keeps only the bits both have",
+                    value=lambda c: c[..., 0::2] & (c[..., 1::2] << 4)),
             Mistake("keep the leading dimensions: pack along the last one and keep the shape [..., n / 2]",
                     when=_flattened),
         ],
@@ -433,6 +497,14 @@ register(
             Mistake("n_ktiles = ceil(n_kb / 4): n_kb // 4 + 1 is one K tile too many when n_kb is a multiple of 4 "
                     "(use -(-n_kb // 4) or (n_kb + 3) // 4)",
                     value=_grid(lambda m, kb, n: _tiled(m, kb, n, n_ktiles=lambda n_kb: n_kb // 4 + 1))),
+            Mistake("n_ktiles = ceil(n_kb / 4): round() rounds a quarter tile down (n_kb = 5 needs 2 K tiles)",
+                    value=_grid(lambda m, kb, n: _tiled(m, kb, n, n_ktiles=lambda n_kb: round(n_kb / 4)))),
+            Mistake("n_ktiles = ceil(n_kb / 4): round() rounds a quarter tile down (n_kb = 5 needs 2 K tiles)",
+                    value=_grid(lambda m, kb, n: _tiled(m, kb, n, n_ktiles=lambda n_kb: int(n_kb / 4 + 0.5)))),
+            Mistake("a row block of 128 rows spans n_ktiles = ceil(n_kb / 4) tiles: multiply m // 128 by it",
+                    value=_grid(lambda m, kb, n: _tiled(m, kb, n, n_ktiles=lambda n_kb: 1))),
+            Mistake("n_ktiles counts K tiles of 4 scale columns: ceil(n_kb / 4), not n_kb",
+                    value=_grid(lambda m, kb, n: _tiled(m, kb, n, n_ktiles=lambda n_kb: n_kb))),
             Mistake("you left out the tile index: (m // 128) * n_ktiles + kb // 4 tiles of 512 bytes come first",
                     value=_grid(lambda m, kb, n: _inner(m, kb))),
             Mistake("the 32-row group is (m % 128) // 32: rows past 128 start a new tile",
@@ -466,6 +538,12 @@ register(
                     value=lambda a, mx: math.ceil(_log2(a))),
             Mistake("the ratio is upside down: amax / max_elem, not max_elem / amax",
                     value=lambda a, mx: math.ceil(_log2(mx / a))),
+            Mistake("frexp's exponent (or floor + 1) is ceil only when the ratio is not a power of two: amax == "
+                    "max_elem gives e = 0, not 1", value=lambda a, mx: math.frexp(a / mx)[1]),
+            Mistake("divide by max_elem, the argument: 6 is E2M1's only (E4M3 448, E3M2 28, E2M3 7.5)",
+                    value=lambda a, mx: _rceil(a, 6.0)),
+            Mistake("max_elem is a float: E2M3's largest value is 7.5 (int() or round() changes it)",
+                    value=lambda a, mx: _rceil(a, int(mx))),
             *_not_the_exponent(_rceil),
         ],
         hint="e = math.ceil(math.log2(amax / max_elem)): the smallest power of two that brings amax down to "

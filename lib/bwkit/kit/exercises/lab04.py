@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -68,6 +69,38 @@ def _without_tensor_scale(got, want, scheme, *args) -> bool | None:
     return got.shape == model.shape and bool(torch.allclose(got.double(), model, rtol=1e-9, atol=1e-9))
 
 
+def _rounded_float(got, want) -> bool | None:
+    """`got` is `want` rounded to 0-3 decimals (a rounding the prompt does not ask for)."""
+    try:
+        g = float(got)
+    except (TypeError, ValueError):
+        return None
+    return any(math.isclose(g, round(want, d), rel_tol=1e-12) for d in range(4))
+
+
+def _transposed(got, want, *args) -> bool | None:
+    """`got` is C transposed (W @ Aᵀ: [N, M])."""
+    if isinstance(got, np.ndarray):
+        got = torch.from_numpy(got)
+    if not isinstance(got, torch.Tensor) or want.shape[0] == want.shape[1]:
+        return None
+    return got.shape == want.T.shape and bool(torch.allclose(got.double(), want.T, rtol=1e-6, atol=1e-6))
+
+
+def _cast_after_float32(got, want, *args) -> bool | None:
+    """`got` is float64 but only float32-accurate: the product was taken in float32, then cast."""
+    if isinstance(got, np.ndarray):
+        got = torch.from_numpy(got)
+    if not isinstance(got, torch.Tensor) or got.dtype != torch.float64 or got.shape != want.shape:
+        return None
+    scale = float(want.abs().max()) or 1.0
+    return bool(torch.allclose(got, want, rtol=1e-5, atol=1e-5 * scale))
+
+
+_tensor_scale_divided = _product(lambda x, q: _scaled_elements(q) if q.tensor_scale is None else
+                                 _scaled_elements(q) / q.tensor_scale.double())
+
+
 def _dequant_cases(rng: random.Random) -> list[Case]:
     m, n = rng.randrange(8, 40), rng.randrange(8, 40)
     k = 32 * rng.randint(2, 6)
@@ -82,8 +115,8 @@ register(
         "04.1", "bits per element",
         reads=Function("bits_per_element", "(elem_bits: int, scale_bits: int, block: int) -> float", "bits"),
         cases=lambda rng: [Case((8, 8, 32), "MXFP8"), Case((4, 8, 32), "MXFP4"), Case((4, 8, 16), "NVFP4"),
-                           Case((rng.choice([4, 6, 8]), rng.choice([8, 16]), rng.choice([8, 16, 64, 128])),
-                                "a made-up format")],
+                           Case((rng.choice([4, 6, 8]), rng.choice([12, 16]), rng.choice([128, 256])),
+                                "a made-up format")],   # scales wider than 8 bits, shares of 3+ decimals
         expected=lambda e, s, b: e + s / b, rtol=1e-9,
         mistakes=[
             Mistake("you multiplied the scale bits by the block size instead of dividing",
@@ -98,6 +131,13 @@ register(
             wrong_unit("bytes", "bits", 1 / 8),
             Mistake("you divided the element bits by the block too: only the scale is shared",
                     value=lambda e, s, b: (e + s) / b),
+            Mistake("you hard-coded 8 scale bits (E8M0/UE4M3): use scale_bits (the made-up format's scales are "
+                    "wider)", value=lambda e, s, b: e + 8 / b),
+            Mistake("the scale's share is scale_bits / block, not block / scale_bits",
+                    value=lambda e, s, b: e + b / s),
+            Mistake("that is only the scale's share: add the element's own bits", value=lambda e, s, b: s / b),
+            Mistake("you rounded the result: return the exact float (round only when you print)",
+                    when=lambda got, want, *a: _rounded_float(got, want)),
         ],
         hint="Each element carries its own bits plus its share of the block's scale: scale_bits / block."),
 
@@ -117,6 +157,12 @@ register(
             Mistake("you multiplied the raw codes (uint8 bit patterns), not their values: dequantize() decodes them",
                     value=_raw_codes),
             Mistake("W is [N, K]: transpose it (C = A @ Wᵀ)", error="cannot be multiplied"),
+            Mistake("that is W @ Aᵀ, C transposed ([N, M]): C = A @ Wᵀ is [M, N]", when=_transposed),
+            Mistake("you multiplied in float32 (dequantize() returns float32) and cast the product to float64: cast "
+                    "the operands first (dequantize(torch.float64), or .double() before the @)",
+                    when=_cast_after_float32),
+            Mistake("you divided by NVFP4's tensor scale: q.tensor_scale is the decode multiplier (amax / (448 x 6) "
+                    "= 1 / S_enc), so multiply by it, as dequantize() does", value=_tensor_scale_divided),
         ],
         hint="a_q.dequantize() and w_q.dequantize() in float64, then A @ Wᵀ."),
 )
@@ -197,6 +243,32 @@ def _fp4_only(fn):
     return when
 
 
+_E4M3_IS_8_BIT = ("mxfp8_e4m3 is an 8-bit format (the 4 in E4M3 is its exponent bits): one code per byte, no "
+                  "packing; test the scheme for \"fp4\", not for \"4\"")
+
+
+def _e4m3_only(fn):
+    """A mistake model of the '4' in "mxfp8_e4m3" read as 4-bit elements (None on any other scheme)."""
+    def when(got, want, bm, bn, bk, scheme):
+        if scheme != "mxfp8_e4m3":
+            return None
+        model = fn(bm, bn, bk, scheme)
+        if isinstance(model, tuple):
+            return got == model
+        return not isinstance(got, (bool, str)) and math.isclose(float(got), model, rel_tol=1e-9)
+    return when
+
+
+def _reordered(shapes):
+    a, a_s, b, b_s = shapes
+    return a, b, a_s, b_s
+
+
+def _scales_transposed(shapes):
+    a, a_s, b, b_s = shapes
+    return a, a_s[::-1], b, b_s[::-1]
+
+
 def _nvfp4_only(fn):
     """A mistake model of NVFP4's block size: it explains failures on NVFP4 tiles only (False on any other)."""
     def when(got, want, bm, bn, bk, scheme):
@@ -204,10 +276,12 @@ def _nvfp4_only(fn):
     return when
 
 
-def _bytes_with(bm, bn, bk, scheme, *, elem_bytes=None, scale_bytes=1, block=None, scales=True):
+def _bytes_with(bm, bn, bk, scheme, *, elem_bytes=None, scale_bytes=1, block=None, scales=True,
+                scales_of_bytes=False):
     spec = F.SCHEMES[scheme]
     eb = spec.elem_bits / 8 if elem_bytes is None else elem_bytes
-    sb = scale_bytes * bk / (spec.block_size if block is None else block) if scales else 0
+    sb = scale_bytes * (bk * eb if scales_of_bytes else bk) / (spec.block_size if block is None else block) \
+        if scales else 0
     return (bm + bn) * (bk * eb + sb)
 
 
@@ -239,6 +313,11 @@ register(
             Mistake("MX formats have one scale per 32 elements of K (16 is NVFP4's block)",
                     when=lambda got, want, bm, bn, bk, s: None if s == "nvfp4" else
                     got == _shapes_with(bm, bn, bk, s, block=16)),
+            Mistake(_E4M3_IS_8_BIT, when=_e4m3_only(lambda bm, bn, bk, s: _shapes_with(bm, bn, bk, s, pack=2))),
+            Mistake("the four tiles go in the order A's codes, A's scales, B's codes, B's scales (you put both code "
+                    "tiles first)", value=lambda *a: _reordered(sg.dot_scaled_tile_shapes(*a))),
+            Mistake("you transposed both scale tiles: each is [rows, BLOCK_K / block] (BLOCK_M rows for A, BLOCK_N "
+                    "for B)", value=lambda *a: _scales_transposed(sg.dot_scaled_tile_shapes(*a))),
         ],
         hint="pack = 2 for FP4; A [BLOCK_M, BLOCK_K/pack], B [BLOCK_K/pack, BLOCK_N]; both scale tiles have "
              "BLOCK_K/block columns, B's rows are BLOCK_N."),
@@ -259,6 +338,13 @@ register(
             Mistake("you counted only A's tile; B's BLOCK_N x BLOCK_K tile and its scales are loaded too",
                     value=lambda bm, bn, bk, s: _bytes_with(bm, 0, bk, s)),
             wrong_unit("bits", "bytes", 8),
+            Mistake(_E4M3_IS_8_BIT, when=_e4m3_only(lambda bm, bn, bk, s: _bytes_with(bm, bn, bk, s, elem_bytes=0.5))),
+            Mistake("MX formats have one scale per 32 elements of K (16 is NVFP4's block)",
+                    when=lambda got, want, bm, bn, bk, s: None if s == "nvfp4" else
+                    math.isclose(float(got), _bytes_with(bm, bn, bk, s, block=16), rel_tol=1e-9)),
+            Mistake("a scale covers `block` elements of K, not `block` packed bytes: BLOCK_K / block scales per row "
+                    "(FP4's BLOCK_K / 2 is the bytes of its codes only)",
+                    value=lambda bm, bn, bk, s: _bytes_with(bm, bn, bk, s, scales_of_bytes=True)),
         ],
         hint="(BLOCK_M + BLOCK_N) rows, each BLOCK_K x bits/8 bytes of codes plus BLOCK_K / block scale bytes."),
 
@@ -272,6 +358,8 @@ register(
             Mistake("that is the FP8 rate (kind::f8f6f4, or the 16-bit figure with 2:4 sparsity): the decoded "
                     "operands are fp16, so kind::f16 at the dense 16-bit rate sets the ceiling",
                     value=lambda: _b200_peak("fp8")),
+            Mistake("that is the TF32 rate: dequantize() returns float32, but the kernel casts the decoded operands "
+                    "to fp16, so the MMA is kind::f16 at the dense 16-bit rate", value=lambda: _b200_peak("tf32")),
             Mistake("that is the ratio of the two peaks, not the ceiling in TFLOP/s",
                     value=lambda: _b200_peak("fp4") / _b200_peak("bf16")),
             wrong_unit("PFLOP/s", "TFLOP/s", 1e-3),

@@ -42,11 +42,16 @@ def _rounded(how):
     return lambda M, N, K, bm, bn, bk: M * N * K / (_padded(M, bm, how) * _padded(N, bn, how) * _padded(K, bk, how))
 
 
+def _counts_only(M, N, K, bm, bn, bk) -> float:
+    return M * N * K / (math.ceil(M / bm) * math.ceil(N / bn) * math.ceil(K / bk))
+
+
 def _block_cases(rng: random.Random) -> list[Case]:
     fixed = [Case((16384, 17290, 16384, 128, 256, 64), "the seed's shape, 128x256x64"),
              Case((1000, 1000, 1000, 128, 128, 64), "1000³, 128x128x64"),
              Case((1030, 1030, 1030, 128, 128, 64), "1030³: a sliver past 8 tiles, 128x128x64"),
-             Case((16384, 17920, 16384, 256, 128, 64), "CUTLASS's shape, 256x128x64")]
+             Case((16384, 17920, 16384, 256, 128, 64), "CUTLASS's shape, 256x128x64"),
+             Case((1030, 2000, 1000, 128, 256, 64), "1030x2000x1000, 128x256x64: BLOCK_M != BLOCK_N")]
     drawn = [Case((*_shape(rng), rng.choice([64, 128, 256]), rng.choice([64, 128, 256]), rng.choice([32, 64, 128])),
                   "a random shape") for _ in range(2)]
     return fixed + drawn
@@ -63,7 +68,7 @@ def _waves_cases(rng: random.Random) -> list[Case]:
     fixed = [Case((16384, 17290, 128, 256, eff.slots("B200", "128x256")), "seed's shape, 128x256 on B200"),
              Case((16384, 17290, 256, 128, eff.slots("B200", "256x128 2-CTA")), "seed's shape, 2-CTA on B200"),
              Case((8192, 768, 128, 256, eff.slots("H200", "128x256")), "8192x768, 128x256 on H200"),
-             Case((18944, 256, 128, 256, eff.slots("B200", "128x256")), "148 tiles: exactly one wave on B200")]
+             Case((4736, 1024, 128, 256, eff.slots("B200", "128x256")), "148 tiles: exactly one wave on B200")]
     drawn = [Case((rng.randrange(4096, 20000), rng.randrange(4096, 20000), rng.choice([64, 128, 256]),
                    rng.choice([64, 128, 256]), rng.choice([74, 132, 148])), "a random shape") for _ in range(2)]
     return fixed + drawn
@@ -78,6 +83,11 @@ def _waves_fraction(*args):
     return tiles, fraction, 1.0
 
 
+def _last_wave_fill(M, N, bm, bn, slots):
+    tiles, full, _ = waves(M, N, bm, bn, slots)
+    return tiles, full, (tiles - (full - 1) * slots) / slots
+
+
 def _waves_inverse(*args):
     tiles, full, e = waves(*args)
     return tiles, full, 1 / e
@@ -87,9 +97,9 @@ def _waves_inverse(*args):
 _FRACTION = Mistake("you returned a fraction; the answer is a percentage", ratio=0.01)     # 06.4 and 06.6
 
 
-def _pct(M, N, K, bm, bn, bk, n_slots, sustained=1.0, *, tile=True, wave=True, s=True) -> float:
+def _pct(M, N, K, bm, bn, bk, n_slots, sustained=1.0, *, tile=True, wave=True, s=True, pad_k=True) -> float:
     tiles, _, we = _waves_ref(M, N, bm, bn, n_slots)
-    te = eff.tile_efficiency(M, N, K, (bm, bn, bk))
+    te = eff.tile_efficiency(M, N, K, (bm, bn, bk)) if pad_k else _no_k(M, N, K, bm, bn, bk)
     return 100 * (sustained if s else 1.0) * (te if tile else 1.0) * (we if wave else 1.0)
 
 
@@ -97,7 +107,8 @@ def _pct_cases(rng: random.Random) -> list[Case]:
     fixed = [Case((8192, 768, 8192, 128, 256, 64, eff.slots("H200", "128x256"), 0.8), "8192x768x8192 on H200"),
              Case((16384, 17290, 16384, 256, 128, 64, eff.slots("B200", "256x128 2-CTA"), 1.0),
                   "seed's shape, 2-CTA on B200"),
-             Case((3000, 5000, 4000, 128, 128, 64, eff.slots("B200", "128x128"), 0.9), "3000x5000x4000 on B200")]
+             Case((4736, 1024, 4096, 128, 256, 64, eff.slots("B200", "128x256"), 0.9),
+                  "4736x1024x4096 on B200: 148 tiles, one full wave")]
     drawn = [Case((*_shape(rng, 1024), rng.choice([128, 256]), rng.choice([128, 256]), 64, rng.choice([132, 148]),
                    round(rng.uniform(0.6, 1.0), 3)), "a random shape") for _ in range(2)]
     return fixed + drawn
@@ -156,6 +167,10 @@ register(
                          ratio=(1e6, 1e-6)),
                  Mistake("you multiplied by the time: throughput is work divided by time",
                          value=lambda M, N, K, ms: 2 * M * N * K * ms * 1e-3 / 1e12),
+                 Mistake("that is FLOP per millisecond (1e9 x TFLOP/s): convert ms to s (x 1e-3) and FLOP/s to "
+                         "TFLOP/s (/ 1e12)", ratio=1e9),
+                 Mistake("you hard-coded the colleague's 0.05 ms: use the `ms` argument",
+                         value=lambda M, N, K, ms: _tflops(M, N, K, 0.05)),
              ), hint="A multiply-add is 2 FLOPs; 1 ms = 1e-3 s; 1 TFLOP/s = 1e12 FLOP/s."),
         Part(reads=(Choice("what_was_measured", MEASURED_OPTIONS),), name="what was measured",
              expected=lambda: "the launch",
@@ -183,6 +198,12 @@ register(
                     value=_rounded(math.floor)),
             Mistake("you rounded the tile counts to the nearest (round); a ragged edge needs a whole tile: ceil",
                     value=_rounded(round)),
+            Mistake("(x + b) // b is one tile too many when b divides x: round up with (x + b - 1) // b or math.ceil",
+                    value=_rounded(one_too_many)),
+            Mistake("you swapped the blocks: M is cut by BLOCK_M, N by BLOCK_N",
+                    value=lambda M, N, K, bm, bn, bk: eff.tile_efficiency(M, N, K, (bn, bm, bk))),
+            Mistake("you divided by the tile counts, not the padded sizes: multiply each count by its block",
+                    value=_counts_only),
         ],
         hint="Round each dimension up to a multiple of its block, multiply the three, divide the real work by it."),
 
@@ -204,6 +225,12 @@ register(
                     value=_waves_fraction),
             Mistake("the wave efficiency is upside down: work done / slot-time paid, at most 1",
                     value=_waves_inverse),
+            Mistake("you swapped the blocks: M is cut by BLOCK_M, N by BLOCK_N",
+                    value=lambda M, N, bm, bn, slots: waves(M, N, bn, bm, slots)),
+            Mistake("that is how full the last wave is; the wave efficiency is over all waves: tiles / (full waves x "
+                    "slots)", value=_last_wave_fill),
+            Mistake("you used 148 (a B200's SMs) whatever num_slots says: a 2-CTA tile or an H200 has other slots",
+                    value=lambda M, N, bm, bn, slots: waves(M, N, bm, bn, 148)),
         ],
         hint="Both counts round up (math.ceil); efficiency = tiles / (full waves x slots)."),
 
@@ -219,6 +246,12 @@ register(
             Mistake("you forgot the sustained factor", value=lambda *a: _pct(*a, s=False)),
             Mistake("you divided by the sustained factor: the chip sustains a fraction of the peak, so multiply",
                     value=lambda *a: _pct(*a, s=False) / a[7]),
+            Mistake("you swapped the blocks: M is cut by BLOCK_M, N by BLOCK_N",
+                    value=lambda M, N, K, bm, bn, bk, *a: _pct(M, N, K, bn, bm, bk, *a)),
+            Mistake("you used 148 (a B200's SMs) whatever num_slots says: an H200 or a 2-CTA tile has other slots",
+                    value=lambda M, N, K, bm, bn, bk, slots, *a: _pct(M, N, K, bm, bn, bk, 148, *a)),
+            Mistake("your tile efficiency leaves out K: K is padded to whole BLOCK_K steps too",
+                    value=lambda *a: _pct(*a, pad_k=False)),
         ],
         hint="100 x sustained x tile efficiency x wave efficiency."),
 
@@ -243,6 +276,13 @@ register(
             Mistake("you swapped the shapes: fit at the calibration shape (raw_cal_pct), apply at the target",
                     value=lambda m, c, t: m / t * c),
             _FRACTION,
+            Mistake("you scaled by the measured % as a fraction of the peak (measured / 100); the fitted fraction "
+                    "is measured / raw_cal_pct: the model already predicts the raw_cal_pct part",
+                    value=lambda m, c, t: m / 100 * t),
+            Mistake("you shifted by the difference (raw_cal - measured points); sustained is a factor: multiply by "
+                    "measured / raw_cal_pct", value=lambda m, c, t: t - (c - m)),
+            Mistake("you hard-coded the lab's 80%: use measured_pct (the other inputs are made up)",
+                    value=lambda m, c, t: _calibrated(80.0, c, t)),
         ],
         hint="sustained = measured / raw at the calibration shape; the prediction is sustained x raw at the target."),
 )

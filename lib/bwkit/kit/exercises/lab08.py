@@ -13,6 +13,7 @@ import random
 from bwkit import moe
 from bwkit import perfmodel as pm
 from bwkit.kit.checks import compare, describe_value
+from bwkit.kit.exercises import codec
 from bwkit.kit.exercises.engine import register
 from bwkit.kit.exercises.lab07 import random_config
 from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, Value
@@ -42,8 +43,24 @@ def _expert_elements(cfg: moe.DeepSeekMoEConfig, *, layers: int | None = None, e
     return L * E * matrices * cfg.hidden * cfg.expert_inter
 
 
+def _made_up(rng: random.Random) -> moe.DeepSeekMoEConfig:
+    """A made-up config (lab 07's `random_config`) whose top_k is neither DeepSeek-R1's 8 nor 8/256 of its experts,
+    and whose expert count is neither 8 nor top_k: an answer that hard-codes R1's top-8 of 256 cannot pass on it,
+    nor be taken for one that counts every expert."""
+    while True:
+        cfg = random_config(rng)
+        if 8 not in (cfg.top_k, cfg.num_experts) and cfg.top_k * 256 != cfg.num_experts * 8 and \
+                cfg.top_k != cfg.num_experts:
+            return cfg
+
+
 def _cfg_cases(rng: random.Random) -> list[Case]:
-    return [Case((moe.DEEPSEEK_V3,), "DeepSeek-R1"), Case((random_config(rng),), "a made-up config")]
+    return [Case((moe.DEEPSEEK_V3,), "DeepSeek-R1"), Case((_made_up(rng),), "a made-up config")]
+
+
+def _r1_bytes(cfg: moe.DeepSeekMoEConfig) -> float:
+    """08.1's answer for DeepSeek-R1, whatever `cfg` is (its sizes hard-coded)."""
+    return _expert_elements(moe.DEEPSEEK_V3) * pm.STORAGE_BYTES["nvfp4"]
 
 
 EX_08_1 = Exercise.single(
@@ -63,6 +80,16 @@ EX_08_1 = Exercise.single(
         Mistake("you included the shared expert(s): the check asks for the routed experts only",
                 value=lambda c: _expert_elements(c, experts=c.num_experts + c.num_shared_experts) * 0.5625),
         *_units("the size"),
+        Mistake("that is in bits (4 + 8/16 per element): the check wants bytes", ratio=8),
+        Mistake("you hard-coded DeepSeek-R1's sizes (58 MoE layers, 256 experts, 7168, 2048): read them from cfg (the "
+                "made-up config has others)", value=_r1_bytes),
+        Mistake("cfg.dense_inter is the dense FFN's width; an expert's is cfg.expert_inter",
+                value=lambda c: c.num_moe_layers * c.num_experts * 3 * c.hidden * c.dense_inter * 0.5625),
+        Mistake("all num_experts experts are stored, not only the top_k a token picks",
+                value=lambda c: _expert_elements(c, experts=c.top_k) * 0.5625),
+        Mistake("you added a 4-byte FP32 tensor scale per matrix: the check counts what the prompt lists, the E2M1 "
+                "elements and their UE4M3 block scales (the tensor scales add well under 0.1 %): leave them out",
+                value=lambda c: _expert_elements(c) * 0.5625 + 4 * 3 * c.num_moe_layers * c.num_experts),
     ],
     hint="elements = num_moe_layers x num_experts x 3 x hidden x expert_inter; 0.5 byte each plus 1 byte per 16.")
 
@@ -76,7 +103,7 @@ def _active(cfg: moe.DeepSeekMoEConfig, *, routed: str = "top_k", shared: bool =
     "8 of 256" / "8 experts", DeepSeek-R1's top-8 of 256 hard-coded as a share or as a count)."""
     p = pm.component_params(cfg)
     experts = {"top_k": cfg.top_k, "all": cfg.num_experts, "8 of 256": cfg.num_experts * 8 / 256,
-               "8 experts": 8}[routed]
+               "8 experts": 8, "none": 0}[routed]
     expert = 3 * cfg.hidden * cfg.expert_inter
     layers = cfg.num_moe_layers if routed_layers is None else routed_layers
     n = layers * experts * expert
@@ -128,7 +155,16 @@ def _compare_08_7(got, want) -> tuple[bool, list[str]]:
 def _cases_08_7(rng: random.Random) -> list[Case]:
     return [Case((moe.DEEPSEEK_V3, 1.0), "DeepSeek-R1, FP8 weights"),
             Case((moe.DEEPSEEK_V3, pm.STORAGE_BYTES["nvfp4"]), "DeepSeek-R1, NVFP4 weights"),
-            Case((random_config(rng), rng.choice([0.5625, 1.0, 2.0])), "a made-up config")]
+            Case((_made_up(rng), rng.choice([0.5625, 1.0, 2.0])), "a made-up config")]
+
+
+def _near_37b(got, want, cfg, wb) -> bool | None:
+    """`got` is DeepSeek-R1's ~37 B active parameters (36-38 B) x bytes_per_weight, whatever the config."""
+    try:
+        g = float(got)
+    except (TypeError, ValueError):
+        return None
+    return 36e9 * wb <= g <= 38e9 * wb
 
 
 EX_08_7 = _single(
@@ -163,6 +199,17 @@ EX_08_7 = _single(
         Mistake("you returned parameters, not bytes: multiply by bytes_per_weight",
                 value=lambda c, wb: _active(c)),
         *_units("the bytes"),
+        Mistake("you left out the routed experts: each MoE layer reads the top_k experts the token picks (if you "
+                "wrote cfg.top_k // cfg.num_experts, that is integer division: 0)",
+                value=lambda c, wb: _active(c, routed="none") * wb),
+        Mistake("here every weight is stored in bytes_per_weight, the attention weights too (the check's model, not "
+                "the serving recipe's BF16 attention)",
+                value=lambda c, wb: _active(c) * wb + pm.component_params(c)["attention"] * (2.0 - wb)),
+        Mistake("that is one GPU's share (/ 8): the check wants the bytes the whole model reads for one token",
+                ratio=1 / 8),
+        Mistake("that is in bits: the check wants bytes", ratio=8),
+        Mistake("you hard-coded DeepSeek-R1's ~37 B active parameters: count them from cfg (the made-up config has "
+                "others)", when=_near_37b),
     ],
     hint="Every parameter a token multiplies through is read once: everything except the embedding table (one "
          "row: count it or not), the MTP module and the routed experts it does not pick (top_k of num_experts per "
@@ -192,6 +239,10 @@ EX_08_2 = Exercise.single(
                 value=lambda E, k, T: E * (1 - (1 - 1 / E) ** (k * T))),
         Mistake("you returned a probability (the share of experts read); multiply by num_experts",
                 value=lambda E, k, T: _unique(E, k, T) / E),
+        Mistake("you returned the probability that one expert is missed; the answer is num_experts x (1 - that)",
+                value=lambda E, k, T: (1 - k / E) ** T),
+        Mistake("you hard-coded DeepSeek-R1's 8 of 256: use num_experts and top_k (the made-up layer has others)",
+                value=lambda E, k, T: _unique(256, 8, T)),
     ],
     hint="Linearity of expectation: each expert is missed by one token with probability 1 - top_k/num_experts.")
 
@@ -218,8 +269,10 @@ def _requests(hbm_gb=180.0, weights_gb=74.8, activation_gb=5.0, kv_fraction=0.85
 
 def _cases_08_3(rng: random.Random) -> list[Case]:
     hbm = rng.choice([96.0, 141.0, 192.0])
+    # ISL, OSL: never 1024 + 2048 (3,072 tokens), ISL != OSL and ISL != OSL / 2, so that the ISL-only, OSL-only,
+    # ISL + OSL/2 and hard-coded-3072 answers all differ here
     rand = (hbm, round(rng.uniform(20, hbm - 30), 1), round(rng.uniform(2, 8), 1), round(rng.uniform(0.5, 0.95), 2),
-            rng.choice([512, 1024, 4096]), rng.choice([256, 2048, 8192]))
+            rng.choice([512, 1024, 4096]), rng.choice([256, 1536, 6144]))
     return [Case((), "B200, ADP8 (the defaults)"),
             Case((141.0, 100.8, 5.0, pm.KV_FRACTION["H200"], 1024, 2048), "H200, FP8 weights, fraction 0.8"),
             Case(rand, "random")]
@@ -234,6 +287,32 @@ def _float_not_floored(got, want, *args) -> bool | None:
         return None
     exact = _requests(*args)
     return float(got) != int(want) and math.isclose(float(got), exact, rel_tol=1e-6)
+
+
+def _number(got) -> float | None:
+    """`got` as a float when it is a single number (a Python or NumPy one), else None."""
+    if isinstance(got, (bool, str, bytes)) or getattr(got, "shape", ()) != ():
+        return None
+    try:
+        return float(got)
+    except (TypeError, ValueError):
+        return None
+
+
+def _whole_node(got, want, *args) -> bool | None:
+    """`got` is 8 GPUs' requests: 8 x the answer, or the pool of 8 GPUs divided (floor(8 x exact))."""
+    g = _number(got)
+    return None if g is None else g in (8.0 * want, float(int(8 * _requests(*args) // 1)))
+
+
+def _b200_numbers(got, want, *args) -> bool | None:
+    """`got` is the B200 run's answer whatever the HBM, weights, activations and fraction: for this case's ISL and
+    OSL, or for the default ones."""
+    g = _number(got)
+    if g is None:
+        return None
+    isl_osl = _args(args)[4:]
+    return g in (float(int(_requests(*DEFAULTS_08_3[:4], *isl_osl) // 1)), float(int(_requests() // 1)))
 
 
 EX_08_3 = _single(
@@ -271,7 +350,13 @@ EX_08_3 = _single(
                 value=lambda *a: math.ceil(_requests(*a))),
         Mistake("round down to whole requests: a request either fits or it does not (int(pool // per_request))",
                 when=_float_not_floored),
-        Mistake("that is the whole node (8 GPUs); the check wants one GPU", ratio=8),
+        Mistake("that is the whole node (8 GPUs); the check wants one GPU", when=_whole_node),
+        Mistake(f"you used the B200 run's kv_fraction {DEFAULTS_08_3[3]} whatever the argument says",
+                value=_floor(lambda *a: _requests(*(_args(a)[:3] + (DEFAULTS_08_3[3],) + _args(a)[4:])))),
+        Mistake("you used the B200 run's numbers (180, 74.8, 5, 0.85) whatever the arguments say: compute from "
+                "hbm_gb, weights_gb, activation_gb and kv_fraction", when=_b200_numbers),
+        Mistake("you hard-coded 1024 + 2048 tokens per request: use isl + osl",
+                value=_floor(lambda *a: _requests(*a, tokens=lambda i, o: 1024 + 2048))),
     ],
     hint="pool = (HBM - weights - activations) x fraction, in bytes (GB = 10^9); per request (ISL + OSL) tokens "
          "of KV cache; round down.")
@@ -325,6 +410,8 @@ EX_08_4 = Exercise.single(
                 "and the argument gives the measured count", value=lambda tp, tm, accepted=2.82: 4 * tp / tm),
         Mistake("you returned the gain (speed-up - 1); the check wants the ratio",
                 value=lambda tp, tm, accepted=2.82: accepted * tp / tm - 1),
+        Mistake("you counted only the accepted drafts (accepted - 1): the main model's own token counts too",
+                value=lambda tp, tm, accepted=2.82: (accepted - 1) * tp / tm),
         Mistake("you returned a percentage (x 100); the check wants the ratio (2.4, not 240)", ratio=100),
         Mistake("you returned the gain in percent, (speed-up - 1) x 100; the check wants the ratio",
                 value=lambda tp, tm, accepted=2.82: (accepted * tp / tm - 1) * 100),
@@ -341,6 +428,21 @@ def _cases_08_8(rng: random.Random) -> list[Case]:
             Case((round(rng.uniform(0.003, 0.03), 5), rng.choice([2, 4, 5])), "random")]
 
 
+def _close(got, value: float) -> bool | None:
+    g = _number(got)
+    return None if g is None else math.isclose(g, value, rel_tol=1e-6)
+
+
+def _off_by_one_table(got, want, step_s, drafts) -> bool | None:
+    """`got` reads a list of the acceptances for 1..5 drafts ([1.92, 2.58, ...]) at [drafts] or [drafts - 1]
+    (Python wraps [-1] to 5 drafts); an input on which that list raised IndexError cannot tell."""
+    if isinstance(got, codec.AnswerError):
+        return None
+    table = [pm.MTP_ACCEPTED[d] for d in sorted(pm.MTP_ACCEPTED) if d > 0]
+    shifted = [table[i] for i in (drafts, drafts - 1) if -len(table) <= i < len(table)]
+    return any(_close(got, acc / step_s) for acc in shifted if acc != pm.MTP_ACCEPTED[drafts])
+
+
 EX_08_8 = Exercise.single(
     "08.8", "tokens per step with MTP",
     reads=Function("mtp_user_speed", "(step_s: float, drafts: int) -> float", "tok/s/user"),
@@ -355,7 +457,13 @@ EX_08_8 = Exercise.single(
         Mistake("you counted only the accepted drafts (accepted - 1): the main model's own token counts too",
                 value=lambda s, d: (pm.MTP_ACCEPTED[d] - 1) / s),
         Mistake("you used 2.82 (3 drafts) for every draft count: read pm.MTP_ACCEPTED[drafts]",
-                value=lambda s, d: 2.82 / s),
+                when=lambda got, want, s, d: _close(got, 2.82 / s)),
+        Mistake("your table is off by one: index it by the number of drafts (pm.MTP_ACCEPTED[0] = 1.00 without MTP, "
+                "[3] = 2.82); a list of 1.92, 2.58, ... starts at 1 draft",
+                when=_off_by_one_table, sees_errors=True),
+        Mistake("step_s is in seconds: you treated it as milliseconds", ratio=1e-3),
+        Mistake("that is milliseconds per token; the check wants tokens per second",
+                value=lambda s, d: s / pm.MTP_ACCEPTED[d] * 1e3),
         Mistake("you multiplied by the step time: tokens per second = tokens per step / seconds per step",
                 value=lambda s, d: pm.MTP_ACCEPTED[d] * s),
     ],
@@ -442,6 +550,12 @@ EX_08_5 = Exercise.single(
                 when=_chose(1, "KV cache + attention core")),
         Mistake(f"(b): the prefill work itself is {_ms('thr', 'prefill share')} per step; the waiting it causes across "
                 "attention-DP ranks is larger", when=_chose(1, "prefill share")),
+        Mistake(f"(a): the NVLink collectives take {_ms('lat', 'NVLink communication')} per step at batch 1; look at "
+                "the larger items", when=_chose(0, "NVLink communication")),
+        Mistake(f"(a): the MTP draft passes take {_ms('lat', 'MTP draft passes')}; look at the larger items",
+                when=_chose(0, "MTP draft passes")),
+        Mistake(f"(b): the NVLink collectives take {_ms('thr', 'NVLink communication')} per step at maximum "
+                "throughput; look at the larger items", when=_chose(1, "NVLink communication")),
         Mistake(f"(b): at {pm.max_throughput().concurrency // 8} requests per GPU the ~850 kernels "
                 f"({_ms('thr', 'kernel fixed cost')}) are shared by the whole batch; look at the attention-DP wait",
                 when=_chose(1, "kernel fixed cost")),
@@ -474,6 +588,19 @@ EX_08_6 = Exercise.single(
                 value=lambda rest, n, tps: (1 / 253 - rest) / n),
         Mistake("a step's time is 1 / (tokens per second), not tokens per second: invert it first",
                 value=lambda rest, n, tps: (tps - rest) / n),
+        Mistake("you took the step in ms (1000 / tokens_per_s_user) but rest_s in seconds: use seconds for both",
+                value=lambda rest, n, tps: (1e3 / tps - rest) / n),
+        Mistake("parentheses: (1 / tokens_per_s_user - rest_s) / n_kernels; you divided only rest_s by the kernels",
+                value=lambda rest, n, tps: 1 / tps - rest / n),
+        Mistake("the subtraction is the wrong way round: the kernels take the published step minus rest_s",
+                value=lambda rest, n, tps: (rest - 1 / tps) / n),
+        Mistake("you hard-coded blog 1's 111 tok/s/user: use tokens_per_s_user",
+                value=lambda rest, n, tps: (1 / pm.PUBLISHED_MTP_B200[0] - rest) / n),
+        Mistake("you hard-coded the model's 851 kernels: use n_kernels",
+                value=lambda rest, n, tps: (1 / tps - rest) / dependent_kernels(moe.DEEPSEEK_V3,
+                                                                                pm.LAYOUT_MIN_LATENCY)),
+        Mistake("you returned the model's 8.27 µs whatever the inputs: derive it from them",
+                value=lambda rest, n, tps: pm.Factors().kernel_s_sm100),
     ],
     hint="Without MTP one step makes one token: the step takes 1 / tokens_per_s_user seconds; the kernels take "
          "what rest_s does not explain.")
