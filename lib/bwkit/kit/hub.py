@@ -274,9 +274,9 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--users", default=None, help="comma-separated user names (default: every home)")
     commands.add_solutions_option(c)
     commands.add_force_option(c, "write into a non-empty OUT")
+    proxy = f"npm install configurable-http-proxy@{CHP_VERSION} (into --prefix)"
     commands.add_install_command(sub, "install-proxy", "--prefix", install_proxy, reports("hub", HubError),
-                                 help=f"npm install configurable-http-proxy@{CHP_VERSION} into <venv>/node",
-                                 where="<venv>/node")
+                                 help=proxy, where="<venv>/node")
 
 
 @reports("hub", HubError)

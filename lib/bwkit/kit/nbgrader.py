@@ -266,9 +266,9 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--python", default=None, help="the kit's Python for the autograde kernel (default: this one)")
     e.add_argument("--course-id", default="bwkit", help="course id of a new course (default bwkit)")
     commands.add_force_option(e, "replace source notebooks that changed")
+    where = "$BWKIT_NBGRADER_ENV, else the kit's .venv-nbgrader/"
     commands.add_install_command(sub, "env", "--path", ensure_env, reports("nbgrader", NbgraderExportError),
-                                 help=f"build nbgrader {NBGRADER_VERSION}'s own venv (default .venv-nbgrader/)",
-                                 where="$BWKIT_NBGRADER_ENV, else the kit's .venv-nbgrader/")
+                                 help=f"build nbgrader {NBGRADER_VERSION}'s own venv (at --path)", where=where)
 
 
 @reports("nbgrader", NbgraderExportError)

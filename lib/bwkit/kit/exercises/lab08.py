@@ -47,11 +47,12 @@ def _made_up(rng: random.Random) -> moe.DeepSeekMoEConfig:
     """A made-up config (lab 07's `random_config`) whose top_k is neither DeepSeek-R1's 8 nor 8/256 of its experts,
     and whose expert count is neither 8 nor top_k: an answer that hard-codes R1's top-8 of 256 cannot pass on it,
     nor be taken for one that counts every expert."""
-    while True:
+    for _ in range(1000):            # about 2 draws in 3 qualify
         cfg = random_config(rng)
         if 8 not in (cfg.top_k, cfg.num_experts) and cfg.top_k * 256 != cfg.num_experts * 8 and \
                 cfg.top_k != cfg.num_experts:
             return cfg
+    raise RuntimeError("lab 08: no made-up config in 1000 draws (random_config changed?)")
 
 
 def _cfg_cases(rng: random.Random) -> list[Case]:
