@@ -257,3 +257,21 @@ def test_a_bare_not_implemented_after_an_answer_is_the_learners_error():
     v = run("99.1", {"double": later})
     assert not v.not_answered and "raised NotImplementedError" in v.text(), v.text()
     assert run("99.1", {"double": lambda x: (_ for _ in ()).throw(NotImplementedError())}).not_answered
+
+
+# the exercises whose references compile or run CuTe / Gluon code: a few seeds only (each takes seconds)
+_SLOW_REFERENCES = {"05.3", "05.7", "05.8", "09.1"}
+
+
+@pytest.mark.parametrize("lab", [f"{i:02d}" for i in range(11)])
+def test_every_seed_draws_inputs_the_reference_accepts(lab):
+    """The grader draws each student's inputs from a secret seed: for many seeds, every exercise's case generator
+    ends and its reference answers every drawn input (a draw the reference rejects would fail every student)."""
+    from bwkit.kit.exercises import engine, lab_exercises
+
+    for ex in lab_exercises(lab):
+        for seed in range(3 if ex.id in _SLOW_REFERENCES else 60):
+            for part, cases in zip(ex.parts, engine._cases(ex, seed), strict=True):
+                for case in cases:
+                    if case.raises is None:
+                        part.expected(*case.args, **dict(case.kwargs))

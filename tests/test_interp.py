@@ -294,3 +294,14 @@ def test_a_column_past_the_end_is_also_named_as_columns():
     with pytest.raises(interp.OutOfBoundsAccess) as e:      # rows really past the end: no other reading
         interp.safe_launch(_load_cols_from, (1,), torch.zeros(4, 8), y2, 0, 8, ROWS=8, COLS=8)
     assert "rows 4–7 of X" in str(e.value) and "wraps" not in str(e.value)
+    with pytest.raises(interp.OutOfBoundsAccess) as e:      # rows 2-5 of a 4-row X (a block past the last row):
+        interp.safe_launch(_load_cols_from, (1,), torch.zeros(4, 8), y, 16, 8, ROWS=4, COLS=8)
+    assert "rows 4–5 of X" in str(e.value) and "wraps" not in str(e.value)   # no reading with far-off columns
+
+
+def test_masked_lanes_of_bf16_and_fp16_loads_read_nan():
+    """The interpreter holds bf16 as uint16: its NaN is a bit pattern, not np.nan (a plain fill read 0)."""
+    for dtype in (torch.float16, torch.bfloat16):
+        x, y = torch.ones(16, dtype=dtype), torch.zeros(16, dtype=dtype)
+        interp.safe_launch(_masked_copy, (1,), x, y, 10, BLOCK=16, OTHER=False)
+        assert (y[:10] == 1).all() and torch.isnan(y[10:]).all(), (dtype, y)

@@ -342,6 +342,8 @@ def compare(out: Any, ref: Any, *, atol: float = 0.0, rtol: float = 1e-6) -> tup
         shown = repr(text[1]) if len(repr(text[1])) <= 40 else repr(text[1])[:37] + "..."
         return False, [f"got a {type(text[1]).__name__} ({shown}) as item {where} of your {type(out).__name__}, "
                        "expected numbers: convert it (float(...), int(...)) or drop the quotes"]
+    # a Python 1-tuple or 1-list for one number is nearly always a slip (`return x,`); a size-1 tensor or array
+    # (a reduction's [1]-shaped result) stays accepted below, as the value it holds
     if isinstance(out, (list, tuple)) and len(out) == 1 and isinstance(ref, (int, float, np.number, np.bool_)):
         kind = "tuple" if isinstance(out, tuple) else "list"
         return False, [f"got a 1-element {kind} ({describe_value(out)}), expected one number: "

@@ -398,13 +398,19 @@ class _Checker:
 def _poison(ptrs):
     """What a masked-off lane of a load without `other=` reads in a checked launch: NaN for a floating-point
     element type (Triton leaves those lanes undefined; the plain interpreter reads 0, which hides a missing
-    ``other=0.0`` in a K loop), None (the interpreter's zeros) for integers."""
+    ``other=0.0`` in a K loop), None (the interpreter's zeros) for integers. The interpreter holds bf16 and FP8
+    as unsigned integers: their NaN is a bit pattern (E5M2 0x7E; E4M3FN has one NaN, 0x7F)."""
     from triton.runtime import interpreter as ti
 
-    dtype = ti._get_np_dtype(ptrs.get_element_ty())
-    if not np.issubdtype(dtype, np.floating):
-        return None
-    return ti.TensorHandle(np.full(ptrs.data.shape, np.nan, dtype=dtype), ptrs.get_element_ty())
+    tt = ptrs.get_element_ty()
+    dtype = ti._get_np_dtype(tt)
+    if np.issubdtype(dtype, np.floating):
+        nan = np.nan
+    else:
+        nan = 0x7FC0 if tt.is_bf16() else 0x7F if tt.is_fp8e4nv() else 0x7E if tt.is_fp8e5() else None
+        if nan is None:
+            return None
+    return ti.TensorHandle(np.full(ptrs.data.shape, nan, dtype=dtype), tt)
 
 
 def _row_spill(arg: _Arg, coords, act: np.ndarray) -> tuple[str, str] | None:
@@ -415,7 +421,10 @@ def _row_spill(arg: _Arg, coords, act: np.ndarray) -> tuple[str, str] | None:
         return None
     rows, cols = (np.asarray(c)[act] for c in coords)
     k = int(rows.max()) - (arg.shape[0] - 1)          # the fewest whole rows that bring every row in range
-    if k < 1 or int(rows.min()) - k < 0 or int(cols.max()) + k * arg.shape[1] < arg.shape[1]:
+    # offered only when the other reading starts at the end of a row (an index along K or N that runs on past
+    # the row, as offs_k or offs_n past the edge do); a block that runs past the last row decodes the same way
+    # with many whole rows and columns far past the end, a reading that would mislead
+    if k < 1 or int(rows.min()) - k < 0 or int(cols.min()) + k * arg.shape[1] > arg.shape[1]:
         return None
     alt_cols = cols + k * arg.shape[1]
     return _span(rows - k), _span(alt_cols[alt_cols >= arg.shape[1]])

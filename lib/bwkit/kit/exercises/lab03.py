@@ -218,7 +218,8 @@ def _naive_cases(rng: random.Random) -> list[Case]:
             Case((32, 64, 16, 16, 32, 16, 2), "32x64x16: not square"),
             Case((bm * tm, bn * tn, k, bm, bn, k, rng.randrange(2**31)), f"a random shape: {tm}x{tn} tiles"),
             Case((48, 32, 16, 16, 16, 16, 5), "48x32x16, 3x2 tiles; A and B are transposed views (strides (1, M) "
-                 "and (1, K)): use the stride arguments", kwargs={"layout": "t"})]
+                 "and (1, K)): use the stride arguments", kwargs={"layout": "t"},
+                 text="my_matmul_kernel_naive on 48x32x16, 16x16 tiles (A and B transposed views)")]
 
 
 def _kloop_cases(rng: random.Random) -> list[Case]:

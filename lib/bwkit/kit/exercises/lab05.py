@@ -172,7 +172,11 @@ def _tile_probe(answers, case):
 
 def _tile_cases(rng: random.Random) -> list[Case]:
     fixed = [Case((4, 2), "4x2 tiles (this exercise)"), Case((2, 4), "2x4 tiles (step 2's plot)")]
-    drawn = rng.sample([t for t in TILE_SHAPES if t not in ((4, 2), (2, 4))], 2)
+    others = [t for t in TILE_SHAPES if t not in ((4, 2), (2, 4))]
+    # one drawn tile is more than one row and one column: on a 1-wide tile a layout passed as the tiler reads
+    # the same as logical_divide, and the two mistakes could not be told apart
+    square = rng.choice([t for t in others if min(t) > 1])
+    drawn = [square, rng.choice([t for t in others if t != square])]
     return fixed + [Case(t, "other tiles") for t in drawn]
 
 
@@ -499,8 +503,10 @@ def _last_kind(got, want, ptx) -> bool | None:
 def _group_one_only(got, want, ptx) -> bool | None:
     """The answer reads only `cta_group::1` MMAs, and the first MMA is on a CTA pair (`cta_group::2`)."""
     first = _MMA.search(ptx)
-    if first is None or "cta_group::2" not in first.group(0):
+    if first is None:
         return None
+    if "cta_group::2" not in first.group(0):
+        return False          # a failing input whose first MMA is on one CTA: a group-1 reader gets it right
     one = re.search(_MMA.pattern.replace(r"::\d", "::1"), ptx)
     return isinstance(got, str) and got.strip().lower() == ("none" if one is None else _kind_text(one))
 

@@ -160,7 +160,10 @@ def _cases_08_7(rng: random.Random) -> list[Case]:
 
 
 def _near_37b(got, want, cfg, wb) -> bool | None:
-    """`got` is DeepSeek-R1's ~37 B active parameters (36-38 B) x bytes_per_weight, whatever the config."""
+    """`got` is DeepSeek-R1's ~37 B active parameters (36-38 B) x bytes_per_weight, whatever the config (asked of
+    the made-up config only: on R1 itself a slip of a few % in a computed answer lands there too)."""
+    if cfg == moe.DEEPSEEK_V3:
+        return None
     try:
         g = float(got)
     except (TypeError, ValueError):
