@@ -11,6 +11,7 @@ import random
 from bwkit import ladder_model as lm
 from bwkit import tensorcores as tc
 from bwkit.kit.exercises.engine import register
+from bwkit.kit.exercises.models import one_too_many
 from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, wrong_unit
 
 SMEM = lm.SMEM_LIMIT           # 232448 bytes: what one sm_100a CTA may allocate
@@ -186,8 +187,8 @@ register(
                                                                   / _clusters(cm, cn, sms))),
             Mistake("tiles // clusters + 1 adds a round when the cluster tiles divide evenly over the clusters: "
                     "round up with ceil (or -(-tiles // clusters))",
-                    value=lambda M, N, tn, cm, cn, sms: _cluster_tiles(M, N, tn, cm, cn) // _clusters(cm, cn, sms)
-                    + 1),
+                    value=lambda M, N, tn, cm, cn, sms: one_too_many(_cluster_tiles(M, N, tn, cm, cn)
+                                                                     / _clusters(cm, cn, sms))),
             Mistake("you divided the area M x N by a cluster tile's: a ragged edge still takes whole cluster tiles "
                     "along each axis, ceil(M / (128 x cluster_m)) x ceil(N / (TILE_N x cluster_n))",
                     value=lambda M, N, tn, cm, cn, sms: math.ceil(math.ceil(M * N / (128 * cm * tn * cn))
