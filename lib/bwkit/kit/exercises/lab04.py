@@ -124,8 +124,6 @@ register(
             Mistake("your answer has no scale in it: each element also carries its share of the block's scale "
                     "(if you wrote scale_bits // block, that is integer division: 8 // 32 == 0; use /)",
                     value=lambda e, s, b: float(e)),
-            Mistake("scale_bits // block is integer division (8 // 32 == 0, 16 // 8 == 2): use / for the scale's "
-                    "share", value=lambda e, s, b: e + s // b),
             Mistake("that is the bits of a whole block (block x element bits + the scale), not per element",
                     value=lambda e, s, b: e * b + s),
             wrong_unit("bytes", "bits", 1 / 8),
