@@ -138,6 +138,38 @@ def test_a_float32_answer_keeps_its_tolerance_against_the_largest_element():
     assert "your answer is" not in str(e.value)                # float32 is not called narrow
 
 
+def test_keep_dtype_judges_each_input_dtype_at_its_own_precision():
+    from bwkit.kit.checks import compare_not_narrow
+
+    cmp = compare_not_narrow(atol=1e-12, rtol=1e-12, keep_dtype=True)
+    x64 = torch.randn(64, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ref64 = x64.exp()
+    assert cmp(ref64, ref64) == (True, [])
+    ok, lines = cmp(x64.float().exp(), ref64)          # a .float() on the way: right to float32 only
+    assert not ok and "your answer is float32, expected float64" in lines[0]
+    ok, _ = cmp(x64.float().exp().double(), ref64)     # float64 dtype, float32 precision: wrong numbers
+    assert not ok
+    ref32 = ref64.float()                             # a float32 case: the float64 reference rounded
+    assert cmp(x64.float().exp(), ref32)[0]           # a float32 computation meets it (8 ulps)
+    assert cmp(ref64, ref32)[0]                       # so does a wider answer
+    assert not cmp(x64.float().exp() * (1 + 1e-5), ref32)[0]      # 80 ulps off is not float32 rounding
+    assert not compare_not_narrow(atol=1e-12, rtol=1e-12)(x64.float().exp() * 0, ref64)[0]
+
+
+def test_exact_dtype_names_the_dtype_only_when_the_values_are_right():
+    from bwkit.kit.checks import compare_exact_dtype
+
+    cmp = compare_exact_dtype(why=" (one byte per pair)")
+    ref = torch.tensor([0x21, 0xF0], dtype=torch.uint8)
+    assert cmp(ref.clone(), ref) == (True, [])
+    assert cmp(ref.numpy(), ref)[0]                   # a NumPy uint8 array is a uint8 answer
+    ok, lines = cmp(ref.long(), ref)
+    assert not ok and lines == ["the values are right but your answer is int64, expected uint8 (one byte per "
+                                "pair): return a uint8 tensor (.to(torch.uint8))"]
+    ok, lines = cmp(ref.long() + 1, ref)              # wrong values: the numbers are the news
+    assert not ok and "2 of 2 elements wrong" in lines[0]
+
+
 def test_a_list_of_wrong_items_is_short():
     ref = [(i, i + 1) for i in range(40)]
     with pytest.raises(CheckFailure) as e:

@@ -138,6 +138,18 @@ def test_engine_verdicts():
     assert e.value._render_traceback_()[0] == "FAIL ❌ 99.2 a value" and "drop the quotes" in str(e.value)
 
 
+def test_every_wrong_part_gets_its_own_diagnosis():
+    """A multi-part exercise wrong in two parts names both mistakes, each with its part (09.4: three scenarios)."""
+    v = run("09.4", {"scenario_a": "progress", "scenario_b": "race", "scenario_c": "race"})
+    text = v.text()
+    assert not v.ok and v.diagnosed
+    said = [line.strip() for line in text.splitlines() if "Likely mistake" in line]
+    assert len(said) == 2 and said[0].startswith("Likely mistake (scenario a): ") \
+        and said[1].startswith("Likely mistake (scenario c): "), text
+    one = run("09.4", {"scenario_a": "progress", "scenario_b": "race", "scenario_c": "progress"}).text()
+    assert "Likely mistake: " in one and "Likely mistake (" not in one       # one wrong part: the plain form
+
+
 def test_choice_exercises():
     """`Exercise.choice`: the right option passes, each wrong one gets its diagnosis, a bad declaration is refused."""
     v = run("99.3", {"pick": " B "})

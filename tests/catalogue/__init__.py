@@ -11,6 +11,7 @@ terminal summary prints diagnosed / generic / missed / false alarms.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -58,8 +59,8 @@ class Outcome:
         if self.kind == "wrong":
             if self.verdict == "pass":
                 return "missed"
-            if self.expected.lower() in self.text.lower() and self.named:
-                return "diagnosed"
+            if self.expected.lower() in self.text.lower() and (self.named or "Hint:" not in self.text):
+                return "diagnosed"      # a named mistake, or a form message (the probe's BadAnswer) and no hint
             return "misdiagnosed" if self.named else "generic"
         return "ok" if self.verdict == "pass" else "false alarm"
 
@@ -104,11 +105,8 @@ def _verdict(r) -> tuple[str, str, str]:
     ename = r.error["ename"]
     if ename not in ("CheckFailure", "NotAnswered"):
         return "error", f"{ename}: {r.error['evalue']}\n{text}", ""
-    named = ""
-    for line in text.splitlines():
-        if "Likely mistake:" in line:
-            named = line.split("Likely mistake:", 1)[1].strip()
-    return "fail", text, named
+    said = [m.group(1).strip() for m in re.finditer(r"Likely mistake(?: \([^)\n]*\))?: (.*)", text)]
+    return "fail", text, " | ".join(said)       # a multi-part exercise names each wrong part's mistake
 
 
 def run_lab(notebook: Path, catalogue: dict[str, list], timeout: float = 300.0) -> LabReport:

@@ -388,6 +388,15 @@ def pack_pairs(codes):
 def pack_pairs(codes):
     return codes[..., 0::2] & (codes[..., 1::2] << 4)
 """, '& keeps only the bits both have'),
+        Wrong("multiply and add, left in int32", """
+def pack_pairs(codes):
+    return codes[..., 1::2].int() * 16 + codes[..., 0::2].int()
+""", "one uint8 byte per pair"),
+        Wrong("widened to int64 to be safe", """
+def pack_pairs(codes):
+    c = codes.long()
+    return c[..., 0::2] | (c[..., 1::2] << 4)
+""", "one uint8 byte per pair"),
     ],
     "02.7": [
         Wrong("row-major", """

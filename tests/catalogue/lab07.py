@@ -229,9 +229,31 @@ def my_gate(scores, bias, cfg):
 def my_gate(scores, bias, cfg):
     return moe.gate_from_scores(scores, bias, cfg)
 """),
-        Right("float32 arithmetic", """
+        Wrong("float32 arithmetic", """
 def my_gate(scores, bias, cfg):
     s, b = scores.float(), bias.float()
+    T = s.shape[0]
+    biased = s + b
+    keep = kept_groups(biased, cfg)
+    masked = biased.view(T, cfg.num_groups, -1).masked_fill(~keep[:, :, None], float("-inf")).view(T, -1)
+    indices = masked.topk(cfg.top_k, dim=-1)[1]
+    weights = s.gather(1, indices)
+    return weights / weights.sum(-1, keepdim=True) * cfg.route_scale, indices
+""", "float32 where the inputs are float64"),
+        Wrong("float32 arithmetic, cast back", """
+def my_gate(scores, bias, cfg):
+    s, b = scores.float(), bias.float()
+    T = s.shape[0]
+    biased = s + b
+    keep = kept_groups(biased, cfg)
+    masked = biased.view(T, cfg.num_groups, -1).masked_fill(~keep[:, :, None], float("-inf")).view(T, -1)
+    indices = masked.topk(cfg.top_k, dim=-1)[1]
+    weights = s.gather(1, indices)
+    return (weights / weights.sum(-1, keepdim=True) * cfg.route_scale).to(scores.dtype), indices
+""", "float32 precision only"),
+        Right("float32 arithmetic in float32 only", """
+def my_gate(scores, bias, cfg):
+    s, b = (scores, bias) if scores.dtype == torch.float64 else (scores.float(), bias.float())
     T = s.shape[0]
     biased = s + b
     keep = kept_groups(biased, cfg)
@@ -416,6 +438,11 @@ def my_combine(pair_out, topk_weights, num_tokens):
     w = topk_weights.float()                          # weights are probabilities: float32 is plenty
     return (pair_out.view(num_tokens, w.shape[1], -1) * w.unsqueeze(-1)).sum(1)
 """, "float32 precision only"),
+        Wrong("everything in float32", """
+def my_combine(pair_out, topk_weights, num_tokens):
+    rows = pair_out.float().view(num_tokens, topk_weights.shape[1], -1)
+    return (rows * topk_weights.float().unsqueeze(-1)).sum(1)
+""", "float32 where the inputs are float64"),
         Right("index_add loop", """
 def my_combine(pair_out, topk_weights, num_tokens):
     top_k = topk_weights.shape[1]

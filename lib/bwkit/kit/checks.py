@@ -21,7 +21,7 @@ from typing import Any
 
 __all__ = ["check", "check_choice", "check_true", "compare", "CheckFailure", "NotAnswered", "passed", "failed",
            "PASS", "FAIL", "describe_value", "narrow_float", "as_int", "not_an_int",
-           "compare_not_narrow"]
+           "compare_not_narrow", "compare_exact_dtype"]
 
 PASS = "PASS ✅"
 FAIL = "FAIL ❌"
@@ -238,17 +238,52 @@ def narrow_float(x: Any) -> str | None:
     return name if name in _HALF_TINY else None
 
 
-def compare_not_narrow(*, atol: float, rtol: float, wanted: str = "") -> Callable[[Any, Any], tuple[bool, list[str]]]:
+def compare_not_narrow(*, atol: float, rtol: float, wanted: str = "",
+                       keep_dtype: bool = False) -> Callable[[Any, Any], tuple[bool, list[str]]]:
     """A `Part.compare`: `compare`, and a float16/bfloat16 answer fails even when it is right to its own rounding,
-    for an exercise whose prompt asks for more (`wanted`: "float64"; "" = the reference's own dtype)."""
+    for an exercise whose prompt asks for more (`wanted`: "float64"; "" = the reference's own dtype).
+
+    `keep_dtype=True` is for a reference returned in its inputs' dtype (computed wider, then rounded): a float32
+    reference is met to float32 precision (8 ulps), and a float32 answer to a float64 reference fails even when
+    it is right to float32 precision (the prompt says: return it in the inputs' dtype)."""
     def cmp(got: Any, want: Any) -> tuple[bool, list[str]]:
-        ok, lines = compare(got, want, atol=atol, rtol=rtol)
+        a_tol, r_tol = atol, rtol
+        want_dt = str(getattr(want, "dtype", "")).replace("torch.", "")
+        if keep_dtype and want_dt == "float32":
+            import numpy as np
+
+            arr = _to_array(want)[0]
+            finite = np.abs(arr[np.isfinite(arr)]) if arr is not None else np.zeros(0)
+            scale = float(finite.max()) if finite.size else 1.0
+            a_tol, r_tol = max(atol, 8 * _FLOAT_EPS["float32"] * scale), max(rtol, 8 * _FLOAT_EPS["float32"])
+        ok, lines = compare(got, want, atol=a_tol, rtol=r_tol)
+        got_dt = str(getattr(got, "dtype", "")).replace("torch.", "")
+        if ok and keep_dtype and got_dt == "float32" and want_dt == "float64":
+            return False, ["your answer is float32, expected float64 (the inputs' dtype): compute and return it "
+                           "in float64, without a .float() on the way"]
         narrow = narrow_float(got)
         if not ok or narrow is None or narrow_float(want) is not None:
             return ok, lines
         dtype = wanted or str(getattr(want, "dtype", "float64")).replace("torch.", "")
         return False, [f"your answer is {narrow} ({_HALF_BITS[narrow]} significant bits), expected {dtype}: "
                        f"compute and return it in {dtype}, without the cast to {narrow}"]
+    return cmp
+
+
+def compare_exact_dtype(*, atol: float = 0.0, rtol: float = 0.0,
+                        why: str = "") -> Callable[[Any, Any], tuple[bool, list[str]]]:
+    """A `Part.compare`: `compare`, and a tensor or array answer in another dtype than the reference's fails even
+    with the right values, for an exercise whose prompt names the dtype (`why`: " (one byte per pair)")."""
+    def cmp(got: Any, want: Any) -> tuple[bool, list[str]]:
+        ok, lines = compare(got, want, atol=atol, rtol=rtol)
+        got_dt, want_dt = getattr(got, "dtype", None), getattr(want, "dtype", None)
+        if not ok or got_dt is None or want_dt is None:
+            return ok, lines
+        g, w = str(got_dt).replace("torch.", ""), str(want_dt).replace("torch.", "")
+        if g == w:
+            return True, []
+        return False, [f"the values are right but your answer is {g}, expected {w}{why}: return a {w} tensor "
+                       f"(.to(torch.{w}))"]
     return cmp
 
 

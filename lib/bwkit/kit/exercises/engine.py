@@ -200,7 +200,7 @@ class Verdict:
     lines: list[str] = field(default_factory=list)
     hint: str | None = None
     not_answered: bool = False
-    diagnosed: bool = False          # a named mistake explained the failure
+    diagnosed: bool = False          # a named mistake (or a probe's form message) explained the failure
 
     @property
     def name(self) -> str:
@@ -341,6 +341,7 @@ def judge(ex: Exercise, answers_json: str, seed: int = 0) -> Verdict:
     all_cases = _cases(ex, seed)
     lines: list[str] = []
     hint = None
+    named: list[tuple[str, str]] = []     # (part name, diagnosis) of every wrong part a mistake explains
     diagnosed = True
     for part, cases, results in zip(ex.parts, all_cases, data["parts"], strict=True):
         fails, seen = [], []
@@ -392,14 +393,21 @@ def judge(ex: Exercise, answers_json: str, seed: int = 0) -> Verdict:
             lines.append(f"wrong on {len(fails)} of {n_cases} inputs")
         mistake = _diagnose(part, seen)
         if mistake is not None:
-            hint = hint or f"Likely mistake: {mistake.diagnosis}"
+            named.append((part.name, mistake.diagnosis))
+        elif isinstance(fails[0][1], codec.Unanswerable) and fails[0][1].kind == "form":
+            pass            # a probe's BadAnswer names what is wrong with the answer's form: that is the diagnosis
         else:
             diagnosed = False
             if hint is None and (part.hint or ex.hint):
                 hint = f"Hint: {part.hint or ex.hint}"
     if not lines:
         return Verdict(ex, True)
-    return Verdict(ex, False, lines, hint, diagnosed=diagnosed and hint is not None and hint.startswith("Likely"))
+    if named:       # every wrong part's diagnosis, each on its own line (named by its part when there are several)
+        several = len(named) > 1
+        said = [f"Likely mistake ({name}): {why}" if several and name else f"Likely mistake: {why}"
+                for name, why in dict.fromkeys(named)]
+        hint = "\n   ".join(said + ([hint] if hint else []))
+    return Verdict(ex, False, lines, hint, diagnosed=diagnosed and (bool(named) or hint is None))
 
 
 def run(exercise_id: str, namespace: Mapping[str, Any], seed: int = 0) -> Verdict:

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from bwkit import formats as F
-from bwkit.kit.checks import compare
+from bwkit.kit.checks import compare, compare_exact_dtype
 from bwkit.kit.exercises.engine import register
 from bwkit.kit.exercises.spec import Case, Exercise, Function, Mistake, Part
 
@@ -465,6 +465,7 @@ register(
         "02.6", "pack nibbles",
         reads=Function("pack_pairs", "(codes: torch.Tensor) -> torch.Tensor"),
         cases=_pack_cases, expected=F.pack_fp4, rtol=0,
+        compare=compare_exact_dtype(why=" (one byte holds a pair of codes)"),
         mistakes=[
             Mistake("element 0 goes in the LOW nibble (you put it in the high one, as PTX cvt ... e2m1x2 d, a, b "
                     "does with a)", value=lambda c: c[..., 1::2] | (c[..., 0::2] << 4)),
@@ -480,6 +481,9 @@ register(
                     value=lambda c: c[..., 0::2] & (c[..., 1::2] << 4)),
             Mistake("keep the leading dimensions: pack along the last one and keep the shape [..., n / 2]",
                     when=_flattened),
+            Mistake("packed FP4 is one uint8 byte per pair (what torch.float4_e2m1fn_x2 and tl.dot_scaled read): "
+                    "keep the codes' uint8 (a .long() or .int() on the way?)",
+                    when=lambda got, want, c: str(getattr(got, "dtype", "uint8")).replace("torch.", "") != "uint8"),
         ],
         hint="Even elements codes[..., 0::2] in the low nibble, odd ones codes[..., 1::2] << 4 in the high one."),
 

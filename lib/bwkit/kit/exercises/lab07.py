@@ -31,6 +31,26 @@ def _narrow(what: str) -> Mistake:
                    when=lambda got, want, *a: narrow_float(got) is not None)
 
 
+def _kept_float32(what: str) -> Mistake:
+    """A float32 answer where the inputs (and so the reference, `compare_not_narrow(keep_dtype=True)`) are
+    float64: a .float() on the way."""
+    return Mistake(f"{what} is float32 where the inputs are float64: keep the inputs' dtype (a .float() on the "
+                   "way, or a float32 tensor you made?)",
+                   when=lambda got, want, *a: getattr(got, "dtype", None) == torch.float32
+                   and getattr(want, "dtype", None) == torch.float64)
+
+
+def _float32_precision(got, want, *args) -> bool | None:
+    """A float64 answer right to float32 precision only (relative error ~1e-7): a .float() on the way."""
+    if not isinstance(got, torch.Tensor) or not isinstance(want, torch.Tensor) or got.shape != want.shape:
+        return None
+    if want.dtype != torch.float64 or not got.is_floating_point() or got.dtype == torch.float32:
+        return None         # a float32 answer is judged at float32 precision; float16/bfloat16: `_narrow`
+    g, w = got.double(), want.double()
+    err = float((g - w).abs().max()) / max(float(w.abs().max()), 1e-30)
+    return 1e-10 < err < 1e-5
+
+
 def _single(exercise_id: str, title: str, *, flags_ok: tuple[str, ...] = (), **kw) -> Exercise:
     return dataclasses.replace(Exercise.single(exercise_id, title, **kw), flags_ok=flags_ok)
 
@@ -180,12 +200,13 @@ def notebook_gate_inputs() -> tuple[torch.Tensor, torch.Tensor, moe.DeepSeekMoEC
 
 
 def _dense(s, b, cfg, **kw) -> torch.Tensor:
+    """The routing as a dense [T, E] matrix, computed in float64 and returned in the scores' dtype."""
     weights, ids = moe.gate_from_scores(s.double(), b.double(), cfg, **kw)
-    return moe.dense_routing(weights, ids, cfg.num_experts)
+    return _dense_weights(s, cfg, ids, weights)
 
 
 def _dense_weights(s, cfg, ids, weights) -> torch.Tensor:
-    return moe.dense_routing(weights, ids, cfg.num_experts)
+    return moe.dense_routing(weights, ids, cfg.num_experts).to(s.dtype)
 
 
 def _softmax_chosen(s, b, cfg) -> torch.Tensor:
@@ -250,7 +271,7 @@ EX_07_3 = _single(
     reads=Function("my_gate", "(scores: torch.Tensor, bias: torch.Tensor, cfg: moe.DeepSeekMoEConfig) -> "
                               "tuple[torch.Tensor, torch.Tensor]"),
     cases=_cases_07_3, probe=_gate_probe, expected=_dense, rtol=1e-9, atol=1e-12, flags_ok=("gate_from_scores",),
-    compare=compare_not_narrow(atol=1e-12, rtol=1e-9),
+    compare=compare_not_narrow(atol=1e-12, rtol=1e-9, keep_dtype=True),
     mistakes=[
         _narrow("the weights"),
         Mistake("you masked dropped groups with 0.0 (the Hugging Face port's bug); use -inf: a 0.0 beats every "
@@ -279,6 +300,9 @@ EX_07_3 = _single(
         Mistake("you kept cfg.top_k groups: keep cfg.topk_groups (the notebook's SMALL layer has 4 of each, so "
                 "only TINY, 2 groups of 4, tells them apart)",
                 value=lambda s, b, c: _dense(s, b, c.scaled(topk_groups=min(c.top_k, c.num_groups)))),
+        Mistake("the weights are right to float32 precision only (relative error ~1e-7): they went through "
+                "float32 on the way (a .float() on the scores?); keep the scores' float64", when=_float32_precision),
+        _kept_float32("the weights"),
     ],
     hint="Select with s + b (groups by the top-2 sum, -inf elsewhere), weigh with the unbiased s of the chosen "
          "experts, divided by their sum, times cfg.route_scale.")
@@ -422,20 +446,10 @@ def _view(pair_out, T, k):
     return pair_out.reshape(T, k, pair_out.shape[1])
 
 
-def _float32_precision(got, want, *args) -> bool | None:
-    """A float64 answer right to float32 precision only (relative error ~1e-7): a .float() on the way."""
-    if not isinstance(got, torch.Tensor) or not isinstance(want, torch.Tensor) or got.shape != want.shape:
-        return None
-    if want.dtype != torch.float64 or not got.is_floating_point() or got.dtype == torch.float32:
-        return None         # a float32 answer is judged at float32 precision; float16/bfloat16: `_narrow`
-    g, w = got.double(), want.double()
-    err = float((g - w).abs().max()) / max(float(w.abs().max()), 1e-30)
-    return 1e-10 < err < 1e-5
-
-
 def _d(f):
-    """Evaluate a combine model in float64 (so that a float32 answer is judged at float32 precision)."""
-    return lambda po, w, T: f(po.double(), w.double(), T)
+    """Evaluate a combine model in float64 and return it in pair_out's dtype (`keep_dtype`: a float32 case is
+    judged at float32 precision, a float32 answer to float64 inputs fails)."""
+    return lambda po, w, T: f(po.double(), w.double(), T).to(po.dtype)
 
 
 EX_07_5 = Exercise.single(
@@ -443,7 +457,7 @@ EX_07_5 = Exercise.single(
     reads=Function("my_combine", "(pair_out: torch.Tensor, topk_weights: torch.Tensor, num_tokens: int) -> "
                                  "torch.Tensor"),
     cases=_combine_cases, expected=_d(moe.combine), rtol=1e-12, atol=1e-12,
-    compare=compare_not_narrow(atol=1e-12, rtol=1e-12),
+    compare=compare_not_narrow(atol=1e-12, rtol=1e-12, keep_dtype=True),
     mistakes=[
         _narrow("y"),
         Mistake("you forgot the routing weights", value=_d(lambda po, w, T: _view(po, T, w.shape[1]).sum(1))),
@@ -460,6 +474,7 @@ EX_07_5 = Exercise.single(
         Mistake("you returned the weighted pair rows without summing over the slots: y has one row per token",
                 when=lambda got, want, po, w, T: getattr(got, "shape", None) is not None
                 and tuple(got.shape) == tuple(po.shape) != tuple(want.shape)),
+        _kept_float32("y"),
     ],
     hint="pair ids are token-major: view(num_tokens, top_k, hidden), multiply by the weights, sum over the slots.")
 
