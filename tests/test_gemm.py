@@ -270,6 +270,13 @@ def test_launch_checks_its_operands_as_the_wrappers_do():
         assert message(run, *bad) == message(check, *bad)                # the wrappers' messages, word for word
     c = run(a, b.t().contiguous().t())                                    # B as the transpose of a contiguous one
     assert not torch.isnan(c.float()).any()
+    wide = torch.zeros(32, 48, dtype=torch.float16)
+    c = run(a, b, out=wide[:, :32])                                       # C: 32 columns of a wider buffer
+    assert c.data_ptr() == wide.data_ptr() and c.stride() == (48, 1)
+    assert torch.allclose(c.double(), gemm.reference_matmul(a, b), atol=1e-2, rtol=1e-2)
+    assert not wide[:, 32:].any()                                         # the padding is neither poisoned nor stored
+    with pytest.raises(ValueError, match="unit column stride"):
+        run(a, b, out=wide[:, :32].t())
 
 
 def test_tile_order_and_wave_reuse():

@@ -102,6 +102,17 @@ CATALOGUE = {
     acc = tl.dot(a, b)
     tl.store(c_ptr + offs_m[:, None] * N + offs_n[None, :], acc.to(c_ptr.dtype.element_ty))
 """, "hard-coded row-major strides"),
+        Wrong("C's strides hard-coded only", _NAIVE_HEAD + """
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_k = tl.arange(0, BLOCK_K)
+    a = tl.load(a_ptr + offs_m[:, None] * stride_am + offs_k[None, :] * stride_ak)
+    b = tl.load(b_ptr + offs_k[:, None] * stride_bk + offs_n[None, :] * stride_bn)
+    acc = tl.dot(a, b)
+    tl.store(c_ptr + offs_m[:, None] * N + offs_n[None, :], acc.to(c_ptr.dtype.element_ty))
+""", "row-major strides for C"),
         Wrong("B's strides hard-coded only", _NAIVE_HEAD + """
     pid_m = tl.program_id(0)
     pid_n = tl.program_id(1)

@@ -250,8 +250,12 @@ def fresh(M: int, N: int, K: int, dtype: str | torch.dtype = torch.float16, *,
 
 
 def launch_report(kernel, a: torch.Tensor, b: torch.Tensor, grid, out_dtype: torch.dtype = torch.float16,
-                  **meta):
+                  *, out: torch.Tensor | None = None, **meta):
     """Run `kernel[grid](a, b, c, M, N, K, strides..., **meta)` on a NaN-poisoned C; return (c, LaunchReport).
+
+    C is a new contiguous (M, N) tensor of `out_dtype`, or `out` when given (any (M, N) float tensor with a unit
+    column stride, e.g. the first N columns of a wider buffer: its row stride is not N, so a kernel that ignores
+    stride_cm stores in the wrong places); its dtype then wins over `out_dtype`.
 
     The operands are checked as the library's wrappers check theirs (`bwkit.gemm.kernels._check_operands`: 2-D
     tensors of one ladder dtype with a unit stride, K matching, one device: the CPU in the interpreter, CUDA on a
@@ -263,7 +267,7 @@ def launch_report(kernel, a: torch.Tensor, b: torch.Tensor, grid, out_dtype: tor
     from bwkit.kit import interp
 
     what = f"launch({getattr(kernel, '__name__', 'kernel')})"
-    c = _check_operands(a, b, what, out_dtype, None).fill_(float("nan"))      # C poisoned
+    c = _check_operands(a, b, what, out_dtype if out is None else None, out).fill_(float("nan"))   # C poisoned
     runtime.guard_dot_dtypes(a, b, what=what)
     (M, K), N = a.shape, b.shape[1]
     report = interp.safe_launch(kernel, grid, a, b, c, M, N, K, a.stride(0), a.stride(1), b.stride(0), b.stride(1),

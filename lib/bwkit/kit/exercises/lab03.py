@@ -48,13 +48,20 @@ def _row_major(x: torch.Tensor) -> torch.Tensor:
     return torch.as_strided(x, x.shape, (x.shape[1], 1))
 
 
-def _what_it_means(d: dict, naive: bool) -> str:
+def _what_it_means(d: dict, naive: bool, c_row_stride: int | None = None) -> str:
     """What an out-of-bounds access says about a GEMM kernel (the clause the mistakes below match).
 
     The naive kernel has no masks by design (its shapes are whole tiles), so an access past an M or N edge there
-    means the tile offsets are wrong, not that a mask is missing.
+    means the tile offsets are wrong, not that a mask is missing. `c_row_stride`: C's row stride when C is N
+    columns of a wider buffer; a store that lands only in the columns between N and that stride ignores
+    stride_cm (it steps rows by N, as in a contiguous C).
     """
     t, op, axes = d.get("tensor"), d.get("op"), d.get("out_axes") or []
+    cols = d.get("cols")
+    if (c_row_stride is not None and op == "store" and t == "C" and axes == [1] and cols
+            and cols[1] < c_row_stride and not d.get("transposed")):
+        return (f"C's rows are {c_row_stride} elements apart here, not N: the store ignores stride_cm (rows "
+                "stepped by N?)")
     if d.get("transposed"):
         return ("C is walked transposed: the store puts offs_m on C's columns" if op == "store" else
                 f"{t} is walked transposed: its two strides are swapped")
@@ -79,10 +86,14 @@ def _kernel_probe(name: str, naive: bool = False):
                             f"{type(kernel).__name__}")
         a, b = _operands(M, N, K, seed, "cpu" if runtime.interpreter_active() else "cuda", **case.kwargs)
         grid = (math.ceil(M / BM), math.ceil(N / BN))
+        out = None
+        if case.kwargs.get("layout") == "t":        # C too is not contiguous: N columns of a wider buffer
+            out = torch.empty(M, N + 16, dtype=torch.float16, device=a.device)[:, :N]
         try:
-            c, report = gemm.launch_report(kernel, a, b, grid, BLOCK_M=BM, BLOCK_N=BN, BLOCK_K=BK)
+            c, report = gemm.launch_report(kernel, a, b, grid, BLOCK_M=BM, BLOCK_N=BN, BLOCK_K=BK, out=out)
         except interp.OutOfBoundsAccess as e:
-            raise interp.OutOfBoundsAccess(f"{e} [{_what_it_means(e.details, naive)}]", e.details) from None
+            why = _what_it_means(e.details, naive, None if out is None else out.stride(0))
+            raise interp.OutOfBoundsAccess(f"{e} [{why}]", e.details) from None
         try:
             report.require_written("c_ptr", tile=(BM, BN))
         except interp.UnwrittenOutput as e:
@@ -218,8 +229,9 @@ def _naive_cases(rng: random.Random) -> list[Case]:
             Case((32, 64, 16, 16, 32, 16, 2), "32x64x16: not square"),
             Case((bm * tm, bn * tn, k, bm, bn, k, rng.randrange(2**31)), f"a random shape: {tm}x{tn} tiles"),
             Case((48, 32, 16, 16, 16, 16, 5), "48x32x16, 3x2 tiles; A and B are transposed views (strides (1, M) "
-                 "and (1, K)): use the stride arguments", kwargs={"layout": "t"},
-                 text="my_matmul_kernel_naive on 48x32x16, 16x16 tiles (A and B transposed views)")]
+                 "and (1, K)), C the first 32 columns of a 48 x 48 buffer: use the stride arguments",
+                 kwargs={"layout": "t"},
+                 text="my_matmul_kernel_naive on 48x32x16, 16x16 tiles (A and B transposed views, C strided)")]
 
 
 def _kloop_cases(rng: random.Random) -> list[Case]:
@@ -242,6 +254,9 @@ register(
             Mistake("you hard-coded row-major strides (offs_m * K + offs_k, offs_k * N + offs_n): right only for "
                     "contiguous operands; address A with stride_am / stride_ak, B with stride_bk / stride_bn and C "
                     "with stride_cm / stride_cn (here A and B are transposed views)", when=_hard_coded_strides),
+            Mistake("you hard-coded row-major strides for C (offs_m * N + offs_n): right only for a contiguous C; "
+                    "store with stride_cm / stride_cn (here C is N columns of a wider buffer; use the stride "
+                    "arguments for A and B too)", error="the store ignores stride_cm"),
             Mistake("your tiles are not where the grid puts them (part of C never stored, or a block past the "
                     "matrix): pid_m = program_id(0) with BLOCK_M rows, pid_n = program_id(1) with BLOCK_N columns, "
                     "and offs_k = tl.arange(0, BLOCK_K) with no program offset (one K block: BLOCK_K = K)",
