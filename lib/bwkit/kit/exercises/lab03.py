@@ -241,7 +241,19 @@ def _kloop_cases(rng: random.Random) -> list[Case]:
     return [Case((37, 53, 45, 32, 32, 16, 3), "M, N, K, BLOCK_M, BLOCK_N, BLOCK_K, seed: the notebook's 37x53x45"),
             Case((64, 32, 128, 32, 32, 32, 4), "64x32x128: no ragged edge"),
             Case((rng.randrange(17, 70), rng.randrange(17, 70), k, rng.choice([16, 32]), rng.choice([16, 32]), bk,
-                  rng.randrange(2**31)), "a random ragged shape")]
+                  rng.randrange(2**31)), "a random ragged shape"),
+            Case((rng.randrange(17, 25), rng.randrange(17, 25), 16 * rng.randrange(60, 68) + rng.randrange(1, 16),
+                  16, 16, 16, rng.randrange(2**31)), "a long K (over 60 trips): rounding that piles up shows")]
+
+
+def _low_precision_acc(got, want, M, N, K, BM, BN, BK, seed, layout="n"):
+    """Right to about 1e-3 of |C| only, on a long K: each trip rounded the sum to fp16 (an fp16 accumulator, or
+    each tl.dot cast before the add). A right fp32 accumulator is off by C's own fp16 rounding (~2e-4 of the
+    largest |C|); the other mistakes are off by far more. None on short K, where the two cannot be told apart."""
+    if K < 512 or not isinstance(got, torch.Tensor) or got.shape != want.shape or torch.isnan(got).any():
+        return None
+    rel = float((got.double() - want).abs().max()) / max(float(want.abs().max()), 1e-30)
+    return 4e-4 < rel < 2e-2
 
 
 register(
@@ -301,6 +313,9 @@ register(
             Mistake("your store mask does not match C's edges (too loose: it writes outside C; too strict: part of "
                     "C is never stored): use (offs_m[:, None] < M) & (offs_n[None, :] < N), with pid_m / pid_n from "
                     "program_id(0) / program_id(1)", error="store mask"),
+            Mistake("the sum was rounded to fp16 on every trip (an fp16 accumulator, or tl.dot(...) cast to fp16 "
+                    "before the add): keep acc in float32 (tl.zeros(..., dtype=tl.float32)) and cast to C's dtype "
+                    "only at the store; over a long K the roundings pile up", when=_low_precision_acc),
         ] + _LAYOUT_MISTAKES,
         hint="kk = k0 * BLOCK_K + offs_k; A's mask (offs_m[:, None] < M) & (kk[None, :] < K), B's "
              "(kk[:, None] < K) & (offs_n[None, :] < N), other=0.0; the store needs the M and N mask."),
