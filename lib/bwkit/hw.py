@@ -46,8 +46,9 @@ _SRC_5090 = ("NVIDIA GeForce RTX 5090 product page (3,352 AI TOPS = FP4 with spa
              "whitepaper's FP32-accumulate row is the figure to use once confirmed")
 _SRC_SMEM = ("CUDA C++ Programming Guide, compute capabilities table (9.0 and 10.0: 228 KB shared memory per SM, "
              "227 KB per thread block)")
-_SRC_B200_SMS = ("148 SMs: 'How to Scale Your Model' (jax-ml scaling book), chapter 'How to Think About GPUs'; "
-                 "NVIDIA's B200 datasheet gives no SM count. The primary check is a device query on a B200 "
+_SRC_B200_SMS = ("148 SMs: 'How to Scale Your Model' (jax-ml scaling book), chapter 'How to Think About GPUs', and "
+                 "Chips and Cheese, 'Nvidia's B200: Keeping the CUDA Juggernaut Rolling' (74 enabled SMs on each "
+                 "of two dies); NVIDIA's B200 datasheet gives no SM count. The primary check is a device query on a B200 "
                  "(multi_processor_count), which benchmarks/gpu_check.py prints")
 _SRC_PTX_TMEM = "PTX ISA, tcgen05 Tensor Memory: 128 lanes x 512 columns x 32 bit per SM"
 _SRC_HOPPER_WP = "NVIDIA Hopper architecture whitepaper (132 SMs on H100 SXM5, 228 KB shared memory per SM)"
