@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable
 from dataclasses import fields
@@ -18,13 +19,18 @@ __all__ = ["check_number", "check_flag", "check_flag_fields", "as_names"]
 
 def check_number(name: str, v, *, integer: bool = True, zero_ok: bool = False) -> None:
     """Raise ValueError naming `name` unless `v` is a positive int (`zero_ok`: an int >= 0; `integer=False`: a
-    positive real number, or one >= 0 with `zero_ok`). bool is refused: True is not a size."""
+    positive finite real number, or one >= 0 with `zero_ok`). bool is refused (True is not a size), and so are
+    NaN and infinity (no size, time or rate is infinite here); a number typed as a string is told so."""
     kind = numbers.Integral if integer else numbers.Real
-    ok = not isinstance(v, bool) and isinstance(v, kind) and (v >= 0 if zero_ok else v > 0)
+    ok = (not isinstance(v, bool) and isinstance(v, kind) and math.isfinite(v)
+          and (v >= 0 if zero_ok else v > 0))
     if not ok:
         what = "an int >= 0" if zero_ok and integer else "a number >= 0" if zero_ok else \
             "a positive int" if integer else "a positive number"
-        raise ValueError(f"{name} must be {what}, got {v!r}")
+        extra = " (a number typed as text: drop the quotes)" if isinstance(v, str) else \
+            " (a finite one: not infinity or NaN)" if isinstance(v, numbers.Real) and not math.isfinite(v) else \
+            f" (a float: pass {int(v)})" if integer and isinstance(v, float) and v.is_integer() and v > 0 else ""
+        raise ValueError(f"{name} must be {what}, got {v!r}{extra}")
 
 
 def check_flag(name: str, v) -> None:
