@@ -77,7 +77,8 @@ CASES = [
     ("08.7", lambda: {"weight_bytes_per_token": lambda cfg, b: [1, 2]}, "expected shape [] (float)"),
     # 4. too large, too deep, not data
     ("00.5", lambda: {"b200_ms": torch.zeros(4200, 4200)},
-     "your answer is 89.7 MiB (a float32 Tensor of shape [4200, 4200]): the check carries at most 64 MiB"),
+     "your answer is 67.3 MiB (a float32 Tensor of shape [4200, 4200]): the check carries at most 64 MiB once "
+     "encoded (about 47 MiB of tensor data)"),
     ("00.5", lambda: {"b200_ms": _nested(45)}, "could not be read as data (CodecError: answer nested"),
     ("00.5", lambda: {"b200_ms": torch.tensor(6.0, device="meta")}, "could not be read as data"),
     # 5. objects the codec carries by type and repr only

@@ -187,7 +187,8 @@ def test_results_round_trip_skip_non_measurements_and_plot(tmp_path):
     (folder / "bad.json").write_text(json.dumps({"rows": []}))
     with pytest.raises(ValueError, match="bad.json"):
         eff.load_results(folder)
-    assert eff.load_results(tmp_path / "nowhere") == []
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        eff.load_results(tmp_path / "nowhere")
 
 
 def test_format_table_shows_measured_and_not_run_rows():

@@ -203,6 +203,48 @@ def test_cases_that_must_raise():
     assert "expected ValueError" in run("99.4", {"half": lambda m: 1 // 0 if m == 256 else m // 2}).text()
 
 
+def test_answers_that_once_broke_the_check_get_a_verdict():
+    """NumPy NaN scalars, ints past float's range, huge or expanded tensors and the learner's torch defaults: each
+    gets a verdict (no traceback into bwkit), and a huge answer is refused before it is copied."""
+    import time
+
+    from bwkit.kit.exercises import register
+
+    ex = Exercise.single("99.6", "mean", reads=Function("mean", "(t: Tensor) -> float"),
+                         cases=lambda rng: [Case((torch.randn(8, generator=torch.Generator().manual_seed(1)),))],
+                         expected=lambda t: float(t.double().mean()), rtol=1e-6)
+    register(ex)
+    v = run("99.6", {"mean": lambda t: np.mean(np.array([]))})          # np.float64('nan'): repr 'np.float64(nan)'
+    assert not v.ok and "got nan" in v.text()
+    v = run("99.6", {"mean": lambda t: math.comb(256, 8) ** 40})
+    assert not v.ok and "too large for a float" in v.text()
+    t0 = time.perf_counter()
+    v = run("99.6", {"mean": lambda t: torch.zeros(1).expand(2**27)})  # 4 bytes of storage, 512 MiB to encode
+    assert not v.ok and "512.0 MiB" in v.text() and "at most 64 MiB" in v.text()
+    assert time.perf_counter() - t0 < 2                               # refused from the shape, never copied
+    v = run("99.6", {"mean": lambda t: torch.zeros([1] * 40)})        # carried, not read back: told, not raised
+    assert not v.ok and "FAIL" in v.text()
+    before = torch.get_default_dtype()
+    try:
+        torch.set_default_dtype(torch.float64)                        # the learner's setting
+        assert run("99.6", {"mean": lambda t: float(t.mean())}).ok    # the inputs and reference are the kit's
+        assert torch.get_default_dtype() == torch.float64             # ... and the learner's setting is back
+    finally:
+        torch.set_default_dtype(before)
+
+
+def test_an_interrupted_check_says_so_in_one_line():
+    from bwkit.kit.exercises import CheckInterrupted, check
+
+    def stuck(x):
+        raise KeyboardInterrupt                                       # what Kernel > Interrupt raises
+    with pytest.raises(CheckInterrupted) as e:
+        check("99.1", {"double": stuck})
+    assert isinstance(e.value, KeyboardInterrupt)
+    lines = e.value._render_traceback_()
+    assert len(lines) == 1 and lines[0].startswith("⏹ 99.1: interrupted") and "nothing was checked" in lines[0]
+
+
 def test_lab_modules_come_from_the_catalogue():
     """One lab module per lab of `bwkit.kit.catalog.LABS` (not a probe of guessed numbers), each defining its lab."""
     import importlib.util

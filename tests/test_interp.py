@@ -305,3 +305,28 @@ def test_masked_lanes_of_bf16_and_fp16_loads_read_nan():
         x, y = torch.ones(16, dtype=dtype), torch.zeros(16, dtype=dtype)
         interp.safe_launch(_masked_copy, (1,), x, y, 10, BLOCK=16, OTHER=False)
         assert (y[:10] == 1).all() and torch.isnan(y[10:]).all(), (dtype, y)
+
+
+@triton.jit
+def _forever(x):
+    return _forever(x)
+
+
+@triton.jit
+def _recursing_kernel(a_ptr, b_ptr, c_ptr, M, N, K, stride_am, stride_ak, stride_bk, stride_bn, stride_cm,
+                      stride_cn, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    offs = tl.arange(0, BLOCK_M)
+    tl.store(c_ptr + offs, _forever(offs).to(tl.float16))
+
+
+def test_a_helper_that_calls_itself_is_a_short_error_not_a_dead_kernel():
+    """Triton's interpreter wraps a nested helper's error again at every call level and its text doubles each
+    time: a self-calling helper filled gigabytes before the recursion limit. In a checked launch it is one line."""
+    from triton.runtime import interpreter as ti
+
+    before = ti.InterpretedFunction.__dict__["__call__"]
+    a, b = gemm.fresh(16, 16, 16)
+    with pytest.raises(ti.InterpreterError, match="RecursionError") as e:
+        gemm.launch(_recursing_kernel, a, b, (1, 1), BLOCK_M=16, BLOCK_N=16, BLOCK_K=16)
+    assert len(str(e.value)) < 500
+    assert ti.InterpretedFunction.__dict__["__call__"] is before          # unpatched after the launch

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bwkit import moe
+from bwkit import moe, moe_lowp
 from bwkit.moe import DEEPSEEK_V3, SMALL, TINY
 
 
@@ -271,9 +271,9 @@ def test_lowp_experts_error_order_and_bf16_reference():
     weights, ids = moe.gate(x, w.gate_weight, w.gate_bias, cfg)
     ref = moe.experts_reference(x.double(), weights.double(), ids, w.w1.double(), w.w3.double(), w.w2.double())
     errs = {}
-    for scheme in moe.LOWP_SCHEMES:
-        q = moe.quantize_expert_weights(w.w1, w.w3, w.w2, scheme)
-        errs[scheme] = moe.relative_error(moe.experts_lowp(x, weights, ids, *q, scheme=scheme), ref)
+    for scheme in moe_lowp.LOWP_SCHEMES:
+        q = moe_lowp.quantize_expert_weights(w.w1, w.w3, w.w2, scheme)
+        errs[scheme] = moe.relative_error(moe_lowp.experts_lowp(x, weights, ids, *q, scheme=scheme), ref)
     assert errs["bf16"] < 0.01 < errs["fp8_block"] < 0.1 < errs["nvfp4"] < 0.5
     # the bf16 path is exactly: bf16-rounded x and weights, fp32 math, bf16-rounded h
     bf = lambda t: t.to(torch.bfloat16).float()  # noqa: E731
@@ -282,15 +282,15 @@ def test_lowp_experts_error_order_and_bf16_reference():
     for e in range(cfg.num_experts):
         h = F.silu(bf(x) @ bf(w.w1[e]).T) * (bf(x) @ bf(w.w3[e]).T)
         y += dense_w[:, e:e + 1] * (bf(h) @ bf(w.w2[e]).T)
-    q = moe.quantize_expert_weights(w.w1, w.w3, w.w2, "bf16")
-    got = moe.experts_lowp(x, weights, ids, *q, scheme="bf16")
+    q = moe_lowp.quantize_expert_weights(w.w1, w.w3, w.w2, "bf16")
+    got = moe_lowp.experts_lowp(x, weights, ids, *q, scheme="bf16")
     # fp32 sums in another order (per expert's rows vs all rows) can land an h value on the other side of a bf16
     # rounding boundary: that element is then one bf16 ulp off. Measured over 40 random inputs: >= 96 % of the
     # elements agree to 1e-5 and none is off by more than 3.3e-4; with h or x left unrounded <= 1.5 % agree.
     close = torch.isclose(got, y, rtol=1e-5, atol=1e-5).float().mean().item()
     assert close >= 0.9 and float((got - y).abs().max()) < 1e-3, (close, float((got - y).abs().max()))
     with pytest.raises(ValueError, match="scheme must be one of"):
-        moe.fake_quant_act(x, "fp8")
+        moe_lowp.fake_quant_act(x, "fp8")
 
 
 @pytest.mark.parametrize("cfg", [TINY, SMALL], ids=["tiny", "small"])
@@ -309,8 +309,8 @@ def test_zero_tokens_flow_through_every_step(cfg):
     for fn in (moe.experts_reference, moe.experts_grouped, moe.experts_naive):
         y = fn(x, weights, ids, w.w1, w.w3, w.w2)
         assert y.shape == (0, cfg.hidden) and y.dtype == torch.float64
-    q = moe.quantize_expert_weights(w.w1, w.w3, w.w2, "bf16")
-    assert moe.experts_lowp(x, weights, ids, *q, scheme="bf16").shape == (0, cfg.hidden)
+    q = moe_lowp.quantize_expert_weights(w.w1, w.w3, w.w2, "bf16")
+    assert moe_lowp.experts_lowp(x, weights, ids, *q, scheme="bf16").shape == (0, cfg.hidden)
     assert moe.combine(torch.zeros(0, 5), torch.zeros(0, 3), 0).shape == (0, 5)
     for experts in (None, moe.experts_grouped):
         assert moe.moe_forward(x, w, cfg, experts=experts).shape == (0, cfg.hidden)

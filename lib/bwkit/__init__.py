@@ -6,7 +6,7 @@ What the labs teach lives in modules named by topic (the lab that teaches each i
     tensorcores, pipeline [01]        formats (elements, mx: FP8/FP6/FP4, MX, NVFP4, DeepSeek FP8) [02]
     gemm (the Triton ladder) [03]     gemm_bench (`bwkit bench gemm`) [03]      scaled_gemm (MXFP8/MXFP4/NVFP4) [04]
     layouts, cute_common, cute_gemm (CuTe DSL) [05]                              efficiency [06]
-    moe, moe_kernels, moe_ep (DeepSeek-R1 MoE) [07]                              perfmodel (DGX B200 serving) [08]
+    moe, moe_lowp, moe_kernels, moe_ep (DeepSeek-R1 MoE) [07]                    perfmodel (DGX B200 serving) [08]
     gluon_gemm (Gluon tcgen05 kernels and their budgets) [09]
     cute_ladder, cute_ladder_nvfp4, ladder_model, ladder_bench (CuTe DSL to near-peak) [10]
     facts (every published figure the labs quote, with its source) [cited by all, taught by none]

@@ -57,6 +57,22 @@ def _quantile(xs: Sequence[float], q: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
+def _device_type(what: str, device) -> str:
+    """'cpu' or 'cuda': the type of `device` (a str torch parses, or a torch.device); ValueError naming `device`
+    for anything else ('gpu', 'CUDA', 'mps': the host clock or CUDA events are the only clocks here)."""
+    import torch
+
+    try:
+        kind = device.type if isinstance(device, torch.device) else torch.device(device).type
+    except (RuntimeError, TypeError):
+        kind = None
+    if kind not in ("cpu", "cuda"):
+        hint = " (the GPU is 'cuda', lower case)" if str(device).lower() in ("gpu", "cuda", "nvidia") else ""
+        raise ValueError(f"{what}: device must be 'cpu', 'cuda' (or 'cuda:N') or a torch.device of type cpu or "
+                         f"cuda, got {device!r}{hint}")
+    return kind
+
+
 def _cuda_clock(fn, warmup, reps, device, head_start: bool) -> bool:
     """Check `time_fn`'s arguments (an error naming the bad one); True when it times with CUDA events."""
     import torch
@@ -73,7 +89,7 @@ def _cuda_clock(fn, warmup, reps, device, head_start: bool) -> bool:
         use_cuda = (torch.cuda.is_available() and os.environ.get("BWKIT_FORCE_CPU") != "1"
                     and not interpreter_active())
     else:
-        use_cuda = str(device).startswith("cuda")
+        use_cuda = _device_type("time_fn", device) == "cuda"
     if use_cuda and not torch.cuda.is_available():
         raise RuntimeError("time_fn(device='cuda') but no CUDA GPU is available here")
     if head_start and not use_cuda:
@@ -157,6 +173,15 @@ def cublas_baseline(M: int, N: int, K: int, dtype=None, *, name: str = "cuBLAS",
     for timing the kernel under test on the same data."""
     import torch
 
+    for nm, v in (("M", M), ("N", N), ("K", K)):
+        check_number(f"cublas_baseline: {nm}", v)
+    if dtype is not None and not isinstance(dtype, torch.dtype):
+        raise TypeError(f"cublas_baseline: dtype must be a torch.dtype (e.g. torch.bfloat16) or None, got {dtype!r}")
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"cublas_baseline: device must be a str ('cuda', 'cpu') or a torch.device, got {device!r}")
+    if _device_type("cublas_baseline", device) == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"cublas_baseline: device={str(device)!r} (the default) needs a CUDA GPU and none is "
+                           "available here; device='cpu' times torch.matmul on the host clock instead")
     dtype = dtype or torch.bfloat16
     a = torch.randn(M, K, device=device, dtype=dtype)
     b = torch.randn(N, K, device=device, dtype=dtype)
@@ -189,9 +214,10 @@ def spec_for_device(device_name: str):
 
 
 def percent_of_peak(tflops: float, gpu: str, precision: str) -> float:
-    """`tflops` as a percentage of `gpu`'s dense peak at `precision` (from `bwkit.hw`)."""
+    """`tflops` (a finite number >= 0) as a percentage of `gpu`'s dense peak at `precision` (from `bwkit.hw`)."""
     from bwkit import hw
 
+    check_number("percent_of_peak: tflops", tflops, integer=False, zero_ok=True)
     return 100.0 * tflops * 1e12 / hw.peak_flops(gpu, precision)
 
 
@@ -283,6 +309,8 @@ def metadata() -> dict:
 def save_json(results: Sequence[BenchResult], path: str | Path) -> Path:
     """Write results (a sequence of `BenchResult`s or dicts, or one `BenchResult`) with `metadata()` to `path`
     (JSON); returns the path."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"save_json: path must be a file path (a str or Path), got {type(path).__name__}")
     path = Path(path)
     if isinstance(results, (BenchResult, dict)):
         results = [results]
@@ -296,8 +324,13 @@ def save_json(results: Sequence[BenchResult], path: str | Path) -> Path:
 
 
 def load_json(path: str | Path) -> dict:
-    """Read a results file written by `save_json`."""
-    data = json.loads(Path(path).read_text())
+    """Read a results file written by `save_json` (ValueError naming `path` when it is not one)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"load_json: path must be a file path (a str or Path), got {type(path).__name__}")
+    try:
+        data = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not a bwkit results file (not JSON: {e})") from e
     if not isinstance(data, dict) or "results" not in data or "metadata" not in data:
         raise ValueError(f"{path}: not a bwkit results file (needs 'metadata' and 'results')")
     return data

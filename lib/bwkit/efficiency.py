@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -44,7 +45,7 @@ from pathlib import Path
 
 from bwkit import hw
 from bwkit.bench import cell as _fmt  # a table cell: '-' for None
-from bwkit.kit.args import check_number
+from bwkit.kit.args import as_items, as_names, check_number
 
 __all__ = [
     "Tile", "TILES", "IN_BYTES", "L2_REUSE", "Prediction", "get_tile", "tile_counts", "tile_efficiency",
@@ -157,8 +158,7 @@ def wave_efficiency(tiles: int, num_slots: int) -> float:
 def tile_intensity(tile: Tile | str | Sequence[int], in_bytes: float = 2.0) -> float:
     """FLOP per byte a tile loads: 2*BM*BN*BK / ((BM + BN)*BK*in_bytes) = 2*BM*BN / ((BM + BN)*in_bytes)."""
     t = get_tile(tile)
-    if not in_bytes > 0:
-        raise ValueError(f"in_bytes must be > 0, got {in_bytes!r}")
+    check_number("tile_intensity: in_bytes", in_bytes, integer=False)
     return 2 * t.BLOCK_M * t.BLOCK_N / ((t.BLOCK_M + t.BLOCK_N) * in_bytes)
 
 
@@ -170,19 +170,23 @@ def _wave_footprint(n: int, tm: int, tn: int, group_m: int) -> tuple[int, int]:
     return min(tm, math.ceil(n / (g * tn)) * g), tn
 
 
+def _check_traffic(what: str, l2_reuse: str, group_m: int, in_bytes: float | None, c_bytes: float) -> None:
+    """ValueError naming the bad one of the HBM-traffic arguments of `hbm_bytes` and `predict`."""
+    if l2_reuse not in L2_REUSE:
+        raise ValueError(f"l2_reuse must be one of {', '.join(L2_REUSE)}, got {l2_reuse!r}")
+    check_number("group_m", group_m)          # True is not a group of 1 row
+    for nm, v in (("in_bytes", in_bytes), ("c_bytes", c_bytes)):
+        if v is not None:
+            check_number(f"{what}: {nm}", v, integer=False, zero_ok=nm == "c_bytes")
+
+
 def hbm_bytes(M: int, N: int, K: int, tile: Tile | str | Sequence[int], gpu: str | hw.GPUSpec = "B200",
               precision: str = "bf16", *, l2_reuse: str = "wave", group_m: int = 8, in_bytes: float | None = None,
               c_bytes: float = 2.0) -> list[float]:
     """HBM bytes moved by each wave (A and B strips as `l2_reuse` says, plus the C tiles written)."""
-    if l2_reuse not in L2_REUSE:
-        raise ValueError(f"l2_reuse must be one of {', '.join(L2_REUSE)}, got {l2_reuse!r}")
-    if not isinstance(group_m, int) or group_m < 1:
-        raise ValueError(f"group_m must be a positive int, got {group_m!r}")
+    _check_traffic("hbm_bytes", l2_reuse, group_m, in_bytes, c_bytes)
     if precision not in IN_BYTES:
         raise ValueError(f"hbm_bytes: precision must be one of {', '.join(IN_BYTES)}, got {precision!r}")
-    for nm, v in (("in_bytes", in_bytes), ("c_bytes", c_bytes)):
-        if v is not None:
-            check_number(f"hbm_bytes: {nm}", v, integer=False, zero_ok=nm == "c_bytes")
     t = get_tile(tile)
     b_in = IN_BYTES[precision] if in_bytes is None else in_bytes
     tm, tn, tk = tile_counts(M, N, K, t)
@@ -264,10 +268,12 @@ def predict(M: int, N: int, K: int, tile: Tile | str | Sequence[int] = "128x256"
     """
     spec = hw.get_spec(gpu)
     peak = spec.peak(precision)
+    check_number("predict: sustained", sustained, integer=False)
     if not 0 < sustained <= 1:
         raise ValueError(f"sustained must be in (0, 1] (a fraction of the datasheet peak), got {sustained!r}")
     if not isinstance(overlap_epilogue, bool):
         raise TypeError(f"overlap_epilogue must be a bool, got {overlap_epilogue!r}")
+    _check_traffic("predict", l2_reuse, group_m, in_bytes, c_bytes)
     t = get_tile(tile)
     tm, tn, tk = tile_counts(M, N, K, t)
     n_slots = slots(spec, t)
@@ -300,6 +306,15 @@ def predict(M: int, N: int, K: int, tile: Tile | str | Sequence[int] = "128x256"
         sustained, 100.0 * flops / (total * peak))
 
 
+def _ints(v, n: int | None = None) -> bool:
+    """True for a non-empty sequence of ints (of length `n` when given): one tile's or one shape's numbers."""
+    return (isinstance(v, Sequence) and not isinstance(v, str) and len(v) > 0 and n in (None, len(v))
+            and all(isinstance(x, numbers.Integral) for x in v))
+
+
+_TILES = "tiles (Tiles, names such as '128x256' or (BLOCK_M, BLOCK_N[, BLOCK_K]) tuples)"
+
+
 def best_tile(M: int, N: int, K: int, tiles: Iterable[Tile | str | Sequence[int]] | None = None,
               gpu: str | hw.GPUSpec = "B200", precision: str = "bf16", **kw) -> Prediction:
     """The `Prediction` with the highest % of peak over `tiles` (default: `TILES` that `gpu` can run); ties go to
@@ -307,6 +322,7 @@ def best_tile(M: int, N: int, K: int, tiles: Iterable[Tile | str | Sequence[int]
     spec = hw.get_spec(gpu)
     if tiles is None:
         tiles = [t for t in TILES.values() if t.cta_group == 1 or spec.arch == "sm_100a"]
+    tiles = as_items(f"best_tile: {_TILES}", tiles, isinstance(tiles, (Tile, str)) or _ints(tiles))
     preds = [predict(M, N, K, t, spec, precision, **kw) for t in tiles]
     if not preds:
         raise ValueError("best_tile: no tiles given")
@@ -377,8 +393,9 @@ def sweep_n(M: int, K: int, Ns: Iterable[int], tiles: Iterable[Tile | str | Sequ
     """Predicted % of peak for each N in `Ns`, per tile name; `progress` shows a tqdm bar over the Ns (when tqdm
     is installed: GPU images may lack it)."""
     spec = hw.get_spec(gpu)
-    ts = [get_tile(t) for t in (tiles if tiles is not None else TILES.values())]
-    Ns = list(Ns)
+    tiles = TILES.values() if tiles is None else tiles
+    ts = [get_tile(t) for t in as_items(f"sweep_n: {_TILES}", tiles, isinstance(tiles, (Tile, str)) or _ints(tiles))]
+    Ns = as_items("sweep_n: Ns (ints)", Ns, isinstance(Ns, numbers.Integral))
     out: dict[str, list[float]] = {t.name: [] for t in ts}
     for n in _progress(Ns, f"model sweep over N on {spec.name}", progress):
         for t in ts:
@@ -390,9 +407,11 @@ def plot_sweep(M: int, K: int, Ns: Sequence[int], tiles=None, gpu: str | hw.GPUS
                precision: str = "bf16", marks: Sequence[int] = (SEED_SHAPE[1], CUTLASS_SHAPE[1]), ax=None,
                progress: bool = False, **kw):
     """Saw-tooth of predicted % of peak against N (one line per tile), with vertical lines at `marks` (named in
-    the legend)."""
+    the legend); `Ns` and `marks` take one N or several."""
     import matplotlib.pyplot as plt
 
+    Ns = as_items("plot_sweep: Ns (ints)", Ns, isinstance(Ns, numbers.Integral))
+    marks = as_items("plot_sweep: marks (Ns)", marks, isinstance(marks, numbers.Integral))
     spec = hw.get_spec(gpu)
     curves = sweep_n(M, K, Ns, tiles, spec, precision, progress=progress, **kw)
     if ax is None:
@@ -426,12 +445,17 @@ def find_results_dir(start: str | Path | None = None) -> Path | None:
 
 
 def load_results(folder: str | Path | None = None) -> list[dict]:
-    """Every `bwkit.bench.save_json` file in `folder` (default `find_results_dir()`), each with its 'file' name."""
+    """Every `bwkit.bench.save_json` file in `folder` (default `find_results_dir()`: [] when the kit has no
+    results/ folder here), each with its 'file' name. A `folder` that does not exist raises FileNotFoundError."""
     from bwkit import bench
 
     folder = find_results_dir() if folder is None else Path(folder)
-    if folder is None or not Path(folder).is_dir():
+    if folder is None:
         return []
+    if not folder.is_dir():
+        raise (NotADirectoryError if folder.exists() else FileNotFoundError)(
+            f"load_results: {str(folder)!r} is not a folder{'' if folder.exists() else ' (no such path)'}; leave "
+            f"folder out for the kit's results/")
     out = []
     for p in sorted(Path(folder).glob("*.json")):
         try:
@@ -446,7 +470,10 @@ def results_rows(files: Sequence[dict]) -> tuple[list[dict], list[str]]:
     """(usable rows, notes): rows with a positive measured TFLOP/s and a predicted % of peak, and why others
     were skipped (a zero or missing time is never data)."""
     rows, notes = [], []
-    for f in files:
+    for i, f in enumerate(files):
+        if not isinstance(f, dict) or not {"metadata", "results", "file"} <= f.keys():
+            raise ValueError(f"results_rows: files[{i}] is not what load_results returns (a dict with 'metadata', "
+                             f"'results' and 'file'), got {f!r:.80}")
         gpu = (f["metadata"].get("gpu") or {}).get("name") or "no GPU"
         for r in f["results"]:
             tfl, pct = r.get("tflops"), r.get("pct_peak")
@@ -485,7 +512,6 @@ def plot_results(rows: Sequence[dict], ax=None):
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     return ax.figure
-
 
 
 # ------------------------------------------------------------------------------------------------ measurement
@@ -570,8 +596,14 @@ def measure_table(shapes: Sequence[tuple[int, int, int]] = TABLE_SHAPES, kernels
 
     if precision != "bf16":
         raise ValueError(f"measure_table times bf16 GEMMs only, got precision={precision!r}")
+    shapes = as_items("measure_table: shapes ((M, N, K) tuples)", shapes, _ints(shapes, 3))
     for s in shapes:
+        if not _ints(s, 3):
+            raise ValueError(f"measure_table: each shape must be (M, N, K), got {s!r}")
         _check_shape(*s)
+    kernels = as_names("measure_table: kernels", kernels)
+    if bad := [k for k in kernels if k not in KERNELS]:
+        raise ValueError(f"unknown kernel {bad[0]!r}; choose from {', '.join(KERNELS)}")
     if dry_run_spec is not None:
         device, spec = "cpu", hw.get_spec(dry_run_spec)
     elif not torch.cuda.is_available():

@@ -44,7 +44,10 @@ class Fact:
 
 
 def parse_number(text: str) -> float:
-    """'2,250' -> 2250.0; '4.5' -> 4.5; '~560' -> 560.0."""
+    """'2,250' -> 2250.0; '4.5' -> 4.5; '~560' -> 560.0 (the number as a lab's prose writes it: a str)."""
+    if not isinstance(text, str):
+        raise TypeError(f"parse_number takes the number as written (a str such as '2,250'), got "
+                        f"{type(text).__name__} {text!r}")
     return float(text.replace(",", "").replace("~", "").replace("≈", "").strip())
 
 
@@ -163,7 +166,16 @@ def get(key: str) -> Fact:
 
 
 def find_mismatches(text: str, facts: Iterable[Fact] = FACTS) -> list[tuple[Fact, str, str]]:
-    """(fact, number as written, the matched text) for every mention in `text` that differs from its fact."""
+    """(fact, number as written, the matched text) for every mention in `text` that differs from its fact;
+    `facts` is one `Fact` or several (default: all of `FACTS`)."""
+    if not isinstance(text, str):
+        raise TypeError(f"find_mismatches: text must be a str (a lab's markdown), got {type(text).__name__}")
+    if isinstance(facts, Fact):
+        facts = (facts,)
+    facts = list(facts) if isinstance(facts, Iterable) and not isinstance(facts, str) else facts
+    if not isinstance(facts, list) or not all(isinstance(f, Fact) for f in facts):
+        raise TypeError("find_mismatches: facts must be a Fact or several (e.g. [facts.get('B200.hbm_tbps')]), "
+                        f"got {facts!r:.80}")
     out = []
     for fact in facts:
         value = fact.value

@@ -18,7 +18,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 
-from bwkit.kit.args import as_names
+from bwkit.kit.args import as_names, check_number
 
 __all__ = [
     "GPUSpec", "PRECISIONS", "SPECS", "get_spec", "list_gpus", "cpu_spec", "peak_flops", "spec_for_device",
@@ -48,8 +48,8 @@ _SRC_SMEM = ("CUDA C++ Programming Guide, compute capabilities table (9.0 and 10
              "227 KB per thread block)")
 _SRC_B200_SMS = ("148 SMs: 'How to Scale Your Model' (jax-ml scaling book), chapter 'How to Think About GPUs', and "
                  "Chips and Cheese, 'Nvidia's B200: Keeping the CUDA Juggernaut Rolling' (74 enabled SMs on each "
-                 "of two dies); NVIDIA's B200 datasheet gives no SM count. The primary check is a device query on a B200 "
-                 "(multi_processor_count), which benchmarks/gpu_check.py prints")
+                 "of two dies); NVIDIA's B200 datasheet gives no SM count. The primary check is a device query on a "
+                 "B200 (multi_processor_count), which benchmarks/gpu_check.py prints")
 _SRC_PTX_TMEM = "PTX ISA, tcgen05 Tensor Memory: 128 lanes x 512 columns x 32 bit per SM"
 _SRC_HOPPER_WP = "NVIDIA Hopper architecture whitepaper (132 SMs on H100 SXM5, 228 KB shared memory per SM)"
 _SRC_H200_SMS = ("H200 is H100 SXM5's GH100 configuration with more HBM (NVIDIA H200 datasheet); SM count and shared "
@@ -223,8 +223,9 @@ def ridge_point(gpu: str | GPUSpec, precision: str) -> float:
 
 def attainable_flops(gpu: str | GPUSpec, precision: str, intensity: float) -> float:
     """Roofline: min(peak, bandwidth x intensity) in FLOP/s for an `intensity` in FLOP/byte."""
-    if not intensity > 0:
-        raise ValueError(f"intensity must be a positive number of FLOP/byte, got {intensity!r}")
+    if isinstance(intensity, bool) or not isinstance(intensity, numbers.Real) or not 0 < intensity < math.inf:
+        extra = " (a number typed as text: drop the quotes)" if isinstance(intensity, str) else ""
+        raise ValueError(f"intensity must be a positive number of FLOP/byte, got {intensity!r}{extra}")
     s = get_spec(gpu)
     return min(s.peak(precision), s.bandwidth * intensity)
 
@@ -234,8 +235,7 @@ def gemm_intensity(M: int, N: int, K: int, a_bytes: float = 2, b_bytes: float | 
     """FLOP/byte of C[M,N] = A[M,K] @ B[K,N] when each matrix crosses HBM once (bytes per element given: positive
     numbers, 0.5 for FP4)."""
     for nm, v in (("M", M), ("N", N), ("K", K)):
-        if not isinstance(v, int) or v <= 0:
-            raise ValueError(f"gemm_intensity: {nm} must be a positive int, got {v!r}")
+        check_number(f"gemm_intensity: {nm}", v)          # True is not a size
     b_bytes = a_bytes if b_bytes is None else b_bytes
     for nm, v in (("a_bytes", a_bytes), ("b_bytes", b_bytes), ("c_bytes", c_bytes)):
         if not isinstance(v, numbers.Real) or isinstance(v, bool) or not (0 < v < math.inf):
@@ -243,13 +243,33 @@ def gemm_intensity(M: int, N: int, K: int, a_bytes: float = 2, b_bytes: float | 
     return 2 * M * N * K / (M * K * a_bytes + K * N * b_bytes + M * N * c_bytes)
 
 
+def _points(points) -> list[tuple[str, float]]:
+    """`plot_roofline`'s markers as a list of (label, intensity): one pair is a list of one; ValueError naming
+    a point that is not (str, positive finite number)."""
+    if isinstance(points, (tuple, list)) and len(points) == 2 and isinstance(points[0], str) \
+            and isinstance(points[1], numbers.Real):
+        points = [points]                                         # one ('mine', 100)
+    if isinstance(points, str) or not hasattr(points, "__iter__"):
+        raise ValueError(f"plot_roofline: points must be (label, intensity) pairs, got {points!r}")
+    out = list(points)
+    for pt in out:
+        if (isinstance(pt, str) or not isinstance(pt, (tuple, list)) or len(pt) != 2
+                or isinstance(pt[1], bool) or not isinstance(pt[1], numbers.Real) or not 0 < pt[1] < math.inf):
+            raise ValueError(f"plot_roofline: each point must be (label, intensity) with a positive finite "
+                             f"intensity in FLOP/byte (the axis is logarithmic), got {pt!r}")
+    return out
+
+
 def plot_roofline(gpus=("B200", "H200", "H100 SXM"), precisions=("fp4", "fp8", "bf16"), points=(), ax=None,
                   title: str | None = None):
-    """Log-log roofline of each GPU x precision; `points` are (label, intensity) markers. Returns the figure.
+    """Log-log roofline of each GPU x precision; `points` are (label, intensity) markers (one pair or several;
+    intensities positive, in FLOP/byte, for the log axis). Returns the figure.
 
     `gpus` and `precisions` take one name or several; a precision none of the GPUs has raises ValueError."""
     import matplotlib.pyplot as plt
     import numpy as np
+
+    points = _points(points)
 
     gpus = [get_spec(g) for g in ((gpus,) if isinstance(gpus, GPUSpec) else as_names("gpus", gpus))]
     precisions = as_names("precisions", precisions)

@@ -23,6 +23,7 @@ references of lab 10's exercises. Taught in lab 10.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 from bwkit import efficiency as eff
@@ -84,8 +85,10 @@ def overlap_time(t_mainloop: float, t_epilogue: float, tiles: int, acc_stages: i
     """Time for one persistent CTA's `tiles` when loads are hidden: with one accumulator every epilogue stalls
     the MMAs (tiles x (main + epi)); with two, tile i's epilogue runs under tile i+1's mainloop, and the slower
     of the two sets the pace: main + (tiles - 1) x max(main, epi) + epi."""
-    if not (t_mainloop >= 0 and t_epilogue >= 0):
-        raise ValueError(f"times must be >= 0, got {t_mainloop!r}, {t_epilogue!r}")
+    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 <= v < math.inf
+               for v in (t_mainloop, t_epilogue)):
+        raise ValueError(f"times must be >= 0, got {t_mainloop!r}, {t_epilogue!r} (finite numbers: not infinity, "
+                         f"NaN or text)")
     _check_arg("tiles", tiles)
     if acc_stages not in (1, 2):
         raise ValueError(f"acc_stages must be 1 or 2, got {acc_stages!r}")
@@ -96,30 +99,64 @@ def overlap_time(t_mainloop: float, t_epilogue: float, tiles: int, acc_stages: i
 
 def stage_bytes(TILE_N: int, TILE_K: int, cta_group: int, elem_bytes: float = 2) -> float:
     """Shared memory of one A/B stage of one CTA: (128 rows of A + TILE_N / cta_group rows of B) x TILE_K x
-    elem_bytes (a CTA pair splits B, each CTA keeps its own 128 rows of A). The formula only: `max_stages` and
-    `bwkit.cute_ladder.smem_bytes` check their inputs."""
+    elem_bytes (a CTA pair splits B, each CTA keeps its own 128 rows of A). TILE_N and TILE_K positive ints,
+    cta_group 1 or 2, elem_bytes a positive number (0.5 for FP4 packed two per byte)."""
+    _check_tile("stage_bytes", TILE_N, TILE_K, cta_group, elem_bytes)
     return (128 + TILE_N // cta_group) * TILE_K * elem_bytes
 
 
-def max_stages(TILE_N: int, TILE_K: int, cta_group: int, elem_bytes: int = 2, epi_bytes: int = 0,
+def _check_tile(what: str, TILE_N, TILE_K, cta_group, elem_bytes) -> None:
+    """ValueError naming the bad one of `stage_bytes`' arguments."""
+    for name, v in (("TILE_N", TILE_N), ("TILE_K", TILE_K)):
+        _check_arg(f"{what}: {name}", v)
+    _check_arg(f"{what}: elem_bytes", elem_bytes, integer=False)
+    if isinstance(cta_group, bool) or not isinstance(cta_group, int) or cta_group not in (1, 2):
+        raise ValueError(f"{what}: cta_group must be 1 or 2, got {cta_group!r}")
+
+
+def max_stages(TILE_N: int, TILE_K: int, cta_group: int, elem_bytes: float = 2, epi_bytes: int = 0,
                smem: int = SMEM_LIMIT) -> int:
     """Most A/B stages one CTA fits: (smem - epi_bytes) // `stage_bytes` (TILE_N, TILE_K, cta_group, elem_bytes)
-    (0 when the C buffers leave less than one stage); ValueError when epi_bytes alone exceed `smem`."""
-    for name, v in (("TILE_N", TILE_N), ("TILE_K", TILE_K), ("elem_bytes", elem_bytes), ("smem", smem)):
+    (0 when the C buffers leave less than one stage); ValueError when epi_bytes alone exceed `smem`.
+
+    `elem_bytes` is any positive number: 2 (BF16), 1 (FP8), 0.5 (FP4 packed two per byte; a block-scaled
+    format's scale bytes are extra: 0.5 + 1/16 counts NVFP4's one-byte scale per 16 elements too)."""
+    for name, v in (("TILE_N", TILE_N), ("TILE_K", TILE_K), ("smem", smem)):
         _check_arg(name, v)
+    _check_arg("elem_bytes", elem_bytes, integer=False)
     _check_arg("epi_bytes", epi_bytes, zero_ok=True)
     if cta_group not in (1, 2):
         raise ValueError(f"cta_group must be 1 or 2, got {cta_group!r}")
     if epi_bytes > smem:
         raise ValueError(f"epi_bytes={epi_bytes:,} exceeds the {smem:,} B of shared memory a CTA may use: the C "
                          f"buffers must fit beside the A/B stages")
-    return (smem - epi_bytes) // stage_bytes(TILE_N, TILE_K, cta_group, elem_bytes)
+    return int((smem - epi_bytes) // stage_bytes(TILE_N, TILE_K, cta_group, elem_bytes))
 
 
 def epilogue_ns(TILE_N: int, gpu: str | hw.GPUSpec = "B200", out_bytes: float = 2.0) -> float:
-    """Model time of one CTA's epilogue: its 128 x TILE_N C tile at 1/sms of the HBM bandwidth (every SM storing)."""
+    """Model time of one CTA's epilogue: its 128 x TILE_N C tile at 1/sms of the HBM bandwidth (every SM storing).
+    TILE_N a positive int, out_bytes (bytes per C element) a positive number."""
+    _check_arg("epilogue_ns: TILE_N", TILE_N)
+    _check_arg("epilogue_ns: out_bytes", out_bytes, integer=False)
     s = hw.get_spec(gpu)
     return 128 * TILE_N * out_bytes / (s.bandwidth / s.sms / 1e9)
+
+
+_RUNG_FIELDS = ("number", "TILE_N", "TILE_K", "cta_group", "cluster", "STAGES", "acc_stages", "scheduler")
+
+
+def _check_rung(what: str, rung) -> None:
+    """TypeError unless `rung` is a rung object (a `bwkit.cute_ladder.Rung`: it has every field the models read)."""
+    if all(hasattr(rung, f) for f in _RUNG_FIELDS):
+        return
+    hint = ""
+    if isinstance(rung, (int, str)) and not isinstance(rung, bool):
+        num = str(rung).lower().removeprefix("rung").strip(" _-")
+        hint = f"; rung {num} is bwkit.cute_ladder.rung_by_name({num!r})" if num[:1].isdigit() else ""
+    raise TypeError(f"{what}: rung must be a rung object (a bwkit.cute_ladder.Rung: one of bwkit.cute_ladder.RUNGS, "
+                    f"or bwkit.cute_ladder.rung_by_name(number); the NVFP4 rung is "
+                    f"bwkit.cute_ladder_nvfp4.NVFP4_RUNG), not a number or name: got {type(rung).__name__} "
+                    f"{rung!r}{hint}")
 
 
 def _rung_precision(rung, precision: str | None) -> str:
@@ -139,6 +176,7 @@ def pipeline_config(rung, K: int, tiles: int, gpu: str | hw.GPUSpec = "B200",
     """The pipeline model of one SM running `rung` over `tiles` tiles of K: the load pipe carries this CTA's L2
     share per K step (`l2_bytes_per_cta`), the Tensor Cores run at the SM's share of the dense peak. `precision`
     is the rung's own ('bf16', or 'fp4' for the NVFP4 rung); another raises ValueError."""
+    _check_rung("pipeline_config", rung)
     precision = _rung_precision(rung, precision)
     s = hw.get_spec(gpu)
     l2 = l2_bytes_per_cta(rung.TILE_N, rung.TILE_K, rung.cta_group, *rung.cluster, eff.IN_BYTES[precision])
@@ -168,6 +206,7 @@ def predict_rung(rung, M: int, N: int, K: int, gpu: str | hw.GPUSpec = "B200",
                  precision: str | None = None) -> RungPrediction:
     """Predict one rung at M x N x K on `gpu` (see the module docstring); nothing is measured. `precision`
     defaults to the rung's own ('bf16'; 'fp4' for the NVFP4 rung); another raises ValueError."""
+    _check_rung("predict_rung", rung)
     precision = _rung_precision(rung, precision)
     tile = eff.Tile(128 * rung.cta_group, rung.TILE_N, rung.TILE_K, cta_group=rung.cta_group)
     e = eff.predict(M, N, K, tile, gpu, precision)

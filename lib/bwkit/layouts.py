@@ -33,11 +33,15 @@ Taught in lab 05 (steps 1-3).
 from __future__ import annotations
 
 import contextlib
+import numbers
+import operator
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from bwkit.kit.args import check_number
 
 __all__ = ["Layout", "IntTuple", "run_cute", "from_cute", "table", "plot_layout", "plot_tv_layout",
            "tv_table", "check_layout", "swizzle", "flatten", "product", "coalesce", "complement",
@@ -77,8 +81,22 @@ def _congruent(a: IntTuple, b: IntTuple) -> bool:
     return len(a) == len(b) and all(_congruent(x, y) for x, y in zip(a, b, strict=True))
 
 
+def _as_coord(coord: Any) -> IntTuple:
+    """`coord` (not a plain int or tuple) as one: a NumPy int -> int, a list -> tuple; a float, bool, str... raise."""
+    if isinstance(coord, numbers.Integral) and not isinstance(coord, bool):
+        return operator.index(coord)
+    if isinstance(coord, list):
+        return tuple(coord)
+    if isinstance(coord, float):
+        hint = f": pass {int(coord)}" if coord.is_integer() else ""
+        raise TypeError(f"coordinate {coord!r} is a float; a coordinate must be an int (or a tuple of ints){hint}")
+    raise TypeError(f"coordinate {coord!r} ({type(coord).__name__}) must be an int or a tuple of ints")
+
+
 def _dot(coord: IntTuple, shape: IntTuple, stride: IntTuple) -> int:
     """Index of `coord` (an int or a tuple matching `shape`) under (shape, stride)."""
+    if type(coord) is not int and not isinstance(coord, tuple):
+        coord = _as_coord(coord)
     if isinstance(shape, int):
         if not isinstance(coord, int):
             raise ValueError(f"coordinate {coord!r} has more modes than the shape {shape}")
@@ -99,10 +117,24 @@ def _dot(coord: IntTuple, shape: IntTuple, stride: IntTuple) -> int:
     return sum(_dot(c, s, d) for c, s, d in zip(coord, shape, stride, strict=True))
 
 
-def swizzle(x: int, bits: int, base: int, shift: int) -> int:
-    """CuTe's Swizzle<B, M, S> applied to an index: XOR bits [M, M+B) with bits [M+S, M+S+B)."""
+def _check_swizzle(bits: int, base: int, shift: int) -> None:
+    for name, v in (("B (bits)", bits), ("M (base)", base), ("S (shift)", shift)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"swizzle {name} must be an int, got {v!r}")
     if bits < 0 or base < 0:
         raise ValueError(f"swizzle bits and base must be >= 0, got B={bits}, M={base}")
+
+
+def swizzle(x: int, bits: int, base: int, shift: int) -> int:
+    """CuTe's Swizzle<B, M, S> applied to an index: XOR bits [M, M+B) with bits [M+S, M+S+B)."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        raise TypeError(f"swizzle: the index x must be an int, got {x!r}")
+    _check_swizzle(bits, base, shift)
+    return _swizzle(x, bits, base, shift)
+
+
+def _swizzle(x: int, bits: int, base: int, shift: int) -> int:
+    """`swizzle` without the argument checks (a `Layout` checks its swizzle once, when it is built)."""
     if bits == 0 or shift == 0:
         return x
     mask = ((1 << bits) - 1) << base
@@ -125,8 +157,14 @@ class Layout:
             raise ValueError(f"shape {self.shape} and stride {self.stride} must have the same nesting (congruent)")
         if any(s <= 0 for s in flatten(self.shape)):
             raise ValueError(f"every extent of the shape must be >= 1, got {self.shape}")
-        if self.swizzle is not None and len(self.swizzle) != 3:
-            raise ValueError(f"swizzle must be (B, M, S), got {self.swizzle!r}")
+        if self.swizzle is not None:
+            if not isinstance(self.swizzle, (tuple, list)) or len(self.swizzle) != 3:
+                raise ValueError(f"swizzle must be (B, M, S), got {self.swizzle!r}")
+            _check_swizzle(*self.swizzle)
+        if isinstance(self.offset, numbers.Integral) and not isinstance(self.offset, bool) and self.offset < 0:
+            raise ValueError(f"Layout.offset must be an int >= 0, got {self.offset}: it is added to every index, so a "
+                             "negative one gives negative indices (before the start of the buffer)")
+        check_number("Layout.offset", self.offset, zero_ok=True)
 
     @property
     def rank(self) -> int:
@@ -140,20 +178,38 @@ class Layout:
 
     def mode(self, i: int) -> Layout:
         """Top-level mode `i` as its own layout (no swizzle)."""
+        if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+            raise TypeError(f"mode: i must be an int (a top-level mode number), got {i!r}")
         if self.rank == 1 and isinstance(self.shape, int):
             if i != 0:
                 raise IndexError(f"layout of rank 1 has no mode {i}")
             return Layout(self.shape, self.stride)
+        if not -self.rank <= i < self.rank:
+            raise IndexError(f"layout {self} has rank {self.rank} (modes 0 to {self.rank - 1}): it has no mode {i}")
         return Layout(self.shape[i], self.stride[i])
 
     def __call__(self, *coord: IntTuple) -> int:
         """Index of a coordinate: L(5), L((1, 2)) or L(1, 2)."""
         c = coord[0] if len(coord) == 1 else tuple(coord)
         idx = self.offset + _dot(c, self.shape, self.stride)
-        return swizzle(idx, *self.swizzle) if self.swizzle else idx
+        return _swizzle(idx, *self.swizzle) if self.swizzle else idx
 
     def cosize(self) -> int:
-        """1 + the largest index the layout produces (the span of memory it touches)."""
+        """1 + the largest index the layout produces (the span of memory it touches).
+
+        Without a swizzle, in closed form: 1 + offset + sum over the leaf modes of max(0, (size - 1) * stride)
+        (hierarchical shapes included). With non-negative strides that is CuTe's cosize, layout(size - 1) + 1;
+        with a negative stride CuTe's last coordinate is not the largest index, and this still gives the largest.
+        A swizzled layout is evaluated on every coordinate (at most 2**22, as `table`).
+        """
+        if not self.swizzle:
+            leaves = zip(flatten(self.shape), flatten(self.stride), strict=True)
+            return 1 + self.offset + sum(max(0, (s - 1) * d) for s, d in leaves)
+        if self.size > _MAX_TABLE:
+            raise ValueError(f"cosize: {self} has {self.size:,} coordinates; a swizzled layout's cosize evaluates "
+                             f"every one in Python (at most {_MAX_TABLE:,}): take the cosize of its unswizzled "
+                             "part instead (the swizzle changes only bits [M, M+B) of an index, so the swizzled "
+                             "cosize is at most that one rounded up to a multiple of 2**(M+B))")
         return 1 + max(self(i) for i in range(self.size))
 
     def __str__(self) -> str:
@@ -363,11 +419,12 @@ def keep_cute_guarded() -> None:
 def run_cute(builder: Callable[[], Any]) -> Any:
     """Run `builder()` inside a host `@cute.jit` function on the CPU; return its layout(s) as `Layout`s.
 
-    `builder` takes no arguments and returns a CuTe layout, or a tuple/list of them (converted one by one), or
-    any plain Python value (returned as is). Python `print` inside the builder shows CuTe objects; `cute.printf`
-    output may need `sys.stdout.flush()` to appear in a notebook. Complements, products and divides are checked
-    first, here and in every later CuTe call (`keep_cute_guarded`): one whose layout has no complement raises
-    `LayoutAlgebraError` naming the rule.
+    `builder` takes no arguments and returns a CuTe layout, or a tuple/list of them (converted one by one), a
+    swizzle (returned as its (B, M, S) triple), or any plain Python value (returned as is); any other CuTe
+    object raises TypeError (it would not outlive the jit function). Python `print` inside the builder shows
+    CuTe objects; `cute.printf` output may need `sys.stdout.flush()` to appear in a notebook. Complements,
+    products and divides are checked first, here and in every later CuTe call (`keep_cute_guarded`): one whose
+    layout has no complement raises `LayoutAlgebraError` naming the rule.
     """
     import cutlass.cute as cute
 
@@ -378,8 +435,16 @@ def run_cute(builder: Callable[[], Any]) -> Any:
     def convert(v: Any) -> Any:
         if isinstance(v, (cute.Layout, cute.ComposedLayout)):
             return from_cute(v)
-        if isinstance(v, (tuple, list)) and any(isinstance(x, (cute.Layout, cute.ComposedLayout)) for x in v):
-            return type(v)(convert(x) for x in v)
+        if isinstance(v, cute.Swizzle):       # (B, M, S), as `Layout.swizzle`: the object dies with the jit
+            return (int(v.num_bits), int(v.num_base), int(v.num_shift))
+        if isinstance(v, (tuple, list)):
+            items = [convert(x) for x in v]
+            return type(v)(*items) if hasattr(v, "_fields") else type(v)(items)
+        module = type(v).__module__ or ""
+        if module.startswith(("cutlass", "mlir", "_mlir")) and not isinstance(v, (int, float, bool, str)):
+            raise TypeError(f"run_cute: the builder returned a {type(v).__name__} ({v}): it lives only inside the "
+                            "jit function (printing it afterwards would crash the kernel); return layouts, "
+                            "swizzles or plain Python values, or print it inside the builder")
         return v
 
     @cute.jit
@@ -400,6 +465,33 @@ def _mode_sizes(layout: Layout) -> tuple[int, ...]:
 _MAX_TABLE = 1 << 22     # entries `table` evaluates one by one (about 4 s; 2^32 would allocate 32 GiB first)
 
 
+def _dims(fn: str, shape: Any) -> tuple[int, ...]:
+    """`shape` (an int, or a sequence of positive ints, one per mode) as a tuple; raise naming `fn`'s argument."""
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(f"{fn}: shape must be a sequence of positive ints (one size per mode), got "
+                        f"{shape!r}") from None
+    if not dims:
+        raise ValueError(f"{fn}: shape must have at least one mode, got {shape!r}")
+    for k, s in enumerate(dims):
+        check_number(f"{fn}: shape[{k}]", s)
+    return tuple(int(s) for s in dims)
+
+
+def _tile_mn(fn: str, tile_mn: Any) -> tuple[int, int]:
+    """`tile_mn` as (M, N), two positive ints; raise naming `fn`'s argument."""
+    try:
+        m, n = tile_mn
+    except (TypeError, ValueError):
+        raise ValueError(f"{fn}: tile_mn must be a pair (M, N) of positive ints, got {tile_mn!r}") from None
+    check_number(f"{fn}: tile_mn[0] (M)", m)
+    check_number(f"{fn}: tile_mn[1] (N)", n)
+    return int(m), int(n)
+
+
 def table(layout: Layout | Callable[..., int], shape: Sequence[int] | None = None):
     """NumPy int array of `layout` at every coordinate: a[i, j] = layout((i, j)) for a rank-2 layout.
 
@@ -409,14 +501,14 @@ def table(layout: Layout | Callable[..., int], shape: Sequence[int] | None = Non
     import numpy as np
 
     if isinstance(layout, Layout):
-        dims = _mode_sizes(layout) if shape is None else tuple(shape)
-        if shape is not None and tuple(shape) != _mode_sizes(layout):
-            raise ValueError(f"shape {tuple(shape)} does not match the layout's mode sizes {_mode_sizes(layout)}")
+        dims = _mode_sizes(layout) if shape is None else _dims("table", shape)
+        if shape is not None and dims != _mode_sizes(layout):
+            raise ValueError(f"shape {dims} does not match the layout's mode sizes {_mode_sizes(layout)}")
         fn: Callable[..., int] = layout
     elif callable(layout):
         if shape is None:
             raise ValueError("table(function, shape): give the shape of the coordinate space")
-        dims, fn = tuple(int(s) for s in shape), layout
+        dims, fn = _dims("table", shape), layout
     else:
         raise TypeError(f"table needs a bwkit.layouts.Layout or a function, got {type(layout).__name__} "
                         "(inside @cute.jit convert CuTe layouts with from_cute, or build them with run_cute)")
@@ -472,6 +564,7 @@ def plot_layout(layout: Layout | Callable[..., int], shape: Sequence[int] | None
 
     if color_by not in ("value", "block"):
         raise ValueError(f"color_by must be 'value' or 'block', got {color_by!r}")
+    check_number("plot_layout: colors", colors)
     t = table(layout, shape)
     if t.ndim == 1:
         t = t[None, :]
@@ -500,7 +593,7 @@ def tv_table(tv: Layout, tile_mn: tuple[int, int]):
 
     if not isinstance(tv, Layout) or tv.rank != 2:
         raise ValueError(f"tv must be a rank-2 Layout (thread, value), got {tv}")
-    M, N = tile_mn
+    M, N = _tile_mn("tv_table", tile_mn)
     thr = np.full((M, N), -1, dtype=np.int64)
     val = np.full((M, N), -1, dtype=np.int64)
     n_thr, n_val = _mode_sizes(tv)
@@ -521,8 +614,8 @@ def plot_tv_layout(tv: Layout, tile_mn: tuple[int, int], *, title: str | None = 
     import matplotlib.pyplot as plt
     import numpy as np
 
-    thr, val = tv_table(tv, tile_mn)
-    M, N = tile_mn
+    M, N = _tile_mn("plot_tv_layout", tile_mn)
+    thr, val = tv_table(tv, (M, N))
     if ax is None:
         _, ax = plt.subplots(figsize=(max(3.0, 0.7 * N + 1), max(1.5, 0.5 * M + 1)))
     shown = np.where(thr >= 0, thr % 20, np.nan)

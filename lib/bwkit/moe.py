@@ -12,7 +12,7 @@ follows that file's `Gate.forward` step by step, `gate_hf` the Hugging Face port
 in transformers' `DeepseekV3MoE.route_tokens_to_experts`).
 Run the full-size config only through the cost functions (one MoE layer is 11.3 G parameters); SMALL and TINY
 keep its structure and run on a CPU in milliseconds. The Triton kernels are in `bwkit.moe_kernels`, expert
-parallelism in `bwkit.moe_ep`, low-precision experts in `experts_lowp`/`quantize_expert_weights` below.
+parallelism in `bwkit.moe_ep`, low-precision experts in `bwkit.moe_lowp`.
 Taught in lab 07; the full-size config feeds the lab 08 performance model (`bwkit.perfmodel`).
 """
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 
 from bwkit.bench import relative_error  # noqa: F401  (re-exported: ||y - ref|| / ||ref||, in float64)
-from bwkit.kit.args import check_number
+from bwkit.kit.args import check_flag, check_number
 
 __all__ = [
     "DeepSeekMoEConfig", "DEEPSEEK_V3", "TINY", "SMALL",
@@ -29,8 +29,7 @@ __all__ = [
     "MoEWeights", "init_moe_weights", "swiglu", "experts_reference", "experts_naive", "experts_grouped",
     "moe_forward", "Permutation", "check_expert_ids", "permute_tokens", "combine",
     "tokens_per_expert", "load_imbalance", "expected_active_experts", "MoECost", "moe_cost",
-    "skewed_router_bias", "LOWP_SCHEMES", "fake_quant_weight", "fake_quant_act", "quantize_expert_weights",
-    "experts_lowp", "relative_error",
+    "skewed_router_bias", "relative_error",
 ]
 
 
@@ -106,18 +105,30 @@ TINY = DEEPSEEK_V3.scaled(hidden=64, num_experts=16, num_groups=4, topk_groups=2
                           name="DeepSeek-style TINY")
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Routing (the gate)
-# ----------------------------------------------------------------------------------------------------------------
+def _check_cfg(cfg, where: str) -> None:
+    """TypeError naming `where` unless `cfg` is a DeepSeekMoEConfig (a config's name, e.g. 'TINY', is not one)."""
+    if not isinstance(cfg, DeepSeekMoEConfig):
+        raise TypeError(f"{where}: cfg must be a DeepSeekMoEConfig such as moe.TINY, moe.SMALL or moe.DEEPSEEK_V3 "
+                        f"(the object, not its name), got {type(cfg).__name__} {cfg!r:.40}")
+
+
+def _check_tensors(where: str, **named) -> None:
+    """TypeError naming the first of `named` that is not a torch.Tensor (a list is not converted silently)."""
+    import torch
+
+    for name, t in named.items():
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{where}: {name} must be a torch.Tensor, got {type(t).__name__}")
+
+
+# ---- Routing (the gate) ----------------------------------------------------------------------------------------
 
 def _check_gate_inputs(x, weight, bias, cfg: DeepSeekMoEConfig) -> None:
     import torch
 
-    if not isinstance(cfg, DeepSeekMoEConfig):
-        raise TypeError(f"cfg must be a DeepSeekMoEConfig, got {type(cfg).__name__}")
+    _check_cfg(cfg, "gate")
+    _check_tensors("gate", x=x, weight=weight)
     for name, t in (("x", x), ("weight", weight)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"gate: {name} must be a torch.Tensor, got {type(t).__name__}")
         if not t.is_floating_point():
             raise TypeError(f"gate: {name} must be a floating-point tensor, got {t.dtype}")
     if x.dim() != 2:
@@ -150,6 +161,7 @@ def _check_finite_logits(logits, what: str = "gate: NaN router logits") -> None:
 def _check_scores(scores, bias, cfg: DeepSeekMoEConfig) -> None:
     import torch
 
+    _check_cfg(cfg, "gate_from_scores")
     if not isinstance(scores, torch.Tensor) or scores.dim() != 2 or scores.shape[1] != cfg.num_experts:
         raise ValueError(f"gate_from_scores: scores must be a tensor [num_tokens, num_experts = {cfg.num_experts}], "
                          f"got {list(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__}")
@@ -178,6 +190,9 @@ def gate_from_scores(scores, bias, cfg: DeepSeekMoEConfig, *, mask_value: float 
         raise ValueError(f"weights_from must be 'unbiased' or 'biased', got {weights_from!r}")
     if group_score not in (None, "top2", "max", "sum"):
         raise ValueError(f"group_score must be None, 'top2', 'max' or 'sum', got {group_score!r}")
+    check_flag("gate_from_scores: normalize", normalize)
+    if route_scale is not None:
+        check_number("gate_from_scores: route_scale", route_scale, integer=False)
     _check_scores(scores, bias, cfg)
     T = scores.shape[0]
     original = scores
@@ -259,15 +274,15 @@ def dense_routing(weights, indices, num_experts: int):
     """
     import torch
 
+    _check_tensors("dense_routing", weights=weights, indices=indices)
     if weights.shape != indices.shape:
         raise ValueError(f"weights {list(weights.shape)} and indices {list(indices.shape)} must have one shape")
+    check_expert_ids(indices, num_experts, "dense_routing")
     out = torch.zeros(weights.shape[0], num_experts, dtype=weights.dtype, device=weights.device)
     return out.scatter_(1, indices.long(), weights)
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Experts and the reference layer
-# ----------------------------------------------------------------------------------------------------------------
+# ---- Experts and the reference layer ---------------------------------------------------------------------------
 
 @dataclass
 class MoEWeights:
@@ -308,7 +323,11 @@ def init_moe_weights(cfg: DeepSeekMoEConfig, *, seed: int = 0, dtype=None, bias_
     """
     import torch
 
+    _check_cfg(cfg, "init_moe_weights")
     dtype = torch.float32 if dtype is None else dtype
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"init_moe_weights: dtype must be a floating-point torch.dtype such as torch.float32 or "
+                        f"torch.bfloat16 (not a string; an integer dtype rounds every weight to 0), got {dtype!r}")
     E, H, I, S = cfg.num_experts, cfg.hidden, cfg.expert_inter, cfg.num_shared_experts
     n_params = 3 * H * I * (E + S) + E * H
     if n_params > _MAX_INIT_PARAMS:
@@ -331,6 +350,12 @@ def swiglu(x, w1, w3, w2):
     """One SwiGLU expert: w2(silu(w1 x) * w3 x) for x [T, H], w1/w3 [I, H], w2 [H, I]. Taught in lab 07, step 3."""
     import torch.nn.functional as F
 
+    _check_tensors("swiglu", x=x, w1=w1, w3=w3, w2=w2)
+    if w1.dim() != 2 or w3.shape != w1.shape or tuple(w2.shape) != tuple(w1.shape)[::-1] or x.dim() < 1 \
+            or x.shape[-1] != w1.shape[-1]:
+        raise ValueError(f"swiglu: takes one expert's weights, w1/w3 [inter, hidden] and w2 [hidden, inter], and x "
+                         f"[..., hidden]; got x {list(x.shape)}, w1 {list(w1.shape)}, w3 {list(w3.shape)}, w2 "
+                         f"{list(w2.shape)}{' (all experts: pick one, w.w1[e], ...)' if w1.dim() == 3 else ''}")
     return F.linear(F.silu(F.linear(x, w1)) * F.linear(x, w3), w2)
 
 
@@ -338,6 +363,7 @@ def _check_experts_inputs(x, topk_weights, topk_ids, w1, w3, w2, *, same_dtype: 
     """ValueError/TypeError naming what is wrong; `same_dtype`: the plain-torch paths' matmuls need one dtype."""
     import torch
 
+    _check_tensors("experts", x=x, topk_weights=topk_weights, topk_ids=topk_ids, w1=w1, w3=w3, w2=w2)
     if x.dim() != 2:
         raise ValueError(f"x must be 2-D [num_tokens, hidden], got {list(x.shape)}")
     if w1.dim() != 3 or w3.shape != w1.shape or w2.dim() != 3:
@@ -390,9 +416,7 @@ def experts_naive(x, topk_weights, topk_ids, w1, w3, w2):
     return y
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Token permutation: (token, slot) pairs sorted by expert, padded to BLOCK_M
-# ----------------------------------------------------------------------------------------------------------------
+# ---- Token permutation: (token, slot) pairs sorted by expert, padded to BLOCK_M --------------------------------
 
 @dataclass(frozen=True)
 class Permutation:
@@ -432,8 +456,7 @@ def check_expert_ids(topk_ids, num_experts: int, where: str) -> None:
     in [0, num_experts)."""
     import torch
 
-    if isinstance(num_experts, bool) or not isinstance(num_experts, int) or num_experts < 1:
-        raise ValueError(f"{where}: num_experts must be a positive int, got {num_experts!r}")
+    check_number(f"{where}: num_experts", num_experts)
     if not isinstance(topk_ids, torch.Tensor) or topk_ids.is_floating_point() or topk_ids.is_complex():
         what = topk_ids.dtype if isinstance(topk_ids, torch.Tensor) else type(topk_ids).__name__
         raise ValueError(f"{where}: topk_ids must be an integer torch.Tensor of expert ids, got {what}")
@@ -451,8 +474,7 @@ def permute_tokens(topk_ids, num_experts: int, block_m: int) -> Permutation:
     """
     import torch
 
-    if not isinstance(block_m, int) or block_m < 1:
-        raise ValueError(f"block_m must be a positive int, got {block_m!r}")
+    check_number("block_m", block_m)
     check_expert_ids(topk_ids, num_experts, "permute_tokens")
     flat = topk_ids.reshape(-1).long()
     P = flat.numel()
@@ -475,6 +497,8 @@ def combine(pair_out, topk_weights, num_tokens: int):
     pair_out [num_tokens * top_k, H] holds each (token, slot) pair's expert output in pair-id order; num_tokens
     may be 0 (an expert-parallel rank with no tokens). Taught in lab 07, step 4.
     """
+    _check_tensors("combine", pair_out=pair_out, topk_weights=topk_weights)
+    check_number("combine: num_tokens", num_tokens, zero_ok=True)
     if pair_out.dim() != 2 or topk_weights.dim() != 2:
         raise ValueError(f"combine: pair_out must be 2-D [num_tokens * top_k, H] and topk_weights 2-D [num_tokens, "
                          f"top_k]; got {list(pair_out.shape)} and {list(topk_weights.shape)}")
@@ -516,6 +540,13 @@ def moe_forward(x, w: MoEWeights, cfg: DeepSeekMoEConfig, *, experts=None):
     signature of `experts_reference` (`experts_grouped`, `bwkit.moe_kernels.fused_moe`, ...). Taught in lab 07,
     step 3.
     """
+    _check_tensors("moe_forward", x=x)
+    _check_cfg(cfg, "moe_forward")
+    if not isinstance(w, MoEWeights):
+        raise TypeError(f"moe_forward: w must be a MoEWeights (from moe.init_moe_weights), got {type(w).__name__}")
+    if experts is not None and not callable(experts):
+        raise TypeError("moe_forward: experts must be None or a function with experts_reference's signature, e.g. "
+                        f"moe.experts_grouped (the function, not its name), got {experts!r}")
     if x.shape[-1] != cfg.hidden:
         raise ValueError(f"moe_forward: hidden size mismatch: x has {x.shape[-1]} features, cfg.hidden is "
                          f"{cfg.hidden}")
@@ -527,9 +558,7 @@ def moe_forward(x, w: MoEWeights, cfg: DeepSeekMoEConfig, *, experts=None):
     return (routed + shared).reshape(shape)
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Load and cost
-# ----------------------------------------------------------------------------------------------------------------
+# ---- Load and cost ---------------------------------------------------------------------------------------------
 
 def tokens_per_expert(topk_ids, num_experts: int):
     """How many (token, slot) pairs each expert receives: bincount of `topk_ids`, length num_experts."""
@@ -544,9 +573,14 @@ def load_imbalance(counts) -> float:
     sets an MoE layer's time."""
     import torch
 
-    c = torch.as_tensor(counts).double()
+    try:
+        c = torch.as_tensor(counts).double()
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"load_imbalance: counts must be numbers (tokens per expert), got {counts!r:.60}") from None
     if c.dim() != 1 or not c.numel():
         raise ValueError(f"load_imbalance: counts must be a non-empty 1-D sequence, got shape {list(c.shape)}")
+    if not bool(torch.isfinite(c).all()):
+        raise ValueError(f"load_imbalance: counts must be finite token counts, got {c.tolist()!r:.60}")
     if bool((c < 0).any()):
         raise ValueError("load_imbalance: counts must be >= 0")
     return float(c.max() / c.mean()) if float(c.mean()) > 0 else float("nan")
@@ -555,8 +589,8 @@ def load_imbalance(counts) -> float:
 def expected_active_experts(num_tokens: int, cfg: DeepSeekMoEConfig) -> float:
     """Expected number of distinct routed experts hit by `num_tokens` tokens under uniform routing:
     E * (1 - (1 - top_k / E) ** num_tokens)."""
-    if num_tokens < 0:
-        raise ValueError(f"num_tokens must be >= 0, got {num_tokens}")
+    check_number("expected_active_experts: num_tokens", num_tokens, zero_ok=True)
+    _check_cfg(cfg, "expected_active_experts")
     E = cfg.num_experts
     return E * (1.0 - (1.0 - cfg.top_k / E) ** num_tokens)
 
@@ -597,10 +631,11 @@ def moe_cost(cfg: DeepSeekMoEConfig, *, num_tokens: int = 1, weight_bytes: float
     Dispatch: top_k * hidden * `dispatch_bytes` (default act_bytes; DeepSeek dispatches in FP8), combine:
     top_k * hidden * act_bytes. Taught in lab 07, step 1.
     """
-    if not isinstance(num_tokens, int) or num_tokens < 1:
-        raise ValueError(f"num_tokens must be a positive int, got {num_tokens!r}")
-    if weight_bytes <= 0 or act_bytes <= 0:
-        raise ValueError("weight_bytes and act_bytes must be > 0")
+    _check_cfg(cfg, "moe_cost")
+    check_number("moe_cost: num_tokens", num_tokens)
+    for name, v in (("weight_bytes", weight_bytes), ("act_bytes", act_bytes), ("dispatch_bytes", dispatch_bytes)):
+        if v is not None:   # dispatch_bytes None: act_bytes; 0 models no dispatch (a single GPU)
+            check_number(f"moe_cost: {name}", v, integer=False, zero_ok=name == "dispatch_bytes")
     H, I, E, S, k = cfg.hidden, cfg.expert_inter, cfg.num_experts, cfg.num_shared_experts, cfg.top_k
     expert_params = 3 * H * I
     layer_params = expert_params * (E + S) + H * E
@@ -622,74 +657,3 @@ def skewed_router_bias(cfg: DeepSeekMoEConfig, *, alpha: float = 1.0, seed: int 
     g = torch.Generator().manual_seed(seed)
     rank = torch.randperm(cfg.num_experts, generator=g).float() + 1.0
     return -alpha * torch.log(rank)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Low-precision experts (emulated with bwkit.formats: bit-exact codes and scales, fp32 arithmetic)
-# ----------------------------------------------------------------------------------------------------------------
-
-LOWP_SCHEMES = ("bf16", "fp8_block", "fp8_block_ue8m0", "nvfp4")
-
-
-def _check_scheme(scheme: str) -> None:
-    if scheme not in LOWP_SCHEMES:
-        raise ValueError(f"scheme must be one of {LOWP_SCHEMES}, got {scheme!r}")
-
-
-def fake_quant_weight(w2d, scheme: str):
-    """Quantize then dequantize one expert matrix [N, K] (fp32 out): 'fp8_block' = DeepSeek's 128x128 blocks with
-    fp32 scales, 'fp8_block_ue8m0' the same with power-of-two scales, 'nvfp4' 16-element E2M1 blocks along K."""
-    import torch
-
-    from bwkit import formats
-
-    _check_scheme(scheme)
-    if scheme == "bf16":
-        return w2d.to(torch.bfloat16).float()
-    if scheme.startswith("fp8_block"):
-        return formats.quantize_fp8_weight(w2d, block=128, pow2_scales=scheme.endswith("ue8m0")).dequantize()
-    return formats.quantize(w2d, "nvfp4").dequantize()
-
-
-def fake_quant_act(x, scheme: str):
-    """Quantize then dequantize activations [T, K] as the expert GEMMs see them: FP8 per 1x128 tile for the
-    fp8 schemes, NVFP4 (16-element blocks, per-tensor fp32 scale) for 'nvfp4', bf16 rounding for 'bf16'."""
-    import torch
-
-    from bwkit import formats
-
-    _check_scheme(scheme)
-    if scheme == "bf16":
-        return x.to(torch.bfloat16).float()
-    if scheme.startswith("fp8_block"):
-        return formats.quantize_fp8_act(x, tile=128, pow2_scales=scheme.endswith("ue8m0")).dequantize()
-    return formats.quantize(x, "nvfp4").dequantize()
-
-
-def quantize_expert_weights(w1, w3, w2, scheme: str) -> tuple:
-    """(w1, w3, w2) of all experts after quantize -> dequantize with `scheme` (fp32). Taught in lab 07, step 6."""
-    import torch
-
-    return tuple(torch.stack([fake_quant_weight(m.float(), scheme) for m in t]) for t in (w1, w3, w2))
-
-
-def experts_lowp(x, topk_weights, topk_ids, w1q, w3q, w2q, *, scheme: str):
-    """Routed experts with low-precision GEMM inputs, emulated: weights already fake-quantized
-    (`quantize_expert_weights`), activations fake-quantized before each GEMM (x before w1/w3, h before w2),
-    fp32 accumulation, routing weights applied in fp32. Same signature as `experts_reference` plus `scheme`.
-    Taught in lab 07, step 6."""
-    import torch
-    import torch.nn.functional as F
-
-    _check_scheme(scheme)
-    _check_experts_inputs(x, topk_weights, topk_ids, w1q, w3q, w2q)
-    x = x.float()
-    xq = fake_quant_act(x, scheme)
-    y = torch.zeros_like(x)
-    for e in torch.unique(topk_ids).tolist():
-        tok, slot = torch.where(topk_ids == e)
-        xe = xq[tok]
-        h = F.silu(F.linear(xe, w1q[e])) * F.linear(xe, w3q[e])
-        out = F.linear(fake_quant_act(h, scheme), w2q[e])
-        y.index_add_(0, tok, out * topk_weights[tok, slot, None].float())
-    return y

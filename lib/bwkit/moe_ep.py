@@ -35,15 +35,24 @@ import torch
 import torch.distributed as dist
 
 from bwkit.kit.args import check_number
-from bwkit.moe import DeepSeekMoEConfig, MoEWeights, check_expert_ids, combine, experts_grouped, gate, swiglu
+from bwkit.moe import (
+    DeepSeekMoEConfig,
+    MoEWeights,
+    _check_cfg,
+    check_expert_ids,
+    combine,
+    experts_grouped,
+    gate,
+    swiglu,
+)
 
 __all__ = ["expert_owner_rank", "expert_range", "ep_routing_table", "EPStats", "ep_moe_forward", "run_ep",
            "run_ep_cases", "free_port"]
 
 
 def _check_world(num_experts: int, world_size: int) -> None:
-    if not isinstance(world_size, int) or world_size < 1:
-        raise ValueError(f"world_size must be a positive int, got {world_size!r}")
+    check_number("world_size", world_size)
+    check_number("num_experts", num_experts)
     if num_experts % world_size:
         raise ValueError(f"world_size ({world_size}) must divide num_experts ({num_experts}) so that every rank "
                          "holds the same number of experts")
@@ -62,6 +71,13 @@ def expert_range(rank: int, world_size: int, num_experts: int) -> tuple[int, int
 def expert_owner_rank(topk_ids: torch.Tensor, world_size: int, num_experts: int) -> torch.Tensor:
     """The rank that owns each routed expert id (contiguous placement: expert // (num_experts / world_size))."""
     _check_world(num_experts, world_size)
+    if not isinstance(topk_ids, torch.Tensor) or topk_ids.is_floating_point() or topk_ids.is_complex() \
+            or topk_ids.dtype == torch.bool:
+        what = topk_ids.dtype if isinstance(topk_ids, torch.Tensor) else type(topk_ids).__name__
+        raise TypeError(f"expert_owner_rank: topk_ids must be an integer torch.Tensor of expert ids, got {what}")
+    if topk_ids.numel() and (int(topk_ids.min()) < 0 or int(topk_ids.max()) >= num_experts):
+        raise ValueError(f"expert_owner_rank: expert ids must lie in [0, {num_experts}), got ids from "
+                         f"{int(topk_ids.min())} to {int(topk_ids.max())}")
     return torch.div(topk_ids, num_experts // world_size, rounding_mode="floor")
 
 
@@ -241,6 +257,9 @@ def run_ep_cases(cases: Sequence[tuple[torch.Tensor, Sequence[int] | None]], w: 
         raise ValueError(f"start_method must be 'forkserver' or 'spawn', got {start_method!r}")
     if backend not in ("gloo", "nccl"):
         raise ValueError(f"backend must be 'gloo' or 'nccl', got {backend!r}")
+    _check_cfg(cfg, "run_ep")
+    if not isinstance(w, MoEWeights):
+        raise TypeError(f"run_ep: w must be a MoEWeights (from moe.init_moe_weights), got {type(w).__name__}")
     _check_world(cfg.num_experts, world_size)
     if backend == "nccl" and torch.cuda.device_count() < world_size:
         raise ValueError(f"backend 'nccl' needs one GPU per rank: world_size {world_size}, "

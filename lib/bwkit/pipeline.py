@@ -21,6 +21,7 @@ and `stage_traffic` puts numbers on 2-CTA MMA and TMA multicast. Taught in lab 0
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
@@ -65,22 +66,22 @@ class PipelineConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ValueError(f"PipelineConfig.{name} must be a positive int, got {v!r}")
-        for name in ("bytes_per_element", "flops_per_ns", "bytes_per_ns"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"PipelineConfig.{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("bytes_per_element", "flops_per_ns", "bytes_per_ns"):     # finite: inf gave 0 TFLOP/s
+            check_number(f"PipelineConfig.{name}", getattr(self, name), integer=False)
         for name in ("load_latency_ns", "epilogue_ns"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"PipelineConfig.{name} must be >= 0, got {getattr(self, name)!r}")
+            check_number(f"PipelineConfig.{name}", getattr(self, name), integer=False, zero_ok=True)
 
     @classmethod
     def from_times(cls, load_latency_ns: float, transfer_ns: float, mma_ns: float, **fields) -> PipelineConfig:
         """A config whose load latency, per-stage transfer and per-K-step MMA times are the given ns (rates
         derived for the tile in `fields`, default 128x256x64 bf16)."""
         for name, v in (("load_latency_ns", load_latency_ns), ("transfer_ns", transfer_ns), ("mma_ns", mma_ns)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 or (v == 0 and name != \
-                    "load_latency_ns"):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < math.inf or (
+                    v == 0 and name != "load_latency_ns"):
                 raise ValueError(f"PipelineConfig.from_times: {name} must be a number > 0 "
-                                 f"(>= 0 for the latency), got {v!r}")
+                                 f"(>= 0 for the latency), got {v!r}" + (" (a finite one: not infinity or NaN)"
+                                                                         if v in (math.inf, -math.inf) or v != v
+                                                                         else ""))
         shape = cls(**fields)
         return replace(shape, load_latency_ns=float(load_latency_ns),
                        bytes_per_ns=shape.stage_bytes / float(transfer_ns),
@@ -248,11 +249,14 @@ def min_stages(config: PipelineConfig, *, max_stages: int = 16, k_steps: int = 6
 
 
 def plot_timeline(timeline: Timeline, ax=None, max_ns: float | None = None, title: str | None = None):
-    """Gantt chart of a Timeline (one row per unit, colour per tile); returns the figure."""
+    """Gantt chart of a Timeline (one row per unit, colour per tile), up to `max_ns` (a positive number of ns, or
+    None: all of it); returns the figure."""
     import matplotlib.pyplot as plt
 
     if not isinstance(timeline, Timeline):
         raise TypeError(f"plot_timeline takes a Timeline (what simulate returns), got {type(timeline).__name__}")
+    if max_ns is not None:
+        check_number("plot_timeline: max_ns", max_ns, integer=False)
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(10, 2.6))
@@ -281,9 +285,15 @@ def plot_stages(timelines: list[Timeline], ax=None, title: str | None = None,
     hatched. Returns the figure."""
     import matplotlib.pyplot as plt
 
-    if isinstance(timelines, Timeline) or not all(isinstance(t, Timeline) for t in timelines):
+    if isinstance(timelines, Timeline) or not isinstance(timelines, Iterable):
         raise TypeError("plot_stages takes a list of Timelines (what sweep_stages returns), got "
                         f"{type(timelines).__name__}")
+    timelines = list(timelines)
+    if not all(isinstance(t, Timeline) for t in timelines):
+        raise TypeError("plot_stages takes a list of Timelines (what sweep_stages returns), got a list of "
+                        f"{', '.join(sorted({type(t).__name__ for t in timelines}))}")
+    if not timelines:
+        raise ValueError("plot_stages needs at least one Timeline (what sweep_stages returns), got none")
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 4))

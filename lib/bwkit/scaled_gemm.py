@@ -31,7 +31,9 @@ import triton.language as tl
 
 from bwkit.formats import Quantized, pack_fp4
 from bwkit.gemm.kernels import _blocks
+from bwkit.gemm.plan import _check_shape
 from bwkit.kit import runtime
+from bwkit.kit.args import check_flag
 
 __all__ = [
     "matmul_kernel_block_scaled", "block_scaled_matmul", "mxfp4_matmul", "mxfp8_matmul", "emulated_matmul",
@@ -154,6 +156,26 @@ def _operand(q: Quantized, name: str, schemes: tuple[str, ...]) -> tuple[torch.T
     return codes, sf.contiguous(), fmt
 
 
+def _mx_blocks(block_m: int, block_n: int, block_k: int) -> None:
+    """ValueError unless the blocks of `matmul_kernel_block_scaled` are powers of two >= 16, block_k a multiple
+    of 64 (checked before any launch or compile: Triton's own error would be a CompilationError)."""
+    for v, nm in ((block_m, "block_m"), (block_n, "block_n"), (block_k, "block_k")):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 16 or v & (v - 1):
+            raise ValueError(f"{nm} must be a power of two >= 16, got {v!r}")
+    if block_k % 64:
+        raise ValueError(f"block_k must be a multiple of 64 (two FP4 scale blocks per packed tile), got {block_k}")
+
+
+def _nvfp4_blocks(BLOCK_M: int, BLOCK_N: int, BLOCK_K: int, what: str) -> None:
+    """ValueError unless the blocks of `matmul_kernel_nvfp4` are powers of two >= 16, BLOCK_K >= 32."""
+    for nm, v in (("BLOCK_M", BLOCK_M), ("BLOCK_N", BLOCK_N), ("BLOCK_K", BLOCK_K)):
+        if isinstance(v, bool):
+            raise ValueError(f"{what}: {nm} must be a power of two >= 16 (tl.dot's minimum), got {v!r}")
+    _blocks(BLOCK_M, BLOCK_N, BLOCK_K, what)
+    if BLOCK_K % 32:
+        raise ValueError(f"{what}: BLOCK_K must be a multiple of 32, got {BLOCK_K}")
+
+
 def block_scaled_matmul(a_q: Quantized, b_q: Quantized, *, schemes: tuple[str, ...] = tuple(DOT_FORMATS),
                         block_m: int | None = None, block_n: int | None = None,
                         block_k: int | None = None) -> torch.Tensor:
@@ -180,14 +202,10 @@ def block_scaled_matmul(a_q: Quantized, b_q: Quantized, *, schemes: tuple[str, .
     if not interp and a.device.type != "cuda":
         raise ValueError(f"compiled Triton kernels need CUDA tensors; the operands are on {a.device}: quantize "
                          "tensors that live on the GPU (or run bwkit.setup() on a machine without one)")
-    bm = block_m or (16 if interp else 128)
-    bn = block_n or (16 if interp else 128)
-    bk = block_k or (64 if interp else 128)
-    for v, nm in ((bm, "block_m"), (bn, "block_n"), (bk, "block_k")):
-        if v < 16 or v & (v - 1):
-            raise ValueError(f"{nm} must be a power of two >= 16, got {v}")
-    if bk % 64:
-        raise ValueError(f"block_k must be a multiple of 64 (two FP4 scale blocks per packed tile), got {bk}")
+    bm = (16 if interp else 128) if block_m is None else block_m
+    bn = (16 if interp else 128) if block_n is None else block_n
+    bk = (64 if interp else 128) if block_k is None else block_k
+    _mx_blocks(bm, bn, bk)
     c = torch.empty((M, N), dtype=torch.float32, device=a.device)
     grid = (triton.cdiv(M, bm), triton.cdiv(N, bn))
     matmul_kernel_block_scaled[grid](
@@ -239,7 +257,10 @@ def compile_block_scaled(a_format: str = "e2m1", b_format: str = "e2m1", target:
     for f in (a_format, b_format):
         if f not in valid:
             raise ValueError(f"unknown dot_scaled format {f!r}; valid: {', '.join(sorted(valid))}")
-    M, N, K = shape
+    M, N, K = _check_shape(shape, "compile_block_scaled")
+    _mx_blocks(block_m, block_n, block_k)
+    if K % 32:
+        raise ValueError(f"compile_block_scaled: K = {K} must be a multiple of 32 (one E8M0 scale per 32 elements)")
     pa, pb = (2 if f == "e2m1" else 1 for f in (a_format, b_format))
     args = {**_layout(shape, K // pa, K // pb, K // 32, torch.uint8),
             "A_FORMAT": a_format, "B_FORMAT": b_format, "BLOCK_M": block_m, "BLOCK_N": block_n, "BLOCK_K": block_k}
@@ -372,6 +393,8 @@ def nvfp4_matmul(a_q, b_q, *, dequant: bool | None = None, BLOCK_M: int | None =
                          "(b_q is [N, K])")
     if a.device != b.device:
         raise ValueError(f"nvfp4_matmul: operands on {a.device} and {b.device}")
+    if dequant is not None:
+        check_flag("nvfp4_matmul: dequant", dequant)
     interp = runtime.interpreter_active()
     blackwell = not interp and a.device.type == "cuda" and _capability_major(a.device) == 10
     if dequant is None:
@@ -386,12 +409,10 @@ def nvfp4_matmul(a_q, b_q, *, dequant: bool | None = None, BLOCK_M: int | None =
         raise runtime.InterpreterBugError("nvfp4_matmul(dequant=False): the triton 3.9 interpreter reads "
                                           "tl.dot_scaled scales as E8M0 only, so UE4M3 scales would be decoded "
                                           "wrongly; use dequant=True on the CPU (or compile the kernel)")
-    bm = BLOCK_M or (16 if interp else 128)
-    bn = BLOCK_N or (16 if interp else 128)
-    bk = BLOCK_K or (64 if interp else 128)
-    _blocks(bm, bn, bk, "nvfp4_matmul")
-    if bk % 32:
-        raise ValueError(f"nvfp4_matmul: BLOCK_K must be a multiple of 32, got {bk}")
+    bm = (16 if interp else 128) if BLOCK_M is None else BLOCK_M
+    bn = (16 if interp else 128) if BLOCK_N is None else BLOCK_N
+    bk = (64 if interp else 128) if BLOCK_K is None else BLOCK_K
+    _nvfp4_blocks(bm, bn, bk, "nvfp4_matmul")
     if K % bk:
         raise ValueError(f"nvfp4_matmul: K = {K} must be a multiple of BLOCK_K = {bk} (whole 16-element scale "
                          "blocks per K step)")
@@ -414,7 +435,11 @@ def compile_nvfp4(target: str = "sm_100a", dequant: bool = False, BLOCK_M: int =
     (`nvfp4_matmul` launches dequant=False on datacenter Blackwell only; compiling it for sm_90a shows what
     Triton would make of it there.) Taught in lab 04.
     """
-    M, N, K = shape
+    M, N, K = _check_shape(shape, "compile_nvfp4")
+    check_flag("compile_nvfp4: dequant", dequant)
+    _nvfp4_blocks(BLOCK_M, BLOCK_N, BLOCK_K, "compile_nvfp4")
+    if K % 16:
+        raise ValueError(f"compile_nvfp4: K = {K} is not a multiple of NVFP4's block of 16")
     args = {**_layout(shape, K // 2, K // 2, K // 16, torch.float8_e4m3fn), "a_ts_ptr": torch.float32,
             "b_ts_ptr": torch.float32, "BLOCK_M": BLOCK_M, "BLOCK_N": BLOCK_N, "BLOCK_K": BLOCK_K,
             "DEQUANT": dequant}

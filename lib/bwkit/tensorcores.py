@@ -26,6 +26,7 @@ by `bwkit.formats` (bit-exact). Taught in lab 01.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import torch
@@ -174,7 +175,10 @@ def mma_per_k_step(target: str, BLOCK_M: int, BLOCK_N: int, BLOCK_K: int, *, num
         raise ValueError(f"mma_per_k_step: BLOCK_K={BLOCK_K} is not a multiple of the instruction's K={k}")
     k_steps = BLOCK_K // k
     if who == "warp":
+        if not isinstance(warps, (tuple, list)) or len(warps) != 2:
+            raise ValueError(f"mma_per_k_step: warps must be a (warps_m, warps_n) pair, got {warps!r}")
         wm, wn = warps
+        _pos_int("mma_per_k_step: warps_m", wm), _pos_int("mma_per_k_step: warps_n", wn)
         if wm * wn != num_warps:
             raise ValueError(f"mma_per_k_step: a {wm}x{wn} warp grid is not {num_warps} warps")
         if BLOCK_M % (wm * m) or BLOCK_N % (wn * n):
@@ -281,6 +285,8 @@ def describe_shapes(kind: str, cta_group: int = 1) -> str:
 
 def check_shape(kind: str, M: int, N: int, K: int, cta_group: int = 1) -> None:
     """Raise ValueError (listing the legal shapes of `kind`) unless M x N x K is one tcgen05.mma of `kind`."""
+    for name, v in (("M", M), ("N", N), ("K", K)):
+        _int_index(f"check_shape: {name}", v)       # 128.0 == 128 would pass the lookup below
     if (M, N, K) not in legal_shapes(kind, cta_group):
         raise ValueError(f"{M}x{N}x{K} is not a legal tcgen05.mma shape for kind::{kind} with "
                          f"cta_group::{cta_group}. Legal shapes: {describe_shapes(kind, cta_group)}")
@@ -295,6 +301,12 @@ def k_per_instruction(kind: str) -> int:
 TMEM_LANES = 128
 TMEM_COLUMNS = 512
 TMEM_BYTES = TMEM_LANES * TMEM_COLUMNS * 4  # 256 KiB per SM
+
+
+def _int_index(name: str, v) -> None:
+    """ValueError unless `v` is an int (not a bool or a float: a size or index is a whole number)."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise ValueError(f"{name} must be an int, got {v!r}")
 
 
 def _pos_int(name: str, v) -> int:
@@ -389,7 +401,8 @@ def tmem_budget(M: int, N: int, *, acc_buffers: int = 1, cta_group: int = 1, kin
     """TMEM columns per CTA for `acc_buffers` M x N fp32 accumulators plus (block-scaled kinds) scale factors.
 
     `block_k` and `sf_vec` size the scale factors of A (M/cta_group rows) and B (N rows) for `sf_stages`
-    K-blocks; `sf_vec` defaults to the kind's first legal vector size. Double-buffering the accumulator
+    K-blocks; `sf_vec` defaults to the kind's first legal vector size. A kind without scale factors (f16, tf32,
+    f8f6f4, i8) has none to size: it ignores `block_k` and refuses an `sf_vec`. Double-buffering the accumulator
     (`acc_buffers=2`) lets the epilogue drain one tile while the MMA fills the next. Raises ValueError for an M
     no MMA of `kind` has with that `cta_group` (e.g. M=256 on one CTA) and for N off the kind's N step. N may
     exceed one MMA's 256 (a tile of several MMAs side by side); a budget over the 512 columns does not fit, and its
@@ -398,6 +411,9 @@ def tmem_budget(M: int, N: int, *, acc_buffers: int = 1, cta_group: int = 1, kin
     spec = _kind(kind)
     _pos_int("M", M), _pos_int("N", N)
     _pos_int("acc_buffers", acc_buffers), _pos_int("sf_stages", sf_stages)
+    if sf_vec is not None and not spec.scales:
+        raise ValueError(f"tmem_budget: kind::{kind} has no scale factors, so sf_vec={sf_vec!r} sizes nothing; "
+                         f"block-scaled kinds: {', '.join(k for k, s in KINDS.items() if s.scales)}")
     g = _cta_group(cta_group)
     if M not in spec.shapes[g]:
         legal = ", ".join(str(m) for m in spec.shapes[g])
@@ -463,6 +479,7 @@ class TmemAllocator:
 def tmem_address(m: int, n: int, M: int, N: int, cta_group: int = 1) -> tuple[int, int, int]:
     """(cta, lane, column) of element (m, n) of an M x N fp32 accumulator, relative to its first column."""
     accumulator_columns(M, N, cta_group=cta_group)  # validates M/N/cta_group
+    _int_index("tmem_address: m", m), _int_index("tmem_address: n", n)
     if not (0 <= m < M and 0 <= n < N):
         raise ValueError(f"element ({m}, {n}) is outside the {M}x{N} accumulator")
     rows = M // cta_group
@@ -630,7 +647,21 @@ def tcgen05_mma(a: torch.Tensor, b: torch.Tensor, *, kind: str, d: torch.Tensor 
 
 def reference_mma(a: torch.Tensor, b: torch.Tensor, sf_a: torch.Tensor | None = None,
                   sf_b: torch.Tensor | None = None, sf_vec: int = 32) -> torch.Tensor:
-    """Plain torch reference in float64: (a * sf_a per block) @ (b * sf_b per block); a (M, K), b (K, N)."""
+    """Plain torch reference in float64: (a * sf_a per block) @ (b * sf_b per block); a (M, K), b (K, N);
+    sf_a (M, K / sf_vec), sf_b (N, K / sf_vec)."""
+    for name, t in (("a", a), ("b", b), ("sf_a", sf_a), ("sf_b", sf_b)):
+        if (t is not None or name in ("a", "b")) and not isinstance(t, torch.Tensor):
+            raise TypeError(f"reference_mma: {name} must be a torch.Tensor, got {type(t).__name__}")
+    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(f"reference_mma: a must be M x K and b K x N, got {tuple(a.shape)} and {tuple(b.shape)}")
+    (M, K), N = a.shape, b.shape[1]
+    _pos_int("reference_mma: sf_vec", sf_vec)
+    if (sf_a is not None or sf_b is not None) and K % sf_vec:
+        raise ValueError(f"reference_mma: K = {K} is not a multiple of sf_vec = {sf_vec} (one scale per block)")
+    for name, t, rows in (("sf_a", sf_a, M), ("sf_b", sf_b, N)):
+        if t is not None and tuple(t.shape) != (rows, K // sf_vec):
+            raise ValueError(f"reference_mma: {name} must be ({rows}, K / sf_vec) = ({rows}, {K // sf_vec}) "
+                             f"(one scale per {sf_vec} elements of K), got {tuple(t.shape)}")
     av, bv = a.to(torch.float64), b.to(torch.float64)
     if sf_a is not None:
         av = av * sf_a.to(torch.float64).repeat_interleave(sf_vec, dim=1)

@@ -155,7 +155,15 @@ def _as_float_tensor(x: Any, what: str) -> torch.Tensor:
                             "pass floats (e.g. torch.tensor([...], dtype=torch.float32))")
         if isinstance(x, complex):
             raise TypeError(f"{what} needs real floating-point input, got complex")
-        x = torch.as_tensor(x)
+        if x is None or isinstance(x, str | bytes):
+            raise TypeError(f"{what} needs a floating-point tensor (or a float, or a list of floats), got "
+                            f"{type(x).__name__} {x!r}" + (" (a number typed as text: drop the quotes)"
+                                                           if isinstance(x, str) else ""))
+        try:
+            x = torch.as_tensor(x)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise TypeError(f"{what} needs a floating-point tensor (or a float, or a list of floats), got "
+                            f"{type(x).__name__}: {e}") from None
     if x.dtype.is_complex:
         raise TypeError(f"{what} needs real floating-point input, got {x.dtype}")
     if not x.dtype.is_floating_point:

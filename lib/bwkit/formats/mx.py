@@ -55,6 +55,7 @@ import torch
 import torch.nn.functional as tnf
 
 from bwkit.formats.elements import FORMATS, _as_float_tensor, decode, encode, pack_fp4, value_table
+from bwkit.kit.args import check_flag, check_number
 
 __all__ = [
     "SchemeSpec", "SCHEMES", "Quantized", "quantize", "to_blocked_scales", "from_blocked_scales",
@@ -110,6 +111,13 @@ def _check_int(v: object, what: str) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
         raise ValueError(f"{what} must be a positive int, got {v!r}")
     return v
+
+
+def _check_float_dtype(dtype: object, what: str) -> None:
+    """Raise TypeError unless `dtype` is a torch floating-point dtype (a name such as 'bf16' is not one)."""
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"{what}: dtype must be a torch floating-point dtype (e.g. torch.float32, torch.bfloat16), "
+                        f"got {dtype!r}")
 
 
 def _to_blocks(x: torch.Tensor, axis: int, block: int, pad: bool, what: str) -> tuple[torch.Tensor, int]:
@@ -172,6 +180,7 @@ class Quantized:
 
     def dequantize(self, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Decode to `dtype` (float32 by default): element * block scale (* tensor_scale for NVFP4)."""
+        _check_float_dtype(dtype, "Quantized.dequantize")
         elem = self.element_values()
         eb, n = _to_blocks(elem, self.axis, self.block_size, True, "dequantize")
         sf = self.scale_values().movedim(self.axis, -1)
@@ -282,6 +291,8 @@ def sqnr_db(x: torch.Tensor, x_hat: torch.Tensor) -> float:
         raise TypeError("sqnr_db takes two torch tensors")
     if x.shape != x_hat.shape:
         raise ValueError(f"sqnr_db: shapes differ, {list(x.shape)} vs {list(x_hat.shape)}")
+    if x.numel() == 0:
+        raise ValueError(f"sqnr_db: x and x_hat are empty (shape {list(x.shape)}): there is no signal to compare")
     xd = x.to(torch.float64)
     if not bool(torch.isfinite(xd).all() and torch.isfinite(x_hat.to(torch.float64)).all()):
         raise ValueError("sqnr_db: x and x_hat must be finite (a NaN or Inf has no signal-to-noise ratio); "
@@ -361,6 +372,7 @@ class FP8Blockwise:
 
     def dequantize(self, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """codes * scale in float32, cast to `dtype`."""
+        _check_float_dtype(dtype, "FP8Blockwise.dequantize")
         vals = decode(self.codes, "e4m3")
         bm, bk = self.block
         s = self.scales
@@ -388,10 +400,11 @@ def quantize_fp8_act(x: torch.Tensor, tile: int = 128, pow2_scales: bool = False
     """
     x = _as_float_tensor(x, "quantize_fp8_act").to(torch.float32)
     tile = _check_int(tile, "tile")
+    check_flag("quantize_fp8_act: pow2_scales", pow2_scales)
     if x.dim() == 0:
         raise ValueError("quantize_fp8_act needs at least a 1-D tensor [..., K]")
-    if not (isinstance(min_amax, float | int) and min_amax > 0):
-        raise ValueError(f"min_amax must be > 0, got {min_amax!r}")
+    if not (isinstance(min_amax, float | int) and not isinstance(min_amax, bool) and 0 < min_amax < math.inf):
+        raise ValueError(f"min_amax must be > 0 (and finite), got {min_amax!r}")
     xb, n = _to_blocks(x, -1, tile, True, "quantize_fp8_act")
     s = _fp8_scale(xb.abs().amax(-1), float(min_amax), bool(pow2_scales))
     y = xb / s.unsqueeze(-1)
@@ -411,10 +424,11 @@ def quantize_fp8_weight(w: torch.Tensor, block: int = 128, pow2_scales: bool = F
     """
     w = _as_float_tensor(w, "quantize_fp8_weight").to(torch.float32)
     block = _check_int(block, "block")
+    check_flag("quantize_fp8_weight: pow2_scales", pow2_scales)
     if w.dim() != 2:
         raise ValueError(f"quantize_fp8_weight needs a 2-D weight [N, K], got shape {list(w.shape)}")
-    if not (isinstance(min_amax, float | int) and min_amax > 0):
-        raise ValueError(f"min_amax must be > 0, got {min_amax!r}")
+    if not (isinstance(min_amax, float | int) and not isinstance(min_amax, bool) and 0 < min_amax < math.inf):
+        raise ValueError(f"min_amax must be > 0 (and finite), got {min_amax!r}")
     N, K = w.shape
     nn_, nk = -(-N // block), -(-K // block)
     wp = tnf.pad(w, (0, nk * block - K, 0, nn_ * block - N))
@@ -426,6 +440,16 @@ def quantize_fp8_weight(w: torch.Tensor, block: int = 128, pow2_scales: bool = F
     return FP8Blockwise(codes, s, (block, block), (N, K), bool(pow2_scales))
 
 
+def _check_device_exists(device, what: str) -> None:
+    """Raise ValueError when `device` is a CUDA device and this machine has no GPU (say: pass device='cpu')."""
+    try:
+        kind = torch.device(device).type
+    except (TypeError, RuntimeError) as e:
+        raise ValueError(f"{what}: device must be 'cpu', 'cuda' or a torch.device, got {device!r}") from e
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{what}: device={device!r}, but this machine has no CUDA GPU; pass device='cpu'")
+
+
 def nvfp4_gemm_case(M: int, N: int, K: int, device: str = "cuda",
                     reference: bool = True) -> tuple[list[torch.Tensor], torch.Tensor | None]:
     """A random NVFP4 GEMM test: ([packed A (M, K/2), packed B (N, K/2), blocked A scales, blocked B scales] on
@@ -433,9 +457,14 @@ def nvfp4_gemm_case(M: int, N: int, K: int, device: str = "cuda",
 
     The reference is the FP4 values times their block scales in FP32: the per-tensor scales are applied outside.
     `reference=False` skips it (None in its place): operands only, for timing at sizes where a CPU matmul is slow.
+    On a machine without a GPU pass device='cpu' (the default 'cuda' then raises, saying so).
     """
+    for name, v in (("M", M), ("N", N), ("K", K)):
+        check_number(f"nvfp4_gemm_case: {name}", v)
     if K % 16:
         raise ValueError(f"nvfp4_gemm_case: K = {K} is not a multiple of NVFP4's block of 16")
+    check_flag("nvfp4_gemm_case: reference", reference)
+    _check_device_exists(device, "nvfp4_gemm_case")
     qa, qb = quantize(torch.randn(M, K), "nvfp4"), quantize(torch.randn(N, K), "nvfp4")
     ops = [pack_fp4(qa.codes), pack_fp4(qb.codes), to_blocked_scales(qa.scales), to_blocked_scales(qb.scales)]
     ops = [t.contiguous().to(device) for t in ops]
@@ -450,8 +479,8 @@ def check_operand(name: str, t, shape: tuple[int, int], dtype) -> None:
     """Raise (naming `name`) unless `t` is a contiguous torch.Tensor of `shape` and `dtype`: one GEMM operand."""
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-    if tuple(t.shape) != shape:
-        raise ValueError(f"{name} has shape {tuple(t.shape)}, expected {shape}")
+    if tuple(t.shape) != tuple(shape):
+        raise ValueError(f"{name} has shape {tuple(t.shape)}, expected {tuple(shape)}")
     if t.dtype != dtype:
         raise TypeError(f"{name} has dtype {t.dtype}, expected {dtype}")
     if not t.is_contiguous():
@@ -464,18 +493,27 @@ def check_nvfp4_operands(a_fp4, b_fp4, sfa, sfb, M: int, N: int, K: int) -> None
     `bwkit.cute_ladder_nvfp4.run_nvfp4`, `bwkit.gluon_gemm.matmul_nvfp4`).
 
     a_fp4 (M, K/2) and b_fp4 (N, K/2): contiguous uint8 tensors of packed E2M1 codes (`pack_fp4`); sfa and sfb:
-    contiguous tensors of M*K/16 and N*K/16 UE4M3 scales in the blocked layout (`to_blocked_scales`), as uint8
-    codes or float8_e4m3fn (the same bytes), any shape. Nothing is copied or converted. Sizes against the tiles
-    and the device are each kernel's own checks. Torch only: usable where the CuTe DSL is not installed.
+    contiguous tensors of the UE4M3 scales in the blocked layout (`to_blocked_scales`: rows padded to a multiple
+    of 128 and the K/16 scale columns to a multiple of 4, so M*K/16 and N*K/16 bytes when M, N % 128 == 0 and
+    K % 64 == 0, as every kit kernel needs), as uint8 codes or float8_e4m3fn (the same bytes), any shape. Nothing
+    is copied or converted. Sizes against the tiles and the device are each kernel's own checks. Torch only: usable
+    where the CuTe DSL is not installed.
     """
+    for name, v in (("M", M), ("N", N), ("K", K)):
+        check_number(f"check_nvfp4_operands: {name}", v)
+    if K % 16:
+        raise ValueError(f"check_nvfp4_operands: K = {K} is not a multiple of NVFP4's block of 16")
     check_operand("a_fp4", a_fp4, (M, K // 2), torch.uint8)
     check_operand("b_fp4", b_fp4, (N, K // 2), torch.uint8)
+    cols = K // 16
     for name, t, rows in (("sfa", sfa, M), ("sfb", sfb, N)):
-        n = rows * K // 16
+        n = -(-rows // 128) * 128 * (-(-cols // 4) * 4)          # what to_blocked_scales of (rows, cols) holds
+        count = f"{rows}*K/16 = {n}" if n == rows * cols else \
+            f"{n} (rows {rows} padded to {-(-rows // 128) * 128}, scale columns {cols} to {-(-cols // 4) * 4})"
         if not isinstance(t, torch.Tensor) or t.dtype not in (torch.uint8, torch.float8_e4m3fn) or t.numel() != n:
-            raise ValueError(f"{name} must be a uint8 tensor of {rows}*K/16 = {n} UE4M3 scale bytes (float8_e4m3fn "
+            raise ValueError(f"{name} must be a uint8 tensor of {count} UE4M3 scale bytes (float8_e4m3fn "
                              f"also taken) in the blocked layout (bwkit.formats.to_blocked_scales of a ({rows}, "
-                             f"{K // 16}) tensor), got {getattr(t, 'dtype', type(t).__name__)} with "
+                             f"{cols}) tensor), got {getattr(t, 'dtype', type(t).__name__)} with "
                              f"{getattr(t, 'numel', lambda: '?')()} elements")
         if not t.is_contiguous():
             raise ValueError(f"{name} must be contiguous (the blocked layout is read as flat bytes); call "

@@ -10,6 +10,7 @@ import triton
 import triton.language as tl
 
 from bwkit.kit import runtime
+from bwkit.kit.args import check_number
 
 __all__ = [
     "matmul_kernel_naive", "matmul_naive",
@@ -333,13 +334,16 @@ def matmul_grouped(a: torch.Tensor, b: torch.Tensor, *, BLOCK_M: int | None = No
     config on a GPU (`launch_configs('grouped', ...)`). Taught in lab 03, step 3.
     """
     c = _check_operands(a, b, "matmul_grouped", out_dtype, out)
+    for nm, v in (("num_warps", num_warps), ("num_stages", num_stages)):
+        if v is not None:
+            check_number(f"matmul_grouped: {nm}", v)
     BLOCK_M, BLOCK_N, BLOCK_K, launch = _fixed_config(
         "grouped", a, {"BLOCK_M": BLOCK_M, "BLOCK_N": BLOCK_N, "BLOCK_K": BLOCK_K},
         {"BLOCK_M": 32, "BLOCK_N": 32, "BLOCK_K": 32, "num_warps": 4, "num_stages": 3})
     launch = {"num_warps": launch["num_warps"] if num_warps is None else num_warps,
               "num_stages": launch["num_stages"] if num_stages is None else num_stages}
     _blocks(BLOCK_M, BLOCK_N, BLOCK_K, "matmul_grouped")
-    if not isinstance(GROUP_M, int) or GROUP_M < 1:
+    if not isinstance(GROUP_M, int) or isinstance(GROUP_M, bool) or GROUP_M < 1:
         raise ValueError(f"matmul_grouped: GROUP_M must be a positive int, got {GROUP_M!r}")
     (M, K), N = a.shape, b.shape[1]
     a, b = _interpreter_safe(a, b)
@@ -569,6 +573,25 @@ def _num_sms(a: torch.Tensor) -> int:
     return 4   # interpreter: a few "SMs" so the persistent loop really visits several tiles per program
 
 
+_CONFIG_KEYS = ("BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M")
+
+
+def _check_config(config, what: str) -> dict:
+    """A copy of a TMA step's `config` dict; ValueError/TypeError naming a missing, unknown or bad entry."""
+    if not isinstance(config, dict):
+        raise TypeError(f"{what}: config must be a dict {{'BLOCK_M', 'BLOCK_N', 'BLOCK_K', 'GROUP_M'[, 'num_warps', "
+                        f"'num_stages']}} or None (autotune), got {config!r}")
+    missing = [k for k in _CONFIG_KEYS if k not in config]
+    unknown = [k for k in config if k not in (*_CONFIG_KEYS, "num_warps", "num_stages")]
+    if missing or unknown:
+        raise ValueError(f"{what}: config needs the keys {', '.join(_CONFIG_KEYS)} (and may add num_warps, "
+                         f"num_stages); missing {missing}, unknown {unknown}")
+    for k in ("GROUP_M", "num_warps", "num_stages"):
+        if k in config:
+            check_number(f"{what}: config[{k!r}]", config[k])
+    return dict(config)
+
+
 def _launch_persistent(kernel, step: str, a, b, c, what: str, config: dict | None,
                        extra: dict) -> torch.Tensor:
     (M, K), N = a.shape, b.shape[1]
@@ -580,7 +603,7 @@ def _launch_persistent(kernel, step: str, a, b, c, what: str, config: dict | Non
     if config is None and runtime.interpreter_active():
         config = dict(_CPU_CONFIG)
     if config is not None:
-        cfg = dict(config)
+        cfg = _check_config(config, what)
         launch = {k: cfg.pop(k) for k in ("num_warps", "num_stages") if k in cfg}
         _blocks(cfg["BLOCK_M"], cfg["BLOCK_N"], cfg["BLOCK_K"], what)
         tiles = triton.cdiv(M, cfg["BLOCK_M"]) * triton.cdiv(N, cfg["BLOCK_N"])

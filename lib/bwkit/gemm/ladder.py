@@ -117,7 +117,15 @@ def compile_step(name: str, dtype: str | torch.dtype = "fp16", target: str = "sm
     """
     import triton
 
-    from bwkit.gemm.plan import NAIVE_K, SHAPES, compile_launch, default_constexprs, launch_configs, plan_target
+    from bwkit.gemm.plan import (
+        NAIVE_K,
+        SHAPES,
+        _check_shape,
+        compile_launch,
+        default_constexprs,
+        launch_configs,
+        plan_target,
+    )
     from bwkit.gemm.plan import step_args as _args
 
     step = ladder_step(name)
@@ -125,7 +133,7 @@ def compile_step(name: str, dtype: str | torch.dtype = "fp16", target: str = "sm
     plan_target(target)
     if shape is None:
         shape = SHAPES["aligned"] if name != "naive" else (*SHAPES["aligned"][:2], NAIVE_K)
-    M, N, K = shape
+    M, N, K = _check_shape(shape, "compile_step")
     if isinstance(config, int) and not isinstance(config, bool):
         cfgs = launch_configs(name, dt, target)
         if not 0 <= config < len(cfgs):
@@ -172,6 +180,9 @@ def gemm_tolerance(dtype: str | torch.dtype, K: int, out_dtype: str | torch.dtyp
     dt = _dtype(dtype)
     check_number("gemm_tolerance: K (the inner size)", K)
     out = _DEFAULT_OUT[dt] if out_dtype is None else _dtype(out_dtype)
+    if out not in (torch.float32, torch.float16, torch.bfloat16):
+        raise ValueError(f"gemm_tolerance: out_dtype (C's dtype) must be fp32, fp16 or bf16, got {out_dtype!r} "
+                         "(the ladder never stores C in fp8)")
     eps_out = {torch.float32: 2.0**-24, torch.float16: 2.0**-11, torch.bfloat16: 2.0**-8}[out]
     eps_acc = 2.0**-11 if (tf32 and dt == torch.float32) else 2.0**-24
     scale = math.sqrt(K)
@@ -189,10 +200,11 @@ def random_operands(M: int, N: int, K: int, dtype: str | torch.dtype = "fp16", d
     """
     dt = _dtype(dtype)
     for nm, v in (("M", M), ("N", N), ("K", K)):
-        if not isinstance(v, int) or v <= 0:
-            raise ValueError(f"random_operands: {nm} must be a positive int, got {v!r}")
+        check_number(f"random_operands: {nm}", v)
     if b_layout not in ("kn", "nk"):
         raise ValueError(f"random_operands: b_layout must be 'kn' or 'nk', got {b_layout!r}")
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"random_operands: device={device!r}, but this machine has no CUDA GPU; pass device='cpu'")
     a = torch.randn((M, K), generator=generator).to(device=device, dtype=dt)
     if b_layout == "kn":
         b = torch.randn((K, N), generator=generator).to(device=device, dtype=dt)
@@ -212,6 +224,9 @@ def check_matmul(fn: Callable[..., torch.Tensor], M: int, N: int, K: int, dtype:
     'err_ratio' (worst |c - ref| / (atol + rtol |ref|), <= 1 passes), 'atol', 'rtol', 'nan'}; raises
     AssertionError with the details when the result is wrong. Taught in lab 03.
     """
+    if not callable(fn):
+        raise TypeError(f"check_matmul: fn must be a GEMM wrapper (a function such as gemm.matmul_kloop, or "
+                        f"gemm.ladder_step(name).wrapper), got {type(fn).__name__} {fn!r}")
     dt = _dtype(dtype)
     if device is None:
         device = "cpu" if runtime.interpreter_active() else "cuda"

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 
 from bwkit.gemm.kernels import DTYPES
 from bwkit.hw import SPECS
+from bwkit.kit.args import as_names, check_number
 from bwkit.kit.runtime import NATIVE_PLANS
 from bwkit.pipeline import SMEM_BYTES_PER_SM
 
@@ -121,6 +122,15 @@ def _check_step_dtype(step: str, dtype: str) -> None:
         raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(_DTYPES)}")
 
 
+def _check_shape(shape, what: str) -> tuple[int, int, int]:
+    """`shape` as an (M, N, K) tuple of positive ints; ValueError naming `what` otherwise."""
+    if not isinstance(shape, tuple | list) or len(shape) != 3:
+        raise ValueError(f"{what}: shape must be (M, N, K), three positive ints, got {shape!r}")
+    for nm, v in zip("MNK", shape, strict=True):
+        check_number(f"{what}: shape's {nm}", v)
+    return tuple(shape)
+
+
 def _dtype_name(dtype) -> str:
     if isinstance(dtype, str):
         return dtype
@@ -158,6 +168,8 @@ def launch_configs(step: str, dtype="bf16", target: str | tuple[int, int] = "sm_
 
 def default_constexprs(step: str, target: str, b_layout: str = "nk", c_tma: bool = True) -> dict:
     """The constexprs a wrapper adds for `step` besides the config: NUM_SMS, B_KMAJOR, WARP_SPECIALIZE, C_TMA."""
+    if step not in STEPS:
+        raise ValueError(f"unknown ladder step {step!r}; steps: {', '.join(STEPS)}")
     t = plan_target(target)
     if step not in ("persistent_tma", "ws"):
         return {}
@@ -178,7 +190,7 @@ def step_args(step: str, dtype, shape: tuple[int, int, int], b_layout: str = "kn
     dt = DTYPES[_dtype_name(dtype)]
     if b_layout not in ("kn", "nk"):
         raise ValueError(f"b_layout must be 'kn' (B is (K, N) row-major) or 'nk' (B = w.t()), got {b_layout!r}")
-    M, N, K = shape
+    M, N, K = _check_shape(shape, "step_args")
     out = out_dtype or _DEFAULT_OUT[dt]
     sbk, sbn = (1, K) if b_layout == "nk" else (N, 1)
     return {"a_ptr": dt, "b_ptr": dt, "c_ptr": out, "M": M, "N": N, "K": K, "stride_am": K, "stride_ak": 1,
@@ -271,6 +283,7 @@ def compile_launch(kernel, args: Mapping[str, object], target: str = "sm_100a", 
 
 def plan_table(dtypes=_DTYPES, targets=PLAN_TARGETS) -> list[dict]:
     """Every plan as rows {step, dtype, target, configs: ['128x256x64 s3 w8', ...]} (lab 03's plan table)."""
+    dtypes, targets = as_names("plan_table: dtypes", dtypes), as_names("plan_table: targets", targets)
     rows = []
     for step in STEPS:
         for dt in dtypes:

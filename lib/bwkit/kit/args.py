@@ -5,6 +5,7 @@
     check_number("elem_bytes", 0.5, integer=False)
     check_flag("Layout.eplb", True)             # True or False, not a truthy string
     as_names("gpus", "B200") == ("B200",)       # one name or several, never a string's characters
+    as_items("Ns", 17920, isinstance(17920, int)) == [17920]     # one item or a sequence of them
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numbers
 from collections.abc import Iterable
 from dataclasses import fields
 
-__all__ = ["check_number", "check_flag", "check_flag_fields", "as_names"]
+__all__ = ["check_number", "check_flag", "check_flag_fields", "as_names", "as_items"]
 
 
 def check_number(name: str, v, *, integer: bool = True, zero_ok: bool = False) -> None:
@@ -53,3 +54,14 @@ def as_names(name: str, v) -> tuple:
     if not isinstance(v, Iterable):
         raise TypeError(f"{name} must be a name or a sequence of names, got {type(v).__name__}")
     return tuple(v)
+
+
+def as_items(name: str, v, one: bool) -> list:
+    """`v` as a list: a single item (`one`: the caller's test that `v` is one, e.g. one Tile or one int) is a list
+    of one, a sequence its items; a str or anything else not iterable raises TypeError naming `name` (what the
+    argument holds, e.g. "sweep_n: Ns (ints)")."""
+    if one:
+        return [v]
+    if isinstance(v, (str, bytes)) or not isinstance(v, Iterable):
+        raise TypeError(f"{name} must be one or a sequence of them, got {type(v).__name__} {v!r:.60}")
+    return list(v)

@@ -111,7 +111,12 @@ def describe_value(x: Any, width: int = 60) -> str:
     dtype = getattr(x, "dtype", None)
     if shape is not None and dtype is not None:
         return f"a {str(dtype).replace('torch.', '')} {name} of shape {list(shape)}"
-    text = repr(x)
+    if isinstance(x, int) and not isinstance(x, bool) and x.bit_length() > 64:
+        return f"an int of about {round(x.bit_length() * math.log10(2))} digits"
+    try:
+        text = repr(x)
+    except Exception:  # noqa: BLE001 - an answer whose repr fails is still described
+        text = "its repr fails"
     if len(text) > width:
         text = text[: width - 3] + "..."
     article = "an" if name[:1].lower() in "aeiou" else "a"
@@ -170,7 +175,7 @@ def _to_array(x: Any):
             arr = np.asarray([_scalar(v) for v in x] if all(_is_scalar(v) for v in x) else x, dtype=np.float64)
             return arr, "list", arr.shape
         except (TypeError, ValueError):
-            return None, type(x).__name__, ()
+            return None, type(x).__name__, ()       # (an OverflowError goes up: `compare` names it)
     return None, type(x).__name__, ()
 
 
@@ -386,7 +391,13 @@ def compare(out: Any, ref: Any, *, atol: float = 0.0, rtol: float = 1e-6) -> tup
     early = _shape_mismatch(out, bshape, bdt)
     if early is not None:       # before any conversion: a huge answer of the wrong shape is never copied
         return False, early
-    a, adt, ashape = _to_array(out)
+    try:
+        a, adt, ashape = _to_array(out)
+    except OverflowError:        # an int past float's range (~1.8e308): a power or factorial that ran away
+        what = f"{describe_value(out)}, too large" if isinstance(out, int) else \
+            f"a {type(out).__name__} holding a number too large"
+        return False, [f"got {what} for a float (over 1.8e308): did a power or a product run away where a ratio or "
+                       "a probability was meant?"]
     if a is None:
         want = "a number" if not bshape else f"a tensor/array/list of shape {list(bshape)}"
         return False, [f"got {describe_value(out)}, expected {want}"]

@@ -39,6 +39,7 @@ Taught in lab 03 (exercises 03.1 and 03.3).
 from __future__ import annotations
 
 import contextlib
+import numbers
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -473,14 +474,32 @@ def memory_checks(tensors: Mapping[str, Any], kernel: str = "kernel",
     builder = interp.interpreter_builder
     saved = {n: builder.__dict__[n] for n in _PATCHED if n in builder.__dict__}
     builder.__dict__.update(_Checker(kernel, args, report).methods(builder))
+    device_call = interp.InterpretedFunction.__dict__["__call__"]
+    interp.InterpretedFunction.__call__ = _flat_errors(device_call, interp.InterpreterError)
     t0 = time.perf_counter()
     try:
         yield report
     finally:
         report.seconds = time.perf_counter() - t0
+        interp.InterpretedFunction.__call__ = device_call
         for n in _PATCHED:
             builder.__dict__.pop(n, None)
         builder.__dict__.update(saved)
+
+
+def _flat_errors(device_call, interpreter_error: type):
+    """A @triton.jit helper's call that lets an error from a nested helper through as it is: Triton's interpreter
+    wraps it again at every level (InterpreterError(repr(e))), and the text doubles with each, so a helper that
+    calls itself filled gigabytes before the recursion limit (the kernel died)."""
+    def call(self, *args, **kwargs):
+        try:
+            return device_call(self, *args, **kwargs)
+        except interpreter_error as e:
+            inner = e.__cause__
+            if isinstance(inner, interpreter_error):
+                raise inner.with_traceback(None) from inner.__cause__
+            raise
+    return call
 
 
 def _cause(e: BaseException, types: tuple[type, ...]) -> BaseException | None:
@@ -491,6 +510,23 @@ def _cause(e: BaseException, types: tuple[type, ...]) -> BaseException | None:
         seen.add(id(e))
         e = e.__cause__ or e.__context__
     return None
+
+
+def _check_grid(grid) -> tuple[int, ...]:
+    """`grid` (an int or 1 to 3 of them) as a tuple of ints >= 0; ValueError/TypeError naming a bad entry (a float
+    would be truncated, a string parsed: both launch another grid than the one meant)."""
+    entries = tuple(grid) if isinstance(grid, tuple | list) else (grid,)
+    if not 1 <= len(entries) <= 3:
+        raise ValueError(f"safe_launch: grid must have 1 to 3 entries (programs along x, y, z), got {grid!r}")
+    for g in entries:
+        if isinstance(g, bool) or not isinstance(g, numbers.Integral):
+            hint = " (a number typed as text: drop the quotes)" if isinstance(g, str) else \
+                " (a float: use triton.cdiv(M, BLOCK_M), or // instead of /)" if isinstance(g, float) else ""
+            raise TypeError(f"safe_launch: grid entries must be ints, got {g!r} ({type(g).__name__}) in grid "
+                            f"{grid!r}{hint}")
+        if g < 0:
+            raise ValueError(f"safe_launch: grid entries must be >= 0, got {g} in grid {grid!r}")
+    return tuple(int(g) for g in entries)
 
 
 def safe_launch(kernel, grid, *args, **kwargs) -> LaunchReport:
@@ -505,7 +541,7 @@ def safe_launch(kernel, grid, *args, **kwargs) -> LaunchReport:
         raise TypeError(f"safe_launch takes a @triton.jit kernel, got {type(kernel).__name__}")
     if callable(grid):
         raise TypeError("safe_launch takes a grid tuple, not a function of the meta-parameters")
-    grid = tuple(int(g) for g in (grid if isinstance(grid, (tuple, list)) else (grid,)))
+    grid = _check_grid(grid)
     name = getattr(kernel, "__name__", None) or getattr(getattr(kernel, "fn", None), "__name__", "kernel")
     if not runtime.interpreter_active():
         try:

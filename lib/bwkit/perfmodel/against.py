@@ -9,6 +9,7 @@ point, source, published value, the model's prediction and the error; `world_sum
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bwkit.perfmodel.counting import max_concurrency
@@ -54,14 +55,39 @@ def _recipe(spec: str | dict) -> Recipe:
     raise ValueError(f"world point: recipe must be 'fp8' or a dict of Recipe fields, got {spec!r}")
 
 
+# What a world point (an entry of `WORLD_POINTS`) must hold, and what its `model` entry must hold.
+_POINT_KEYS = ("name", "category", "metric", "published", "source", "when", "gpu", "model")
+_MODEL_KEYS = ("system", "layout", "recipe", "workload", "regime")
+
+
+def _check_point(point, keys: tuple[str, ...] = ("name", "metric", "model")) -> None:
+    """TypeError unless `point` is a dict; ValueError naming the missing keys of it or of its `model` entry."""
+    if not isinstance(point, dict):
+        raise TypeError(f"a world point must be a dict like those of pm.WORLD_POINTS, got {type(point).__name__} "
+                        f"{point!r:.60}")
+    missing = [k for k in keys if k not in point]
+    if missing:
+        raise ValueError(f"world point {point.get('name', '?')!r} lacks {', '.join(missing)} (see pm.WORLD_POINTS[0] "
+                         f"for the keys a point has)")
+    m = point["model"]
+    if not isinstance(m, dict) or any(k not in m for k in _MODEL_KEYS):
+        lack = [k for k in _MODEL_KEYS if k not in m] if isinstance(m, dict) else list(_MODEL_KEYS)
+        raise ValueError(f"world point {point['name']!r}: its 'model' entry must be a dict with "
+                         f"{', '.join(_MODEL_KEYS)}; it lacks {', '.join(lack)}")
+
+
 def point_inputs(point: dict) -> tuple[str, Layout, Recipe, Workload]:
     """(system, layout, recipe, workload) of a world point's `model` entry."""
+    _check_point(point)
     m = point["model"]
     return m["system"], Layout(**m["layout"]), _recipe(m["recipe"]), Workload(**m["workload"])
 
 
 def predict(point: dict, factors: Factors = _DEFAULT_FACTORS) -> float:
     """The model's prediction of `point` in the point's metric (tokens/s, tok/s/GPU, tok/s/user, input tok/s/GPU)."""
+    _check_point(point)
+    if not isinstance(factors, Factors):
+        raise TypeError(f"predict: factors must be a Factors (e.g. pm.Factors()), got {type(factors).__name__}")
     m = point["model"]
     system, lay, rec, wl = point_inputs(point)
     regime, metric = m["regime"], point["metric"]
@@ -87,9 +113,17 @@ def predict(point: dict, factors: Factors = _DEFAULT_FACTORS) -> float:
 
 
 def world_table(points: list[dict] | None = None, factors: Factors = _DEFAULT_FACTORS) -> list[WorldRow]:
-    """Every collected point with the model's prediction (default: all of `WORLD_POINTS`)."""
+    """Every collected point with the model's prediction (default: all of `WORLD_POINTS`; one point: a list of it)."""
+    if points is None:
+        points = WORLD_POINTS
+    elif isinstance(points, dict):
+        points = [points]
+    elif isinstance(points, str) or not isinstance(points, Iterable):
+        raise TypeError(f"world_table: points must be a list of world points (dicts like pm.WORLD_POINTS), got "
+                        f"{type(points).__name__}")
     rows = []
-    for p in WORLD_POINTS if points is None else points:
+    for p in points:
+        _check_point(p, _POINT_KEYS)
         rows.append(WorldRow(p["name"], p["category"], p["metric"], p["published"], predict(p, factors),
                              p["source"], p["when"], p["gpu"]))
     return rows
@@ -97,7 +131,19 @@ def world_table(points: list[dict] | None = None, factors: Factors = _DEFAULT_FA
 
 def world_summary(rows: list[WorldRow] | None = None) -> dict[str, dict[str, float]]:
     """Per category: number of points, median |error| and the worst error (signed, largest in size)."""
-    rows = world_table() if rows is None else rows
+    if rows is None:
+        rows = world_table()
+    elif isinstance(rows, WorldRow):
+        rows = [rows]
+    elif isinstance(rows, str) or not isinstance(rows, Iterable):
+        raise TypeError(f"world_summary: rows must be a list of WorldRow (from pm.world_table()), got "
+                        f"{type(rows).__name__}")
+    rows = list(rows)
+    for r in rows:
+        if not isinstance(r, WorldRow):
+            hint = " (world points: pass pm.world_table(points) instead)" if isinstance(r, dict) else ""
+            raise TypeError(f"world_summary: rows must be WorldRow (from pm.world_table()), got "
+                            f"{type(r).__name__}{hint}")
     out = {}
     for cat in CATEGORIES:
         errs = [r.error for r in rows if r.category == cat]

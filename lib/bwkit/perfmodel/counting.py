@@ -9,11 +9,12 @@ occupancy (paged caches) or by reservation. Taught in lab 08, steps 2-4.
 
 from __future__ import annotations
 
+import numbers
 from functools import lru_cache
 from statistics import NormalDist
 
 from bwkit import hw
-from bwkit.kit.args import check_number
+from bwkit.kit.args import check_flag, check_number
 from bwkit.moe import DEEPSEEK_V3, DeepSeekMoEConfig
 from bwkit.perfmodel.factors import _spec
 from bwkit.perfmodel.parameters import (
@@ -38,11 +39,11 @@ def unique_experts(num_experts: int, top_k: int, tokens: float) -> float:
     Each expert is missed by one token with probability 1 - top_k/num_experts, so
     E[unique] = num_experts * (1 - (1 - top_k/num_experts)^tokens). Taught in lab 08, step 3.
     """
-    ints = isinstance(num_experts, int) and isinstance(top_k, int)
-    if not ints or num_experts <= 0 or not 0 < top_k <= num_experts:
-        raise ValueError(f"unique_experts: need ints 0 < top_k <= num_experts, got {top_k!r}, {num_experts!r}")
-    if tokens < 0:
-        raise ValueError(f"unique_experts: tokens must be >= 0, got {tokens!r}")
+    check_number("unique_experts: num_experts", num_experts)
+    check_number("unique_experts: top_k", top_k)
+    if top_k > num_experts:
+        raise ValueError(f"unique_experts: need top_k <= num_experts, got {top_k!r}, {num_experts!r}")
+    check_number("unique_experts: tokens", tokens, integer=False, zero_ok=True)
     return num_experts * (1.0 - (1.0 - top_k / num_experts) ** tokens)
 
 
@@ -80,6 +81,7 @@ def component_params(cfg: DeepSeekMoEConfig = DEEPSEEK_V3) -> dict[str, int]:
     its attention, its MoE with all experts, and its 2h x h projection; it shares embedding and head).
     Taught in lab 08, step 2.
     """
+    check_kinds(cfg=cfg)
     mla = sum(_mla_params(cfg).values())
     expert = 3 * cfg.hidden * cfg.expert_inter
     moe_layers = cfg.num_moe_layers
@@ -99,6 +101,7 @@ def component_params(cfg: DeepSeekMoEConfig = DEEPSEEK_V3) -> dict[str, int]:
 
 def active_params_per_token(cfg: DeepSeekMoEConfig = DEEPSEEK_V3) -> int:
     """Parameters one decoded token multiplies through (main model: top_k routed experts, no embedding table)."""
+    check_kinds(cfg=cfg)
     p = component_params(cfg)
     return (p["attention"] + p["dense_ffn"] + p["shared_expert"] + p["router"] + p["head"]
             + p["routed_experts"] * cfg.top_k // cfg.num_experts)
@@ -119,6 +122,7 @@ def weight_bytes_per_gpu(layout: Layout, recipe: Recipe = RECIPE_NVFP4, cfg: Dee
     Routed experts: the layout's expert slots (experts + redundant replicas) spread over all GPUs.
     """
     check_kinds(layout=layout, recipe=recipe, cfg=cfg)
+    check_flag("weight_bytes_per_gpu: include_mtp", include_mtp)
     layout.check(cfg)
     p = component_params(cfg)
     tp = layout.attn_tp
@@ -146,6 +150,7 @@ def activation_bytes(cfg: DeepSeekMoEConfig = DEEPSEEK_V3) -> float:
     Four BF16 hidden vectors per layer, and per MoE layer top_k x (FP8 token copy + BF16 gate-up output read and
     written + FP8 activation output + BF16 down output written and read) — `ACTIVATION_BYTES` for DeepSeek-V3.
     """
+    check_kinds(cfg=cfg)
     moe = cfg.top_k * (cfg.hidden + 2 * 2 * cfg.expert_inter * 2 + cfg.expert_inter + 2 * cfg.hidden * 2)
     return cfg.num_layers * 4 * cfg.hidden * 2 + cfg.num_moe_layers * moe
 
@@ -194,8 +199,7 @@ def _free_kv_bytes(spec: hw.GPUSpec, layout: Layout, recipe: Recipe, cfg: DeepSe
                    activation_gb: float, kv_fraction: float) -> float:
     """Bytes of KV pool per GPU: `kv_fraction` of HBM minus weights and activations; ValueError if none is left."""
     check_kinds(workload=workload)
-    if not 0 < kv_fraction <= 1:
-        raise ValueError(f"kv_fraction must be in (0, 1], got {kv_fraction!r}")
+    check_kv_fraction(kv_fraction)
     check_number("activation_gb", activation_gb, integer=False, zero_ok=True)
     w = sum(weight_bytes_per_gpu(layout, recipe, cfg, include_mtp=workload.mtp_drafts > 0).values())
     hbm = spec.hbm_gb * 1e9
@@ -205,6 +209,12 @@ def _free_kv_bytes(spec: hw.GPUSpec, layout: Layout, recipe: Recipe, cfg: DeepSe
                          f"({layout.describe()}): weights {w / 1e9:.1f} GB + activations {activation_gb:.1f} GB "
                          f"per GPU > {spec.hbm_gb:.0f} GB HBM, short by {(need - hbm) / 1e9:.1f} GB per GPU")
     return (hbm - need) * kv_fraction
+
+
+def check_kv_fraction(kv_fraction) -> None:
+    """Raise ValueError unless `kv_fraction` (the share of free HBM the KV pool takes) is a number in (0, 1]."""
+    if isinstance(kv_fraction, bool) or not isinstance(kv_fraction, numbers.Real) or not 0 < kv_fraction <= 1:
+        raise ValueError(f"kv_fraction must be in (0, 1], got {kv_fraction!r}")
 
 
 def _kv_bytes_needed(spec: hw.GPUSpec, layout: Layout, recipe: Recipe, cfg: DeepSeekMoEConfig, workload: Workload,

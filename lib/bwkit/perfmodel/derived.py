@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from bwkit.kit.args import check_number
 from bwkit.perfmodel.published import (
     DEEPEP,
     DEEPGEMM_GROUPED_H800,
@@ -61,8 +62,7 @@ def grouped_gemm_efficiency(tokens_per_expert: float) -> float:
     Log-linear in M between DeepGEMM's grouped rows (H800: M = 256 ... 8,192, 0.45 ... 0.62 of peak); held at the
     ends (below 256 rows an expert GEMM is bandwidth-bound anyway). Assumed to transfer to Blackwell and FP4.
     """
-    if not tokens_per_expert >= 0:
-        raise ValueError(f"grouped_gemm_efficiency: tokens_per_expert must be >= 0, got {tokens_per_expert!r}")
+    check_number("grouped_gemm_efficiency: tokens_per_expert", tokens_per_expert, integer=False, zero_ok=True)
     ms = sorted(GROUPED_M)
     m = min(max(tokens_per_expert, ms[0]), ms[-1])
     for lo, hi in zip(ms[:-1], ms[1:], strict=True):
@@ -113,9 +113,10 @@ def rdma_bandwidth(ep: int, mode: str = "low_latency") -> tuple[float, float]:
     'low_latency' (decode): the published table by EP size, log-interpolated (held at the ends). 'normal' (prefill):
     the published internode normal-kernel bandwidth, the same for dispatch and combine.
     """
-    table = DEEPEP["rdma_low_latency"] if mode == "low_latency" else DEEPEP["rdma_normal"]
+    check_number("rdma_bandwidth: ep (GPUs in the EP group)", ep)
     if mode not in ("low_latency", "normal"):
         raise ValueError(f"rdma_bandwidth: mode must be 'low_latency' or 'normal', got {mode!r}")
+    table = DEEPEP["rdma_low_latency"] if mode == "low_latency" else DEEPEP["rdma_normal"]
     keys = sorted(table)
     e = min(max(ep, keys[0]), keys[-1])
     lo = max(k for k in keys if k <= e)
@@ -142,6 +143,7 @@ def prefill_attention_frac_sm100(seq_len: float) -> float:
     Log-linear between FlashAttention-4's published B200 forward figures (1K 0.31, 2K 0.41, 4K 0.48 of 2,250) and
     FlashMLA's "up to 1460 TFLOP/s" (0.65) for long sequences; held at the ends.
     """
+    check_number("prefill_attention_frac_sm100: seq_len", seq_len, integer=False)
     t = PREFILL_ATTENTION_SM100_BY_LEN
     ks = sorted(t)
     x = min(max(seq_len, ks[0]), ks[-1])

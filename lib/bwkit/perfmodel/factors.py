@@ -7,12 +7,13 @@ helpers at the end pick the peak, attention rate, per-kernel cost and link effic
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field, fields, replace
 
 from bwkit import hw
-from bwkit.kit.args import check_flag_fields
+from bwkit.kit.args import check_flag_fields, check_number
 from bwkit.perfmodel.derived import deepgemm_efficiency, ep_balance_cv, mla_decode_frac, nvlink_a2a_frac
-from bwkit.perfmodel.parameters import ADP_SCHEDULES, KERNEL_S_B200, MATH_PRECISION, Recipe, Workload
+from bwkit.perfmodel.parameters import ADP_SCHEDULES, KERNEL_S_B200, MATH_PRECISION, Recipe, Workload, check_real
 from bwkit.perfmodel.published import FLASHMLA_H800_TFLOPS, FP8_ATTENTION_SPEEDUP, PREFILL_ATTENTION_TFLOPS
 
 __all__ = ["Factors"]
@@ -103,17 +104,25 @@ class Factors:
         for f in ("bw_frac", "gemm_bw_frac", "prefill_gemm_frac", "attn_frac", "attn_frac_sm100",
                   "prefill_attn_frac_sm100", "nvlink_frac", "nvlink_frac_sm100"):
             v = getattr(self, f)
+            check_real(f"Factors.{f}", v)
             if not 0 < v <= 1:
                 raise ValueError(f"Factors.{f} is a fraction of a peak: it must be in (0, 1], got {v!r}")
+        if not isinstance(self.gemm_frac, dict):
+            raise TypeError(f"Factors.gemm_frac must be a dict of fractions by precision (e.g. "
+                            f"{{'fp4': 0.885, 'fp8': 0.912, 'bf16': 0.942}}), got {type(self.gemm_frac).__name__}")
         for p, v in self.gemm_frac.items():
-            if p not in hw.PRECISIONS or not 0 < v <= 1:
+            if p not in hw.PRECISIONS or isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v <= 1:
                 raise ValueError(f"Factors.gemm_frac[{p!r}]={v!r}: keys must be in {hw.PRECISIONS}, values in (0, 1]")
+        missing = [p for p in dict.fromkeys(MATH_PRECISION.values()) if p not in self.gemm_frac]
+        if missing:
+            raise ValueError(f"Factors.gemm_frac needs a fraction for every precision the recipes compute at "
+                             f"({', '.join(dict.fromkeys(MATH_PRECISION.values()))}); missing "
+                             f"{', '.join(map(repr, missing))}, got {self.gemm_frac!r}")
         if self.adp_schedule not in ADP_SCHEDULES:
             raise ValueError(f"Factors.adp_schedule must be one of {', '.join(ADP_SCHEDULES)}, "
                              f"got {self.adp_schedule!r}")
         for f in ("kernel_s", "kernel_s_sm100", "comm_latency_s", "ep_imbalance_cv", "eplb_imbalance_cv"):
-            if getattr(self, f) < 0:
-                raise ValueError(f"Factors.{f} must be >= 0, got {getattr(self, f)!r}")
+            check_number(f"Factors.{f}", getattr(self, f), integer=False, zero_ok=True)
 
     @classmethod
     def naive(cls) -> Factors:

@@ -8,8 +8,11 @@ Taught in lab 08, steps 5-8.
 
 from __future__ import annotations
 
+import numbers
+
 from bwkit import hw
-from bwkit.kit.args import as_names
+from bwkit.kit.args import as_items, as_names, check_number
+from bwkit.moe import DEEPSEEK_V3
 from bwkit.perfmodel.counting import max_concurrency
 from bwkit.perfmodel.decode import decode_step
 from bwkit.perfmodel.factors import _DEFAULT_FACTORS, Factors, _spec
@@ -21,9 +24,11 @@ from bwkit.perfmodel.parameters import (
     Layout,
     Recipe,
     Workload,
+    check_kinds,
+    check_real,
 )
 from bwkit.perfmodel.published import KV_FRACTION, PUBLISHED_MTP_B200
-from bwkit.perfmodel.step import StepResult
+from bwkit.perfmodel.step import STEP_KW, StepResult, check_context, check_step_kw
 
 __all__ = ["min_latency", "derive_kernel_s", "max_throughput", "pareto", "pareto_front", "WATERFALL_STEPS",
            "waterfall", "predict_systems"]
@@ -44,8 +49,12 @@ def derive_kernel_s(tokens_per_s_user: float = PUBLISHED_MTP_B200[0], system: st
     Raises ValueError if the published figure is faster than the model without any kernel cost (nothing to fit).
     Taught in lab 08, step 5.
     """
+    check_real("derive_kernel_s: tokens_per_s_user", tokens_per_s_user)
     if not tokens_per_s_user > 0:
         raise ValueError(f"derive_kernel_s: tokens_per_s_user must be > 0, got {tokens_per_s_user!r}")
+    check_kinds(layout=layout)
+    if factors is not None and not isinstance(factors, Factors):
+        raise TypeError(f"derive_kernel_s: factors must be a Factors or None, got {type(factors).__name__}")
     f = (factors or Factors()).with_(kernel_s=0.0, kernel_s_sm100=0.0, kernels=True)
     r = min_latency(system, layout=layout, mtp_drafts=0, factors=f)
     one = f.with_(kernel_s=1e-6, kernel_s_sm100=1e-6)
@@ -85,25 +94,54 @@ def pareto(system: str | hw.GPUSpec = "B200", recipe: Recipe = RECIPE_NVFP4,
     tok/s/GPU. Concurrencies are powers of two times the DP width, plus the HBM limit (reserving ISL + OSL, as
     max_throughput). Taught in lab 08, step 7.
     """
-    layouts = layouts or (LAYOUT_MIN_LATENCY, Layout(8, 8, 1, 8, name="TP8 EP8"), LAYOUT_MAX_THROUGHPUT)
-    kw = {"kv_policy": "reserve", **kw}
-    out = []
+    # The caller's arguments are checked first (a typo raises); only a layout whose weights do not fit is skipped.
+    spec = _spec(system)
+    check_kinds(recipe=recipe)
+    if not isinstance(factors, Factors):
+        raise TypeError(f"pareto: factors must be a Factors (e.g. pm.Factors()), got {type(factors).__name__}")
+    check_number("pareto: points", points)
+    check_step_kw("pareto", kw)
+    layouts = _items("pareto: layouts", layouts, Layout, "a Layout") or (
+        LAYOUT_MIN_LATENCY, Layout(8, 8, 1, 8, name="TP8 EP8"), LAYOUT_MAX_THROUGHPUT)
+    mtp_options = _items("pareto: mtp_options", mtp_options, numbers.Integral, "an int (MTP draft tokens)")
+    if not mtp_options:
+        raise ValueError("pareto: mtp_options must name at least one MTP setting, e.g. (0, 3)")
+    workloads = [Workload(1024, 2048, d) for d in mtp_options]       # raises naming Workload.mtp_drafts
+    cfg = kw.get("cfg", DEEPSEEK_V3)
     for lay in layouts:
-        for d in mtp_options:
-            wl = Workload(1024, 2048, d)
+        check_kinds(layout=lay)
+        check_context(spec, lay, recipe, cfg)                          # divides the model, formats, NVLink
+    kw = {"kv_policy": "reserve", **kw}
+    keep = {k: v for k, v in kw.items() if k in ("cfg", "activation_gb", "kv_fraction", "kv_policy")}
+    out, skipped = [], []
+    for lay in layouts:
+        for wl in workloads:
             try:
-                cap = max_concurrency(system, lay, recipe, wl, kv_policy=kw["kv_policy"])
-            except ValueError:
+                cap = max_concurrency(spec, lay, recipe, wl, **keep)
+            except ValueError as e:                                   # the weights alone do not fit this layout
+                skipped.append(str(e))
                 continue
             cs = sorted({lay.attn_dp * 2 ** i for i in range(points) if lay.attn_dp * 2 ** i <= cap} | {cap})
             for c in cs:
                 if c >= lay.attn_dp and c % lay.attn_dp == 0:
                     out.append(decode_step(system, lay, recipe, c, wl, factors, **kw))
+    if not out:
+        why = "; ".join(dict.fromkeys(skipped)) or "no layout holds even one request per attention-DP group"
+        raise ValueError(f"pareto: no operating point fits {spec.name}: {why}")
     return out
+
+
+def _items(name: str, v, cls: type, what: str) -> tuple:
+    """`v` as a tuple: one `cls` (`what`) becomes a 1-tuple, None stays empty, a sequence its items."""
+    return () if v is None else tuple(as_items(f"{name} ({what})", v, isinstance(v, cls) and not isinstance(v, bool)))
 
 
 def pareto_front(results: list[StepResult]) -> list[StepResult]:
     """The points not dominated on (tokens/s/user, tokens/s/GPU), sorted by tokens/s/user."""
+    results = _items("pareto_front: results", results, StepResult, "a StepResult")
+    for r in results:
+        if not isinstance(r, StepResult):
+            raise TypeError(f"pareto_front: results must be StepResults (e.g. pm.pareto()), got {type(r).__name__}")
     pts = sorted(results, key=lambda r: (-r.tokens_per_s_user, -r.tokens_per_s_gpu))
     front, best = [], -1.0
     for r in pts:
@@ -184,6 +222,7 @@ def predict_systems(systems: tuple[str, ...] = ("B200", "GB200", "H200", "H100 S
     (`KV_FRACTION`: B200 0.85, H200 0.8; 0.85 where none was published) unless `kv_fraction` is passed.
     A system that cannot hold the model gets {'error': message} instead of numbers. Taught in lab 08, step 8.
     """
+    check_step_kw("predict_systems", kw, STEP_KW + ("layout", "factors", "mtp_drafts"))
     out: dict[str, dict] = {}
     for s in as_names("systems", systems):
         spec = _spec(s)

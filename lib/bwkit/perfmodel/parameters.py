@@ -9,6 +9,8 @@ factors are in `bwkit.perfmodel.factors` (`Factors`, re-exported here). Taught i
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, fields
 
 from bwkit.kit.args import check_flag_fields, check_number
@@ -22,6 +24,18 @@ __all__ = [
     "ADP_SCHEDULES", "KERNELS", "EP_IMBALANCE_REF", "A2A_MODES", "WORKLOAD_KINDS", "KV_POLICIES",
     "ACTIVATION_BYTES", "Workload",
 ]
+
+
+
+def check_real(name: str, v) -> None:
+    """Raise ValueError naming `name` unless `v` is a finite real number (not a bool, a string, NaN or infinity).
+
+    The caller checks the range itself (its own message); this only refuses what no comparison should see."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+        hint = " (a number typed as text: drop the quotes)" if isinstance(v, str) else \
+            " (not infinity or NaN)" if isinstance(v, numbers.Real) and not isinstance(v, bool) else ""
+        raise ValueError(f"{name} must be a finite number, got {v!r}{hint}")
+
 
 # --------------------------------------------------------------------------------------------------------------
 # Number formats: bytes per stored weight element, including block scales
@@ -230,8 +244,7 @@ class Workload:
             raise ValueError(f"Workload.mtp_drafts must be one of {sorted(MTP_ACCEPTED)} (published acceptance "
                              f"data), got {self.mtp_drafts!r}")
         for f in ("isl_std", "osl_std"):
-            if not getattr(self, f) >= 0:
-                raise ValueError(f"Workload.{f} must be >= 0 tokens, got {getattr(self, f)!r}")
+            check_number(f"Workload.{f} (tokens)", getattr(self, f), integer=False, zero_ok=True)
         if self.kind not in WORKLOAD_KINDS:
             raise ValueError(f"Workload.kind must be one of {', '.join(WORKLOAD_KINDS)}, got {self.kind!r}")
 

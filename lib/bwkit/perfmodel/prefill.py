@@ -14,12 +14,13 @@ import math
 from dataclasses import dataclass, field, replace
 
 from bwkit import hw
+from bwkit.kit.args import check_flag, check_number
 from bwkit.moe import DEEPSEEK_V3, DeepSeekMoEConfig
 from bwkit.perfmodel.comm import all_to_all_s, attention_all_reduce_s, moe_all_reduce_s
 from bwkit.perfmodel.counting import activation_bytes, component_params, kv_bytes_per_token, weight_bytes_per_gpu
 from bwkit.perfmodel.derived import grouped_gemm_efficiency, prefill_attention_frac_sm100
 from bwkit.perfmodel.factors import _DEFAULT_FACTORS, Factors, _attn_frac, _kernel_s, _peak, _spec
-from bwkit.perfmodel.parameters import MATH_PRECISION, Layout, Recipe, Workload
+from bwkit.perfmodel.parameters import MATH_PRECISION, Layout, Recipe, Workload, check_kinds
 from bwkit.perfmodel.published import FP8_ATTENTION_SPEEDUP, HOST_LINK_GBS, PREFILL_COMM_SMS
 from bwkit.perfmodel.step import StepContext
 
@@ -191,6 +192,11 @@ def prefill_pool(system: str | hw.GPUSpec, layout: Layout, recipe: Recipe, workl
     `offload` (Grace-Blackwell: they stream from host memory over the 900 GB/s C2C link, prefetched, overlapped).
     """
     spec = _spec(system)
+    check_flag("prefill_pool: offload", offload)
+    check_number("prefill_pool: activation_gb", activation_gb, integer=False, zero_ok=True)
+    if not isinstance(factors, Factors):
+        raise TypeError(f"prefill_pool: factors must be a Factors (e.g. pm.Factors()), got {type(factors).__name__}")
+    check_kinds(workload=workload)
     f = replace(factors, prefill=True)
     s = StepContext(spec, layout, recipe, cfg, workload, f, layout.attn_dp, 0, "aggregated")  # checks the system
     if not isinstance(tokens_per_gpu, int) or tokens_per_gpu < workload.isl:

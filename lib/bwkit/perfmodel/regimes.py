@@ -14,14 +14,15 @@ from dataclasses import dataclass, replace
 from statistics import NormalDist
 
 from bwkit import hw
+from bwkit.kit.args import check_number
 from bwkit.moe import DEEPSEEK_V3, DeepSeekMoEConfig
 from bwkit.perfmodel.counting import max_concurrency
 from bwkit.perfmodel.decode import decode_step
 from bwkit.perfmodel.factors import _DEFAULT_FACTORS, Factors, _spec
-from bwkit.perfmodel.parameters import Layout, Recipe, Workload
+from bwkit.perfmodel.parameters import Layout, Recipe, Workload, check_kinds, check_real
 from bwkit.perfmodel.prefill import DEFAULT_MAX_NUM_TOKENS, prefill_parts
 from bwkit.perfmodel.published import MLPERF_DEEPSEEK_R1
-from bwkit.perfmodel.step import StepContext, StepResult
+from bwkit.perfmodel.step import StepContext, StepResult, check_context, check_step_kw
 
 __all__ = ["decode_pool", "BurstResult", "burst", "ServeResult", "serve", "max_rate", "request_prefill_s"]
 
@@ -106,6 +107,8 @@ def burst(system: str | hw.GPUSpec, layout: Layout, recipe: Recipe, workload: Wo
         raise ValueError(f"burst: num_requests must be a positive int, got {num_requests!r}")
     if not isinstance(max_num_tokens, int) or max_num_tokens <= 0:
         raise ValueError(f"burst: max_num_tokens must be a positive int, got {max_num_tokens!r}")
+    if max_batch is not None:
+        check_number("burst: max_batch (requests per attention-DP group)", max_batch)
     cap = max_concurrency(system, layout, recipe, workload, cfg, activation_gb, kv_fraction, kv_policy)
     if max_batch is not None:
         cap = min(cap, max_batch * layout.attn_dp)
@@ -155,10 +158,14 @@ def serve(system: str | hw.GPUSpec, layout: Layout, recipe: Recipe, workload: Wo
     prefills of its group (one per running request), Poisson: its p-th percentile TPOT adds z x prefill share /
     sqrt(C/dp). Raises ValueError when the load does not fit (rho >= 1, or the KV cache). Approximations.
     """
+    check_real("serve: rate", rate)
     if not rate > 0:
         raise ValueError(f"serve: rate must be > 0 requests/s, got {rate!r}")
+    check_real("serve: pct", pct)
     if not 50.0 <= pct < 100.0:
         raise ValueError(f"serve: pct must be in [50, 100), got {pct!r}")
+    check_kinds(layout=layout, workload=workload)
+    check_number("serve: max_num_tokens", max_num_tokens)
     dp = layout.attn_dp
     prefill = request_prefill_s(system, layout, recipe, workload, factors, cfg, max_num_tokens)
     conc, step = dp, None
@@ -191,8 +198,22 @@ def max_rate(system: str | hw.GPUSpec, layout: Layout, recipe: Recipe, workload:
     """The highest Poisson rate whose `pct` TTFT and TPOT meet the limits (default: MLPerf Server, 2 s / 80 ms).
 
     Bisection on the rate between 0 and the prefill capacity. ValueError if even a trickle misses the limits.
+    The arguments are checked first, so that a bad one raises its own error rather than "misses the limits".
     """
     spec = _spec(system)
+    check_number("max_rate: ttft_s", ttft_s, integer=False)
+    check_number("max_rate: tpot_s", tpot_s, integer=False)
+    check_real("max_rate: pct", pct)
+    if not 50.0 <= pct < 100.0:
+        raise ValueError(f"max_rate: pct must be in [50, 100), got {pct!r}")
+    if not isinstance(factors, Factors):
+        raise TypeError(f"max_rate: factors must be a Factors (e.g. pm.Factors()), got {type(factors).__name__}")
+    check_step_kw("max_rate", kw, ("cfg", "kv_fraction", "kv_policy", "max_num_tokens"))
+    check_kinds(layout=layout, recipe=recipe, workload=workload)
+    cfg = kw.get("cfg", DEEPSEEK_V3)
+    check_context(spec, layout, recipe, cfg)
+    max_concurrency(spec, layout, recipe, workload, cfg, kv_fraction=kw.get("kv_fraction", 0.85),
+                    kv_policy=kw.get("kv_policy", "paged"))       # raises when the weights alone do not fit
 
     def meeting(rate: float) -> ServeResult | None:
         """`serve` at `rate` if its `pct` TTFT and TPOT meet the limits; None if not (or if the queue breaks)."""

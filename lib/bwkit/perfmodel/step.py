@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from bwkit import hw
+from bwkit.kit.args import check_number
 from bwkit.moe import DeepSeekMoEConfig
+from bwkit.perfmodel.counting import check_kv_fraction
 from bwkit.perfmodel.factors import Factors, _check_recipe, _nvlink_frac
-from bwkit.perfmodel.parameters import Layout, Recipe, Workload, check_kinds
+from bwkit.perfmodel.parameters import KV_POLICIES, Layout, Recipe, Workload, check_kinds
 
-__all__ = ["StepResult", "StepContext", "check_context", "Cost", "POOLS"]
+__all__ = ["StepResult", "StepContext", "check_context", "check_step_kw", "Cost", "POOLS"]
 
 # Where prefill runs: 'aggregated' (in-flight batching mixes each request's prefill into the decode steps) or
 # 'decode' (a disaggregated decode-only pool: prompts are prefilled elsewhere and their caches arrive ready).
@@ -80,6 +82,38 @@ def check_context(spec: hw.GPUSpec, layout: Layout, recipe: Recipe, cfg: DeepSee
     _check_recipe(spec, recipe)
     if layout.num_gpus > 1 and not spec.nvlink_tbps:
         raise ValueError(f"{spec.name} has no NVLink in bwkit.hw: a {layout.num_gpus}-GPU layout needs one")
+
+
+# Keyword arguments of `decode.decode_step` that the operating points and regimes pass through.
+STEP_KW = ("cfg", "activation_gb", "kv_fraction", "kv_policy", "pool", "max_num_tokens")
+
+
+def check_step_kw(where: str, kw: dict, allowed: tuple[str, ...] = STEP_KW) -> None:
+    """Check the pass-through keyword arguments of `where` before any step runs: unknown names raise TypeError,
+    bad values ValueError naming the argument (so that a caller's typo is never taken for an infeasible point)."""
+    unknown = [k for k in kw if k not in allowed]
+    if unknown:
+        raise TypeError(f"{where}: unexpected keyword argument(s) {', '.join(unknown)}; it passes on "
+                        f"{', '.join(allowed)}")
+    if "cfg" in kw:
+        check_kinds(cfg=kw["cfg"])
+    if "layout" in kw:
+        check_kinds(layout=kw["layout"])
+    if "factors" in kw and not isinstance(kw["factors"], Factors):
+        raise TypeError(f"{where}: factors must be a Factors (e.g. pm.Factors()), got {type(kw['factors']).__name__}")
+    if "activation_gb" in kw:
+        check_number(f"{where}: activation_gb", kw["activation_gb"], integer=False, zero_ok=True)
+    if "kv_fraction" in kw:
+        check_kv_fraction(kw["kv_fraction"])
+    if "kv_policy" in kw and kw["kv_policy"] not in KV_POLICIES:
+        raise ValueError(f"{where}: kv_policy must be one of {', '.join(KV_POLICIES)}, got {kw['kv_policy']!r}")
+    if "pool" in kw and kw["pool"] not in POOLS:
+        raise ValueError(f"{where}: pool must be one of {', '.join(POOLS)}, got {kw['pool']!r}")
+    for k in ("max_num_tokens", "concurrency"):
+        if k in kw:
+            check_number(f"{where}: {k}", kw[k])
+    if "mtp_drafts" in kw:
+        Workload(mtp_drafts=kw["mtp_drafts"])                   # raises naming Workload.mtp_drafts
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ serve the learner's check cells, `bwkit grade` and the mutation catalogue in tes
 
 from bwkit.kit.exercises.engine import (
     LAB_MODULES,
+    CheckInterrupted,
     Verdict,
     all_exercises,
     check,
@@ -36,4 +37,4 @@ from bwkit.kit.exercises.spec import (
 
 __all__ = ["check", "run", "probe", "judge", "make_payload", "Verdict", "register", "get", "lab_exercises",
            "all_exercises", "LAB_MODULES", "Answer", "Case", "Choice", "Exercise", "Function", "Mistake", "Part",
-           "Value", "wrong_choices", "wrong_unit"]
+           "Value", "wrong_choices", "wrong_unit", "CheckInterrupted"]

@@ -97,8 +97,8 @@ def encode(x: Any, _depth: int = 0) -> Any:
         return x
     if isinstance(x, int):
         return x if abs(x) < 2**63 else {"__bigint__": str(x)}
-    if isinstance(x, float):
-        return x if math.isfinite(x) else {"__float__": repr(x)}
+    if isinstance(x, float):        # np.float64 is a float: repr(float(x)) is 'nan', not 'np.float64(nan)'
+        return float(x) if math.isfinite(x) else {"__float__": repr(float(x))}
     if isinstance(x, np.floating) and x.dtype != np.float64:   # keep the precision: it sets the tolerance
         return {"__npscalar__": {"dtype": x.dtype.str, "value": encode(float(x), _depth + 1)}}
     if isinstance(x, np.generic):

@@ -28,7 +28,7 @@ from bwkit.kit.exercises import codec
 from bwkit.kit.exercises.spec import BadAnswer, Case, Exercise, Mistake, Part
 
 __all__ = ["check", "run", "probe", "judge", "make_payload", "Verdict", "register", "get", "lab_exercises",
-           "all_exercises", "LAB_MODULES", "CASE_SECONDS"]
+           "all_exercises", "LAB_MODULES", "CASE_SECONDS", "CheckInterrupted"]
 
 CASE_SECONDS = 60.0      # `check`'s time limit on the answer for one input (the slowest official answer: ~2 s)
 
@@ -127,10 +127,29 @@ def _time_limit(seconds: float | None):
         signal.signal(signal.SIGALRM, previous)
 
 
-def _size_text(got: Any, nbytes: int) -> str:
+def _raw_bytes(x: Any, _depth: int = 0) -> int:
+    """The bytes of tensor/array data `codec.encode` would copy out of `x` (an expanded or strided view counts in
+    full: encoding makes it contiguous), read from shapes only, before anything is copied."""
+    import numpy as np
+
+    if _depth > 40:
+        return 0
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        return x.numel() * x.element_size()
+    if isinstance(x, np.ndarray):
+        return x.size * x.itemsize
+    if isinstance(x, (list, tuple)):
+        return sum(_raw_bytes(v, _depth + 1) for v in x[:10_000])
+    if isinstance(x, dict):
+        return sum(_raw_bytes(v, _depth + 1) for v in list(x.values())[:10_000])
+    return 0
+
+
+def _size_text(got: Any, nbytes: int, encoded: bool = False) -> str:
     from bwkit.kit.checks import describe_value
 
-    return f"your answer is {nbytes / 2**20:.1f} MiB ({describe_value(got)})"
+    return f"your answer {'encodes to' if encoded else 'is'} {nbytes / 2**20:.1f} MiB ({describe_value(got)})"
 
 
 def probe(exercise_id: str, namespace: Mapping[str, Any], payload: str, time_limit: float | None = None) -> str:
@@ -172,8 +191,14 @@ def probe(exercise_id: str, namespace: Mapping[str, Any], payload: str, time_lim
                 got = codec.Unanswerable("form", str(e))
             except BaseException as e:  # noqa: BLE001 - the learner's error is the answer
                 got = e
+            raw = _raw_bytes(got)
+            if raw * 4 // 3 > budget:     # base64 takes 4 characters per 3 bytes; refused before a byte is copied
+                got = codec.Unanswerable("unreadable", f"{_size_text(got, raw)}: the check carries at most "
+                                                       f"{codec.MAX_BYTES // 2**20} MiB once encoded (about "
+                                                       f"{budget * 3 // 4 // 2**20} MiB of tensor data)")
             try:
                 enc = codec.encode(got)     # fails here, not later, on something the codec cannot carry
+                codec.decode(enc)           # ... and so does what it carries but cannot read back
                 size = len(json.dumps(enc, separators=(",", ":"), allow_nan=False))
             except KeyboardInterrupt:
                 raise
@@ -183,7 +208,8 @@ def probe(exercise_id: str, namespace: Mapping[str, Any], payload: str, time_lim
                 size = 0
             if size > budget:
                 together = "" if size > codec.MAX_BYTES - 2**20 else " (the answers to all its inputs together)"
-                text = f"{_size_text(got, size)}: the check carries at most {codec.MAX_BYTES // 2**20} MiB{together}"
+                text = (f"{_size_text(got, size, encoded=True)}: the check carries at most "
+                        f"{codec.MAX_BYTES // 2**20} MiB{together}")
                 enc, size = codec.encode(codec.Unanswerable("unreadable", text)), 0
             budget -= size
             results.append(codec.Encoded(enc))
@@ -410,10 +436,44 @@ def judge(ex: Exercise, answers_json: str, seed: int = 0) -> Verdict:
     return Verdict(ex, False, lines, hint, diagnosed=diagnosed and (bool(named) or hint is None))
 
 
+@contextlib.contextmanager
+def _kit_defaults():
+    """torch's default dtype float32 and default device the CPU while the kit draws inputs and computes
+    references (a learner's torch.set_default_dtype / set_default_device would change them); restored after."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    dtype, device = torch.get_default_dtype(), torch.get_default_device()
+    if dtype != torch.float32:
+        torch.set_default_dtype(torch.float32)
+    if device.type != "cpu":
+        torch.set_default_device(None)
+    try:
+        yield
+    finally:
+        if dtype != torch.float32:
+            torch.set_default_dtype(dtype)
+        if device.type != "cpu":
+            torch.set_default_device(device)
+
+
 def run(exercise_id: str, namespace: Mapping[str, Any], seed: int = 0) -> Verdict:
-    """Probe and judge in this process (what `check` and the mutation tests use)."""
+    """Probe and judge in this process (what `check` and the mutation tests use): the inputs and the verdict
+    under the kit's torch defaults, the learner's code under the learner's own."""
     ex = get(exercise_id)
-    return judge(ex, probe(exercise_id, namespace, make_payload(ex, seed), time_limit=CASE_SECONDS), seed)
+    with _kit_defaults():
+        payload = make_payload(ex, seed)
+    answers = probe(exercise_id, namespace, payload, time_limit=CASE_SECONDS)
+    with _kit_defaults():
+        return judge(ex, answers, seed)
+
+
+class CheckInterrupted(KeyboardInterrupt):
+    """Kernel > Interrupt while a check ran the learner's answer: shown as one line, not a traceback into bwkit."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [str(self)]
 
 
 def check(exercise_id: str, namespace: Mapping[str, Any] | None = None) -> None:
@@ -423,4 +483,10 @@ def check(exercise_id: str, namespace: Mapping[str, Any] | None = None) -> None:
     """
     if namespace is None:
         namespace = sys._getframe(1).f_globals
-    run(exercise_id, namespace).show()
+    try:
+        verdict = run(exercise_id, namespace)
+    except KeyboardInterrupt:
+        raise CheckInterrupted(f"⏹ {exercise_id}: interrupted while the check ran your answer, so nothing was "
+                               "checked; run the check cell again (an answer that runs too long is stopped after "
+                               f"{CASE_SECONDS:g} s per input)") from None
+    verdict.show()

@@ -84,6 +84,10 @@ def _kernel_probe(name: str, naive: bool = False):
         if not hasattr(kernel, "arg_names") or not hasattr(kernel, "__getitem__"):
             raise TypeError(f"`{name}` must be a @triton.jit kernel (decorate the def with @triton.jit), got "
                             f"{type(kernel).__name__}")
+        if not runtime.interpreter_active() and not torch.cuda.is_available():
+            raise BadAnswer("Triton runs without its interpreter and this machine has no CUDA GPU: bwkit.setup() "
+                            "did not run before `import triton`. Restart the kernel and run the notebook from its "
+                            "first cell (import bwkit; bwkit.setup()), then this kernel's cell and the check")
         a, b = _operands(M, N, K, seed, "cpu" if runtime.interpreter_active() else "cuda", **case.kwargs)
         grid = (math.ceil(M / BM), math.ceil(N / BN))
         out = None
