@@ -103,7 +103,7 @@ BAD = [
      r"pipeline_config: rung must be a rung object.*got str 'rung3'; rung 3 is bwkit.cute_ladder.rung_by_name"),
     # [15] a single value where a sequence belongs (the ones that stay errors)
     ("sweep_n Ns a string", lambda: eff.sweep_n(8192, 8192, "17920"), TypeError,
-     "sweep_n: Ns .ints. must be one or a sequence of them, got '17920'"),
+     "sweep_n: Ns .ints. must be one or a sequence of them, got str '17920'"),
     ("best_tile tiles None-like", lambda: eff.best_tile(8192, 8192, 8192, tiles=128.5), TypeError,
      "best_tile: tiles"),
     ("measure_table bad shape", lambda: eff.measure_table(shapes=[(64, 64)], dry_run_spec="B200"), ValueError,

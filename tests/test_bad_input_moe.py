@@ -22,6 +22,10 @@ BAD = [
      "init_moe_weights: dtype must be a floating-point torch.dtype"),
     ("dtype 'bf16' (#3)", lambda: moe.init_moe_weights(_CFG, dtype="bf16"), TypeError,
      "init_moe_weights: dtype must be .*got 'bf16'"),
+    ("seed 1.5", lambda: moe.init_moe_weights(_CFG, seed=1.5), ValueError, "init_moe_weights: seed must be an int"),
+    ("skew seed 1.5", lambda: moe.skewed_router_bias(_CFG, seed=1.5), ValueError, "skewed_router_bias: seed"),
+    ("skew alpha NaN", lambda: moe.skewed_router_bias(_CFG, alpha=math.nan), ValueError,
+     r"alpha \(0 = no skew\) must be a number >= 0, got nan"),
     # 4: NaN
     ("weight_bytes NaN (#4)", lambda: moe.moe_cost(moe.DEEPSEEK_V3, weight_bytes=math.nan), ValueError,
      "moe_cost: weight_bytes must be a positive number, got nan"),

@@ -328,6 +328,8 @@ def init_moe_weights(cfg: DeepSeekMoEConfig, *, seed: int = 0, dtype=None, bias_
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"init_moe_weights: dtype must be a floating-point torch.dtype such as torch.float32 or "
                         f"torch.bfloat16 (not a string; an integer dtype rounds every weight to 0), got {dtype!r}")
+    check_number("init_moe_weights: seed", seed, zero_ok=True)
+    check_number("init_moe_weights: bias_std", bias_std, integer=False, zero_ok=True)
     E, H, I, S = cfg.num_experts, cfg.hidden, cfg.expert_inter, cfg.num_shared_experts
     n_params = 3 * H * I * (E + S) + E * H
     if n_params > _MAX_INIT_PARAMS:
@@ -654,6 +656,9 @@ def skewed_router_bias(cfg: DeepSeekMoEConfig, *, alpha: float = 1.0, seed: int 
     random permutation of the experts. Add it to the router logits to model an unbalanced router."""
     import torch
 
+    _check_cfg(cfg, "skewed_router_bias")
+    check_number("skewed_router_bias: seed", seed, zero_ok=True)
+    check_number("skewed_router_bias: alpha (0 = no skew)", alpha, integer=False, zero_ok=True)
     g = torch.Generator().manual_seed(seed)
     rank = torch.randperm(cfg.num_experts, generator=g).float() + 1.0
     return -alpha * torch.log(rank)

@@ -56,12 +56,12 @@ def as_names(name: str, v) -> tuple:
     return tuple(v)
 
 
-def as_items(name: str, v, one: bool) -> list:
+def as_items(name: str, v, one: bool, what: str = "one") -> list:
     """`v` as a list: a single item (`one`: the caller's test that `v` is one, e.g. one Tile or one int) is a list
-    of one, a sequence its items; a str or anything else not iterable raises TypeError naming `name` (what the
-    argument holds, e.g. "sweep_n: Ns (ints)")."""
+    of one, a sequence its items; a str or anything else not iterable raises TypeError naming `name` and `what`
+    one item is ("a Layout")."""
     if one:
         return [v]
     if isinstance(v, (str, bytes)) or not isinstance(v, Iterable):
-        raise TypeError(f"{name} must be one or a sequence of them, got {type(v).__name__} {v!r:.60}")
+        raise TypeError(f"{name} must be {what} or a sequence of them, got {type(v).__name__} {v!r:.60}")
     return list(v)

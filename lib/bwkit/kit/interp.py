@@ -474,14 +474,16 @@ def memory_checks(tensors: Mapping[str, Any], kernel: str = "kernel",
     builder = interp.interpreter_builder
     saved = {n: builder.__dict__[n] for n in _PATCHED if n in builder.__dict__}
     builder.__dict__.update(_Checker(kernel, args, report).methods(builder))
-    device_call = interp.InterpretedFunction.__dict__["__call__"]
-    interp.InterpretedFunction.__call__ = _flat_errors(device_call, interp.InterpreterError)
+    device_call = getattr(interp, "InterpretedFunction", type).__dict__.get("__call__")   # None: another Triton
+    if device_call is not None:
+        interp.InterpretedFunction.__call__ = _flat_errors(device_call, interp.InterpreterError)
     t0 = time.perf_counter()
     try:
         yield report
     finally:
         report.seconds = time.perf_counter() - t0
-        interp.InterpretedFunction.__call__ = device_call
+        if device_call is not None:
+            interp.InterpretedFunction.__call__ = device_call
         for n in _PATCHED:
             builder.__dict__.pop(n, None)
         builder.__dict__.update(saved)

@@ -133,7 +133,7 @@ def pareto(system: str | hw.GPUSpec = "B200", recipe: Recipe = RECIPE_NVFP4,
 
 def _items(name: str, v, cls: type, what: str) -> tuple:
     """`v` as a tuple: one `cls` (`what`) becomes a 1-tuple, None stays empty, a sequence its items."""
-    return () if v is None else tuple(as_items(f"{name} ({what})", v, isinstance(v, cls) and not isinstance(v, bool)))
+    return () if v is None else tuple(as_items(name, v, isinstance(v, cls) and not isinstance(v, bool), what))
 
 
 def pareto_front(results: list[StepResult]) -> list[StepResult]:
