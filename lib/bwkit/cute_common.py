@@ -209,7 +209,7 @@ def alloc_tmem(tmem_addr, num_cols: int, threads: int, allocator_warp: int = 0, 
     `free_tmem` gives the columns back.
     """
     if num_cols not in TMEM_ALLOC_COLUMNS:
-        raise ValueError(f"TMEM allocations are {TMEM_ALLOC_COLUMNS} columns, got {num_cols}")
+        raise ValueError(f"TMEM allocations are {TMEM_ALLOC_COLUMNS} columns, got {num_cols!r}")
     retrieve = pipeline.NamedBarrier(barrier_id=TMEM_BARRIER_ID, num_threads=threads)
     if allocator_warp == 0 and two_cta_dealloc is None:
         tmem = TmemAllocator(tmem_addr, barrier_for_retrieve=retrieve)

@@ -26,15 +26,17 @@ Use (compile-only on any machine; running needs a datacenter Blackwell GPU, sm_1
 
 Constraints (checked before compiling or launching, with a message naming the rule): M % TILE_M == 0,
 N % TILE_N == 0, K % TILE_K == 0 (this kernel does no bounds checks); TILE_M = 128, TILE_N in {64, 128, 256};
-rows 16-byte aligned (implied by K % TILE_K == 0). NVFP4: K % 256 == 0, packed FP4 (two codes a byte).
+rows 16-byte aligned (implied by K % TILE_K == 0). NVFP4: K % 256 == 0, packed FP4 (two codes a byte); both: STAGES
+from 2 to 8 and the ring within 227 KiB of shared memory.
 
 Taught in lab 05 (steps 4-7).
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import cuda.bindings.driver as cuda_driver
 import cutlass
@@ -46,6 +48,7 @@ from cutlass.memory import SmemAllocator
 
 from bwkit import cute_common as cc
 from bwkit.formats import check_nvfp4_operands, check_operand
+from bwkit.kit.args import check_number
 from bwkit.pipeline import SMEM_BYTES_PER_SM
 
 __all__ = [
@@ -83,6 +86,15 @@ EXPECTED_PTX_NVFP4: dict[str, str] = {
 }
 
 
+def _int_fields(obj, prefix: str) -> None:
+    """`check_number` on each int field of the dataclass `obj` that holds no int (a float, a str, None, a bool), so
+    a size never reaches CuTe as 128.0; a wrong int is left to the field's own rule (which says what it allows)."""
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        if f.type in ("int", int) and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
+            check_number(f"{prefix}{f.name}", v)
+
+
 @dataclass(frozen=True)
 class GemmConfig:
     """Tile sizes and pipeline depth of the dense kernel: TILE_M x TILE_N of C per CTA, K in TILE_K steps."""
@@ -94,26 +106,43 @@ class GemmConfig:
     EPI_N: int = 32            # accumulator columns each epilogue step moves TMEM -> registers -> global
 
     def __post_init__(self) -> None:
+        _int_fields(self, "GemmConfig.")
         if self.TILE_M != 128:
-            raise ValueError(f"TILE_M must be 128 (one CTA, one tcgen05.mma of M=128), got {self.TILE_M}")
+            raise ValueError(f"TILE_M must be 128 (one CTA, one tcgen05.mma of M=128), got {self.TILE_M!r}")
         if self.TILE_N not in (64, 128, 256):
-            raise ValueError(f"TILE_N must be one of 64, 128, 256 (tcgen05 N <= 256), got {self.TILE_N}")
+            raise ValueError(f"TILE_N must be one of 64, 128, 256 (tcgen05 N <= 256), got {self.TILE_N!r}")
         if self.TILE_K % 64 != 0 or self.TILE_K <= 0:
             raise ValueError(f"TILE_K must be a positive multiple of 64 (a 128-byte swizzle row of 16-bit data), "
-                             f"got {self.TILE_K}")
+                             f"got {self.TILE_K!r}")
         if not 2 <= self.STAGES <= 8:
-            raise ValueError(f"STAGES must be between 2 and 8, got {self.STAGES}")
+            raise ValueError(f"STAGES must be between 2 and 8, got {self.STAGES!r}")
         if self.EPI_N not in (8, 16, 32, 64) or self.TILE_N % self.EPI_N:
-            raise ValueError(f"EPI_N must be 8, 16, 32 or 64 and divide TILE_N={self.TILE_N}, got {self.EPI_N}")
+            raise ValueError(f"EPI_N must be 8, 16, 32 or 64 and divide TILE_N={self.TILE_N}, got {self.EPI_N!r}")
+
+
+def _check_config(what: str, config) -> None:
+    """TypeError naming `what` unless `config` is a `GemmConfig` (a dict, None or a ladder rung is not one)."""
+    if isinstance(config, GemmConfig):
+        return
+    hint = {dict: "; a dict of fields goes in as cg.GemmConfig(**config)",
+            type(None): "; leave config out for the default, cg.GemmConfig()"}.get(type(config), "")
+    if type(config).__name__ == "Rung":
+        hint = ("; a bwkit.cute_ladder.Rung is a ladder rung: use bwkit.cute_ladder's compile_rung / run_rung / "
+                "smem_bytes (rung 1's GemmConfig is rung.gemm_config)")
+    raise TypeError(f"{what}: config must be a bwkit.cute_gemm.GemmConfig, e.g. cg.GemmConfig(TILE_N=128, STAGES=6), "
+                    f"got {type(config).__name__} {config!r:.60}{hint}")
 
 
 def smem_bytes(config: GemmConfig, elem_bytes: int = 2) -> int:
     """Shared memory the dense kernel's A/B ring needs: STAGES x (TILE_M + TILE_N) x TILE_K x elem_bytes."""
+    _check_config("smem_bytes", config)
+    check_number("smem_bytes: elem_bytes", elem_bytes, integer=False)
     return config.STAGES * (config.TILE_M + config.TILE_N) * config.TILE_K * elem_bytes
 
 
 def check_gemm_shapes(M: int, N: int, K: int, config: GemmConfig = GemmConfig()) -> None:
     """Raise ValueError naming the rule when (M, N, K) does not fit the dense kernel's tiles."""
+    _check_config("check_gemm_shapes", config)
     for name, v in (("M", M), ("N", N), ("K", K)):
         if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
@@ -128,18 +157,34 @@ def check_gemm_shapes(M: int, N: int, K: int, config: GemmConfig = GemmConfig())
                          f"an sm_100a CTA has at most 232448 (227 KiB): lower STAGES or TILE_N")
 
 
-def check_nvfp4_shapes(M: int, N: int, K: int, TILE_N: int = 128) -> None:
-    """Raise ValueError naming the rule when (M, N, K) does not fit the NVFP4 kernel (128 x TILE_N x 256 tiles)."""
+def _check_nvfp4_tiles(M: int, N: int, K: int, TILE_N: int) -> None:
+    """The sizes and TILE_N rules every NVFP4 kernel shares (lab 05's and `bwkit.cute_ladder_nvfp4`'s)."""
     for name, v in (("M", M), ("N", N), ("K", K)):
         if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if isinstance(TILE_N, bool) or not isinstance(TILE_N, numbers.Integral):
+        check_number("NVFP4 TILE_N", TILE_N)
     if TILE_N not in (128, 256):
-        raise ValueError(f"NVFP4 TILE_N must be 128 or 256, got {TILE_N}")
+        raise ValueError(f"NVFP4 TILE_N must be 128 or 256, got {TILE_N!r}")
     for name, v, tile in (("M", M, 128), ("N", N, TILE_N), ("K", K, NVFP4_TILE_K)):
         if v % tile:
             raise ValueError(f"{name}={v} is not a multiple of {tile}: the NVFP4 kernel needs M % 128 == 0, "
                              f"N % TILE_N({TILE_N}) == 0 and K % {NVFP4_TILE_K} == 0 (K tile = 4 MMAs of K=64; "
                              f"scale tiles cover 128 rows x 4 scales); pad the operands")
+
+
+def check_nvfp4_shapes(M: int, N: int, K: int, TILE_N: int = 128, STAGES: int = 4) -> None:
+    """Raise ValueError naming the rule when (M, N, K) does not fit the NVFP4 kernel (128 x TILE_N x 256 tiles) or
+    its STAGES-deep ring (packed FP4 A and B + their scales, one per 16) does not fit shared memory."""
+    _check_nvfp4_tiles(M, N, K, TILE_N)
+    if isinstance(STAGES, bool) or not isinstance(STAGES, numbers.Integral):
+        check_number("NVFP4 STAGES", STAGES)
+    if not 2 <= STAGES <= 8:
+        raise ValueError(f"NVFP4 STAGES must be between 2 and 8, got {STAGES!r}")
+    ring = STAGES * ((128 + TILE_N) * NVFP4_TILE_K // 2 + (128 + TILE_N) * NVFP4_TILE_K // SF_VEC)
+    if ring > SMEM_BYTES_PER_SM:
+        raise ValueError(f"NVFP4 STAGES={STAGES} x tiles need {ring} bytes of shared memory; an sm_100a CTA has at "
+                         f"most {SMEM_BYTES_PER_SM} (227 KiB): lower STAGES or TILE_N")
 
 
 # ------------------------------------------------------------------------------------------------ dense kernel
@@ -260,6 +305,7 @@ def compile_gemm(M: int = 8192, N: int = 8192, K: int = 8192, dtype: str = "bf16
     `M, N, K` are checked against the tiles; the compiled kernel takes them at run time. `dtype` is 'bf16'
     or 'fp16'.
     """
+    _check_config("compile_gemm", config)
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
     check_gemm_shapes(M, N, K, config)
@@ -317,6 +363,7 @@ def _dense_operands(a, b, check_shapes: Callable[[int, int, int], None]) -> tupl
 
 def gemm_tcgen05(a, b, config: GemmConfig = GemmConfig()):
     """C = a @ b.T on a Blackwell GPU with the kit's tcgen05 kernel; a (M, K), b (N, K) bf16/fp16 CUDA tensors."""
+    _check_config("gemm_tcgen05", config)
     dt, (M, N, K), c, ptrs, stream = _dense_operands(a, b, lambda M, N, K: check_gemm_shapes(M, N, K, config))
     key = ("dense", dt, config)
     if key not in _RUN_CACHE:
@@ -459,7 +506,7 @@ def compile_gemm_nvfp4(M: int = 8192, N: int = 8192, K: int = 8192, TILE_N: int 
     """Compile the NVFP4 block-scaled kernel for sm_100a (no GPU needed); return a `bwkit.inspect.Compiled`."""
     if out_dtype not in DTYPES:
         raise ValueError(f"out_dtype must be one of {list(DTYPES)}, got {out_dtype!r}")
-    check_nvfp4_shapes(M, N, K, TILE_N)
+    check_nvfp4_shapes(M, N, K, TILE_N, STAGES)
     tile = (128, TILE_N, NVFP4_TILE_K)
     return _compile(gemm_nvfp4_host, _fake_ptr(cutlass.Float4E2M1FN, 1 << 20),
                         _fake_ptr(cutlass.Float4E2M1FN, 1 << 21), _fake_ptr(cutlass.Float8E4M3FN, 1 << 22),
@@ -477,7 +524,7 @@ def gemm_nvfp4(a_fp4, b_fp4, sfa, sfb, M: int, N: int, K: int, TILE_N: int = 128
     """
     import torch
 
-    check_nvfp4_shapes(M, N, K, TILE_N)
+    check_nvfp4_shapes(M, N, K, TILE_N, STAGES)
     check_nvfp4_operands(a_fp4, b_fp4, sfa, sfb, M, N, K)
     _check_on_gpu(a_fp4=a_fp4, b_fp4=b_fp4, sfa=sfa, sfb=sfb)
     c = torch.empty(M, N, dtype=torch.bfloat16, device=a_fp4.device)

@@ -54,6 +54,7 @@ from bwkit import hw
 from bwkit import ladder_model as lm
 from bwkit import pipeline as pl
 from bwkit import tensorcores as tc
+from bwkit.kit.args import check_number
 
 # nvidia-cutlass-dsl 4.8.1 marks its tile schedulers (and their divisor type) as deprecated; they are its API
 warnings.filterwarnings("ignore", message="Migrated to examples/CuTeDSL/helpers", category=DeprecationWarning)
@@ -102,10 +103,17 @@ class Rung:
         def bad(msg: str) -> None:
             raise ValueError(f"rung {self.number} ({self.name}): {msg}")
 
+        cg._int_fields(self, f"rung {self.number} ({self.name}): ")
+        if isinstance(self.cluster, list):              # a list would make the rung unhashable (a cache key)
+            object.__setattr__(self, "cluster", tuple(self.cluster))
+        if (not isinstance(self.cluster, tuple) or len(self.cluster) != 2
+                or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in self.cluster)):
+            bad(f"cluster must be a pair of positive ints (CTAs along M, CTAs along N), e.g. (2, 2), got "
+                f"{self.cluster!r}")
         if self.cta_group not in (1, 2):
             bad(f"cta_group must be 1 (one SM per MMA) or 2 (a tcgen05 CTA pair), got {self.cta_group!r}")
         cm, cn = self.cluster
-        if any(not isinstance(v, int) or v < 1 or v & (v - 1) for v in (cm, cn)):
+        if any(v & (v - 1) for v in (cm, cn)):
             bad(f"cluster dims must be powers of two, got {self.cluster}")
         if cm % self.cta_group:
             bad(f"cluster {self.cluster}: a CTA pair (cta_group=2) needs an even number of CTAs along M")
@@ -124,17 +132,18 @@ class Rung:
             bad("the one-cluster-per-tile kernel (rung 2) is written for a CTA pair: use cta_group=2, or a "
                 "persistent scheduler for one-CTA MMAs in a cluster")
         if self.TILE_N not in (64, 128, 256):
-            bad(f"TILE_N must be 64, 128 or 256 (tcgen05 N <= 256), got {self.TILE_N}")
+            bad(f"TILE_N must be 64, 128 or 256 (tcgen05 N <= 256), got {self.TILE_N!r}")
         if self.TILE_K <= 0 or self.TILE_K % 64:
-            bad(f"TILE_K must be a positive multiple of 64 (a 128-byte swizzle row of 16-bit data), got {self.TILE_K}")
+            bad(f"TILE_K must be a positive multiple of 64 (a 128-byte swizzle row of 16-bit data), "
+                f"got {self.TILE_K!r}")
         if not 2 <= self.STAGES <= 12:
-            bad(f"STAGES must be between 2 and 12, got {self.STAGES}")
+            bad(f"STAGES must be between 2 and 12, got {self.STAGES!r}")
         if self.EPI_N not in (8, 16, 32, 64) or self.TILE_N % self.EPI_N:
-            bad(f"EPI_N must be 8, 16, 32 or 64 and divide TILE_N={self.TILE_N}, got {self.EPI_N}")
+            bad(f"EPI_N must be 8, 16, 32 or 64 and divide TILE_N={self.TILE_N}, got {self.EPI_N!r}")
         if self.acc_stages * self.TILE_N > TMEM_COLUMNS:
             bad(f"{self.acc_stages} accumulators x TILE_N={self.TILE_N} columns exceed TMEM's {TMEM_COLUMNS}")
         if self.EPI_STAGES not in (1, 2, 4):
-            bad(f"EPI_STAGES must be 1, 2 or 4, got {self.EPI_STAGES}")
+            bad(f"EPI_STAGES must be 1, 2 or 4, got {self.EPI_STAGES!r}")
 
     @property
     def mma_tile(self) -> tuple[int, int, int]:
@@ -203,12 +212,44 @@ def rung_by_name(number: str) -> Rung:
     for r in (*RUNGS, RUNG_CLC):
         if r.number == number:
             return r
-    raise ValueError(f"unknown rung {number!r}; known: {', '.join(r.number for r in (*RUNGS, RUNG_CLC))}")
+    hint = ""
+    if isinstance(number, int) and not isinstance(number, bool):
+        hint = f" (the numbers are strings: rung_by_name({str(number)!r}))"
+    elif isinstance(number, str) and number.strip().lower() == "nvfp4":
+        hint = " (the NVFP4 rung is bwkit.cute_ladder_nvfp4.NVFP4_RUNG)"
+    raise ValueError(f"unknown rung {number!r}; known: {', '.join(r.number for r in (*RUNGS, RUNG_CLC))}{hint}")
+
+
+def _check_rung(what: str, rung) -> None:
+    """TypeError naming `what` unless `rung` is a `Rung` (a number or name says which one to pass instead)."""
+    if isinstance(rung, Rung):
+        return
+    hint = ""
+    if isinstance(rung, (str, int)) and not isinstance(rung, bool):
+        key = str(rung).strip().lower().removeprefix("rung").strip(" _-")
+        if key in [r.number for r in (*RUNGS, RUNG_CLC)]:
+            hint = f"; rung {key} is bwkit.cute_ladder.rung_by_name({key!r})"
+        elif key == "nvfp4":
+            hint = "; the NVFP4 rung is bwkit.cute_ladder_nvfp4.NVFP4_RUNG (its functions: compile_nvfp4, run_nvfp4)"
+    elif type(rung).__name__ == "GemmConfig":
+        hint = "; a GemmConfig is lab 05's kernel: bwkit.cute_gemm.compile_gemm(M, N, K, config=...)"
+    raise TypeError(f"{what}: rung must be a bwkit.cute_ladder.Rung (e.g. RUNGS[1]), got {type(rung).__name__} "
+                    f"{rung!r:.60}{hint}")
+
+
+def _check_dense(what: str, rung, instead: str) -> None:
+    """`_check_rung`, and ValueError when `rung` is the NVFP4 rung (number 'nvfp4', as `bwkit.ladder_model` reads
+    it): this module's formulas and kernels are the dense ones; `instead` says what to call for it."""
+    _check_rung(what, rung)
+    if rung.number == "nvfp4":
+        raise ValueError(f"{what}: rung {rung.number!r} is the NVFP4 rung (packed FP4 + scales), not a dense "
+                         f"bf16/fp16 rung: {instead}")
 
 
 def smem_bytes(rung: Rung, elem_bytes: int = 2) -> int:
     """Shared memory of one CTA's operand rings: STAGES x (128 rows of A + TILE_N / cta_group rows of B) x TILE_K
     x elem_bytes, plus the TMA-store epilogue's EPI_STAGES buffers of 128 x EPI_N (barriers not counted)."""
+    _check_dense("smem_bytes", rung, "its shared memory is bwkit.cute_ladder_nvfp4.nvfp4_smem_bytes(rung)")
     ring = rung.STAGES * lm.stage_bytes(rung.TILE_N, rung.TILE_K, rung.cta_group, elem_bytes)
     epi = rung.EPI_STAGES * 128 * rung.EPI_N * elem_bytes if rung.epilogue == "tma" else 0
     return ring + epi
@@ -216,19 +257,26 @@ def smem_bytes(rung: Rung, elem_bytes: int = 2) -> int:
 
 def tmem_columns(rung: Rung) -> int:
     """TMEM columns each CTA allocates: acc_stages x TILE_N, rounded up to tcgen05.alloc's power of two (>= 32)."""
+    _check_dense("tmem_columns", rung, f"its kernel allocates all {TMEM_COLUMNS} TMEM columns (the accumulators + "
+                 "the scales; bwkit.cute_ladder_nvfp4.check_nvfp4_rung checks that they fit)")
     return tc.alloc_columns(rung.acc_stages * rung.TILE_N)
 
 
 def max_active_clusters(rung: Rung, sms: int = B200_SMS) -> int:
     """Clusters that fit on `sms` SMs at once (one CTA per SM): what a persistent grid launches; compile-only
     assumes a B200's 148. On a GPU `run_rung` asks the driver (clusters must fit in a GPC, so it can be fewer)."""
+    _check_rung("max_active_clusters", rung)
+    check_number("max_active_clusters: sms", sms)
     return sms // rung.cluster_size
+
+
+_NVFP4_FUNCTIONS = ("compile it with bwkit.cute_ladder_nvfp4.compile_nvfp4(M, N, K, rung), run it with run_nvfp4 and "
+                    "check its shapes with check_nvfp4_rung")
 
 
 def check_rung_shapes(M: int, N: int, K: int, rung: Rung) -> None:
     """Raise ValueError naming the rule when (M, N, K) does not fit the rung's tiles and cluster."""
-    if not isinstance(rung, Rung):
-        raise TypeError(f"rung must be a bwkit.cute_ladder.Rung (e.g. RUNGS[1]), got {type(rung).__name__}")
+    _check_dense("check_rung_shapes", rung, _NVFP4_FUNCTIONS)
     for name, v in (("M", M), ("N", N), ("K", K)):
         if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
@@ -492,6 +540,10 @@ def kernel_persistent(
 # ------------------------------------------------------------------------------------------------ host side
 def make_tiled_mma(io_dtype, rung: Rung) -> cute.TiledMma:
     """The rung's tcgen05 MMA: kind::f16, (128 x cta_group) x TILE_N x 16, operands from smem, both K-major."""
+    if io_dtype not in [t for t, _ in cg.DTYPES.values()]:
+        raise TypeError(f"make_tiled_mma: io_dtype must be a CuTe element type, cutlass.BFloat16 or cutlass.Float16 "
+                        f"(bwkit.cute_gemm.DTYPES[name][0]), got {io_dtype!r}")
+    _check_dense("make_tiled_mma", rung, "its block-scaled MMA is built by bwkit.cute_gemm.nvfp4_operands")
     tile = rung.mma_tile
     group = tcgen05.CtaGroup.TWO if rung.cta_group == 2 else tcgen05.CtaGroup.ONE
     return cute.make_tiled_mma(tcgen05.MmaF16BF16Op(io_dtype, cutlass.Float32, (tile[0], tile[1], cg.MMA_K_F16),
@@ -505,6 +557,10 @@ def layout_budget(rung: Rung, dtype: str = "bf16") -> dict[str, int]:
     accumulator(s). The tests compare them with `smem_bytes` and `tmem_columns`."""
     from bwkit.layouts import run_cute
 
+    _check_dense("layout_budget", rung, "these are the dense kind::f16 layouts; its shared memory is "
+                 "bwkit.cute_ladder_nvfp4.nvfp4_smem_bytes(rung)")
+    if dtype not in cg.DTYPES:
+        raise ValueError(f"layout_budget: dtype must be one of {list(cg.DTYPES)}, got {dtype!r}")
     io_dtype = cg.DTYPES[dtype][0]
 
     def build() -> dict[str, int]:
@@ -576,6 +632,7 @@ def compile_rung(rung: Rung, M: int = 8192, N: int = 8192, K: int = 8192, dtype:
     Rung 1 is `bwkit.cute_gemm.compile_gemm`; the others go through `ladder_host` with their kernel. A
     persistent grid is sized for a B200 (`max_active_clusters`).
     """
+    _check_dense("compile_rung", rung, _NVFP4_FUNCTIONS)
     if dtype not in cg.DTYPES:
         raise ValueError(f"dtype must be one of {list(cg.DTYPES)}, got {dtype!r}")
     check_rung_shapes(M, N, K, rung)
@@ -594,6 +651,7 @@ _RUN_CACHE: dict = {}
 
 def run_rung(rung: Rung, a, b):
     """C = a @ b.T with one rung's kernel on a datacenter Blackwell GPU; a (M, K), b (N, K) bf16/fp16 CUDA tensors."""
+    _check_dense("run_rung", rung, _NVFP4_FUNCTIONS)
     if _is_lab05(rung):
         return cg.gemm_tcgen05(a, b, rung.gemm_config)
     dt, (M, N, K), c, ptrs, stream = cg._dense_operands(a, b, lambda M, N, K: check_rung_shapes(M, N, K, rung))

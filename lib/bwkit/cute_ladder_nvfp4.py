@@ -1,7 +1,7 @@
 """The NVFP4 block-scaled GEMM on the ladder's best schedule (`bwkit.cute_ladder`, rung 5), 1-CTA MMA.
 
 Lab 05's NVFP4 kernel (`bwkit.cute_gemm.gemm_kernel_nvfp4`: one CTA per tile, one accumulator, direct stores)
-moved onto rung 5's persistent, warp-specialised schedule: a static (or CLC) tile scheduler, two TMEM
+moved onto rung 5's persistent, warp-specialised schedule: the static tile scheduler, two TMEM
 accumulators and the TMA-store epilogue, all through the same `bwkit.cute_common` helpers. What the scales add
 is lab 05's: two more TMA loads per stage (SFA, SFB), ``tcgen05.cp`` of the stage's scales into TMEM before its
 MMAs, and ``tcgen05.mma ... kind::mxf4nvf4.block_scale.block16`` pointed at them.
@@ -47,19 +47,38 @@ EXPECTED_PTX: dict[str, str] = {
 }
 
 
+def _check_nvfp4_rung_type(what: str, rung) -> None:
+    """TypeError naming `what` unless `rung` is a `bwkit.cute_ladder.Rung` (a name such as 'nvfp4' is not one)."""
+    if not isinstance(rung, lad.Rung):
+        raise TypeError(f"{what}: rung must be a bwkit.cute_ladder.Rung: the NVFP4 rung is "
+                        f"bwkit.cute_ladder_nvfp4.NVFP4_RUNG (the default: leave rung out), or a variant such as "
+                        f"dataclasses.replace(NVFP4_RUNG, STAGES=4); got {type(rung).__name__} {rung!r:.60}")
+
+
 def nvfp4_smem_bytes(rung: lad.Rung = NVFP4_RUNG) -> int:
     """Shared memory per CTA: STAGES x (A + B packed FP4, 2 values a byte, + their UE4M3 scales, one per 16) plus
     the TMA-store ring of EPI_STAGES x 128 x EPI_N bf16."""
+    _check_nvfp4_rung_type("nvfp4_smem_bytes", rung)
+    if rung.TILE_K != cg.NVFP4_TILE_K:
+        raise ValueError(f"nvfp4_smem_bytes: rung {rung.number!r} has TILE_K={rung.TILE_K}, not an NVFP4 rung's "
+                         f"{cg.NVFP4_TILE_K}: a dense rung's shared memory is bwkit.cute_ladder.smem_bytes(rung)")
     per_stage = (128 + rung.TILE_N) * rung.TILE_K // 2 + (128 + rung.TILE_N) * rung.TILE_K // cg.SF_VEC
     return rung.STAGES * per_stage + rung.EPI_STAGES * 128 * rung.EPI_N * 2
 
 
 def check_nvfp4_rung(M: int, N: int, K: int, rung: lad.Rung = NVFP4_RUNG) -> None:
-    """Raise ValueError naming the rule when the shape or the rung does not fit this kernel."""
+    """Raise ValueError naming the rule when the shape or the rung does not fit this kernel (persistent with the
+    static scheduler, 1-CTA, unclustered, TMA-store epilogue: the only schedule `kernel_persistent_nvfp4` has)."""
+    _check_nvfp4_rung_type("check_nvfp4_rung", rung)
     if rung.cta_group != 1 or rung.cluster != (1, 1) or not rung.persistent:
         raise ValueError(f"the NVFP4 ladder kernel is persistent, 1-CTA and unclustered; got cta_group="
                          f"{rung.cta_group}, cluster={rung.cluster}, scheduler={rung.scheduler!r}")
-    cg.check_nvfp4_shapes(M, N, K, rung.TILE_N)                 # the sizes and TILE_N in (128, 256)
+    if rung.scheduler != "static":
+        raise ValueError(f"the NVFP4 ladder kernel uses the static scheduler (scheduler='static'), got "
+                         f"scheduler={rung.scheduler!r}")
+    if rung.epilogue != "tma":
+        raise ValueError(f"the NVFP4 ladder kernel stores C by TMA (epilogue='tma'), got epilogue={rung.epilogue!r}")
+    cg._check_nvfp4_tiles(M, N, K, rung.TILE_N)                 # the sizes and TILE_N in (128, 256)
     if rung.TILE_K != cg.NVFP4_TILE_K:
         raise ValueError(f"NVFP4 tiles are 128 x TILE_N x {cg.NVFP4_TILE_K}; got TILE_K={rung.TILE_K}")
     if rung.acc_stages * rung.TILE_N + 2 * rung.TILE_K // cg.SF_VEC > lad.TMEM_COLUMNS:
@@ -198,9 +217,8 @@ def _ptrs(addrs, out_dtype):
 
 def compile_nvfp4(M: int = 8192, N: int = 8192, K: int = 8192, rung: lad.Rung = NVFP4_RUNG):
     """Compile the NVFP4 ladder kernel for sm_100a (no GPU needed; grid sized for a B200); bf16 output."""
+    _check_nvfp4_rung_type("compile_nvfp4", rung)
     check_nvfp4_rung(M, N, K, rung)
-    if rung.scheduler != "static":
-        raise ValueError("the NVFP4 ladder kernel uses the static scheduler (scheduler='static')")
     from bwkit.inspect import compile_cute
 
     ptrs = _ptrs([1 << 20, 1 << 21, 1 << 22, 1 << 23, 1 << 24], cutlass.BFloat16)
@@ -216,6 +234,7 @@ def run_nvfp4(a_fp4, b_fp4, sfa, sfb, M: int, N: int, K: int, rung: lad.Rung = N
     (`bwkit.formats.check_nvfp4_operands`)."""
     import torch
 
+    _check_nvfp4_rung_type("run_nvfp4", rung)
     check_nvfp4_rung(M, N, K, rung)
     cg.check_nvfp4_operands(a_fp4, b_fp4, sfa, sfb, M, N, K)
     cg._check_on_gpu(a_fp4=a_fp4, b_fp4=b_fp4, sfa=sfa, sfb=sfb)

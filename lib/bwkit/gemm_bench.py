@@ -23,6 +23,8 @@ import math
 import sys
 from pathlib import Path
 
+from bwkit.kit.args import as_names, check_number
+
 __all__ = ["register_cli", "DEFAULT_OUT", "parse_bench_options", "BenchOptionError",
            "run_gpu_sweep", "run_cpu_sweep", "run_cpu_scaled_sweep", "run_gpu_scaled",
            "nvfp4_contenders", "plot_sweep", "format_table", "DEFAULT_SIZES", "STEP_ADDS", "REFERENCE_POINTS",
@@ -53,6 +55,49 @@ _MODEL_STEPS: dict[str, tuple[tuple[int, int, int], int, bool]] = {
     "autotuned": ((128, 256, 64), 8, False), "persistent_tma": ((128, 256, 64), 8, False),
     "ws": ((128, 256, 64), 8, True),
 }
+_LAUNCH_ORDER_TILES = 1024   # plot_launch_order draws every tile (64 x 64 takes ~7 s); wave_reuse has no limit
+# What each row-taking helper reads: run_gpu_sweep's rows (run_cpu_sweep's have step/ok/err_ratio, no timings).
+_ROW_KEYS = {"plot_ladder": ("name", "M", "tflops", "x_cublas", "device"),
+             "format_table": ("name", "M", "N", "K", "tflops", "x_cublas", "rel_err"),
+             "plot_sweep": ("name", "M", "tflops", "device")}
+
+
+def _gpu_rows(fn: str, rows) -> list[dict]:
+    """`rows` as a list of run_gpu_sweep row dicts; TypeError/ValueError naming `fn` and the keys it reads."""
+    keys = _ROW_KEYS[fn]
+    if isinstance(rows, dict) or isinstance(rows, (str, bytes)) or not hasattr(rows, "__iter__"):
+        raise TypeError(f"{fn}: rows must be a list of run_gpu_sweep row dicts, got {type(rows).__name__}"
+                        + (" (one row: pass [row])" if isinstance(rows, dict) else ""))
+    rows = list(rows)
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict):
+            raise TypeError(f"{fn}: rows[{i}] must be a dict (a run_gpu_sweep row), got {type(r).__name__}")
+        missing = [k for k in keys if k not in r]
+        if missing:
+            cpu = " (run_cpu_sweep rows check correctness; nothing in them is timed)" if "ok" in r else ""
+            raise ValueError(f"{fn} takes run_gpu_sweep rows (with {', '.join(keys)}); rows[{i}] lacks "
+                             f"{', '.join(missing)}: its keys are {', '.join(map(str, r))}{cpu}")
+    return rows
+
+
+def _shapes(fn: str, shapes) -> list[tuple[int, int, int]]:
+    """`shapes` as a list of (M, N, K) positive-int triples; ValueError naming `fn` for a flat (M, N, K)."""
+    if isinstance(shapes, (str, bytes)) or not hasattr(shapes, "__iter__"):
+        raise TypeError(f"{fn}: shapes must be a sequence of (M, N, K) triples, got {type(shapes).__name__}")
+    shapes = list(shapes)
+    if shapes and all(isinstance(v, (int, float)) for v in shapes):
+        raise ValueError(f"{fn}: shapes must be a sequence of (M, N, K) triples; got the flat {tuple(shapes)}: "
+                         f"wrap one shape as ({tuple(shapes)},)")
+    out = []
+    for i, s in enumerate(shapes):
+        if isinstance(s, (str, bytes)) or not hasattr(s, "__len__") or len(s) != 3:
+            raise ValueError(f"{fn}: shapes[{i}] must be an (M, N, K) triple, got {s!r:.60}")
+        for name, v in zip("MNK", s, strict=True):
+            check_number(f"{fn}: shapes[{i}] {name}", v)
+        out.append(tuple(s))
+    return out
+
+
 # Reference points beside the model, each with its kind (never "model") and its source.
 REFERENCE_POINTS: tuple[dict, ...] = (
     {"gpu": "H200", "kind": "measured", "label": "cuBLAS bf16 (torch.matmul), 8192³", "tflops": (769.0, 798.0),
@@ -74,6 +119,12 @@ def ladder_model(gpu: str = "B200", M: int = 8192, N: int = 8192, K: int = 8192,
     """
     from bwkit import efficiency, hw
 
+    ladder = sorted(set(PEAK_PRECISION.values()))
+    if precision not in ladder:
+        raise ValueError(f"ladder_model: precision must be one of {', '.join(ladder)} (the Triton ladder's "
+                         f"dtypes: {', '.join(f'{d} -> {p}' for d, p in PEAK_PRECISION.items())}), got {precision!r}"
+                         + ("; no ladder step runs FP4 (the block-scaled GEMMs: run_gpu_scaled, lab 04)"
+                            if precision == "fp4" else ""))
     spec = hw.get_spec(gpu)
     rows = [{"step": "naive", "adds": STEP_ADDS["naive"], "tflops": None, "pct_of_peak": None, "bound": None,
              "tile": "-", "kind": "model", "gpu": spec.name,
@@ -101,7 +152,10 @@ def plot_ladder(rows: list[dict] | None = None, gpus=("H200", "B200"), shape=(81
     names = list(STEP_ADDS)
     labels = [f"{i + 1} {n}: {STEP_ADDS[n]}" for i, n in enumerate(names)]
     y = list(range(len(names)))
-    if rows:
+    if rows is not None:
+        rows = _gpu_rows("plot_ladder", rows)
+        if not rows:
+            raise ValueError("plot_ladder: rows is empty; pass run_gpu_sweep's rows, or None for the model")
         size = max(r["M"] for r in rows)
         got = {r["name"]: r for r in rows if r["M"] == size}
         fig, ax = plt.subplots(figsize=(9, 3.8))
@@ -120,6 +174,11 @@ def plot_ladder(rows: list[dict] | None = None, gpus=("H200", "B200"), shape=(81
         ax.legend(fontsize=8, loc="lower right")
         fig.tight_layout()
         return fig
+    gpus = as_names("plot_ladder: gpus", gpus)
+    if not gpus:
+        raise ValueError("plot_ladder: gpus is empty; name at least one GPU, e.g. ('H200', 'B200')")
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 3:
+        raise ValueError(f"plot_ladder: shape must be an (M, N, K) triple, e.g. (8192, 8192, 8192), got {shape!r}")
     M, N, K = shape
     fig, axes = plt.subplots(1, len(gpus), figsize=(6 * len(gpus), 4.4), squeeze=False, sharey=True)
     for ax, gpu in zip(axes[0], gpus, strict=True):
@@ -175,6 +234,15 @@ def plot_launch_order(num_pid_m: int = 8, num_pid_n: int = 8, GROUP_M: int = 4, 
 
     from bwkit import gemm
 
+    check_number("plot_launch_order: num_pid_m", num_pid_m)
+    check_number("plot_launch_order: num_pid_n", num_pid_n)
+    if GROUP_M is None:
+        raise ValueError("plot_launch_order: GROUP_M must be a positive int: the right panel is the grouped order "
+                         "(the left one is already row-major)")
+    if num_pid_m * num_pid_n > _LAUNCH_ORDER_TILES:
+        raise ValueError(f"plot_launch_order: {num_pid_m} x {num_pid_n} = {num_pid_m * num_pid_n:,} tiles; it draws "
+                         f"every one, at most {_LAUNCH_ORDER_TILES:,} (e.g. 32 x 32). The arguments are tile counts "
+                         f"(cdiv(M, BLOCK_M), cdiv(N, BLOCK_N)), not M and N; wave_reuse counts a larger grid")
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.8))
     for ax, group, name in ((axes[0], None, "row-major"), (axes[1], GROUP_M, f"grouped, GROUP_M={GROUP_M}")):
         order = gemm.tile_order(num_pid_m, num_pid_n, group)
@@ -240,9 +308,10 @@ def run_gpu_sweep(sizes=DEFAULT_SIZES, dtype: str = "bf16", steps=_TIMED_STEPS, 
     dt = gemm.DTYPES[dtype] if isinstance(dtype, str) and dtype in gemm.DTYPES else None
     if dt is None:
         raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(gemm.DTYPES)}")
+    steps = as_names("run_gpu_sweep: steps", steps)
     for s in steps:
         gemm.ladder_step(s)
-    shapes = list(shapes) if shapes is not None else [(n, n, n) for n in sizes]
+    shapes = _shapes("run_gpu_sweep", shapes) if shapes is not None else [(n, n, n) for n in sizes]
     try:
         from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover
@@ -279,6 +348,9 @@ def run_cpu_sweep(dtypes=("fp32", "fp16", "fp8", "bf16"), shapes=((64, 64, 64), 
     """
     from bwkit import gemm
 
+    dtypes = as_names("run_cpu_sweep: dtypes", dtypes)
+    steps = as_names("run_cpu_sweep: steps", steps) if steps is not None else None
+    shapes = _shapes("run_cpu_sweep", shapes)
     rows = []
     for s in (steps or [x.name for x in gemm.LADDER]):
         step = gemm.ladder_step(s)
@@ -308,6 +380,7 @@ def run_cpu_scaled_sweep(shapes=((40, 24, 128), (17, 33, 192))) -> list[dict]:
 
     kernels = [("mxfp8_e4m3", scaled_gemm.mxfp8_matmul), ("mxfp4", scaled_gemm.mxfp4_matmul),
                ("nvfp4", scaled_gemm.nvfp4_matmul)]
+    shapes = _shapes("run_cpu_scaled_sweep", shapes)
     rows = []
     for M, N, K in shapes:
         if K % 64:
@@ -333,6 +406,10 @@ def nvfp4_contenders(n: int) -> tuple[dict, str | None]:
 
     from bwkit import formats, scaled_gemm
 
+    check_number("nvfp4_contenders: n", n)
+    if not torch.cuda.is_available() or torch.cuda.get_device_capability()[0] != 10:
+        raise RuntimeError("nvfp4_contenders needs datacenter Blackwell (sm_100): FP4 Tensor Cores; no such GPU "
+                           "here (on a CPU: run_cpu_scaled_sweep checks the NVFP4 GEMM in the interpreter)")
     a, w = torch.randn(n, n), torch.randn(n, n)
     a_q, w_q = (dataclasses.replace(q, codes=q.codes.cuda(), scales=q.scales.cuda(),
                                     tensor_scale=q.tensor_scale.cuda())
@@ -374,6 +451,7 @@ def run_gpu_scaled(n: int = 8192, reps: int = 30) -> list[dict]:
 
 def format_table(rows: list[dict]) -> str:
     """Text table of GPU rows: kernel, shape, TFLOP/s, x cuBLAS, % peak."""
+    rows = _gpu_rows("format_table", rows)
     lines = [f"{'kernel':<16} {'shape (MxNxK)':<20} {'TFLOP/s':>8} {'x cuBLAS':>9} {'% peak':>7} {'rel err':>8}"]
     for r in rows:
         pct = f"{r['pct_peak']:.0f}%" if r.get("pct_peak") is not None else "n/a"
@@ -388,8 +466,13 @@ def plot_sweep(rows: list[dict], path: str | Path | None = None, ax=None):
 
     from bwkit import hw
 
+    rows = _gpu_rows("plot_sweep", rows)
     if not rows:
         raise ValueError("plot_sweep: no rows to plot")
+    dt = rows[0].get("dtype", "bf16")
+    if dt not in PEAK_PRECISION:
+        raise ValueError(f"plot_sweep: rows[0]['dtype'] = {dt!r}; run_gpu_sweep's dtypes are "
+                         f"{', '.join(PEAK_PRECISION)}")
     fig, ax = (plt.subplots(figsize=(7, 4)) if ax is None else (ax.figure, ax))
     names = list(dict.fromkeys(r["name"] for r in rows))
     for i, n in enumerate(names):
@@ -427,6 +510,14 @@ def parse_bench_options(sizes: str | None, steps: str | None, out: str | Path) -
     the timed steps). Raises `BenchOptionError` naming the option: sizes must be positive ints, steps ladder steps
     that can be timed (not 'naive': it loads all of K at once, K <= 256), and `out` a file outside the kit's
     results/ folder (lab 06 reads every JSON file there as `bwkit.bench.save_json` results)."""
+    for name, v in (("sizes", sizes), ("steps", steps)):
+        if v is not None and not isinstance(v, str):
+            raise TypeError(f"parse_bench_options: {name} must be a comma-separated str (as --{name} takes it, "
+                            f"e.g. {'1024,4096' if name == 'sizes' else 'grouped,ws'!r}) or None, got "
+                            f"{type(v).__name__} {v!r:.40}")
+    if not isinstance(out, (str, Path)):
+        raise TypeError(f"parse_bench_options: out must be a file path (str or Path), e.g. {DEFAULT_OUT!r}; got "
+                        f"{type(out).__name__}")
     size_list = list(DEFAULT_SIZES)
     if sizes is not None:
         parts = [x.strip() for x in sizes.split(",")]

@@ -13,6 +13,7 @@ No GPU is needed: Triton's ahead-of-time compiler and the CuTe DSL both run on a
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import types
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,7 +178,11 @@ def compile_triton(kernel, signature: dict[str, str], constexprs: dict | None = 
 
     cc = _target_cc(target)
     jit_fn = _unwrap_triton(kernel)
+    if not isinstance(signature, Mapping):
+        raise TypeError(f"compile_triton: signature must be a dict {{argument: Triton type}} such as "
+                        f"{{'a_ptr': '*fp16', 'M': 'i32'}}, got {type(signature).__name__}")
     constexprs = dict(constexprs or {})
+    _check_launch_args(signature, constexprs, num_warps)
     names = list(jit_fn.arg_names)
     unknown = [k for k in list(signature) + list(constexprs) if k not in names]
     if unknown:
@@ -193,6 +199,34 @@ def compile_triton(kernel, signature: dict[str, str], constexprs: dict | None = 
     keys = ("num_warps", "num_stages", "shared", "name") + (("tmem_size",) if gluon else ())
     meta = {key: getattr(k.metadata, key) for key in keys if hasattr(k.metadata, key)}
     return Compiled(jit_fn.__name__, target, k.asm["ptx"], k.asm.get("cubin"), meta)
+
+
+def _check_launch_args(signature: Mapping, constexprs: dict, num_warps) -> None:
+    """What Triton would fail on deep inside (a KeyError, an AssertionError), checked first: every signature type
+    one Triton parses, constexpr values that are not numbers typed as text, num_warps a power of two."""
+    from triton.language import str_to_ty
+
+    for name, ty in signature.items():
+        if not isinstance(ty, (str, tuple)):
+            raise TypeError(f"compile_triton: signature[{name!r}] must be a Triton type string ('*fp16', 'i32', "
+                            f"'tensordesc<...>'), got {type(ty).__name__} {ty!r:.60}")
+        if isinstance(ty, str) and ty != "constexpr":
+            try:
+                str_to_ty(ty, None)
+            except (KeyError, IndexError, ValueError) as e:
+                raise ValueError(f"compile_triton: signature[{name!r}] = {ty!r} is not a Triton type ({e!r}); "
+                                 f"e.g. '*fp16', '*bf16', '*fp32', '*fp8e4nv', '*u8', 'i32', 'i64', 'fp32'") from None
+    for name, v in constexprs.items():
+        if isinstance(v, str):
+            try:
+                float(v)
+            except ValueError:
+                continue                # a str constexpr (a mode name, say) is legitimate
+            raise ValueError(f"compile_triton: constexprs[{name!r}] = {v!r} is a number typed as text: drop the "
+                             f"quotes")
+    if isinstance(num_warps, bool) or not isinstance(num_warps, int) or num_warps < 1 or num_warps & (num_warps - 1):
+        raise ValueError(f"compile_triton: num_warps must be a power of two (1, 2, 4, 8, 16, 32), got {num_warps!r}"
+                         + (" (a number typed as text: drop the quotes)" if isinstance(num_warps, str) else ""))
 
 
 def compile_cute(fn, *args, target: str = "sm_100a", **kwargs) -> Compiled:
@@ -309,33 +343,94 @@ def _sass_ops(text: str):
             yield tok[0]
 
 
-def histogram(text: str, kind: str = "ptx", depth: int | None = None) -> Counter:
-    """Count instructions in PTX or SASS text. `depth=1` keeps only the base opcode ('tcgen05', 'HMMA')."""
+def _text(fn: str, text, what: str = "PTX or SASS text") -> str:
+    """`text` itself when it is a str; TypeError naming `fn` otherwise (a Compiled: say which text to pass)."""
+    if isinstance(text, str):
+        return text
+    if isinstance(text, Compiled):
+        raise TypeError(f"{fn}: text must be {what} (a str), got a Compiled: pass k.ptx (PTX) or k.sass() (SASS)")
+    raise TypeError(f"{fn}: text must be {what} (a str), got {type(text).__name__}")
+
+
+def _regex(fn: str, pattern, what: str = "pattern") -> re.Pattern:
+    try:
+        return re.compile(pattern)
+    except (re.error, TypeError) as e:
+        raise ValueError(f"{fn}: {what} {pattern!r} is not a regular expression ({e})") from None
+
+
+def histogram(text: str | Compiled, kind: str = "ptx", depth: int | None = None) -> Counter:
+    """Count instructions in PTX or SASS text. `depth=1` keeps only the base opcode ('tcgen05', 'HMMA').
+
+    A `Compiled` is read as its PTX (kind='ptx') or SASS (kind='sass'). Text of the other kind (PTX with
+    kind='sass', cuobjdump SASS with kind='ptx') raises ValueError instead of counting nothing.
+    """
     if kind not in ("ptx", "sass"):
         raise ValueError(f"kind must be 'ptx' or 'sass', got {kind!r}")
-    if depth is not None and depth < 1:
-        raise ValueError(f"depth must be >= 1 or None, got {depth}")
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
+        raise ValueError(f"depth must be an int >= 1 or None, got {depth!r}")
+    if isinstance(text, Compiled):
+        return text.histogram(kind, depth)
+    text = _text("histogram", text)
+    sass_lines = any(_SASS_LINE.search(raw) for raw in text.splitlines())
+    if kind == "ptx" and sass_lines:
+        raise ValueError("histogram: this text is SASS (cuobjdump lines /*0010*/ OPCODE ... ;), not PTX: pass "
+                         "kind='sass'")
+    if kind == "sass" and not sass_lines and next(_ptx_ops(text), None) is not None:
+        raise ValueError("histogram: this text has no SASS instruction line (/*0010*/ OPCODE ... ;); it reads as "
+                         "PTX: pass kind='ptx', or the SASS (k.sass())")
     ops = _ptx_ops(text) if kind == "ptx" else _sass_ops(text)
     if depth is not None:
         ops = (".".join(o.split(".")[:depth]) for o in ops)
     return Counter(ops)
 
 
-def grep(text: str, pattern: str, limit: int = 20) -> list[str]:
-    """Lines of `text` that match the regex `pattern` (stripped), at most `limit` of them."""
-    try:
-        rx = re.compile(pattern)
-    except (re.error, TypeError) as e:
-        raise ValueError(f"grep: pattern {pattern!r} is not a regular expression ({e})") from None
+def grep(text: str, pattern: str, limit: int | None = 20) -> list[str]:
+    """Lines of `text` that match the regex `pattern` (stripped), at most `limit` of them (None: every one)."""
+    text = _text("grep", text)
+    rx = _regex("grep", pattern)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"grep: limit must be a positive int or None (every match), got {limit!r}")
     return [ln.strip() for ln in text.splitlines() if rx.search(ln)][:limit]
+
+
+def _check_hist(fn: str, hist, name: str = "hist") -> None:
+    if isinstance(hist, str) or not isinstance(hist, Mapping):
+        raise TypeError(f"{fn}: {name} must be an instruction histogram (bwi.histogram(k.ptx) or k.histogram()), "
+                        f"got {type(hist).__name__}")
+    bad = next((op for op, n in hist.items() if not isinstance(op, str) or isinstance(n, bool)
+                or not isinstance(n, numbers.Integral)), None)
+    if bad is not None:
+        raise TypeError(f"{fn}: {name} must map opcodes to counts (bwi.histogram(...)); its entry {bad!r} is "
+                        f"{type(hist[bad]).__name__} {hist[bad]!r:.60}")
 
 
 def count_matching(hist: Counter, pattern: str) -> int:
     """How many instructions of histogram `hist` have an opcode that the regex `pattern` matches (re.search)."""
-    r = re.compile(pattern)
+    _check_hist("count_matching", hist)
+    r = _regex("count_matching", pattern)
     return sum(n for op, n in hist.items() if r.search(op))
 
 
 def compare_histograms(hists: dict[str, Counter], patterns: dict[str, str]) -> dict[str, dict[str, int]]:
-    """Table {row label: {column: count}} of how many opcodes of each histogram match each regex pattern."""
-    return {label: {col: count_matching(h, rx) for col, h in hists.items()} for label, rx in patterns.items()}
+    """Table {row label: {column: count}} of how many opcodes of each histogram match each regex pattern.
+
+    `hists` maps a column name to a histogram, `patterns` a row label to a regex (in that order)."""
+    fn = "compare_histograms"
+    if isinstance(hists, str) or not isinstance(hists, Mapping):
+        raise TypeError(f"{fn}: hists must be a dict {{column name: histogram}}, got {type(hists).__name__}")
+    for col, h in hists.items():
+        if isinstance(h, str) and isinstance(patterns, Mapping) and any(isinstance(v, Mapping)
+                                                                        for v in patterns.values()):
+            raise TypeError(f"{fn}: hists[{col!r}] is a regex and patterns holds histograms: the arguments are "
+                            f"swapped; call compare_histograms(hists, patterns)")
+        if isinstance(h, str) or not isinstance(h, Mapping):
+            raise TypeError(f"{fn}: hists must be a dict {{column name: histogram}}; hists[{col!r}] is "
+                            f"{type(h).__name__} {h!r:.60} (one histogram: pass {{'name': hist}})")
+        _check_hist(fn, h, f"hists[{col!r}]")
+    if isinstance(patterns, str) or not isinstance(patterns, Mapping):
+        raise TypeError(f"{fn}: patterns must be a dict {{row label: regex}}, got {type(patterns).__name__} "
+                        f"{patterns!r:.60}")
+    rxs = {label: _regex(fn, rx, f"patterns[{label!r}] =") for label, rx in patterns.items()}
+    return {label: {col: sum(n for op, n in h.items() if r.search(op)) for col, h in hists.items()}
+            for label, r in rxs.items()}

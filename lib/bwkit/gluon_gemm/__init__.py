@@ -36,7 +36,8 @@ used by both the compiler's signature and the launch). CPU models: `smem_bytes`,
 Constraints, checked by `check_config` before compiling or launching (each message names its rule): BLOCK_M =
 128 (one accumulator row per TMEM lane); BLOCK_N in {64, 128, 256} ({128, 256} for NVFP4); BLOCK_K x element
 bytes in {32, 64, 128} (one swizzle row; NVFP4: BLOCK_K in {128, 256}); EPI_N a power of two from 16 to 128
-dividing BLOCK_N; STAGES >= 2 for the rings; num_warps 4 or 8; the shared memory of `smem_bytes` <= 232,448 B
+dividing BLOCK_N; STAGES >= 2 for the rings; num_warps 4 or 8; ws: maxnreg <= 256 and WORKER_REGS a multiple
+of 8 in [24, maxnreg] (setmaxnreg's range); the shared memory of `smem_bytes` <= 232,448 B
 and the TMEM of `tmem_columns` <= 512 columns. Operands: K a multiple of 8 (16-byte TMA rows), contiguous.
 """
 

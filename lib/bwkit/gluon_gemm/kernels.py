@@ -26,7 +26,9 @@ from triton.experimental.gluon.language.nvidia.blackwell import (
 from triton.experimental.gluon.language.nvidia.hopper import warpgroup_mma, warpgroup_mma_wait
 
 from bwkit import inspect as bwi
-from bwkit.gluon_gemm.model import STEP_NAMES, GluonConfig, Step, check_config
+from bwkit.gluon_gemm.model import STEP_NAMES, GluonConfig, Step, _check_step, check_config
+from bwkit.kit.args import check_flag
+from bwkit.kit.args import check_number as _check_arg
 
 __all__ = [
     "STEPS", "compile_step", "compile_sync", "compile_pipelined", "compile_ws", "compile_nvfp4", "compile_wgmma",
@@ -333,6 +335,7 @@ def _layout(dtype: str, block: list[int]):
 def descriptor_blocks(step: str, c: GluonConfig, dtype: str) -> dict[str, tuple[str, list[int]]]:
     """Every TMA descriptor of a step's kernel: name -> (element type, block shape). One place for both the
     compile-time signature and the launch."""
+    _check_step(step, c, dtype)
     out = dtype if step != "nvfp4" else "bf16"
     if step == "nvfp4":
         sf = lambda rows: [1, rows // 128, c.BLOCK_K // 64, 2, 256]  # noqa: E731 - one 512-byte atom per 128x4
@@ -348,9 +351,13 @@ def _signature(descs: dict[str, tuple[str, list[int]]]) -> dict[str, str]:
     return {n: f"tensordesc<{t}[{','.join(map(str, b))}],{_layout(t, b)!r}>" for n, (t, b) in descs.items()}
 
 
-@functools.lru_cache(maxsize=64)
 def _compile(step: str, config: GluonConfig, dtype: str, constexprs: tuple) -> bwi.Compiled:
-    check_config(step, config, dtype)
+    check_config(step, config, dtype)          # before the cache: a dict config is unhashable, a bad one is refused
+    return _compile_cached(step, config, dtype, constexprs)
+
+
+@functools.lru_cache(maxsize=64)
+def _compile_cached(step: str, config: GluonConfig, dtype: str, constexprs: tuple) -> bwi.Compiled:
     opts = {"maxnreg": config.maxnreg} if step == "ws" else {}
     k = bwi.compile_triton(_KERNELS[step], _signature(descriptor_blocks(step, config, dtype)), dict(constexprs),
                            STEPS[step].target, config.num_warps, **opts)
@@ -362,39 +369,57 @@ def _compile(step: str, config: GluonConfig, dtype: str, constexprs: tuple) -> b
 
 def compile_sync(config: GluonConfig | None = None, dtype: str = "bf16", *, wait_mma: bool = True) -> bwi.Compiled:
     """Step 1 for sm_100a; `wait_mma=False` compiles the MMA without a barrier, as `mbarriers=None` does."""
-    return _compile("sync", config or STEPS["sync"].config, dtype, (("WAIT_MMA", bool(wait_mma)),))
+    check_flag("compile_sync: wait_mma", wait_mma)
+    return _compile("sync", _config("sync", config), dtype, (("WAIT_MMA", wait_mma),))
 
 
 def compile_pipelined(config: GluonConfig | None = None, dtype: str = "bf16") -> bwi.Compiled:
     """Step 2 (TMA + mbarrier ring of STAGES slots) for sm_100a."""
-    c = config or STEPS["pipelined"].config
+    c = _config("pipelined", config)
     return _compile("pipelined", c, dtype, (("STAGES", c.STAGES),))
 
 
 def compile_ws(config: GluonConfig | None = None, dtype: str = "bf16") -> bwi.Compiled:
     """Step 3 (warp-specialized loader / MMA / epilogue, persistent, ACC_BUFFERS accumulators) for sm_100a."""
-    c = config or STEPS["ws"].config
+    c = _config("ws", config)
     return _compile("ws", c, dtype, (("STAGES", c.STAGES), ("ACC_BUFFERS", c.ACC_BUFFERS),
                                      ("WORKER_REGS", c.WORKER_REGS)))
 
 
 def compile_nvfp4(config: GluonConfig | None = None) -> bwi.Compiled:
     """Step 4 (NVFP4 block-scaled ring: tcgen05.cp + tcgen05.mma kind::mxf4nvf4) for sm_100a; C is bf16."""
-    c = config or STEPS["nvfp4"].config
+    c = _config("nvfp4", config)
     return _compile("nvfp4", c, "bf16", (("STAGES", c.STAGES),))
 
 
 def compile_wgmma(config: GluonConfig | None = None, dtype: str = "bf16") -> bwi.Compiled:
     """The Hopper ring (TMA + mbarrier + async warpgroup_mma, accumulator in registers) for sm_90a."""
-    c = config or STEPS["wgmma"].config
+    c = _config("wgmma", config)
     return _compile("wgmma", c, dtype, (("STAGES", c.STAGES), ("num_warps", c.num_warps)))
 
 
+def _config(step: str, config: GluonConfig | None) -> GluonConfig:
+    """`config`, or the step's default tile when it is None; TypeError for anything but a GluonConfig."""
+    if config is None:
+        return STEPS[step].config
+    if not isinstance(config, GluonConfig):
+        raise TypeError(f"config must be a GluonConfig (or None: the step's default tile), got "
+                        f"{type(config).__name__} {config!r:.60}")
+    return config
+
+
 def compile_step(name: str, config: GluonConfig | None = None, dtype: str = "bf16") -> bwi.Compiled:
-    """Compile ladder step `name` (see `STEPS`) on any machine; cached per (step, config, dtype)."""
-    if name not in STEPS:
+    """Compile ladder step `name` (see `STEPS`) on any machine; cached per (step, config, dtype).
+
+    dtype: 'bf16' or 'fp16' (A, B and C); step 'nvfp4' takes only the default 'bf16' (packed FP4 operands, C bf16).
+    """
+    if not isinstance(name, str) or name not in STEPS:
         raise ValueError(f"unknown step {name!r}; steps: {', '.join(STEPS)}")
+    _config(name, config)
     if name == "nvfp4":
+        if dtype != "bf16":
+            raise ValueError(f"compile_step: step 'nvfp4' takes no dtype (its operands are packed FP4 with UE4M3 "
+                             f"scales, C is bf16), got dtype={dtype!r}")
         return compile_nvfp4(config)
     return STEPS[name].compile(config, dtype)
 
@@ -455,8 +480,12 @@ def make_descriptors(step: str, config: GluonConfig, dtype: str, tensors: dict) 
     """
     from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
+    blocks = descriptor_blocks(step, config, dtype)
+    missing = [n for n in blocks if n not in tensors]
+    if missing:
+        raise ValueError(f"make_descriptors: tensors lacks {missing}; step {step!r} takes {list(blocks)}")
     return {n: TensorDescriptor.from_tensor(tensors[n], b, _layout(t, b))
-            for n, (t, b) in descriptor_blocks(step, config, dtype).items()}
+            for n, (t, b) in blocks.items()}
 
 
 def _launch(step: str, config: GluonConfig, dtype: str, tensors: dict, M: int, N: int) -> None:
@@ -491,7 +520,7 @@ def matmul(a, b, step: str = "ws", config: GluonConfig | None = None):
     _operand("b", b, None, (a.dtype,))
     if b.shape[1] != a.shape[1]:
         raise ValueError(f"a is {list(a.shape)} and b is {list(b.shape)}: both must be (rows, K) with the same K")
-    cfg = config or STEPS[step].config
+    cfg = _config(step, config)
     check_config(step, cfg, dtypes[a.dtype])
     _on_gpu(STEPS[step].target, a=a, b=b)
     M, N = a.shape[0], b.shape[0]
@@ -510,7 +539,9 @@ def matmul_nvfp4(a_fp4, b_fp4, sfa, sfb, M: int, N: int, K: int, config: GluonCo
     """
     import torch
 
-    cfg = config or STEPS["nvfp4"].config
+    for name, v in (("M", M), ("N", N), ("K", K)):
+        _check_arg(f"matmul_nvfp4: {name}", v)
+    cfg = _config("nvfp4", config)
     check_config("nvfp4", cfg)
     if M % 128 or N % 128 or K % cfg.BLOCK_K:
         raise ValueError(f"matmul_nvfp4: M={M} and N={N} must be multiples of 128 and K={K} of BLOCK_K={cfg.BLOCK_K}")
@@ -528,4 +559,6 @@ def matmul_nvfp4(a_fp4, b_fp4, sfa, sfb, M: int, N: int, K: int, config: GluonCo
 
 def with_stages(step: str, stages: int) -> GluonConfig:
     """The step's default tile with another STAGES (for stage sweeps)."""
+    if not isinstance(step, str) or step not in STEPS:
+        raise ValueError(f"with_stages: unknown step {step!r}; steps: {', '.join(STEPS)}")
     return replace(STEPS[step].config, STAGES=stages)

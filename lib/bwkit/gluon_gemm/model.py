@@ -14,6 +14,7 @@ from bwkit import hw
 from bwkit import inspect as bwi
 from bwkit import pipeline as pl
 from bwkit import tensorcores as tc
+from bwkit.kit.args import as_names, check_flag
 from bwkit.kit.args import check_number as _check_arg
 from bwkit.ladder_model import epilogue_ns
 from bwkit.pipeline import SMEM_BYTES_PER_SM
@@ -31,6 +32,13 @@ SMEM_LIMIT = SMEM_BYTES_PER_SM      # 232,448 B: the most dynamic shared memory 
 MBARRIER_BYTES = 8                  # one mbarrier is a 64-bit word in shared memory
 SF_VEC = 16                         # NVFP4: one UE4M3 scale per 16 FP4 values along K
 _BYTES = {"bf16": 2, "fp16": 2}
+# Register limits of step ws, as Triton 3.9 and ptxas take them. Triton writes `maxnreg` on the module
+# (ttg.maxnreg, PTX .maxnreg) and ConvertWarpSpecializeToLLVM.cpp derives every partition's setmaxnreg from it;
+# NVVM's SetMaxRegisterOp verifier then refuses a count outside [24, 256] ("'nvvm.setmaxregister' op new
+# register size must be in between 24 to 256"), so maxnreg=257 fails with "PassManager::run failed" while 256
+# compiles (checked with triton 3.9.0). setmaxnreg's operand itself (PTX ISA, setmaxnreg) is a multiple of 8
+# in [24, 256]: WORKER_REGS.
+MIN_REGS, MAX_REGS = 24, 256
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,7 @@ def _check_step(step: str, config: GluonConfig, dtype: str) -> None:
         raise ValueError(f"unknown step {step!r}; steps: {', '.join(STEP_NAMES)}")
     if not isinstance(config, GluonConfig):
         raise TypeError(f"config must be a GluonConfig, got {type(config).__name__}")
-    if dtype not in _BYTES:
+    if not isinstance(dtype, str) or dtype not in _BYTES:
         raise ValueError(f"dtype must be one of {', '.join(_BYTES)}, got {dtype!r}")
 
 
@@ -120,6 +128,7 @@ def tmem_columns(BLOCK_N: int, BLOCK_K: int, acc_buffers: int = 1, nvfp4: bool =
 
     Raises ValueError above 512 columns. The rules are `bwkit.tensorcores.tmem_budget` (lab 01).
     """
+    check_flag("tmem_columns: nvfp4", nvfp4)
     b = tc.tmem_budget(128, BLOCK_N, acc_buffers=acc_buffers, kind="mxf4nvf4" if nvfp4 else "f16",
                        block_k=BLOCK_K, sf_vec=SF_VEC if nvfp4 else None)
     if not b.fits:
@@ -133,17 +142,33 @@ def ws_budget(maxnreg: int, default_warps: int, worker_regs: int) -> tuple[int, 
     The two 1-warp workers share one warpgroup (setmaxnreg acts on whole warpgroups of 4 warps), so the CTA has
     default_warps + 4 warps. Triton compiles it for `maxnreg` registers per thread and moves registers between
     partitions at run time: the workers drop to `worker_regs`, the default partition takes what is left, in
-    steps of 8 and at most 256 (setmaxnreg's limits). ValueError unless all three are positive ints and
-    worker_regs <= maxnreg (the workers give registers up: setmaxnreg.dec).
+    steps of 8 and at most 256 (setmaxnreg's limits). ValueError unless all three are positive ints,
+    worker_regs <= maxnreg (the workers give registers up: setmaxnreg.dec) and the three are what `check_config`
+    compiles: maxnreg <= 256, worker_regs a multiple of 8 in [24, 256], default_warps 4 or 8.
     """
     for name, v in (("maxnreg", maxnreg), ("default_warps", default_warps), ("worker_regs", worker_regs)):
         _check_arg(name, v)
     if worker_regs > maxnreg:
         raise ValueError(f"worker_regs={worker_regs} > maxnreg={maxnreg}: the workers give registers up "
                          f"(setmaxnreg.dec), so worker_regs must be <= maxnreg")
+    _check_regs(maxnreg, worker_regs, "maxnreg", "worker_regs")
+    if default_warps not in (4, 8):
+        raise ValueError(f"default_warps={default_warps} must be 4 or 8 (whole warpgroups read TMEM; "
+                         f"check_config's num_warps rule)")
     warps = default_warps + 4
     left = (maxnreg * warps - 4 * worker_regs) // default_warps
     return 32 * warps, min(256, left // 8 * 8)
+
+
+def _check_regs(maxnreg: int, worker_regs: int, m_name: str, w_name: str) -> None:
+    """The register limits of step ws (see MIN_REGS, MAX_REGS): ValueError naming the broken one."""
+    if maxnreg > MAX_REGS:
+        raise ValueError(f"registers: {m_name}={maxnreg} > {MAX_REGS}: a thread has at most {MAX_REGS} registers "
+                         f"(Triton's warp specialization derives setmaxnreg counts from it, which must be in "
+                         f"[{MIN_REGS}, {MAX_REGS}])")
+    if not MIN_REGS <= worker_regs <= MAX_REGS or worker_regs % 8:
+        raise ValueError(f"registers: {w_name}={worker_regs} must be a multiple of 8 in [{MIN_REGS}, {MAX_REGS}] "
+                         f"(setmaxnreg's operand)")
 
 
 def ring_phases(i: int, stages: int) -> tuple[int, int, int]:
@@ -179,11 +204,19 @@ def simulate_ring(stages: int, k_steps: int, phases: Callable[[int, int], tuple]
     for name, v in (("stages", stages), ("k_steps", k_steps)):
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise ValueError(f"simulate_ring: {name} must be a positive int, got {v!r}")
+    if k_steps > _MAX_RING_STEPS:
+        raise ValueError(f"simulate_ring: k_steps={k_steps:,} > {_MAX_RING_STEPS:,}: the model steps through every "
+                         f"K step (as bwkit.pipeline.simulate caps its loop); a few trips around the ring show "
+                         f"the same verdict")
+    if not callable(phases):
+        raise TypeError(f"simulate_ring: phases must be a function (i, stages) -> (slot, ready parity, empty "
+                        f"parity), such as ring_phases; got {type(phases).__name__} {phases!r:.40}")
+    phases = _checked_phases(phases, stages)
     ready, empty, holds = [0] * stages, [0] * stages, [None] * stages
     p = c = 0
     while c < k_steps:
         moved = False
-        slot, rp, _ = (int(x) for x in phases(c, stages))
+        slot, rp, _ = phases(c, stages)
         if (ready[slot] & 1) != rp:
             if holds[slot] != c:
                 what = "nothing" if holds[slot] is None else f"K step {holds[slot]}"
@@ -191,7 +224,7 @@ def simulate_ring(stages: int, k_steps: int, phases: Callable[[int, int], tuple]
             holds[slot], c, moved = None, c + 1, True
             empty[slot] += 1
         if p < k_steps:
-            slot, _, ep = (int(x) for x in phases(p, stages))
+            slot, _, ep = phases(p, stages)
             if (empty[slot] & 1) != ep:
                 if holds[slot] is not None:
                     return RingResult("race", c, f"the TMA of K step {p} overwrote slot {slot} while it held "
@@ -206,6 +239,25 @@ def simulate_ring(stages: int, k_steps: int, phases: Callable[[int, int], tuple]
             return RingResult("deadlock", c, f"stuck at K step {c}: MMA waits on ready[{s_c}] for parity {rp} "
                                              f"({ready[s_c]} phases done), {tma}")
     return RingResult("progress", c, f"all {k_steps} K steps consumed")
+
+
+_MAX_RING_STEPS = 1_000_000      # K steps simulate_ring walks (pipeline.simulate's cap; ~3 s at the cap)
+
+
+def _checked_phases(phases: Callable, stages: int) -> Callable:
+    """`phases` whose answers are checked: three ints, the slot in [0, stages) (a ValueError names the K step)."""
+    def f(i: int, n: int) -> tuple[int, int, int]:
+        got = phases(i, n)
+        try:
+            slot, rp, ep = (int(x) for x in got)
+        except (TypeError, ValueError):
+            raise ValueError(f"simulate_ring: phases({i}, {n}) must return three ints (slot, ready parity, empty "
+                             f"parity), got {got!r:.60}") from None
+        if not 0 <= slot < stages:
+            raise ValueError(f"simulate_ring: phases({i}, {n}) returned slot {slot}; a slot is in 0..{stages - 1}"
+                             + (" (forgot % stages?)" if slot >= stages else ""))
+        return slot, rp, ep
+    return f
 
 
 def _empty_like_ready(i: int, stages: int) -> tuple[int, int, int]:
@@ -250,7 +302,7 @@ def step_timeline(step: str, config: GluonConfig, *, K: int = 1024, tiles: int =
     """
     if step not in ("sync", "pipelined", "ws"):
         raise ValueError(f"step_timeline models the bf16 steps 'sync', 'pipelined' and 'ws', got {step!r}")
-    _check_step(step, config, "bf16")
+    check_config(step, config, "bf16")        # model only tiles the kernel takes
     _check_arg("K", K)
     _check_arg("tiles", tiles)
     if K % config.BLOCK_K:
@@ -289,9 +341,10 @@ def check_config(step: str, config: GluonConfig, dtype: str = "bf16") -> None:
         raise ValueError(f"num_warps={c.num_warps} must be 4 or 8 (whole warpgroups read TMEM / issue wgmma)")
     if s == "ws":
         w, m = c.WORKER_REGS, c.maxnreg
-        if any(isinstance(v, bool) or not isinstance(v, int) for v in (w, m)) or not 24 <= w <= min(256, m) or w % 8:
+        if not MIN_REGS <= w <= min(MAX_REGS, m) or w % 8:
             raise ValueError(f"registers: WORKER_REGS={w!r} must be a multiple of 8 in [24, 256] and at most "
                              f"maxnreg={m!r} (the workers give registers up)")
+        _check_regs(m, w, "maxnreg", "WORKER_REGS")
         _, regs = ws_budget(m, c.num_warps, w)
         if regs < c.EPI_N + 32:
             raise ValueError(f"registers: the epilogue's {regs} per thread (maxnreg={m}, WORKER_REGS={w}) must "
@@ -309,8 +362,18 @@ def check_config(step: str, config: GluonConfig, dtype: str = "bf16") -> None:
 
 
 # --------------------------------------------------------------------------------------- reading the output
-def tmem_alloc_columns(ptx: str) -> int:
+def _ptx(fn: str, ptx: str | bwi.Compiled) -> str:
+    """The PTX text of `ptx` (a str, or a Compiled's .ptx); TypeError naming `fn` otherwise."""
+    if isinstance(ptx, bwi.Compiled):
+        return ptx.ptx
+    if not isinstance(ptx, str):
+        raise TypeError(f"{fn} reads PTX text (k.ptx) or a compiled kernel, got {type(ptx).__name__}")
+    return ptx
+
+
+def tmem_alloc_columns(ptx: str | bwi.Compiled) -> int:
     """TMEM columns the PTX's tcgen05.alloc instructions request (an immediate, or a register set by mov)."""
+    ptx = _ptx("tmem_alloc_columns", ptx)
     total = 0
     for m in re.finditer(r"tcgen05\.alloc\.[\w:.]+\s+\[[^\]]+\],\s*([%\w]+);", ptx):
         arg = m.group(1)
@@ -330,6 +393,10 @@ def _count(ptx: str, rx: str) -> int:
 
 def kernel_facts(k: bwi.Compiled) -> dict[str, object]:
     """Compile-time facts of a compiled kernel, read from its PTX, metadata and cubin (static counts)."""
+    if not isinstance(k, bwi.Compiled):
+        raise TypeError(f"kernel_facts needs the compiled kernel (compile_step(...)), not "
+                        f"{'its PTX text' if isinstance(k, str) else type(k).__name__}: it reads the metadata "
+                        f"and the cubin too")
     ptx = k.ptx
     tc5 = re.search(r"tcgen05\.mma\.cta_group::\d\.kind::(\w+)", ptx)
     wg = re.search(r"wgmma\.mma_async\.sync\.aligned\.(m\d+n\d+k\d+)", ptx)
@@ -356,9 +423,26 @@ def kernel_facts(k: bwi.Compiled) -> dict[str, object]:
 
 
 def facts_table(kernels: dict[str, bwi.Compiled], rows: list[str] | None = None, width: int = 14) -> str:
-    """`kernel_facts` of several kernels as a text table: one row per fact, one column (>= `width`) per kernel."""
+    """`kernel_facts` of several kernels as a text table: one row per fact, one column (>= `width`) per kernel.
+
+    `kernels` maps a column name to a compiled kernel ({"sync": k}); `rows` names facts (None: all of them)."""
+    if not isinstance(kernels, dict):
+        raise TypeError(f"facts_table: kernels must be a dict {{column name: compiled kernel}}, e.g. "
+                        f"{{'sync': k}}; got {type(kernels).__name__}")
+    if not kernels:
+        raise ValueError("facts_table: kernels is empty; give at least one {column name: compiled kernel}")
+    for name, k in kernels.items():
+        if not isinstance(k, bwi.Compiled):
+            raise TypeError(f"facts_table: kernels[{name!r}] must be a compiled kernel (compile_step(...)), got "
+                            f"{'PTX text' if isinstance(k, str) else type(k).__name__}")
+    _check_arg("facts_table: width", width)
     facts = {name: kernel_facts(k) for name, k in kernels.items()}
-    rows = rows or list(next(iter(facts.values())))
+    known = list(next(iter(facts.values())))
+    rows = list(as_names("facts_table: rows", rows)) if rows is not None else []
+    rows = rows or known
+    unknown = [r for r in rows if r not in known]
+    if unknown:
+        raise ValueError(f"facts_table: unknown fact(s) {unknown}; the facts are: {', '.join(known)}")
     cell = lambda v: "-" if v is None else (", ".join(map(str, v)) or "-") if isinstance(v, list) else (  # noqa: E731
         f"{v:,}" if isinstance(v, int) else str(v))
     cells = {n: [cell(f[r]) for r in rows] for n, f in facts.items()}
@@ -368,13 +452,15 @@ def facts_table(kernels: dict[str, bwi.Compiled], rows: list[str] | None = None,
     return "\n".join(lines)
 
 
-def mma_waited(ptx: str) -> bool:
+def mma_waited(ptx: str | bwi.Compiled) -> bool:
     """True when the PTX tracks its tcgen05 MMAs: a tcgen05.commit arrives on an mbarrier that is waited on."""
+    ptx = _ptx("mma_waited", ptx)
     return _count(ptx, r"^tcgen05\.commit") > 0 and _count(ptx, r"^mbarrier\.try_wait") > 0
 
 
-def which_step(ptx: str) -> str:
+def which_step(ptx: str | bwi.Compiled) -> str:
     """Which ladder step a PTX text is: 'wgmma', 'nvfp4', 'ws', 'pipelined', 'sync' (or 'none': no MMA)."""
+    ptx = _ptx("which_step", ptx)
     ops = bwi.histogram(ptx)
     has = lambda rx: any(re.search(rx, op) for op in ops)  # noqa: E731
     if has(r"^wgmma\.mma_async"):
