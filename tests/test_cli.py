@@ -189,3 +189,137 @@ def test_bench_formats_reference_saturates_like_ocp_mx(monkeypatch, capsys):
     assert bf.main(["--rows", "8", "--reps", "1", "--schemes", "mxfp8_e5m2,mxfp8_e4m3"]) == 0
     rows = [ln.split() for ln in capsys.readouterr().out.splitlines() if ln.startswith("mxfp8")]
     assert [(r[0], r[-1]) for r in rows] == [("mxfp8_e5m2", "100.00%"), ("mxfp8_e4m3", "100.00%")]
+
+
+def _solution_nb(path: Path, *sources: str) -> Path:
+    """A notebook at `path` holding a solution marker (a solution notebook to `bwkit execute`) and `sources`."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(cells=[new_code_cell("x = 1\n### BEGIN SOLUTION\ny = 2\n### END SOLUTION")]
+                      + [new_code_cell(s) for s in sources])
+    nbformat.write(nb, path)
+    return path
+
+
+def test_execute_a_failing_notebook_says_which_cell_and_writes_nothing(tmp_path, capsys):
+    """A cell raises: one line naming the notebook, the cell (index and id) and the error's first line, saying that
+    nothing was written; exit 1, no ANSI traceback, the file unchanged and the notebooks after it not run (it was a
+    47-line coloured CellExecutionError traceback)."""
+    bad = _solution_nb(tmp_path / "00_bad.ipynb", "z = 3", "raise ValueError('the first line\\nthe second')")
+    after = _solution_nb(tmp_path / "01_after.ipynb", "print('ran')")
+    before = bad.read_text(), after.read_text()
+    assert main(["execute", str(bad), str(after)]) == 1
+    cap = capsys.readouterr()
+    err = [ln for ln in cap.err.splitlines() if ln.startswith("execute: ")]   # the kernel may log lines of its own
+    cell_id = json.loads(before[0])["cells"][2]["id"]
+    assert err == [f"execute: {bad} failed at cell 2 (id {cell_id}): ValueError: the first line; nothing was written "
+                   "(the notebook is unchanged): fix that cell in the notebook, then run this again "
+                   f"(not run: {after})"], cap.err
+    assert "\x1b[" not in cap.err and "Traceback" not in cap.err and "executed" not in cap.out
+    assert (bad.read_text(), after.read_text()) == before
+
+
+def test_execute_refuses_a_lab_and_other_notebooks(tmp_path, capsys):
+    """`bwkit execute` of a lab stored NotImplementedError outputs in it and said "executed": now a notebook with no
+    solution marker is refused (rc 2, one line, nothing run), the lab told apart, with what to run instead."""
+    lab = tmp_path / "00_hardware_roofline.ipynb"
+    lab.write_bytes((ROOT / "labs" / lab.name).read_bytes())
+    plain = _solution_nb(tmp_path / "plain.ipynb")
+    plain.write_text(plain.read_text().replace("### BEGIN SOLUTION", "#").replace("### END SOLUTION", "#"))
+    good = _solution_nb(tmp_path / "01_good.ipynb", "print('ran')")
+    before = lab.read_text(), plain.read_text(), good.read_text()
+    assert main(["execute", str(good), str(lab)]) == 2
+    err = _one_line_error(capsys, "execute")
+    assert err.startswith(f"execute: {lab} is a lab (its exercise cells hold stubs, no '### BEGIN SOLUTION'): "
+                          "`bwkit execute` runs solution notebooks and stores their outputs"), err
+    assert "edit its solution in solutions/, `bwkit execute` that, then run `bwkit make-labs`" in err
+    assert main(["execute", str(plain)]) == 2
+    assert _one_line_error(capsys, "execute").startswith(
+        f"execute: {plain} is not a solution notebook (no cell holds '### BEGIN SOLUTION'): ")
+    assert (lab.read_text(), plain.read_text(), good.read_text()) == before
+
+
+def test_make_labs_check_names_the_first_differing_cell(tmp_path, capsys):
+    """`make-labs --check` said only "... differs": now it names the first differing cell (index, id, what differs)
+    and that make-labs overwrites hand edits to labs/; a lab only re-indented (or saved with its sources as lists of
+    lines, as JupyterLab does) is the same notebook, not stale."""
+    from bwkit.kit import notebooks
+
+    labs, sols = tmp_path / "labs", str(ROOT / "solutions")
+    notebooks.make_labs(sols, labs)
+    edit = {}
+    for name, change in (("00_hardware_roofline", "indent"), ("01_tensor_cores", "source"),
+                         ("02_number_formats", "outputs"), ("03_triton_gemm", "moved")):
+        p = labs / f"{name}.ipynb"
+        d = json.loads(p.read_text())
+        i = next(i for i, c in enumerate(d["cells"]) if c["cell_type"] == "code")
+        edit[name] = i, d["cells"][i]["id"]
+        if change == "indent":
+            for c in d["cells"]:
+                c["source"] = c["source"].splitlines(keepends=True)
+        elif change == "source":
+            d["cells"][i]["source"] += "\n# my note"
+        elif change == "outputs":
+            d["cells"][i]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "ran\n"}]
+            d["cells"][i]["execution_count"] = 1
+        else:
+            d["cells"].insert(i, d["cells"].pop(i + 1))
+        p.write_text(json.dumps(d, indent=4 if change == "indent" else 1))
+    assert main(["make-labs", "--check", "--solutions", sols, "--labs", str(labs)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    diff = "differs from what `bwkit make-labs` generates from"
+    (i1, id1), (i2, id2), (i3, id3) = edit["01_tensor_cores"], edit["02_number_formats"], edit["03_triton_gemm"]
+    assert err[0].startswith(f"{labs / '01_tensor_cores.ipynb'} {diff}") and \
+        err[0].endswith(f": cell {i1} (id {id1}): its source differs"), err
+    assert err[1].endswith(f": cell {i2} (id {id2}): its outputs and its execution count differ"), err
+    moved = json.loads((labs / "03_triton_gemm.ipynb").read_text())["cells"][i3]["id"]
+    assert err[2].endswith(f": cell {i3} has id {moved!r} where make-labs writes the cell with id {id3!r} (a cell "
+                           "was added, removed or moved)"), err
+    assert err[3:] == [f"{labs}/ is stale: run `bwkit make-labs`; it rewrites every lab from its solution, so hand "
+                       f"edits to {labs}/ are lost: make them in {sols}/"]
+
+
+def test_doctor_says_when_no_results_are_saved(monkeypatch):
+    """Lab 06's line claimed "saved results" where `bwkit.efficiency.load_results()` finds none (and the lab then
+    prints "No saved results in results/ yet"): the line now says there are none yet."""
+    from bwkit import efficiency
+    from bwkit.kit.cli import doctor_report
+
+    def lab06() -> str:
+        return next(ln for ln in doctor_report().splitlines() if ln.startswith("  06 "))
+
+    monkeypatch.setattr(efficiency, "load_results", lambda folder=None: [])
+    assert lab06().endswith("efficiency model (not measured here); no saved results yet "
+                            "(benchmarks/gpu_check_near_peak.py on a GPU saves them into results/)")
+    monkeypatch.setattr(efficiency, "load_results", lambda folder=None: [{"file": "h100.json"}])
+    assert lab06().endswith("efficiency model + saved results (not measured here)")
+
+
+_FAKE_H100 = r'''
+import os, types
+import torch
+props = types.SimpleNamespace(name="NVIDIA H100 80GB HBM3", major=9, minor=0, multi_processor_count=132,
+                              total_memory=80 * 2**30)
+torch.cuda.is_available = lambda: True
+torch.cuda.device_count = lambda: 1
+torch.cuda.get_device_properties = lambda i=0: props
+from bwkit.kit.cli import doctor_report
+print([ln for ln in doctor_report().splitlines() if ln.startswith("GPU")][-1])
+'''
+
+
+@pytest.mark.parametrize("forced", [True, False])
+def test_doctor_says_the_cpu_path_was_forced_on_a_gpu_machine(forced):
+    """With BWKIT_FORCE_CPU=1 runtime.detect() reports no GPU, and the doctor said "no GPU (CUDA not available)"
+    on a GPU machine too (a simulated H100 here): it now says the CPU path was forced, and how to undo it."""
+    env = {k: v for k, v in os.environ.items() if k not in ("BWKIT_FORCE_CPU", "CUDA_VISIBLE_DEVICES")}
+    if forced:
+        env["BWKIT_FORCE_CPU"] = "1"
+    res = subprocess.run([sys.executable, "-c", _FAKE_H100], capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    if forced:
+        assert res.stdout == ("GPU         not queried: BWKIT_FORCE_CPU=1 forces the CPU path, so no GPU is used "
+                              "(unset BWKIT_FORCE_CPU to use this machine's GPU, if it has one)\n")
+    else:
+        assert res.stdout.startswith("GPU         NVIDIA H100 80GB HBM3, compute capability 9.0 (sm_90a), 132 SMs")

@@ -349,3 +349,58 @@ def test_sync_problems_name_a_slide_out_of_the_notebooks_order(tmp_path):
         "or say why in its notes ('Out of order: ...')"]
     src.write_text(src.read_text().replace("Say it.", "Say it.\nOut of order: the chart answers the exercise."))
     assert deck.sync_problems(src, nb) == []
+
+
+def test_a_build_folder_that_cannot_be_written_is_one_line(tmp_path, capsys, monkeypatch):
+    """slides/build/ a file, or a file where build/vendor/ goes (a read-only kit alike): one line saying where the
+    decks could not be written and how to build elsewhere (it was a raw NotADirectoryError traceback); --out then
+    builds the decks in a folder of one's choice, and a deck there that is no lab's (mytalk.slides.html) stays."""
+    root = _kit(tmp_path / "kit")
+    build = root / "slides" / "build"
+    build.write_text("in the way")
+    with pytest.raises(slides.SlideBuildError, match=r"^cannot write the decks into .*build \(.*\): make it a folder "
+                                                     r"you can write, or build elsewhere \(`bwkit slides build --out"):
+        slides.build_all(root / "solutions", root / "slides", ["99"])
+    build.unlink()
+    build.mkdir()
+    (build / "vendor").write_text("in the way")
+    with pytest.raises(slides.SlideBuildError, match=r"cannot write the decks into .*build \(.*vendor\)"):
+        slides.build_all(root / "solutions", root / "slides", ["99"])
+    monkeypatch.setattr(slides, "kit_root", lambda: root)
+    rc, err = _bwkit(capsys, "build", "99")
+    assert rc == 2 and err.startswith("slides: cannot write the decks into ") and err.count("\n") == 1, err
+    out = tmp_path / "decks"
+    out.mkdir()
+    (out / "mytalk.slides.html").write_text("mine")
+    rc, err = _bwkit(capsys, "build", "99", "--out", str(out))
+    assert (rc, err) == (0, "")
+    assert sorted(p.name for p in out.glob("*.html")) == ["99_test.slides.html", "mytalk.slides.html"]
+    assert (out / "vendor" / "mathjax" / "MathJax.js").is_file() and (build / "vendor").read_text() == "in the way"
+
+
+def test_a_path_to_another_notebook_is_refused_not_swapped_for_the_kits(tmp_path, capsys, monkeypatch):
+    """`slides build labs/99_test.ipynb` (or a copy elsewhere) built the kit's solution of that name in its place,
+    silently: now it is refused, naming the path and saying to pass the lab's number; a path into the kit's
+    solutions/ or slide sources still names its lab."""
+    root = _kit(tmp_path / "kit")
+    (root / "labs").mkdir()
+    lab = root / "labs" / "99_test.ipynb"
+    lab.write_bytes((root / "solutions" / "99_test.ipynb").read_bytes())
+    elsewhere = tmp_path / "course" / "99_test.ipynb"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(lab.read_bytes())
+    for given in (lab, elsewhere):
+        with pytest.raises(slides.SlideBuildError, match=re.escape(f"{given} is not in the kit's {root / 'solutions'}"
+                                                                   ": decks are built from the kit's solution")
+                           + r".*pass the lab's number instead, e.g. `bwkit slides build 99`"):
+            slides.build_all(root / "solutions", root / "slides", [str(given)])
+    assert not (root / "slides" / "build").exists()
+    monkeypatch.chdir(elsewhere.parent)          # a bare file name of a notebook here is that notebook too
+    with pytest.raises(slides.SlideBuildError, match="99_test.ipynb is not in the kit's"):
+        slides.build_all(root / "solutions", root / "slides", ["99_test.ipynb"])
+    monkeypatch.setattr(slides, "kit_root", lambda: root)
+    rc, err = _bwkit(capsys, "build", str(lab))
+    assert rc == 2 and err.startswith(f"slides: {lab} is not in the kit's ") and err.count("\n") == 1, err
+    built = slides.build_all(root / "solutions", root / "slides",
+                             [str(root / "solutions" / "99_test.ipynb"), str(root / "slides" / "src" / "98_other.md")])
+    assert [p.name for p in built] == ["99_test.slides.html", "98_other.slides.html"]

@@ -16,7 +16,7 @@ path of every lab while torch can still use the GPU.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["Lab", "LABS", "lab_paths", "get_lab"]
 
@@ -25,12 +25,14 @@ MACHINES = ("cpu", "sm_90a", "sm_100a", "sm_120", "other")
 
 @dataclass(frozen=True)
 class Lab:
-    """One lab notebook: number, file stem and the path it takes per machine kind."""
+    """One lab notebook: number, file stem and the path it takes per machine kind; `unsaved`: the path's text on
+    a machine kind whose path shows saved results (`bwkit.efficiency.load_results`) when there are none yet."""
 
     number: str
     stem: str
     title: str
     paths: dict[str, str]
+    unsaved: dict[str, str] = field(default_factory=dict)
 
     @property
     def filename(self) -> str:
@@ -93,7 +95,8 @@ LABS: list[Lab] = [
         "sm_100a": _TIMED + " (cuBLAS, Triton, CuTe)" + _PEAK,
         "sm_120": _TIMED + " (cuBLAS, Triton)" + _PEAK,
         "other": "model only",
-    }),
+    }, unsaved={"cpu": "efficiency model (not measured here); no saved results yet "
+                       "(benchmarks/gpu_check_near_peak.py on a GPU saves them into results/)"}),
     Lab("07", "07_deepseek_moe", "DeepSeek-R1 MoE layer", {
         "cpu": "emulated (routing, experts, FP8/NVFP4) + interpreter (fused MoE) + gloo expert parallelism",
         "sm_90a": "native fused MoE timed vs per-expert loop",
@@ -127,8 +130,16 @@ def get_lab(number: str) -> Lab:
     raise ValueError(f"unknown lab {number!r}; known: {', '.join(lab.number for lab in LABS)}")
 
 
-def lab_paths(machine: str) -> list[tuple[Lab, str]]:
-    """(lab, path) for every lab on a machine kind ('cpu', 'sm_90a', 'sm_100a', 'sm_120', 'other')."""
+def lab_paths(machine: str, *, saved_results: bool = True) -> list[tuple[Lab, str]]:
+    """(lab, path) for every lab on a machine kind ('cpu', 'sm_90a', 'sm_100a', 'sm_120', 'other');
+    `saved_results` False: there are no saved results (`bwkit.efficiency.load_results() == []`), and a path that
+    would show them says so (`Lab.unsaved`)."""
     if machine not in MACHINES:
         raise ValueError(f"unknown machine kind {machine!r}; known: {', '.join(MACHINES)}")
-    return [(lab, lab.paths.get(machine, lab.paths.get("other", "?"))) for lab in LABS]
+    out = []
+    for lab in LABS:
+        path = lab.paths.get(machine, lab.paths.get("other", "?"))
+        if not saved_results:
+            path = lab.unsaved.get(machine, path)
+        out.append((lab, path))
+    return out

@@ -39,7 +39,12 @@ def doctor_report() -> str:
         lines.append(f"GPU         could not query CUDA: {e}")
         rt = None
     lines.append("")
-    if rt is None or not rt.has_gpu:
+    forced = os.environ.get("BWKIT_FORCE_CPU") == "1"   # runtime.detect() then reports no GPU, whatever is there
+    if forced and (rt is None or not rt.has_gpu):
+        lines.append("GPU         not queried: BWKIT_FORCE_CPU=1 forces the CPU path, so no GPU is used (unset "
+                     "BWKIT_FORCE_CPU to use this machine's GPU, if it has one)")
+        kind = "cpu"
+    elif rt is None or not rt.has_gpu:
         lines.append("GPU         no GPU (CUDA not available): the CPU path is used")
         kind = "cpu"
     else:
@@ -58,11 +63,22 @@ def doctor_report() -> str:
     lines.append(f"Triton interpreter  {interp}")
     lines.append("")
     lines.append(f"Lab paths on this machine ({kind}):")
-    rows = catalog.lab_paths(kind)
+    rows = catalog.lab_paths(kind, saved_results=_has_saved_results())
     width = max((len(lab.title) for lab, _ in rows), default=0)
     for lab, path in rows:
         lines.append(f"  {lab.number} {lab.title:<{width}}  {path}")
     return "\n".join(lines)
+
+
+def _has_saved_results() -> bool:
+    """Whether `bwkit.efficiency.load_results()` finds saved results here (what lab 06 shows); True when they
+    cannot be read (lab 06 then names the broken file)."""
+    from bwkit import efficiency as eff
+
+    try:
+        return bool(eff.load_results())
+    except Exception:  # noqa: BLE001 - a broken results file: lab 06 reports it, the doctor must not break
+        return True
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -79,7 +95,9 @@ def _cmd_make_labs(args: argparse.Namespace) -> int:
             for p in problems:
                 print(p, file=sys.stderr)
             if problems:
-                print("labs/ is stale: run `bwkit make-labs`", file=sys.stderr)
+                labs, sols = args.labs.rstrip("/") + "/", args.solutions.rstrip("/") + "/"
+                print(f"{labs} is stale: run `bwkit make-labs`; it rewrites every lab from its solution, so hand "
+                      f"edits to {labs} are lost: make them in {sols}", file=sys.stderr)
                 return 1
             print("labs/ is up to date")
             return 0
@@ -97,11 +115,18 @@ def _cmd_execute(args: argparse.Namespace) -> int:
     try:
         for nb in args.notebooks:    # every path first: a typo in the last one must not cost a run of the others
             execute.readable_notebook(Path(nb))
+        for nb in args.notebooks:    # then what each is: a lab must not get outputs stored in it
+            execute.solution_notebook(Path(nb))
     except (OSError, execute.NotebookError) as e:
         print(f"execute: {e}", file=sys.stderr)
         return 2
-    for nb in args.notebooks:
-        execute.execute_notebook(Path(nb), timeout=args.timeout)
+    for i, nb in enumerate(args.notebooks):
+        try:
+            execute.execute_notebook(Path(nb), timeout=args.timeout)
+        except (OSError, execute.NotebookError, execute.ExecutionFailed) as e:
+            rest = args.notebooks[i + 1:]
+            print(f"execute: {e}" + (f" (not run: {', '.join(rest)})" if rest else ""), file=sys.stderr)
+            return 1
         print(f"executed {nb}")
     return 0
 

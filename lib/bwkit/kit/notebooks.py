@@ -237,8 +237,43 @@ def make_labs(solutions: str | Path = "solutions", labs: str | Path = "labs") ->
     return written
 
 
+_CELL_PARTS = (("cell_type", "its type"), ("source", "its source"), ("outputs", "its outputs"),
+               ("execution_count", "its execution count"), ("metadata", "its metadata"))
+
+
+def _first_difference(have: str, want: dict) -> str:
+    """Why the lab text `have` differs from `want` (the lab `make_labs` writes, as JSON): the first differing cell
+    (index, id and which part) or the notebook's metadata; "" when only the formatting differs (indentation, key
+    order, a source stored as a list of lines: the notebook is the same)."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():   # nbformat warns about missing ids, which the comparison names anyway
+            warnings.simplefilter("ignore")
+            have = json.loads(_dumps(nbformat.reads(have, as_version=4)))
+    except Exception as e:  # noqa: BLE001 - nbformat raises several types for broken JSON
+        return f"it is not a readable notebook ({type(e).__name__})"
+    if have == want:
+        return ""
+    got, cells = have.get("cells", []), want["cells"]
+    for i, (h, w) in enumerate(zip(got, cells, strict=False)):
+        if h == w:
+            continue
+        if h.get("id") != w.get("id"):
+            return (f"cell {i} has id {h.get('id')!r} where make-labs writes the cell with id {w.get('id')!r} "
+                    "(a cell was added, removed or moved)")
+        parts = [name for key, name in _CELL_PARTS if h.get(key) != w.get(key)] or ["its fields"]
+        return f"cell {i} (id {w.get('id')}): {' and '.join(parts)} differ{'s' if len(parts) == 1 else ''}"
+    if len(got) != len(cells):
+        extra = f" (the first extra: cell {len(cells)}, id {got[len(cells)].get('id')})" if len(got) > len(cells) \
+            else ""
+        return f"it has {len(got)} cells where make-labs writes {len(cells)}{extra}"
+    return "the notebook's metadata differs"
+
+
 def stale_labs(solutions: str | Path = "solutions", labs: str | Path = "labs") -> list[str]:
-    """Return the problems that make `labs/` differ from what `make_labs` would write (empty when current).
+    """Return the problems that make `labs/` differ from what `make_labs` would write (empty when current); a lab
+    that differs is named with its first differing cell (`_first_difference`; formatting alone does not count).
 
     Raises as `make_labs` does: a missing or empty `solutions` folder is an error, not an up-to-date labs/."""
     solutions, labs = Path(solutions), Path(labs)
@@ -251,8 +286,11 @@ def stale_labs(solutions: str | Path = "solutions", labs: str | Path = "labs") -
         want = _dumps(lab_from_solution(_read(src), src))
         if not dst.exists():
             problems.append(f"{dst} is missing")
-        elif dst.read_text(encoding="utf-8") != want:
-            problems.append(f"{dst} differs from what `bwkit make-labs` generates from {src}")
+            continue
+        have = dst.read_text(encoding="utf-8")
+        why = "" if have == want else _first_difference(have, json.loads(want))
+        if why:
+            problems.append(f"{dst} differs from what `bwkit make-labs` generates from {src}: {why}")
     for dst in sorted(labs.glob("*.ipynb")):
         if dst.name not in names:
             problems.append(f"{dst} has no solution notebook")

@@ -8,11 +8,12 @@ sub-slide, the rest continues) and exercise cells (solution, hint, check) are `s
 
 `bwkit slides build [LAB ...]` writes `slides/build/NN_topic.slides.html` (every lab's, or those named: ``03`` or
 ``03_triton_gemm``) plus `slides/build/vendor/` (reveal.js with its notes, highlight and math plugins, and MathJax
-2, installed from the npm registry by `slides/package.json`): the decks open from disk with no network. Every
+2, installed from the npm registry by `slides/package.json`; ``--out DIR`` writes both elsewhere): the decks open
+from disk with no network. A lab is named by its number or name, not by a path to another notebook. Every
 slide source needs its solution notebook and every notebook its source; a deck whose lab is gone is removed.
 `slides/` and `solutions/` are the kit's own (`kit_root`), wherever the command runs. A bad input (an unknown lab,
-a missing notebook, no npm) is one line on stderr and exit status 2. Taught nowhere: this is the instructor's tool
-(README, "Presenting").
+a missing notebook, no npm, a build folder that cannot be written) is one line on stderr and exit status 2.
+Taught nowhere: this is the instructor's tool (README, "Presenting").
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import copy
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import nbformat
@@ -185,10 +187,13 @@ _SOURCE_GLOB = NOTEBOOK_GLOB.replace(".ipynb", ".md")   # a lab's slide source: 
 _DECK_SUFFIX = ".slides.html"
 
 
-def select_labs(names: list[str], wanted: list[str] | None) -> list[str]:
+def select_labs(names: list[str], wanted: list[str] | None,
+                folders: Sequence[str | Path] | None = None) -> list[str]:
     """The labs of `names` (stems, ``03_triton_gemm``) that `wanted` names, in its order: each as ``03``, ``3``,
     the stem, or a path whose stem it is (``solutions/03_triton_gemm.ipynb``); all of them when `wanted` is empty.
-    An unknown name raises SlideBuildError listing the labs."""
+    An unknown name raises SlideBuildError listing the labs. With `folders` (the solutions, the slide sources, the
+    build folder) a path must lie in one of them: the deck is built from the kit's solution, so a path to another
+    notebook (a lab, a copy elsewhere) raises SlideBuildError rather than building the kit's one in its place."""
     if not wanted:
         return list(names)
     out = []
@@ -198,6 +203,13 @@ def select_labs(names: list[str], wanted: list[str] | None) -> list[str]:
             stem = stem.removesuffix(suffix)
         if stem.isdigit():
             stem = stem.zfill(2)
+        if folders is not None and (len(Path(w).parts) > 1 or Path(w).is_file()):
+            if Path(w).resolve().parent not in {Path(f).resolve() for f in folders}:
+                number = stem.split("_", 1)[0]
+                raise SlideBuildError(
+                    f"{w} is not in the kit's {Path(folders[0])}: decks are built from the kit's solution notebooks "
+                    "(and slide sources), never from another notebook such as a lab or a copy; pass the lab's "
+                    f"number instead, e.g. `bwkit slides build {number if number.isdigit() else '03'}`")
         hits = [n for n in names if n == stem or n.split("_", 1)[0] == stem]
         if len(hits) != 1:
             raise SlideBuildError(f"no lab {w!r}; the labs: {', '.join(n.split('_', 1)[0] for n in names)} "
@@ -207,24 +219,50 @@ def select_labs(names: list[str], wanted: list[str] | None) -> list[str]:
     return out
 
 
+def _os_error(e: OSError, out_dir: Path) -> SlideBuildError:
+    """One line for an OSError of a build: a build folder that cannot be written (read-only, a file in the way)
+    says to build elsewhere; any other file names itself."""
+    why = e.strerror or (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+    name = Path(e.filename) if e.filename else None
+    inside = name is not None and out_dir.resolve() in name.resolve().parents
+    if name is None or inside or name.resolve() == out_dir.resolve():
+        return SlideBuildError(f"cannot write the decks into {out_dir} ({why}" + (f": {name}" if inside else "")
+                               + "): make it a folder you can write, or build elsewhere "
+                               "(`bwkit slides build --out DIR`)")
+    return SlideBuildError(f"{name}: {why} ({type(e).__name__})")
+
+
 def build_all(solutions: str | Path = "solutions", slides_dir: str | Path = "slides",
-              labs: list[str] | None = None) -> list[Path]:
-    """Vendor the assets once and build one deck per lab (or per lab of `labs`, see `select_labs`) into
-    slides/build/.
+              labs: list[str] | None = None, out_dir: str | Path | None = None) -> list[Path]:
+    """Vendor the assets once and build one deck per lab (or per lab of `labs`, see `select_labs`) into `out_dir`
+    (default slides/build/).
 
     Every slide source `slides/src/NN_*.md` needs its solution notebook and every solution notebook its source,
-    else SlideBuildError before anything is built (an unknown name in `labs` too); a deck in slides/build/ whose lab
-    lacks its notebook or its source is removed (it would show a lab that is not there)."""
+    else SlideBuildError before anything is built (an unknown name in `labs` too, or a path to a notebook outside
+    `solutions`); a deck ``NN_*.slides.html`` in `out_dir` whose lab lacks its notebook or its source is removed
+    (it would show a lab that is not there). A build folder that cannot be written is a one-line SlideBuildError."""
     solutions, slides_dir = Path(solutions), Path(slides_dir)
     if not solutions.is_dir():
         raise SlideBuildError(f"{solutions}: no such folder of solution notebooks")
     if not (slides_dir / "src").is_dir():
         raise SlideBuildError(f"{slides_dir / 'src'}: no such folder of slide sources")
-    out_dir = slides_dir / "build"
+    out_dir = slides_dir / "build" if out_dir is None else Path(out_dir)
     notebooks = {p.stem: p for p in lab_notebooks(solutions)}
     sources = {p.stem: p for p in sorted((slides_dir / "src").glob(_SOURCE_GLOB))}
-    chosen = select_labs(sorted(set(notebooks) | set(sources)), labs)   # an unknown name: before any change
-    for old in sorted(out_dir.glob(f"*{_DECK_SUFFIX}")):   # stale: its lab has no notebook or no source now
+    chosen = select_labs(sorted(set(notebooks) | set(sources)), labs,   # an unknown name: before any change
+                         (solutions, slides_dir / "src", out_dir))
+    try:
+        return _build(notebooks, sources, chosen, solutions, slides_dir, out_dir)
+    except OSError as e:   # a read-only kit, a file where the build folder goes
+        raise _os_error(e, out_dir) from e
+
+
+def _build(notebooks: dict[str, Path], sources: dict[str, Path], chosen: list[str], solutions: Path,
+           slides_dir: Path, out_dir: Path) -> list[Path]:
+    """`build_all` once its inputs are read: drop stale decks, check every lab has both files, vendor, build."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(20, "it is a file, not a folder", str(out_dir))
+    for old in sorted(out_dir.glob(NOTEBOOK_GLOB.replace(".ipynb", _DECK_SUFFIX))):   # stale: no notebook/source
         stem = old.name.removesuffix(_DECK_SUFFIX)
         if stem not in notebooks or stem not in sources:
             old.unlink()
@@ -257,6 +295,8 @@ def register_cli(sub) -> None:
     p.add_argument("notebooks", nargs="*", metavar="lab_or_notebook",
                    help="for 'build': the labs to build (03 or 03_triton_gemm; default: all); "
                         "for 'tag': notebooks (default: the kit's solutions/*.ipynb)")
+    p.add_argument("--out", default=None, help="for 'build': the folder the decks are written to (default: the "
+                   "kit's slides/build/)")
     p.set_defaults(func=_cmd)
 
 
@@ -279,6 +319,6 @@ def _cmd(args) -> int:
             print(f"{p}: tagged {tag_notebook(p)} cell(s)")
     else:
         root = kit_root()
-        for p in build_all(root / "solutions", root / "slides", args.notebooks):
+        for p in build_all(root / "solutions", root / "slides", args.notebooks, args.out):
             print(f"wrote {_shown(p)}")
     return 0

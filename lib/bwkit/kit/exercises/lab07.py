@@ -270,7 +270,7 @@ EX_07_3 = _single(
     "07.3", "DeepSeek gate",
     reads=Function("my_gate", "(scores: torch.Tensor, bias: torch.Tensor, cfg: moe.DeepSeekMoEConfig) -> "
                               "tuple[torch.Tensor, torch.Tensor]"),
-    cases=_cases_07_3, probe=_gate_probe, expected=_dense, rtol=1e-9, atol=1e-12, flags_ok=("gate_from_scores",),
+    cases=_cases_07_3, probe=_gate_probe, expected=_dense, rtol=1e-9, atol=1e-12,
     compare=compare_not_narrow(atol=1e-12, rtol=1e-9, keep_dtype=True),
     mistakes=[
         _narrow("the weights"),
